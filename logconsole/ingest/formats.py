@@ -1,0 +1,3 @@
+"""Importing this module registers every parser (one module per format)."""
+
+from logconsole.ingest import cloudtrail, jsonl, k8s_audit  # noqa: F401

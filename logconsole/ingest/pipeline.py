@@ -1,0 +1,367 @@
+"""The ingest pipeline: files -> parser -> dedup -> batched inserts, losslessly.
+
+Per source file:
+1. hash the file (read-only); a SHA-256 already ingested completely is skipped;
+   a source left ``partial`` by an interrupted ingest is removed and redone;
+2. detect (or take) the format; insert the ``sources`` row as ``partial``;
+3. stream parser items in batches of ``batch_size``; each batch is one
+   transaction: events (with explicit ids), their FTS rows, quarantined
+   records, and the running counts on the source row;
+4. mark the source ``complete``.
+
+Kill -9 at any moment leaves committed batches and a ``partial`` source; the
+next ingest removes that source's rows and redoes the file, so the final
+counts are exactly those of an uninterrupted run.  A single writer is ensured
+with an advisory lock on ``DB.lock``.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import time
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+from sqlalchemy import Engine, bindparam, delete, func, insert, select, update
+
+from logconsole.ingest.base import REGISTRY, Event, Parser, Quarantined
+from logconsole.ingest.detect import UnknownFormat, detect
+from logconsole.ingest.reader import Input, InputError, TruncatedInput, expand_paths
+from logconsole.store import rawcodec
+from logconsole.store.schema import QUARANTINE_RAW_CAP, events, quarantine, sources
+
+BATCH_SIZE = 5000
+
+
+@dataclass
+class SourceResult:
+    path: str
+    format: str | None
+    sha256: str | None
+    bytes: int
+    records: int = 0
+    events: int = 0
+    duplicates: int = 0
+    merged: int = 0
+    quarantined: int = 0
+    status: str = "ingested"  # ingested | skipped | error
+    message: str | None = None
+    source_id: int | None = None
+    first_ts: int | None = None
+    last_ts: int | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d.pop("first_ts")
+        d.pop("last_ts")
+        return d
+
+
+@dataclass
+class IngestResult:
+    db: str
+    sources: list[SourceResult] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def total(self, key: str) -> int:
+        return sum(getattr(s, key) for s in self.sources if s.status == "ingested")
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "db": self.db,
+            "sources": [s.as_json() for s in self.sources],
+            "records": self.total("records"),
+            "events": self.total("events"),
+            "duplicates": self.total("duplicates"),
+            "merged": self.total("merged"),
+            "quarantined": self.total("quarantined"),
+            "errors": self.errors,
+            "warnings": self.warnings,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+ProgressFn = Callable[[str, int, int, int], None]  # (path, bytes_done, bytes_total, records)
+#: Called after every successful ingest run that added data: fn(engine, result).
+POST_INGEST: list[Callable[[Engine, IngestResult], None]] = []
+
+
+def dedup_hash(key: str) -> int:
+    return int.from_bytes(hashlib.blake2b(key.encode("utf-8", "surrogateescape"), digest_size=8).digest(), "big", signed=True)
+
+
+@contextmanager
+def writer_lock(db_path: str) -> Iterator[None]:
+    lock_path = db_path + ".lock"
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RuntimeError(f"{db_path}: another ingest is writing to this index") from None
+        yield
+    finally:
+        os.close(fd)
+
+
+def make_parser(fmt: str, options: dict[str, Any] | None = None) -> Parser:
+    try:
+        cls = REGISTRY[fmt]
+    except KeyError:
+        raise UnknownFormat(f"unknown format {fmt!r}; known: {', '.join(sorted(REGISTRY))}") from None
+    return cls(**(options or {}))
+
+
+def ingest_paths(
+    engine: Engine,
+    paths: Iterable[str],
+    *,
+    fmt: str | None = None,
+    options: dict[str, Any] | None = None,
+    progress: ProgressFn | None = None,
+    batch_size: int = BATCH_SIZE,
+    strict_paths: bool = True,
+) -> IngestResult:
+    """Ingest files/directories/"-" into the index behind *engine*.
+
+    A named file that cannot be read or whose format is unknown is recorded in
+    ``result.errors`` (one line naming the file); files found by walking a
+    directory whose format is unknown are skipped with a warning.
+    """
+    t0 = time.perf_counter()
+    db_path = engine.url.database or ":memory:"
+    result = IngestResult(db=db_path)
+    named = list(paths)
+    with writer_lock(db_path):
+        _cleanup_partial(engine)
+        for given in named:
+            walked = given != "-" and Path(given).is_dir()
+            targets = expand_paths([given])
+            if walked and not targets:
+                result.warnings.append(f"{given}: directory holds no files")
+            for p in targets:
+                try:
+                    inp = Input.from_stdin() if p == "-" else Input.open(p)
+                except InputError as exc:
+                    result.errors.append(str(exc))
+                    result.sources.append(SourceResult(p, None, None, 0, status="error", message=str(exc)))
+                    continue
+                try:
+                    sr = _ingest_one(engine, inp, fmt, options, progress, batch_size, walked, result)
+                finally:
+                    if p == "-":
+                        os.unlink(inp.path)
+                if sr is not None:
+                    result.sources.append(sr)
+    result.seconds = time.perf_counter() - t0
+    if any(s.status == "ingested" for s in result.sources):
+        for hook in POST_INGEST:
+            hook(engine, result)
+    return result
+
+
+def _ingest_one(engine, inp: Input, fmt, options, progress, batch_size, walked, result) -> SourceResult | None:
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(sources.c.id, sources.c.path, sources.c.status).where(sources.c.sha256 == inp.sha256)
+        ).first()
+    if row is not None:
+        msg = f"{inp.display}: already ingested as source {row.id} ({row.path}); skipped"
+        return SourceResult(inp.display, None, inp.sha256, inp.size, status="skipped", message=msg, source_id=row.id)
+    if fmt:
+        parser = make_parser(fmt, options)
+        evidence = "forced with --format"
+    else:
+        try:
+            det = detect(inp)
+        except UnknownFormat as exc:
+            if walked:
+                result.warnings.append(f"{exc} (skipped)")
+                return SourceResult(inp.display, None, inp.sha256, inp.size, status="skipped", message=str(exc))
+            result.errors.append(str(exc))
+            return SourceResult(inp.display, None, inp.sha256, inp.size, status="error", message=str(exc))
+        parser = make_parser(det.format, options)
+        evidence = det.evidence
+    _ = evidence
+    sr = SourceResult(inp.display, parser.name, inp.sha256, inp.size)
+    path_text = inp.display if inp.display == "-" else str(Path(inp.display).resolve())
+    with engine.begin() as conn:
+        sid = conn.execute(
+            insert(sources).values(
+                path=path_text, format=parser.name, sha256=inp.sha256, bytes=inp.size, mtime=inp.mtime,
+                parser=f"logconsole.ingest.{parser.name}", parser_version=parser.version,
+                ingested_at=int(time.time() * 1_000_000), status="partial",
+                records=0, events=0, duplicates=0, merged=0, quarantined=0,
+            )
+        ).inserted_primary_key[0]
+        next_id = (conn.execute(select(func.max(events.c.id))).scalar() or 0) + 1
+    sr.source_id = sid
+    writer = _BatchWriter(engine, sid, path_text, next_id, sr)
+    items = parser.parse(inp)
+    batch: list[Event | Quarantined] = []
+    try:
+        while True:
+            try:
+                item = next(items)
+            except StopIteration:
+                break
+            except TruncatedInput as exc:
+                batch.append(Quarantined(f"truncated container: {exc}", None, line=None))
+                break
+            batch.append(item)
+            if len(batch) >= batch_size:
+                writer.write(batch)
+                batch = []
+                if progress:
+                    progress(inp.display, inp.position(), inp.size, sr.records)
+        writer.write(batch)
+        if hasattr(parser, "source_options"):
+            opts = parser.source_options()
+        else:
+            opts = {}
+        with engine.begin() as conn:
+            conn.execute(
+                update(sources).where(sources.c.id == sid).values(
+                    status="complete", options=json.dumps(opts, sort_keys=True, default=str) if opts else None
+                )
+            )
+    except BaseException:
+        raise
+    if progress:
+        progress(inp.display, inp.size, inp.size, sr.records)
+    if sr.quarantined:
+        result.warnings.append(
+            f"{inp.display}: {sr.quarantined} record(s) quarantined (see `logconsole quarantine`)"
+        )
+    return sr
+
+
+class _BatchWriter:
+    def __init__(self, engine: Engine, source_id: int, path: str, next_id: int, sr: SourceResult) -> None:
+        self.engine = engine
+        self.sid = source_id
+        self.path = path
+        self.next_id = next_id
+        self.sr = sr
+
+    def write(self, batch: list[Event | Quarantined]) -> None:
+        sr = self.sr
+        ev_rows: list[dict[str, Any]] = []
+        fts_rows: list[dict[str, Any]] = []
+        q_rows: list[dict[str, Any]] = []
+        prepared: list[tuple[Event, bytes, str, str, int]] = []
+        for item in batch:
+            if isinstance(item, Quarantined):
+                raw = item.raw
+                if isinstance(raw, str):
+                    raw = raw.encode("utf-8", "surrogateescape")
+                raw_len = len(raw) if raw is not None else None
+                q_rows.append(dict(
+                    source_id=self.sid, path=self.path, line=item.line, rec_index=item.rec_index,
+                    reason=item.reason[:1000], raw=raw[:QUARANTINE_RAW_CAP] if raw is not None else None, raw_len=raw_len,
+                ))
+                sr.records += item.records
+                sr.quarantined += item.records
+                continue
+            raw_b = item.raw.encode("utf-8", "surrogateescape") if isinstance(item.raw, str) else item.raw
+            sha = hashlib.sha256(raw_b).hexdigest()
+            if item.dedup_key:
+                key = f"id:{item.format}:{item.dedup_key}"
+            else:
+                key = f"sha:{sha}"
+            prepared.append((item, raw_b, sha, key, dedup_hash(key)))
+        # ---- dedup against the index
+        existing: dict[int, list[tuple]] = {}
+        hashes = list({p[4] for p in prepared})
+        if hashes:
+            with self.engine.connect() as conn:
+                for i in range(0, len(hashes), 900):
+                    chunk = hashes[i:i + 900]
+                    for r in conn.execute(
+                        select(events.c.dedup, events.c.source_id, events.c.format, events.c.record_id, events.c.raw_sha256)
+                        .where(events.c.dedup.in_(chunk))
+                    ):
+                        existing.setdefault(r.dedup, []).append(tuple(r[1:]))
+        for item, raw_b, sha, key, h in prepared:
+            sr.records += item.records
+            sr.duplicates += item.dup
+            sr.merged += item.merged
+            if _is_duplicate(item, key, sha, h, existing, self.sid):
+                sr.duplicates += 1
+                continue
+            eid = self.next_id
+            self.next_id += 1
+            ip_text, ip_key = _ip(item.src_ip)
+            extra = json.dumps(item.extra, separators=(",", ":"), sort_keys=True, default=str) if item.extra else None
+            ev_rows.append(dict(
+                id=eid, source_id=self.sid, line=item.line, rec_index=item.rec_index,
+                record_id=item.record_id, format=item.format, ts_us=item.ts_us, ts_raw=item.ts_raw,
+                service=item.service, action=item.action, outcome=item.outcome or "unknown",
+                error_code=item.error_code, actor=item.actor, actor_type=item.actor_type,
+                actor_uid=item.actor_uid, session=item.session, target_user=item.target_user,
+                src_ip=ip_text, src_ip_key=ip_key, user_agent=item.user_agent, host=item.host,
+                resource=item.resource, account=item.account, region=item.region,
+                message=item.message, extra=extra, raw=rawcodec.encode(raw_b), raw_sha256=sha, dedup=h,
+            ))
+            existing.setdefault(h, []).append((self.sid, item.format, item.record_id, sha))
+            fts_rows.append({"rowid": eid, "message": item.message or "", "raw": raw_b.decode("utf-8", "replace")})
+            sr.events += 1
+            if sr.first_ts is None or item.ts_us < sr.first_ts:
+                sr.first_ts = item.ts_us
+            if sr.last_ts is None or item.ts_us > sr.last_ts:
+                sr.last_ts = item.ts_us
+        with self.engine.begin() as conn:
+            if ev_rows:
+                conn.execute(insert(events), ev_rows)
+                conn.exec_driver_sql(
+                    "INSERT INTO events_fts(rowid, message, raw) VALUES (?, ?, ?)",
+                    [(r["rowid"], r["message"], r["raw"]) for r in fts_rows],
+                )
+            if q_rows:
+                conn.execute(insert(quarantine), q_rows)
+            conn.execute(
+                update(sources).where(sources.c.id == self.sid).values(
+                    records=sr.records, events=sr.events, duplicates=sr.duplicates, merged=sr.merged,
+                    quarantined=sr.quarantined, first_ts=sr.first_ts, last_ts=sr.last_ts,
+                )
+            )
+
+
+def _ip(value):
+    from logconsole.ingest.base import norm_ip
+
+    return norm_ip(value)
+
+
+def _is_duplicate(item: Event, key: str, sha: str, h: int, existing, sid: int) -> bool:
+    rows = existing.get(h)
+    if not rows:
+        return False
+    if key.startswith("id:"):
+        # the same record id of the same format, in this file or any other
+        return any(fmt == item.format and rid == item.dedup_key for _s, fmt, rid, _sha in rows)
+    # identical raw record in *another* source (within one file identical lines are distinct events)
+    return any(s != sid and rsha == sha for s, _fmt, _rid, rsha in rows)
+
+
+def _cleanup_partial(engine: Engine) -> None:
+    """Remove what an interrupted ingest left behind (sources still ``partial``)."""
+    with engine.begin() as conn:
+        sids = [r[0] for r in conn.execute(select(sources.c.id).where(sources.c.status == "partial"))]
+        for sid in sids:
+            # contentless FTS: a delete must repeat the indexed values
+            for r in conn.execute(select(events.c.id, events.c.message, events.c.raw).where(events.c.source_id == sid)):
+                conn.exec_driver_sql(
+                    "INSERT INTO events_fts(events_fts, rowid, message, raw) VALUES ('delete', ?, ?, ?)",
+                    (r.id, r.message or "", rawcodec.decode_bytes(r.raw).decode("utf-8", "replace")),
+                )
+            conn.execute(delete(events).where(events.c.source_id == sid))
+            conn.execute(delete(quarantine).where(quarantine.c.source_id == sid))
+            conn.execute(delete(sources).where(sources.c.id == sid))

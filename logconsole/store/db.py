@@ -1,0 +1,113 @@
+"""Opening, creating and migrating the index."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event, select, text
+
+from logconsole.store import schema
+
+DEFAULT_DB = "logconsole.db"
+
+
+class IndexError_(Exception):
+    """The index cannot be opened or is not a logconsole index."""
+
+
+def default_db_path() -> str:
+    return os.environ.get("LOGCONSOLE_DB") or DEFAULT_DB
+
+
+def _on_connect(dbapi_conn, _record) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute("PRAGMA cache_size=-65536")  # 64 MiB page cache
+    cur.execute("PRAGMA temp_store=MEMORY")
+    cur.execute("PRAGMA mmap_size=268435456")
+    cur.close()
+
+
+def _ensure_file(path: Path) -> None:
+    """Create the database file with mode 0600 before SQLite does (it would use the umask)."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.close(fd)
+    for suffix in ("-wal", "-shm"):
+        side = Path(str(path) + suffix)
+        if not side.exists():
+            try:
+                os.close(os.open(side, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            except FileExistsError:
+                pass
+
+
+def make_engine(path: str | os.PathLike) -> Engine:
+    eng = create_engine(f"sqlite:///{os.fspath(path)}")
+    event.listen(eng, "connect", _on_connect)
+    return eng
+
+
+#: Migration steps: version N -> N+1, each a list of SQL statements.
+MIGRATIONS: dict[int, list[str]] = {}
+
+
+def open_db(path: str | os.PathLike | None = None, *, create: bool = True) -> Engine:
+    """Open (and if needed create or migrate) the index at *path*.
+
+    With ``create=False`` a missing file raises :class:`IndexError_` instead of
+    creating an empty index.
+    """
+    p = Path(path if path is not None else default_db_path())
+    if not p.exists():
+        if not create:
+            raise IndexError_(f"{p}: no index here (run `logconsole ingest PATH...` first, or pass --db)")
+        _ensure_file(p)
+    eng = make_engine(p)
+    try:
+        with eng.begin() as conn:
+            schema.metadata.create_all(conn)
+            conn.exec_driver_sql(schema.FTS_DDL)
+            row = conn.execute(select(schema.meta.c.value).where(schema.meta.c.key == "schema_version")).first()
+            if row is None:
+                conn.execute(schema.meta.insert().values(key="schema_version", value=str(schema.SCHEMA_VERSION)))
+            else:
+                version = int(row[0])
+                if version > schema.SCHEMA_VERSION:
+                    raise IndexError_(f"{p}: index schema {version} is newer than this logconsole ({schema.SCHEMA_VERSION})")
+                while version < schema.SCHEMA_VERSION:
+                    for stmt in MIGRATIONS[version]:
+                        conn.exec_driver_sql(stmt)
+                    version += 1
+                conn.execute(
+                    schema.meta.update().where(schema.meta.c.key == "schema_version").values(value=str(version))
+                )
+    except IndexError_:
+        eng.dispose()
+        raise
+    except Exception as exc:  # not a database, or corrupt
+        eng.dispose()
+        raise IndexError_(f"{p}: cannot open index: {exc.__class__.__name__}: {str(exc).splitlines()[0]}") from exc
+    return eng
+
+
+def meta_get(conn, key: str, default: str | None = None) -> str | None:
+    row = conn.execute(select(schema.meta.c.value).where(schema.meta.c.key == key)).first()
+    return row[0] if row else default
+
+
+def meta_set(conn, key: str, value: str) -> None:
+    from sqlalchemy.dialects.sqlite import insert
+
+    stmt = insert(schema.meta).values(key=key, value=value)
+    conn.execute(stmt.on_conflict_do_update(index_elements=["key"], set_={"value": value}))
+
+
+def integrity_check(eng: Engine) -> str:
+    with eng.connect() as conn:
+        return conn.execute(text("PRAGMA integrity_check")).scalar_one()

@@ -1,0 +1,135 @@
+"""The index schema (SQLAlchemy Core).  Nothing here imports Textual.
+
+Tables owned by the core: ``meta``, ``sources``, ``events``, ``quarantine`` and
+the FTS5 table ``events_fts`` (created with DDL: SQLAlchemy has no FTS type).
+Feature modules (marks, findings, grants, verification) define their own tables
+on the same :data:`metadata` and are imported at the bottom of this module so
+that :func:`logconsole.store.db.open_db` creates everything in one place.
+
+Column names follow ECS/OCSF meaning; ``docs/formats.md`` documents them.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+#: Bump when the schema changes; add a step to ``db.MIGRATIONS``.
+SCHEMA_VERSION = 1
+
+metadata = MetaData()
+
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", String, primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+sources = Table(
+    "sources",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("path", Text, nullable=False),  # absolute path as given (or "-" for stdin)
+    Column("format", String, nullable=False),
+    Column("sha256", String(64), nullable=False, unique=True),  # of the file's bytes
+    Column("bytes", BigInteger, nullable=False),
+    Column("mtime", Float),
+    Column("parser", String, nullable=False),
+    Column("parser_version", String, nullable=False),
+    Column("ingested_at", BigInteger, nullable=False),  # UTC epoch µs
+    Column("first_ts", BigInteger),
+    Column("last_ts", BigInteger),
+    Column("records", Integer, nullable=False, default=0),
+    Column("events", Integer, nullable=False, default=0),
+    Column("duplicates", Integer, nullable=False, default=0),
+    Column("merged", Integer, nullable=False, default=0),
+    Column("quarantined", Integer, nullable=False, default=0),
+    # "complete" once every record is accounted for; "partial" while ingesting.
+    Column("status", String, nullable=False, default="partial"),
+    Column("options", Text),  # JSON: parser options used (mapping, year and its origin, ...)
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("source_id", Integer, ForeignKey("sources.id"), nullable=False),
+    Column("line", Integer),  # 1-based line where the record starts
+    Column("rec_index", Integer),  # 0-based index inside a JSON array container, else NULL
+    Column("record_id", Text),  # the format's own id: eventID, auditID, audit serial, EventRecordID
+    Column("format", String, nullable=False),
+    Column("ts_us", BigInteger, nullable=False),  # UTC epoch microseconds (@timestamp)
+    Column("ts_raw", Text),  # the time exactly as written in the record
+    Column("service", Text),  # event.provider / api.service.name
+    Column("action", Text),  # event.action / api.operation
+    Column("outcome", String, nullable=False, default="unknown"),  # success|failure|unknown
+    Column("error_code", Text),  # event.reason / api.response.error
+    Column("actor", Text),  # user.name / actor.user.name (the principal that acted)
+    Column("actor_type", Text),  # actor.user.type: IAMUser, AssumedRole, ServiceAccount, ...
+    Column("actor_uid", Text),  # user.id / actor.user.uid: ARN, uid, SID
+    Column("session", Text),  # session / credential: access key, session name, ses= ...
+    Column("target_user", Text),  # user.target.name
+    Column("src_ip", Text),  # source.ip as written (normalized textual form)
+    Column("src_ip_key", LargeBinary(16)),  # 16-byte IPv6(-mapped) address for CIDR ranges
+    Column("user_agent", Text),
+    Column("host", Text),
+    Column("resource", Text),
+    Column("account", Text),
+    Column("region", Text),
+    Column("message", Text),  # one-line human summary
+    Column("extra", Text),  # JSON object of format-specific fields (serial, boot, logon type, ...)
+    Column("raw", LargeBinary, nullable=False),  # the raw record, see store.rawcodec
+    Column("raw_sha256", String(64), nullable=False),  # hex SHA-256 of the raw record's bytes
+    Column("dedup", BigInteger, nullable=False),  # int64 of a hash of the dedup key
+    Index("ix_events_ts", "ts_us"),
+    Index("ix_events_actor_ts", "actor", "ts_us"),
+    Index("ix_events_action", "action"),
+    Index("ix_events_ip", "src_ip_key"),
+    Index("ix_events_dedup", "dedup"),
+    Index("ix_events_source", "source_id", "line"),
+)
+
+quarantine = Table(
+    "quarantine",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("source_id", Integer, ForeignKey("sources.id"), nullable=False),
+    Column("path", Text, nullable=False),
+    Column("line", Integer),
+    Column("rec_index", Integer),
+    Column("reason", Text, nullable=False),
+    Column("raw", LargeBinary),  # the offending bytes, capped at QUARANTINE_RAW_CAP
+    Column("raw_len", Integer),  # original length before capping
+)
+
+QUARANTINE_RAW_CAP = 64 * 1024
+
+#: DDL for the full-text index. Contentless: the text lives (compressed) in
+#: ``events.raw``; the FTS table stores only the inverted index, keyed by
+#: ``rowid = events.id``.
+FTS_DDL = (
+    "CREATE VIRTUAL TABLE IF NOT EXISTS events_fts USING fts5("
+    "message, raw, content='', tokenize='unicode61 remove_diacritics 2')"
+)
+
+#: Columns a user may see and filter on, in display order.
+EVENT_FIELDS = [
+    "ts_us", "format", "service", "action", "outcome", "error_code", "actor", "actor_type",
+    "actor_uid", "session", "target_user", "src_ip", "user_agent", "host", "resource",
+    "account", "region", "message", "record_id",
+]
+
+# Feature tables register themselves on ``metadata``; import them here so that
+# ``metadata.create_all`` sees them.  (Each module only defines Tables.)
