@@ -1,0 +1,49 @@
+"""The ``logconsole`` command line.  Every console action has a headless twin here.
+
+Commands of other areas live in ``logconsole.commands.*`` and are loaded only
+when invoked (:class:`LazyGroup`), so the core never imports Textual.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+from logconsole import __version__
+
+#: command name -> "module:attribute"; each area adds its commands here.
+LAZY_COMMANDS: dict[str, str] = {
+    "ingest": "logconsole.commands.core:ingest",
+    "sources": "logconsole.commands.core:sources_cmd",
+    "search": "logconsole.commands.core:search",
+    "quarantine": "logconsole.commands.core:quarantine_cmd",
+    "formats": "logconsole.commands.core:formats_cmd",
+    "detect": "logconsole.commands.core:detect_cmd",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(LAZY_COMMANDS))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in LAZY_COMMANDS:
+            mod, _, attr = LAZY_COMMANDS[name].partition(":")
+            return getattr(importlib.import_module(mod), attr)
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="logconsole")
+def main() -> None:
+    """logconsole: a terminal investigation console for audit logs.
+
+    Ingest an evidence bundle once into a local index, then search it, review
+    privileges, verify log integrity and export findings.  Every command takes
+    --db PATH (default: $LOGCONSOLE_DB, else ./logconsole.db).
+    """
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
