@@ -1,0 +1,280 @@
+"""Core commands: ingest, sources, search, quarantine, formats, detect."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+import time
+
+import click
+
+from logconsole.commands.common import db_option, emit_json, fail, json_option, open_engine, resolve_db, warn
+from logconsole.ingest.timeparse import format_us
+from logconsole.store.sanitize import one_line
+
+
+def _progress_printer():
+    if not sys.stderr.isatty():
+        return None
+    last = [0.0]
+
+    def cb(path: str, done: int, total: int, records: int) -> None:
+        now = time.monotonic()
+        if now - last[0] < 0.2 and done < total:
+            return
+        last[0] = now
+        pct = (100 * done // total) if total else 100
+        name = path if len(path) < 50 else "…" + path[-49:]
+        click.echo(f"\r\x1b[2K{name}: {pct:3d}%  {records:,} records", nl=False, err=True)
+        if done >= total:
+            click.echo("", err=True)
+
+    return cb
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--format", "fmt", default=None, help="Force a format (see `logconsole formats`) instead of detecting it.")
+@click.option("--map", "mapping", default=None, help="jsonl mapping: ts=@timestamp,actor=user.name,... or a mapping file.")
+@click.option("--year", type=int, default=None, help="Year for syslog lines that carry none (default: the file's mtime).")
+@db_option
+@json_option
+def ingest(paths, fmt, mapping, year, db_path, as_json):
+    """Ingest log files, directories (recursively) or - (stdin) into the index.
+
+    Every record becomes an event, a duplicate or a quarantined record; files
+    already ingested (same SHA-256) are skipped.  Exit 0 on success (also with
+    quarantined records, with a warning), 2 if a path could not be read or
+    its format is unknown.
+    """
+    from logconsole.ingest.base import REGISTRY
+    from logconsole.ingest import formats  # noqa: F401
+    from logconsole.ingest.pipeline import ingest_paths
+
+    if fmt and fmt not in REGISTRY:
+        fail(f"unknown format {fmt!r}; known: {', '.join(sorted(REGISTRY))}")
+    options = {}
+    if mapping:
+        from logconsole.ingest.jsonl import parse_map
+
+        try:
+            parse_map(mapping)
+        except ValueError as exc:
+            fail(str(exc))
+        options["map"] = mapping
+    if year:
+        options["year"] = year
+    engine = open_engine(db_path, create=True)
+    try:
+        result = ingest_paths(engine, list(paths), fmt=fmt, options=options or None,
+                              progress=None if as_json else _progress_printer())
+    except RuntimeError as exc:
+        fail(str(exc))
+    if as_json:
+        emit_json(result.as_json())
+    else:
+        for s in result.sources:
+            if s.status == "ingested":
+                click.echo(
+                    f"{s.path}: {s.format}: {s.records:,} records -> {s.events:,} events, "
+                    f"{s.duplicates:,} duplicates, {s.merged:,} merged, {s.quarantined:,} quarantined"
+                )
+            elif s.status == "skipped" and s.message:
+                click.echo(s.message)
+        click.echo(
+            f"total: {result.total('records'):,} records -> {result.total('events'):,} events, "
+            f"{result.total('duplicates'):,} duplicates, {result.total('merged'):,} merged, "
+            f"{result.total('quarantined'):,} quarantined in {result.seconds:.2f}s ({resolve_db(db_path)})"
+        )
+    for w in result.warnings:
+        warn(w)
+    for e in result.errors:
+        click.echo(f"logconsole: error: {e}", err=True)
+    if result.errors:
+        sys.exit(2)
+
+
+@click.command("sources")
+@db_option
+@json_option
+def sources_cmd(db_path, as_json):
+    """List ingested source files with their provenance and counts."""
+    from logconsole.store.queries import list_sources
+
+    engine = open_engine(db_path)
+    with engine.connect() as conn:
+        rows = list_sources(conn)
+    if as_json:
+        for r in rows:
+            r["options"] = json.loads(r["options"]) if r["options"] else None
+            r["first_event"] = format_us(r["first_ts"]) or None
+            r["last_event"] = format_us(r["last_ts"]) or None
+            r["ingested"] = format_us(r["ingested_at"])
+        emit_json({"sources": rows})
+        return
+    if not rows:
+        click.echo("no sources ingested yet")
+        return
+    for r in rows:
+        click.echo(
+            f"[{r['id']}] {one_line(r['path'])}  {r['format']}  sha256:{r['sha256'][:16]}…  {r['bytes']:,} B  "
+            f"{r['records']:,} rec / {r['events']:,} ev / {r['duplicates']:,} dup / {r['merged']:,} merged / "
+            f"{r['quarantined']:,} quar  {format_us(r['first_ts'])} .. {format_us(r['last_ts'])}"
+            + ("" if r["status"] == "complete" else f"  [{r['status']}]")
+        )
+
+
+SEARCH_FIELDS = ["id", "time", "format", "actor", "action", "outcome", "src_ip", "resource", "error_code",
+                 "service", "actor_type", "session", "target_user", "user_agent", "host", "account", "region",
+                 "message", "record_id", "source_id", "line", "rec_index", "raw_sha256"]
+
+
+@click.command()
+@click.argument("query", nargs=-1)
+@click.option("--limit", "-n", type=int, default=50, show_default=True, help="At most N events (0 = all).")
+@click.option("--output", "-o", type=click.Choice(["table", "jsonl", "csv"]), default="table", show_default=True)
+@click.option("--desc", is_flag=True, help="Newest first.")
+@click.option("--count", "count_only", is_flag=True, help="Print only the number of matching events.")
+@click.option("--raw", "with_raw", is_flag=True, help="jsonl: include the raw record.")
+@db_option
+def search(query, limit, output, desc, count_only, with_raw, db_path):
+    """Search the index with the filter language (see docs/query.md).
+
+    \b
+    Examples:
+      logconsole search outcome:failure since:24h
+      logconsole search 'actor:"arn:aws:iam::111122223333:user/ci-deploy" action:Get*'
+      logconsole search ip:203.0.113.0/24 -action:Describe* --output jsonl
+    """
+    from logconsole.store.filter import FilterError, compile_filter
+    from logconsole.store.queries import count, iter_events
+
+    text = " ".join(query)
+    try:
+        flt = compile_filter(text)
+    except FilterError as exc:
+        fail(f"filter: {exc}")
+    engine = open_engine(db_path)
+    with engine.connect() as conn:
+        if count_only:
+            click.echo(count(conn, flt.where))
+            return
+        rows = _limited(iter_events(conn, flt.where, with_raw=with_raw, descending=desc), limit)
+        out = click.get_text_stream("stdout")
+        if output == "jsonl":
+            for r in rows:
+                r["time"] = format_us(r["ts_us"])
+                out.write(json.dumps(r, ensure_ascii=False, default=str) + "\n")
+        elif output == "csv":
+            w = csv.writer(out)
+            w.writerow(SEARCH_FIELDS)
+            for r in rows:
+                r["time"] = format_us(r["ts_us"])
+                w.writerow([_csv_cell(r.get(k)) for k in SEARCH_FIELDS])
+        else:
+            n = 0
+            for r in rows:
+                n += 1
+                click.echo(
+                    f"{format_us(r['ts_us']):<24} {r['format']:<14} {one_line(r['actor'], 40):<40} "
+                    f"{one_line(r['action'], 32):<32} {r['outcome']:<7} {one_line(r['src_ip'], 15):<15} "
+                    f"{one_line(r['resource'], 60)}"
+                )
+            if n == 0:
+                click.echo("no matching events", err=True)
+
+
+def _csv_cell(v):
+    if v is None:
+        return ""
+    s = str(v)
+    # neutralise spreadsheet formula injection
+    if s[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        s = "'" + s
+    return s
+
+
+def _limited(it, limit):
+    if not limit:
+        yield from it
+        return
+    for i, r in enumerate(it):
+        if i >= limit:
+            return
+        yield r
+
+
+@click.command("quarantine")
+@click.option("--limit", "-n", type=int, default=0, help="At most N records (0 = all).")
+@db_option
+@json_option
+def quarantine_cmd(limit, db_path, as_json):
+    """List quarantined records: file, line, reason and the (capped) raw bytes."""
+    from logconsole.store.queries import list_quarantine
+
+    engine = open_engine(db_path)
+    with engine.connect() as conn:
+        rows = list_quarantine(conn, limit=limit or None)
+    for r in rows:
+        raw = r.pop("raw")
+        r["raw"] = raw.decode("utf-8", "backslashreplace") if raw is not None else None
+    if as_json:
+        emit_json({"quarantined": rows, "count": len(rows)})
+        return
+    if not rows:
+        click.echo("no quarantined records")
+        return
+    for r in rows:
+        where = f"line {r['line']}" if r["line"] is not None else "?"
+        if r["rec_index"] is not None:
+            where += f", record #{r['rec_index']}"
+        click.echo(f"{one_line(r['path'])}:{where}: {one_line(r['reason'])}")
+        if r["raw"]:
+            click.echo(f"    {one_line(r['raw'], 160)}")
+
+
+@click.command("formats")
+@json_option
+def formats_cmd(as_json):
+    """List the log formats logconsole reads."""
+    from logconsole.ingest import formats  # noqa: F401
+    from logconsole.ingest.base import REGISTRY
+
+    rows = [{"name": n, "version": c.version, "description": c.description} for n, c in sorted(REGISTRY.items())]
+    if as_json:
+        emit_json(rows)
+        return
+    w = max(len(r["name"]) for r in rows)
+    for r in rows:
+        click.echo(f"{r['name']:<{w}}  {r['description']}")
+
+
+@click.command("detect")
+@click.argument("paths", nargs=-1, required=True)
+@json_option
+def detect_cmd(paths, as_json):
+    """Print the format each file would be ingested as, and the evidence."""
+    from logconsole.ingest.detect import UnknownFormat, detect
+    from logconsole.ingest.reader import Input, InputError, expand_paths
+
+    out = []
+    errors = []
+    for p in expand_paths(list(paths)):
+        try:
+            inp = Input.open(p)
+            d = detect(inp)
+            out.append({"path": p, "format": d.format, "evidence": d.evidence})
+        except (InputError, UnknownFormat) as exc:
+            errors.append(str(exc))
+            out.append({"path": p, "format": None, "evidence": str(exc)})
+    if as_json:
+        emit_json(out)
+    else:
+        for r in out:
+            if r["format"]:
+                click.echo(f"{r['path']}: {r['format']} ({r['evidence']})")
+    for e in errors:
+        click.echo(f"logconsole: error: {e}", err=True)
+    if errors:
+        sys.exit(2)
