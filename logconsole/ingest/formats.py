@@ -1,3 +1,4 @@
 """Importing this module registers every parser (one module per format)."""
 
 from logconsole.ingest import cloudtrail, jsonl, k8s_audit  # noqa: F401
+from logconsole.ingest import gcp_audit  # noqa: F401,E402

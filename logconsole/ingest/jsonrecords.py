@@ -1,0 +1,237 @@
+"""JSON records in whatever container an export tool wrote them.
+
+Shared by the JSON-based parsers owned by ingest-B (``gcp-audit``,
+``azure-activity``, ``windows-security``).  One evidence file may hold:
+
+* JSON lines (one object per line; ``gcloud logging read --format=json`` piped
+  through ``jq -c``, Event Hub captures, NXLog/Logstash output);
+* a top-level JSON array ``[ {...}, ... ]`` (Sentinel / Log Analytics exports,
+  ``gcloud ... --format=json``, ``ConvertTo-Json``), one line or pretty-printed;
+* an object wrapping the array under a known key (``{"records": [...]}`` from
+  Azure diagnostic settings, ``{"value": [...]}`` from the REST API,
+  ``{"entries": [...]}`` from the Logging API);
+* concatenated pretty-printed objects (``jq`` without ``-c``).
+
+Each is streamed with bounded memory by :mod:`logconsole.ingest.jsonstream`;
+a UTF-8 byte order mark is skipped.  :func:`iter_json_records` yields
+:class:`JsonRecord` for each object and :class:`~logconsole.ingest.base.Quarantined`
+for everything that is not one (with line/element and a one-line reason), so
+``records == events + quarantined`` holds by construction.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+from logconsole.ingest.base import Event, ParseError, Quarantined
+from logconsole.ingest.jsonstream import ArrayProblem, iter_array_records
+from logconsole.ingest.reader import Input, Sample
+
+BOM = b"\xef\xbb\xbf"
+_WS = b" \t\r\n"
+
+
+@dataclass(slots=True)
+class JsonRecord:
+    obj: dict[str, Any]
+    raw: str
+    line: int | None
+    rec_index: int | None
+
+
+def strip_head(data: bytes) -> bytes:
+    """Leading BOM and whitespace removed (for sniffing)."""
+    if data.startswith(BOM):
+        data = data[3:]
+    return data.lstrip(_WS)
+
+
+def container_kind(head: bytes, keys: tuple[str, ...]) -> tuple[str, str | None]:
+    """``("array", None)``, ``("object", key)``, ``("stream", None)`` or ``("lines", None)``."""
+    h = strip_head(head)
+    if h.startswith(b"["):
+        return "array", None
+    if h.startswith(b"{"):
+        for k in keys:
+            if re.match(rb'\{\s*"' + re.escape(k.encode()) + rb'"\s*:\s*\[', h):
+                return "object", k
+        first = h.split(b"\n", 1)[0].rstrip(b"\r \t")
+        if first == b"{":
+            # a pretty-printed object (or several, concatenated): not one per line
+            return "stream", None
+    return "lines", None
+
+
+class _Wrapped:
+    """Duck-typed Input for iter_array_records: skips a BOM, optionally brackets a stream."""
+
+    def __init__(self, inp: Input, bracket: bool) -> None:
+        self.inp = inp
+        self.bracket = bracket
+
+    def iter_chunks(self) -> Iterator[bytes]:
+        if self.bracket:
+            yield b"["
+        first = True
+        for chunk in self.inp.iter_chunks():
+            if first:
+                first = False
+                if chunk.startswith(BOM):
+                    chunk = chunk[3:]
+            yield chunk
+        if self.bracket:
+            yield b"]"
+
+
+def iter_json_records(inp: Input, keys: tuple[str, ...] = ()) -> Iterator[JsonRecord | Quarantined]:
+    """Every JSON object of *inp*, whatever the container (see module doc)."""
+    head = inp.sample(8192).data
+    kind, key = container_kind(head, keys)
+    if kind == "lines":
+        yield from _iter_lines(inp)
+        return
+    if kind == "object":
+        src = iter_array_records(_Wrapped(inp, False), key)  # type: ignore[arg-type]
+    else:
+        src = iter_array_records(_Wrapped(inp, kind == "stream"), None)  # type: ignore[arg-type]
+    for item in src:
+        if isinstance(item, ArrayProblem):
+            yield Quarantined(item.reason, item.raw, line=item.line, rec_index=item.index)
+            continue
+        if not isinstance(item.obj, dict):
+            yield Quarantined(
+                f"expected a JSON object, got {type(item.obj).__name__} (element {item.index})",
+                item.raw, line=item.line, rec_index=item.index,
+            )
+            continue
+        yield JsonRecord(item.obj, item.raw, item.line, None if kind == "stream" else item.index)
+
+
+def _iter_lines(inp: Input) -> Iterator[JsonRecord | Quarantined]:
+    for lineno, line in inp.iter_lines():
+        if line is None:
+            yield Quarantined("line longer than the 4 MiB limit", None, line=lineno)
+            continue
+        if lineno == 1 and line.startswith(BOM):
+            line = line[3:]
+        if not line.strip():
+            yield Quarantined("blank line", line, line=lineno)
+            continue
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            yield Quarantined(f"invalid UTF-8 at byte {exc.start}", line, line=lineno)
+            continue
+        try:
+            obj = json.loads(text)
+        except RecursionError:
+            yield Quarantined("JSON nested too deeply", line, line=lineno)
+            continue
+        except ValueError as exc:
+            yield Quarantined(f"bad JSON: {exc}", line, line=lineno)
+            continue
+        if not isinstance(obj, dict):
+            yield Quarantined(f"expected a JSON object, got {type(obj).__name__}", line, line=lineno)
+            continue
+        yield JsonRecord(obj, text, lineno, None)
+
+
+def sample_objects(sample: Sample, n: int = 5) -> tuple[list[dict[str, Any]], int]:
+    """Parse up to *n* leading JSON-lines objects of a sample: (objects, lines tried)."""
+    objs: list[dict[str, Any]] = []
+    tried = 0
+    for i, ln in enumerate(sample.first_nonblank(n)):
+        if i == 0 and ln.startswith(BOM):
+            ln = ln[3:]
+        tried += 1
+        try:
+            obj = json.loads(ln)
+        except (ValueError, RecursionError):
+            continue
+        if isinstance(obj, dict):
+            objs.append(obj)
+    return objs, tried
+
+
+# ------------------------------------------------------------- value helpers
+
+
+def clean_text(value: Any, limit: int | None = None) -> str | None:
+    """A value as text fit for the index (None for empty; lone surrogates replaced)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        s = "true" if value else "false"
+    elif isinstance(value, str):
+        s = value
+    elif isinstance(value, (int, float)):
+        s = str(value)
+    else:
+        try:
+            s = json.dumps(value, separators=(",", ":"), sort_keys=True)
+        except (ValueError, TypeError, RecursionError):
+            s = repr(value)
+    if s == "":
+        return None
+    try:
+        s.encode("utf-8")
+    except UnicodeEncodeError:
+        s = s.encode("utf-8", "replace").decode("utf-8")
+    if limit is not None and len(s) > limit:
+        s = s[:limit]
+    return s
+
+
+def scrub_event(ev: Event) -> Event:
+    """Make every text column of *ev* encodable (JSON escapes can produce lone surrogates)."""
+    for name in ("record_id", "ts_raw", "service", "action", "error_code", "actor", "actor_type",
+                 "actor_uid", "session", "target_user", "src_ip", "user_agent", "host", "resource",
+                 "account", "region", "message", "dedup_key"):
+        v = getattr(ev, name)
+        if v is not None:
+            setattr(ev, name, clean_text(v))
+    return ev
+
+
+def value_of(v: Any) -> Any:
+    """Azure-style ``{"value": x, "localizedValue": y}`` wrappers unwrapped."""
+    if isinstance(v, dict) and "value" in v:
+        return v.get("value")
+    return v
+
+
+def first(rec: dict[str, Any], *names: str) -> Any:
+    """The first of *names* (dotted paths allowed) present and non-empty in *rec*."""
+    for name in names:
+        cur: Any = rec
+        for part in name.split("."):
+            if isinstance(cur, dict) and part in cur:
+                cur = cur[part]
+            else:
+                cur = None
+                break
+        cur = value_of(cur)
+        if cur not in (None, "", [], {}):
+            return cur
+    return None
+
+
+def as_str(v: Any) -> str | None:
+    """Scalars as text; containers and empties as None."""
+    if v is None or isinstance(v, (dict, list)):
+        return None
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    s = str(v)
+    return s or None
+
+
+def require_time(v: Any, field: str) -> Any:
+    if v in (None, ""):
+        raise ParseError(f"missing {field}")
+    if isinstance(v, bool) or not isinstance(v, (str, int, float)):
+        raise ParseError(f"{field} has wrong type {type(v).__name__}")
+    return v
