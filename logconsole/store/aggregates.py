@@ -1,0 +1,307 @@
+"""Aggregates over the event index: histogram buckets, facets, frequency tables.
+
+Everything here is plain SQLAlchemy Core (no Textual): the console widgets call
+these functions from workers, and headless commands can call them too.
+
+``where`` is always a SQLAlchemy boolean expression over
+:data:`logconsole.store.schema.events` (``compile_filter(text).where``, or
+``sqlalchemy.true()`` for "everything").  The grouping is done by SQLite
+(``GROUP BY`` on an integer bucket number or on the column), so nothing here
+ever loads events into Python.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from sqlalchemy import Integer, case, cast, func, literal, select, true
+from sqlalchemy.sql.elements import ColumnElement
+
+from logconsole.store import schema
+
+ev = schema.events
+
+#: Columns that facets / frequency tables may group by, with their aliases.
+FACET_COLUMNS: dict[str, str] = {
+    name: name
+    for name in (
+        "actor", "action", "src_ip", "outcome", "resource", "service", "format", "error_code", "host",
+        "account", "region", "actor_type", "actor_uid", "session", "target_user", "user_agent", "record_id",
+    )
+}
+FACET_COLUMNS.update({"ip": "src_ip", "source_ip": "src_ip", "user": "actor", "error": "error_code"})
+
+#: The facets the console shows by default, in order.
+DEFAULT_FACETS = ("actor", "action", "src_ip", "outcome", "resource")
+
+#: Human labels for columns.
+LABELS = {
+    "actor": "Actor", "action": "Action", "src_ip": "Source IP", "outcome": "Outcome", "resource": "Resource",
+    "service": "Service", "format": "Format", "error_code": "Error code", "host": "Host", "account": "Account",
+    "region": "Region", "actor_type": "Actor type", "actor_uid": "Actor ID", "session": "Session",
+    "target_user": "Target user", "user_agent": "User agent", "record_id": "Record ID",
+}
+
+#: "Nice" bucket widths in µs, so that axis labels fall on round times.
+_S = 1_000_000
+NICE_WIDTHS = (
+    1, 10, 100, 1_000, 10_000, 100_000,  # sub-second (rare, but tight zooms get there)
+    _S, 2 * _S, 5 * _S, 10 * _S, 15 * _S, 30 * _S,
+    60 * _S, 2 * 60 * _S, 5 * 60 * _S, 10 * 60 * _S, 15 * 60 * _S, 30 * 60 * _S,
+    3600 * _S, 2 * 3600 * _S, 3 * 3600 * _S, 6 * 3600 * _S, 12 * 3600 * _S,
+    86400 * _S, 2 * 86400 * _S, 7 * 86400 * _S, 14 * 86400 * _S, 30 * 86400 * _S,
+    91 * 86400 * _S, 182 * 86400 * _S, 365 * 86400 * _S,
+)
+
+
+class Bucket(NamedTuple):
+    """One histogram bucket: ``[start_us, start_us + width)``."""
+
+    start_us: int
+    success: int
+    failure: int
+    unknown: int
+
+    @property
+    def total(self) -> int:
+        return self.success + self.failure + self.unknown
+
+
+class FacetValue(NamedTuple):
+    value: str | None  # None: the field is empty (NULL) on these events
+    count: int
+
+
+@dataclass(frozen=True)
+class FrequencyRow:
+    value: str | None
+    count: int
+    percent: float  # of all matching events (NULLs included)
+
+
+@dataclass(frozen=True)
+class FrequencyPage:
+    column: str
+    total: int  # events matching ``where``
+    distinct: int  # distinct values (NULL counts as one value)
+    offset: int
+    rows: list[FrequencyRow]
+    max_count: int  # the largest count of any value (for bar scaling)
+
+
+def column_for(name: str) -> ColumnElement:
+    """The events column for a facet name (``actor``, ``ip``, ...); ``KeyError`` if not groupable."""
+    try:
+        return ev.c[FACET_COLUMNS[name]]
+    except KeyError:
+        raise KeyError(f"cannot group by {name!r}; choose one of {', '.join(sorted(set(FACET_COLUMNS.values())))}") from None
+
+
+def canonical_column(name: str) -> str:
+    column_for(name)
+    return FACET_COLUMNS[name]
+
+
+def _where(where) -> ColumnElement:
+    return true() if where is None else where
+
+
+# --------------------------------------------------------------------- time
+
+
+def time_bounds(conn, where=None) -> tuple[int, int] | None:
+    """``(first_ts_us, last_ts_us)`` of the matching events, or None when nothing matches.
+
+    Two separate queries so SQLite can answer each from an index edge
+    (its min/max optimisation applies only to a lone aggregate).
+    """
+    w = _where(where)
+    lo = conn.execute(select(func.min(ev.c.ts_us)).where(w)).scalar()
+    if lo is None:
+        return None
+    hi = conn.execute(select(func.max(ev.c.ts_us)).where(w)).scalar()
+    return int(lo), int(hi)
+
+
+def nice_width(span_us: int, buckets: int) -> int:
+    """The smallest "round" bucket width so that *span_us* fits in *buckets* buckets."""
+    buckets = max(1, buckets)
+    raw = max(1, math.ceil(max(1, span_us) / buckets))
+    for w in NICE_WIDTHS:
+        if w >= raw:
+            return w
+    years = math.ceil(raw / NICE_WIDTHS[-1])
+    return years * NICE_WIDTHS[-1]
+
+
+def plan_buckets(start_us: int, end_us: int, max_buckets: int) -> tuple[int, int, int]:
+    """Align ``[start_us, end_us]`` to round buckets: returns ``(aligned_start, width, count)``.
+
+    *end_us* is inclusive (the last event's time), the result covers it.
+    ``count <= max_buckets``.
+    """
+    max_buckets = max(1, max_buckets)
+    if end_us < start_us:
+        start_us, end_us = end_us, start_us
+    span = end_us - start_us + 1
+    width = nice_width(span, max_buckets)
+    while True:
+        aligned = start_us - (start_us % width)
+        count = (end_us - aligned) // width + 1
+        if count <= max_buckets:
+            return aligned, width, int(count)
+        # alignment pushed us over by one bucket: take the next nice width
+        width = nice_width(width * max_buckets + 1, max_buckets)
+
+
+def histogram(conn, where, start_us: int, end_us: int, buckets: int, *, width: int | None = None) -> list[Bucket]:
+    """Event counts per time bucket, split by outcome, for ``[start_us, end_us)``.
+
+    The range is cut into *buckets* equal buckets of ``width`` µs (by default
+    ``ceil((end-start)/buckets)``); every bucket is returned, empty ones as zeros.
+    The counting is one ``GROUP BY (ts_us - start) / width`` in SQLite.
+    """
+    buckets = max(1, int(buckets))
+    if end_us <= start_us:
+        end_us = start_us + 1
+    if width is None:
+        width = max(1, math.ceil((end_us - start_us) / buckets))
+    width = int(width)
+    b = cast((ev.c.ts_us - literal(start_us)) / literal(width), Integer).label("b")
+    stmt = (
+        select(
+            b,
+            func.sum(case((ev.c.outcome == "success", 1), else_=0)),
+            func.sum(case((ev.c.outcome == "failure", 1), else_=0)),
+            func.count(),
+        )
+        .where(_where(where))
+        .where(ev.c.ts_us >= start_us, ev.c.ts_us < end_us)
+        .group_by(b)
+    )
+    out = [Bucket(start_us + i * width, 0, 0, 0) for i in range(buckets)]
+    for idx, succ, fail, n in conn.execute(stmt):
+        if 0 <= idx < buckets:
+            succ, fail = int(succ or 0), int(fail or 0)
+            out[idx] = Bucket(start_us + idx * width, succ, fail, int(n) - succ - fail)
+    return out
+
+
+# ------------------------------------------------------------------- facets
+
+
+def count(conn, where=None) -> int:
+    return int(conn.execute(select(func.count()).select_from(ev).where(_where(where))).scalar_one())
+
+
+def facet(conn, where, column: str, limit: int = 10) -> list[FacetValue]:
+    """The *limit* most frequent values of *column* among matching events (ties by value)."""
+    return [FacetValue(r.value, r.count) for r in frequency(conn, where, column, limit, 0).rows]
+
+
+def _grouped(where, name: str):
+    """``SELECT k, v, n``: one row per distinct value of *name* among matching events.
+
+    ``k`` is the grouping key, ``v`` the text when it is known without a lookup.
+    Source IPs are grouped on the indexed 16-byte ``src_ip_key`` (so SQLite
+    walks the index, not the table) and mapped back to their text afterwards,
+    only for the rows of the page; values that are not addresses (CloudTrail's
+    ``cloudtrail.amazonaws.com``, host names) have no key and are grouped on
+    their text.
+    """
+    w = _where(where)
+    if name == "src_ip":
+        key = ev.c.src_ip_key
+        by_key = select(key.label("k"), literal(None).label("v"), func.count().label("n")).where(w, key.is_not(None)).group_by(key)
+        by_text = (
+            select(literal(None).label("k"), ev.c.src_ip.label("v"), func.count().label("n"))
+            .where(w, key.is_(None))
+            .group_by(ev.c.src_ip)
+        )
+        return by_key.union_all(by_text).subquery("g")
+    col = ev.c[name]
+    return select(col.label("k"), col.label("v"), func.count().label("n")).where(w).group_by(col).subquery("g")
+
+
+def frequency(conn, where, column: str, limit: int = 100, offset: int = 0) -> FrequencyPage:
+    """A page of the frequency table of *column*: values by descending count.
+
+    Returns the total number of matching events, the number of distinct values
+    (an empty field counts as one value, shown as None) and, per value, its
+    count and percentage of the matching events.  One SQL statement: a
+    ``GROUP BY`` with window functions for the totals; ties are broken by value
+    (addresses in numeric order), empty (None) last.
+    """
+    name = canonical_column(column)
+    limit = max(0, int(limit))
+    offset = max(0, int(offset))
+    g = _grouped(where, name)
+    page = (
+        select(
+            g.c.k, g.c.v, g.c.n,
+            func.count().over().label("distinct"),
+            func.sum(g.c.n).over().label("total"),
+            func.max(g.c.n).over().label("maxn"),
+        )
+        .order_by(g.c.n.desc(), g.c.k.is_(None), g.c.k.asc(), g.c.v.is_(None), g.c.v.asc())
+        .limit(max(1, limit))
+        .offset(offset)
+        .subquery("p")
+    )
+    if name == "src_ip":
+        lookup = select(ev.c.src_ip).where(ev.c.src_ip_key == page.c.k).limit(1).scalar_subquery()
+        value = case((page.c.k.is_(None), page.c.v), else_=lookup)
+    else:
+        value = page.c.v
+    stmt = select(value.label("value"), page.c.n, page.c.distinct, page.c.total, page.c.maxn).order_by(
+        page.c.n.desc(), page.c.k.is_(None), page.c.k.asc(), page.c.v.is_(None), page.c.v.asc()
+    )
+    rows = conn.execute(stmt).all()
+    if not rows:
+        if offset == 0:
+            return FrequencyPage(name, 0, 0, 0, [], 0)
+        first = frequency(conn, where, name, 1, 0)  # past the end: still report the totals
+        return FrequencyPage(name, first.total, first.distinct, offset, [], first.max_count)
+    total, distinct, maxn = int(rows[0].total), int(rows[0].distinct), int(rows[0].maxn)
+    out = [
+        FrequencyRow(r.value, int(r.n), (100.0 * int(r.n) / total) if total else 0.0)
+        for r in (rows if limit else [])
+    ]
+    return FrequencyPage(name, total, distinct, offset, out, maxn)
+
+
+def facets(conn, where, columns=DEFAULT_FACETS, limit: int = 5) -> dict[str, list[FacetValue]]:
+    """Top values for several columns at once."""
+    return {c: facet(conn, where, c, limit) for c in columns}
+
+
+# ---------------------------------------------------------------- drill-down
+
+#: events column -> the filter language's field name (``logconsole.store.filter``).
+FILTER_FIELD = {
+    "src_ip": "ip", "error_code": "error", "target_user": "target", "user_agent": "ua", "record_id": "record",
+}
+
+
+def filter_field(column: str) -> str:
+    name = canonical_column(column)
+    return FILTER_FIELD.get(name, name)
+
+
+def quote_filter_value(value: str) -> str:
+    """Always-quoted filter value: ``"..."`` with ``\\`` and ``"`` backslash-escaped (exact, no wildcards)."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def drill_term(column: str, value: str | None) -> str:
+    """The filter term selecting events whose *column* equals *value*.
+
+    ``drill_term("actor", 'arn:aws:iam::1:user/x') == 'actor:"arn:aws:iam::1:user/x"'``;
+    an empty field (None) becomes ``-actor:*`` (events where it is absent).
+    """
+    f = filter_field(column)
+    if value is None:
+        return f"-{f}:*"
+    return f"{f}:{quote_filter_value(value)}"
