@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import gzip
 import hashlib
+import io
 import os
 import shutil
 import sys
@@ -112,7 +112,7 @@ class Input:
         raw = _open_readonly(self.path)
         self._raw = raw
         if self.gzipped:
-            return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+            return io.BufferedReader(_GunzipRaw(raw), buffer_size=_CHUNK)  # type: ignore[return-value]
         return raw
 
     def position(self) -> int:
@@ -173,14 +173,69 @@ class Input:
     def iter_chunks(self) -> Iterator[bytes]:
         """Decompressed content in chunks; raises TruncatedInput on a cut gzip stream."""
         with self.open_stream() as f:
+            read = getattr(f, "read1", f.read)  # read1: no data lost if the stream then fails
             while True:
                 try:
-                    chunk = f.read(_CHUNK)
+                    chunk = read(_CHUNK)
                 except (EOFError, OSError, zlib.error) as exc:
                     raise TruncatedInput(f"compressed stream ended early: {exc}") from None
                 if not chunk:
                     return
                 yield chunk
+
+
+class _GunzipRaw(io.RawIOBase):
+    """Streaming gunzip that hands out every byte it could decompress before
+    reporting a truncated or corrupt stream (``gzip.GzipFile`` loses the data
+    of the failing read call).  Concatenated gzip members are supported."""
+
+    def __init__(self, f: BinaryIO) -> None:
+        self._f = f
+        self._d = zlib.decompressobj(zlib.MAX_WBITS | 16)
+        self._pending = b""
+        self._error: str | None = None
+        self._done = False
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        try:
+            self._f.close()
+        finally:
+            super().close()
+
+    def _fill(self) -> None:
+        while not self._pending and not self._done:
+            chunk = self._f.read(65536)
+            if not chunk:
+                if not self._d.eof:
+                    self._error = "compressed stream ended early"
+                self._done = True
+                return
+            try:
+                out = self._d.decompress(chunk)
+                while self._d.eof and self._d.unused_data:
+                    rest = self._d.unused_data
+                    self._d = zlib.decompressobj(zlib.MAX_WBITS | 16)
+                    out += self._d.decompress(rest)
+            except zlib.error as exc:
+                self._error = f"corrupt compressed data: {exc}"
+                self._done = True
+                return
+            self._pending = out
+
+    def readinto(self, b) -> int:
+        self._fill()
+        if not self._pending:
+            if self._error:
+                err, self._error = self._error, None
+                raise EOFError(err)
+            return 0
+        n = min(len(b), len(self._pending))
+        b[:n] = self._pending[:n]
+        self._pending = self._pending[n:]
+        return n
 
 
 def expand_paths(paths: list[str]) -> list[str]:
