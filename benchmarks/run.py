@@ -1,0 +1,415 @@
+#!/usr/bin/env python3
+"""logconsole performance benchmark: prints ONE table (Markdown) with the machine and date.
+
+    .venv/bin/python benchmarks/run.py                      # 200,000 and 1,000,000 events
+    .venv/bin/python benchmarks/run.py --quick              # 20,000 events, a minute or so
+    .venv/bin/python benchmarks/run.py --sizes 200000 --no-lnav --workdir /tmp/lcb
+
+For each size N it generates (once, cached in --workdir) a deterministic
+CloudTrail-like JSONL file and the same events as a ``{"Records":[...]}``
+``.json.gz`` document (``benchmarks/gen_cloudtrail.py``), then:
+
+* ingests each file into a fresh index with ``logconsole ingest --db ... --json``
+  in a subprocess: wall time, events/s, peak RSS (``os.wait4`` rusage of that
+  child) and the index size on disk (database + WAL) against the raw JSONL size;
+* loads the same JSONL file with ``lnav`` headless
+  (``lnav -n -c ';SELECT count(*) FROM aws_cloudtrail_log' FILE``) using the
+  format definition shipped in ``benchmarks/lnav/cloudtrail.json`` (installed
+  into a private ``HOME`` under --workdir, so the user's lnav set-up is neither
+  used nor changed), when ``lnav`` is on PATH, and prints the ratio;
+  lnav reads JSON lines only, so the ``.json.gz`` ``Records`` document has no
+  lnav figure;
+* on the largest JSONL index: re-open + first page, filter latency median/p95
+  over 20 indexed-field filters and 20 free-text searches, jump to end
+  (``benchmarks/bench_query.py``), console first paint
+  (``benchmarks/bench_console.py``), hash-chain verification
+  (``benchmarks/bench_verify.py``), actors (``benchmarks/bench_actors.py``)
+  and the Markdown export (``logconsole report``).  A benchmark whose code does
+  not exist yet is shown as "n/a (not built yet)".
+
+Other engineers' benchmark scripts are called as
+``python benchmarks/bench_X.py --db PATH --json`` (bench_console also gets
+``--events N --only console``); they print one JSON object on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+PY = sys.executable
+LNAV_FORMAT = HERE / "lnav" / "cloudtrail.json"
+LNAV_TABLE = "aws_cloudtrail_log"
+
+
+# ------------------------------------------------------------------ helpers
+def human_bytes(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}" if n < 100 else f"{n:.0f} {unit}"
+        n /= 1000
+    return f"{n:.1f} GB"
+
+
+def fmt_s(s: float | None) -> str:
+    if s is None:
+        return "n/a"
+    if s < 1:
+        return f"{s * 1000:.0f} ms" if s >= 0.01 else f"{s * 1000:.1f} ms"
+    return f"{s:.2f} s" if s < 100 else f"{s:.0f} s"
+
+
+def fmt_n(n: int) -> str:
+    return f"{n:,}"
+
+
+def machine() -> str:
+    cores = os.cpu_count()
+    mem = "?"
+    model = platform.processor() or ""
+    try:
+        for line in open("/proc/meminfo"):
+            if line.startswith("MemTotal:"):
+                mem = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        load = float("nan")
+    return f"{cores} cores ({model}), {mem} RAM, load {load:.1f} at start"
+
+
+def run_measured(cmd: list[str], *, env: dict | None = None, cwd: str | None = None,
+                 timeout: float | None = None) -> tuple[float, int, str, str, int]:
+    """Run *cmd*; returns (wall seconds, peak RSS bytes of the child, stdout, stderr, rc)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        t0 = time.perf_counter()
+        p = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, cwd=cwd)
+        deadline = None if timeout is None else t0 + timeout
+        while True:
+            pid, status, ru = os.wait4(p.pid, os.WNOHANG)
+            if pid:
+                break
+            if deadline and time.perf_counter() > deadline:
+                p.kill()
+                pid, status, ru = os.wait4(p.pid, 0)
+                break
+            time.sleep(0.005)
+        wall = time.perf_counter() - t0
+        p.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        return wall, ru.ru_maxrss * 1024, out.read().decode("utf-8", "replace"), err.read().decode("utf-8", "replace"), p.returncode
+
+
+def db_size(path: Path) -> int:
+    return sum(Path(str(path) + s).stat().st_size for s in ("", "-wal") if Path(str(path) + s).exists())
+
+
+def checkpoint(path: Path) -> None:
+    con = sqlite3.connect(path)
+    try:
+        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        con.close()
+
+
+def remove_db(path: Path) -> None:
+    for s in ("", "-wal", "-shm", ".lock"):
+        try:
+            os.unlink(str(path) + s)
+        except FileNotFoundError:
+            pass
+
+
+def parse_json_output(stdout: str) -> dict | None:
+    s = stdout.strip()
+    if not s:
+        return None
+    try:
+        return json.loads(s)
+    except ValueError:
+        pass
+    for line in reversed(s.splitlines()):
+        try:
+            v = json.loads(line)
+            if isinstance(v, dict):
+                return v
+        except ValueError:
+            continue
+    i = s.rfind("\n{")
+    if i >= 0:
+        try:
+            return json.loads(s[i + 1:])
+        except ValueError:
+            pass
+    return None
+
+
+def find_key(obj, patterns: list[str]):
+    """First scalar value whose (nested) key matches one of *patterns*, in pattern order."""
+    flat: list[tuple[str, object]] = []
+
+    def walk(o, prefix=""):
+        if isinstance(o, dict):
+            for k, v in o.items():
+                walk(v, f"{prefix}{k}.")
+        elif not isinstance(o, list):
+            flat.append((prefix[:-1], o))
+
+    walk(obj)
+    for pat in patterns:
+        rx = re.compile(pat)
+        for k, v in flat:
+            if rx.search(k) and isinstance(v, (int, float)) and not isinstance(v, bool):
+                return k, v
+    return None, None
+
+
+# ------------------------------------------------------------------ steps
+def ensure_data(workdir: Path, n: int, seed: int, log) -> dict[str, Path]:
+    sys.path.insert(0, str(HERE))
+    import gen_cloudtrail
+
+    files = {"jsonl": workdir / f"ct-{n}-s{seed}.jsonl", "json.gz": workdir / f"ct-{n}-s{seed}.json.gz"}
+    for kind, path in files.items():
+        done = Path(str(path) + ".done")
+        if path.exists() and done.exists():
+            continue
+        log(f"generating {path.name} ...")
+        tmp = Path(str(path) + ".tmp")
+        gen_cloudtrail.generate(n, seed, str(tmp), "jsonl" if kind == "jsonl" else "records-gz")
+        tmp.rename(path)
+        done.write_text("ok\n")
+    return files
+
+
+def ingest(workdir: Path, src: Path, label: str, log) -> dict:
+    db = workdir / f"idx-{label}.db"
+    remove_db(db)
+    exe = str(Path(PY).parent / "logconsole")
+    cmd = [exe, "ingest", "--db", str(db), "--json", str(src)] if os.path.exists(exe) else \
+        [PY, "-m", "logconsole.cli", "ingest", "--db", str(db), "--json", str(src)]
+    log(f"ingest {src.name} ...")
+    wall, rss, out, err, rc = run_measured(cmd, cwd=str(ROOT))
+    res = parse_json_output(out) or {}
+    if rc != 0:
+        raise SystemExit(f"ingest of {src} failed (exit {rc}): {err.strip()[-2000:]}")
+    size_before_ckpt = db_size(db)
+    checkpoint(db)
+    return {"db": db, "wall": wall, "rss": rss, "result": res, "events": res.get("events"),
+            "quarantined": res.get("quarantined"), "duplicates": res.get("duplicates"),
+            "db_bytes": db_size(db), "db_bytes_with_wal": size_before_ckpt}
+
+
+def lnav_home(workdir: Path) -> Path | None:
+    if not shutil.which("lnav"):
+        return None
+    home = workdir / "lnav-home"
+    home.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"))
+    subprocess.run(["lnav", "-i", str(LNAV_FORMAT)], env=env, capture_output=True, check=False)
+    return home
+
+
+def lnav_load(home: Path, src: Path, log) -> dict:
+    env = dict(os.environ, HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"), TERM="dumb")
+    log(f"lnav {src.name} ...")
+    wall, rss, out, err, rc = run_measured(
+        ["lnav", "-n", "-c", f";SELECT count(*) FROM {LNAV_TABLE}", str(src)], env=env)
+    m = re.search(r"(\d+)\s*$", out.strip())
+    count = int(m.group(1)) if m else None
+    return {"wall": wall, "rss": rss, "count": count, "rc": rc, "err": err.strip()[-500:]}
+
+
+def lnav_version() -> str:
+    try:
+        return subprocess.run(["lnav", "-V"], capture_output=True, text=True).stdout.strip()
+    except OSError:
+        return "lnav"
+
+
+def run_script(name: str, args: list[str], log, timeout: float = 1800) -> tuple[dict | None, str | None, float]:
+    """Run benchmarks/<name> with *args*; (json, error, wall)."""
+    path = HERE / name
+    if not path.exists():
+        return None, "n/a (not built yet)", 0.0
+    log(f"{name} {' '.join(args)} ...")
+    wall, _rss, out, err, rc = run_measured([PY, str(path), *args], cwd=str(ROOT), timeout=timeout)
+    if rc != 0:
+        last = (err.strip().splitlines() or ["?"])[-1][:160]
+        return None, f"failed (exit {rc}): {last}", wall
+    data = parse_json_output(out)
+    if data is None:
+        return None, "failed: no JSON on stdout", wall
+    return data, None, wall
+
+
+def cli_has(command: str) -> bool:
+    try:
+        sys.path.insert(0, str(ROOT))
+        from logconsole.cli import LAZY_COMMANDS  # noqa: PLC0415
+
+        return command in LAZY_COMMANDS
+    except Exception:
+        return False
+
+
+# ------------------------------------------------------------------ main
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", default="200000,1000000", help="comma-separated event counts (default 200000,1000000)")
+    ap.add_argument("--quick", action="store_true", help="sizes 20000 only (smoke run)")
+    ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--workdir", default=os.environ.get("LOGCONSOLE_BENCH_DIR", "/tmp/logconsole-bench"),
+                    help="where data files and indexes go (default $LOGCONSOLE_BENCH_DIR or /tmp/logconsole-bench)")
+    ap.add_argument("--formats", default="jsonl,json.gz", help="jsonl, json.gz or both (default both)")
+    ap.add_argument("--no-lnav", action="store_true", help="skip the lnav comparison")
+    ap.add_argument("--no-queries", action="store_true", help="skip the post-ingest benchmarks")
+    ap.add_argument("--keep", action="store_true", help="keep the indexes (default: keep only the largest JSONL one)")
+    ap.add_argument("--json-out", help="also write all figures as JSON to this file")
+    a = ap.parse_args(argv)
+    sizes = [20000] if a.quick else [int(s) for s in a.sizes.split(",") if s.strip()]
+    kinds = [k.strip() for k in a.formats.split(",") if k.strip()]
+    workdir = Path(a.workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    started = dt.datetime.now(dt.timezone.utc)
+    mach = machine()
+
+    def log(msg: str) -> None:
+        print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+    home = None if a.no_lnav else lnav_home(workdir)
+    lnav_v = lnav_version() if home else None
+    rows: list[tuple[str, str, str, str, str, str]] = []  # measure, input, logconsole, lnav, ratio, target
+    figures: dict = {"machine": mach, "date": started.isoformat(timespec="seconds"), "sizes": {}}
+    query_db: tuple[int, Path] | None = None
+
+    for n in sizes:
+        files = ensure_data(workdir, n, a.seed, log)
+        raw_jsonl = files["jsonl"].stat().st_size
+        for kind in kinds:
+            src = files[kind]
+            label = f"{n}-{kind.replace('.', '')}"
+            r = ingest(workdir, src, label, log)
+            desc = f"{fmt_n(n)} {'JSONL' if kind == 'jsonl' else 'Records .json.gz'} ({human_bytes(src.stat().st_size)})"
+            ok = r["events"] == n and not r["quarantined"]
+            evs = (r["events"] or 0) / r["wall"] if r["wall"] else 0
+            lc = f"{fmt_s(r['wall'])} ({evs:,.0f} ev/s)" + ("" if ok else f" [events {r['events']}, quarantined {r['quarantined']}!]")
+            ln = ratio = "n/a"
+            lr = None
+            if kind == "jsonl" and home:
+                lr = lnav_load(home, src, log)
+                ln = f"{fmt_s(lr['wall'])}" + ("" if lr["count"] == n else f" [count {lr['count']}!]")
+                ratio = f"{r['wall'] / lr['wall']:.2f}x"
+            elif kind != "jsonl" and home:
+                ln = "n/a (JSON lines only)"
+            target = "<= 1.5x lnav (aim 1.0x)" if (kind == "jsonl" and n == 200000) else ""
+            rows.append(("ingest wall time", desc, lc, ln, ratio, target))
+            rows.append(("ingest peak RSS", desc, human_bytes(r["rss"]),
+                         human_bytes(lr["rss"]) if lr else "n/a", f"{r['rss'] / lr['rss']:.2f}x" if lr else "", "<= 500 MB, flat"))
+            rows.append(("index size on disk", desc, f"{human_bytes(r['db_bytes'])} = {r['db_bytes'] / raw_jsonl:.2f}x raw JSONL",
+                         "(no index)", "", "<= 1.5x raw JSONL"))
+            figures["sizes"].setdefault(str(n), {})[kind] = {
+                "ingest_s": round(r["wall"], 3), "events_per_s": round(evs), "peak_rss_bytes": r["rss"],
+                "index_bytes": r["db_bytes"], "raw_jsonl_bytes": raw_jsonl, "events": r["events"],
+                "quarantined": r["quarantined"], "ingest_seconds_reported": r["result"].get("seconds"),
+                "lnav": {k: v for k, v in (lr or {}).items() if k != "err"} or None,
+            }
+            if kind == "jsonl" and (query_db is None or n >= query_db[0]):
+                if query_db is not None and not a.keep:
+                    remove_db(query_db[1])
+                query_db = (n, r["db"])
+            elif not a.keep:
+                remove_db(r["db"])
+
+    if query_db and not a.no_queries:
+        n, db = query_db
+        at = f"{fmt_n(n)} events"
+        q, qerr, _ = run_script("bench_query.py", ["--db", str(db), "--json", "--repeat", "1"], log)
+        figures["queries"] = q or qerr
+        if q:
+            rows.append(("re-open + first page", at, fmt_s(q.get("reopen_first_page_s")), "", "", "<= 0.3 s"))
+            for key, label, target in (("indexed", "filter, indexed field (20)", "p95 <= 150 ms"),
+                                       ("free_text", "free-text search (20)", "p95 <= 300 ms"),
+                                       ("unindexed", "filter, other fields (6)", "")):
+                g = q.get(key)
+                if isinstance(g, dict) and g.get("median_s") is not None:
+                    rows.append((label, at, f"median {fmt_s(g['median_s'])}, p95 {fmt_s(g['p95_s'])}", "", "", target))
+                else:
+                    rows.append((label, at, str(g) if g else "n/a (not built yet)", "", "", target))
+            rows.append(("jump to end", at, fmt_s(q.get("jump_to_end_s")), "", "", ""))
+        else:
+            rows.append(("re-open + first page / filters / end", at, qerr or "n/a", "", "", ""))
+
+        c, cerr, _ = run_script("bench_console.py", ["--db", str(db), "--events", str(n), "--only", "console", "--json"], log)
+        figures["console"] = c or cerr
+        k, v = find_key(c or {}, [r"first_paint_s$", r"first_paint_ms$", r"first_paint"])
+        val = "n/a" if k is None else (fmt_s(v / 1000) if k.endswith("ms") else fmt_s(v))
+        rows.append(("console first paint (headless)", at, val if c else cerr, "", "", "<= 1 s"))
+
+        vdata, verr, _ = run_script("bench_verify.py", ["--db", str(db), "--json"], log)
+        figures["verify"] = vdata or verr
+        k, v = find_key(vdata or {}, [r"records_per_s", r"per_s", r"rate"])
+        rows.append(("hash-chain verification", at, f"{v:,.0f} records/s" if k else (verr or "n/a"), "", "", ">= 150,000 records/s"))
+
+        adata, aerr, _ = run_script("bench_actors.py", ["--db", str(db), "--json"], log)
+        figures["actors"] = adata or aerr
+        k, v = find_key(adata or {}, [r"actors_s$", r"seconds$", r"_s$", r"ms$"])
+        aval = "n/a" if k is None else (fmt_s(v / 1000) if k.endswith("ms") else fmt_s(v))
+        rows.append(("actors computation", at, aval if adata else aerr, "", "", "<= 3 s"))
+
+        if cli_has("report"):
+            out_md = workdir / "bench-report.md"
+            exe = str(Path(PY).parent / "logconsole")
+            log("logconsole report ...")
+            wall, _rss, _o, err, rc = run_measured([exe, "report", "--db", str(db), "-o", str(out_md)], cwd=str(ROOT))
+            figures["report"] = {"s": round(wall, 3), "rc": rc}
+            rows.append(("Markdown export (logconsole report)", at,
+                         fmt_s(wall) if rc == 0 else f"failed (exit {rc}): {err.strip()[-120:]}", "", "", ""))
+        else:
+            rows.append(("Markdown export", at, "n/a (not built yet)", "", "", ""))
+
+    # ------------------------------------------------------------- the table
+    sqlite_v = sqlite3.sqlite_version
+    print(f"logconsole benchmark, {started.strftime('%Y-%m-%d %H:%M UTC')}")
+    print(f"machine: {mach}; Python {platform.python_version()}, SQLite {sqlite_v}"
+          + (f", {lnav_v}" if lnav_v else ", lnav not installed"))
+    try:
+        rev = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+        print(f"logconsole commit {rev}; data: benchmarks/gen_cloudtrail.py seed {a.seed}")
+    except OSError:
+        pass
+    print()
+    head = ("Measure", "Input", "logconsole", lnav_v.split()[0] + " " + lnav_v.split()[-1] if lnav_v else "lnav", "ratio", "Target")
+    table = [head] + rows
+    widths = [max(len(r[i]) for r in table) for i in range(len(head))]
+    for j, r in enumerate(table):
+        print("| " + " | ".join(c.ljust(widths[i]) for i, c in enumerate(r)) + " |")
+        if j == 0:
+            print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    if a.json_out:
+        Path(a.json_out).write_text(json.dumps(figures, indent=2, default=str) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
