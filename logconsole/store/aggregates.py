@@ -139,8 +139,9 @@ def _group_col(name: str, where):
 #
 # Facets and histograms of an unchanged index do not change: going back up the
 # drill-down stack, or re-opening a frequency table, is answered from memory.
-# The key is the database, its newest event id and event count (an ingest
-# changes them) and the compiled statement with its parameters.
+# The key is the database, its newest event id and source count (an ingest
+# changes them; both are O(1) lookups) and the compiled statement with its
+# parameters.
 
 _CACHE: OrderedDict = OrderedDict()
 _CACHE_MAX = 128
@@ -148,8 +149,9 @@ _CACHE_LOCK = threading.Lock()
 
 
 def _data_version(conn) -> tuple:
-    row = conn.execute(select(func.max(ev.c.id), func.count()).select_from(ev)).first()
-    return (str(conn.engine.url), row[0], row[1])
+    max_id = conn.execute(select(func.max(ev.c.id))).scalar()
+    n_sources = conn.execute(select(func.count()).select_from(schema.sources)).scalar()
+    return (str(conn.engine.url), max_id, n_sources)
 
 
 def _cached_rows(conn, stmt) -> list:
