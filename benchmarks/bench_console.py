@@ -1,0 +1,359 @@
+"""Console benchmark: a 1,000,000-event index, measured headless.
+
+Not a test.  Run::
+
+    .venv/bin/python benchmarks/bench_console.py            # build (cached) + measure
+    .venv/bin/python benchmarks/bench_console.py --events 200000 --rebuild
+    .venv/bin/python benchmarks/bench_console.py --json      # machine-readable figures
+
+It builds a synthetic but realistic CloudTrail-like index (Zipf-distributed
+actors, actions, source IPs and resources; ~8% failures with AWS error codes;
+a sprinkle of Kubernetes audit and sshd events; 30 days; FTS rows included) by
+inserting directly with ``executemany`` (ingest speed is the perf engineer's
+benchmark, not this one), then reports:
+
+* time to first paint: ``App.run_test`` until the timeline shows rows;
+* filter repaint: median time from setting a filter (indexed fields) until the
+  timeline shows the new rows;
+* jump to end: ``End`` until the last event is on screen;
+* the histogram / facet / frequency queries the console runs.
+
+Targets on the 2-core machines: first paint <= 1 s, filter repaint <= 150 ms
+median, end <= 100 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import os
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import true  # noqa: E402
+
+from logconsole.ingest.timeparse import format_us  # noqa: E402
+from logconsole.store import aggregates, rawcodec, schema  # noqa: E402
+from logconsole.store.db import open_db  # noqa: E402
+
+DEFAULT_DB = Path(os.environ.get("LOGCONSOLE_BENCH_DIR", "/tmp/logconsole-bench")) / "console-{n}.db"
+START_US = 1_700_000_000_000_000  # 2023-11-14T22:13:20Z
+SPAN_US = 30 * 86400 * 1_000_000
+
+SERVICES = {
+    "iam.amazonaws.com": ["GetUser", "ListRoles", "CreateUser", "AttachUserPolicy", "PutRolePolicy", "CreateAccessKey",
+                          "ListAttachedRolePolicies", "GetRole", "DeleteUser", "UpdateAssumeRolePolicy"],
+    "s3.amazonaws.com": ["GetObject", "PutObject", "ListBucket", "DeleteObject", "GetBucketPolicy", "PutBucketPolicy",
+                         "ListBuckets", "GetBucketAcl", "HeadObject"],
+    "ec2.amazonaws.com": ["DescribeInstances", "RunInstances", "TerminateInstances", "DescribeSecurityGroups",
+                          "AuthorizeSecurityGroupIngress", "CreateSnapshot", "DescribeVolumes", "StopInstances"],
+    "sts.amazonaws.com": ["AssumeRole", "GetCallerIdentity", "GetSessionToken", "AssumeRoleWithWebIdentity"],
+    "kms.amazonaws.com": ["Decrypt", "Encrypt", "GenerateDataKey", "DescribeKey", "ScheduleKeyDeletion"],
+    "lambda.amazonaws.com": ["Invoke", "ListFunctions20150331", "UpdateFunctionCode20150331v2", "GetFunction"],
+    "cloudtrail.amazonaws.com": ["LookupEvents", "StopLogging", "DescribeTrails", "DeleteTrail"],
+    "logs.amazonaws.com": ["PutLogEvents", "CreateLogStream", "DescribeLogGroups", "FilterLogEvents"],
+    "secretsmanager.amazonaws.com": ["GetSecretValue", "ListSecrets", "PutSecretValue"],
+    "signin.amazonaws.com": ["ConsoleLogin", "SwitchRole"],
+    "rds.amazonaws.com": ["DescribeDBInstances", "CreateDBSnapshot", "ModifyDBInstance"],
+    "dynamodb.amazonaws.com": ["GetItem", "PutItem", "Query", "Scan", "DescribeTable"],
+}
+K8S_VERBS = ["get", "list", "watch", "create", "update", "patch", "delete"]
+K8S_RES = ["pods", "secrets", "configmaps", "deployments", "serviceaccounts", "clusterrolebindings", "nodes"]
+REGIONS = ["us-east-1", "us-east-2", "us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-2", "ap-northeast-1",
+           "sa-east-1"]
+ACCOUNTS = ["111122223333", "444455556666", "777788889999", "123456789012", "210987654321"]
+ERRORS = ["AccessDenied", "UnauthorizedOperation", "AccessDeniedException", "ThrottlingException",
+          "NoSuchEntityException", "InvalidClientTokenId", "ResourceNotFoundException", "ExpiredToken"]
+AGENTS = ["aws-cli/2.13.0 Python/3.11.4 Linux/5.10.184", "Boto3/1.28.1 Python/3.10.12 Linux/6.1",
+          "console.amazonaws.com", "terraform/1.5.7", "aws-sdk-go/1.44.300 (go1.20.6; linux; amd64)",
+          "kubectl/v1.28.2 (linux/amd64)", "Mozilla/5.0 (X11; Linux x86_64) Firefox/118.0"]
+
+
+def _zipf_choice(rng: random.Random, items: list, s: float = 1.1):
+    # inverse-CDF sampling over precomputed weights (cached per list id)
+    key = (id(items), s)
+    cdf = _CDF.get(key)
+    if cdf is None:
+        w = [1.0 / (i + 1) ** s for i in range(len(items))]
+        tot = sum(w)
+        acc, cdf = 0.0, []
+        for x in w:
+            acc += x / tot
+            cdf.append(acc)
+        _CDF[key] = cdf
+    import bisect
+
+    return items[min(len(items) - 1, bisect.bisect_left(cdf, rng.random()))]
+
+
+_CDF: dict = {}
+
+
+def _vocab(rng: random.Random):
+    users = [f"arn:aws:iam::{rng.choice(ACCOUNTS)}:user/{n}" for n in (
+        ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy", "mallory", "niaj",
+         "olivia", "peggy", "rupert", "sybil", "trent", "victor", "walter", "ci-deploy", "terraform", "backup"]
+        + [f"svc-{i:03d}" for i in range(120)])]
+    roles = [f"arn:aws:sts::{rng.choice(ACCOUNTS)}:assumed-role/{r}/{s}" for r in
+             ["Admin", "ReadOnly", "DevOps", "Lambda-Exec", "EKS-Node", "Billing", "SecurityAudit", "Deploy"]
+             for s in ("i-0a1b2c3d", "session-1", "botocore-session-17", "alice@example.com", "GitHubActions")]
+    k8s_users = [f"system:serviceaccount:{ns}:{sa}" for ns in ("kube-system", "default", "prod", "monitoring")
+                 for sa in ("default", "deployer", "prometheus", "argo", "coredns")] + ["kubernetes-admin", "alice"]
+    ssh_users = ["root", "ubuntu", "ec2-user", "admin", "deploy", "git", "oracle", "test", "postgres"]
+    ips = [f"{rng.randint(1, 223)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
+           for _ in range(5000)] + ["2001:db8::" + format(i, "x") for i in range(1, 200)]
+    buckets = [f"corp-{w}-{i}" for w in ("logs", "data", "backup", "web", "ml") for i in range(40)]
+    resources = [f"arn:aws:s3:::{rng.choice(buckets)}/{p}/{rng.randint(0, 99999):05d}.parquet"
+                 for p in ("raw", "curated", "exports", "tmp") for _ in range(5000)]
+    resources += [f"arn:aws:iam::{rng.choice(ACCOUNTS)}:role/{r}" for r in
+                  ("Admin", "ReadOnly", "DevOps", "Lambda-Exec", "EKS-Node", "Billing")]
+    resources += [f"arn:aws:ec2:{rng.choice(REGIONS)}:{rng.choice(ACCOUNTS)}:instance/i-{rng.getrandbits(56):014x}"
+                  for _ in range(3000)]
+    rng.shuffle(resources)
+    return users + roles, k8s_users, ssh_users, ips, resources
+
+
+def build(path: Path, n: int, seed: int = 7, batch: int = 20_000) -> float:
+    """Create a fresh *n*-event index at *path*; returns seconds taken."""
+    t0 = time.perf_counter()
+    for suffix in ("", "-wal", "-shm"):
+        p = Path(str(path) + suffix)
+        if p.exists():
+            p.unlink()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    eng = open_db(path)
+    rng = random.Random(seed)
+    aws_actors, k8s_users, ssh_users, ips, resources = _vocab(rng)
+    services = list(SERVICES)
+    with eng.begin() as conn:
+        src_ids = {}
+        for fmt in ("cloudtrail", "k8s_audit", "syslog_auth"):
+            r = conn.execute(schema.sources.insert().values(
+                path=f"/cases/bench/{fmt}.log", format=fmt, sha256=hashlib.sha256(fmt.encode()).hexdigest(),
+                bytes=0, parser=fmt, parser_version="1", ingested_at=int(time.time() * 1e6),
+                first_ts=START_US, last_ts=START_US + SPAN_US, records=0, events=0, status="complete"))
+            src_ids[fmt] = r.inserted_primary_key[0]
+    import ipaddress
+
+    def ip_key(s: str) -> bytes:
+        ip = ipaddress.ip_address(s)
+        if ip.version == 4:
+            return b"\0" * 10 + b"\xff\xff" + ip.packed
+        return ip.packed
+
+    ip_keys = {s: ip_key(s) for s in ips}
+    # timestamps: sorted, with a diurnal rhythm and a couple of bursts (an "incident")
+    times = []
+    for _ in range(n):
+        t = rng.randrange(SPAN_US)
+        if rng.random() < 0.04:  # burst on day 21
+            t = 21 * 86400 * 1_000_000 + int(rng.gauss(0, 1800e6))
+        times.append(START_US + max(0, min(SPAN_US - 1, t)))
+    times.sort()
+    cols = [c.name for c in schema.events.columns if c.name != "id"]
+    ins = f"INSERT INTO events ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})"
+    fts = "INSERT INTO events_fts (rowid, message, raw) VALUES (?, ?, ?)"
+    raw_conn = eng.raw_connection()
+    try:
+        cur = raw_conn.cursor()
+        cur.execute("PRAGMA synchronous=OFF")
+        next_id = 1
+        lines = {f: 0 for f in src_ids}
+        for b0 in range(0, n, batch):
+            rows, frows = [], []
+            for i in range(b0, min(n, b0 + batch)):
+                ts = times[i]
+                r = rng.random()
+                fmt = "cloudtrail" if r < 0.88 else ("k8s_audit" if r < 0.96 else "syslog_auth")
+                lines[fmt] += 1
+                out = rng.random()
+                outcome = "success" if out < 0.90 else ("failure" if out < 0.98 else "unknown")
+                err = rng.choice(ERRORS) if outcome == "failure" else None
+                ip = _zipf_choice(rng, ips, 1.05)
+                region = account = None
+                if fmt == "cloudtrail":
+                    svc = _zipf_choice(rng, services, 0.8)
+                    action = rng.choice(SERVICES[svc])
+                    actor = _zipf_choice(rng, aws_actors, 1.0)
+                    actor_type = "AssumedRole" if ":assumed-role/" in actor else "IAMUser"
+                    resource = _zipf_choice(rng, resources, 0.9) if rng.random() < 0.7 else None
+                    region = _zipf_choice(rng, REGIONS, 1.2)
+                    account = actor.split(":")[4]
+                    agent = _zipf_choice(rng, AGENTS, 1.0)
+                    eid = f"{rng.getrandbits(128):032x}"
+                    rec = {"eventVersion": "1.08", "userIdentity": {"type": actor_type, "arn": actor,
+                           "accountId": account}, "eventTime": "", "eventSource": svc, "eventName": action,
+                           "awsRegion": region, "sourceIPAddress": ip, "userAgent": agent, "eventID": eid}
+                    if err:
+                        rec["errorCode"] = err
+                        rec["errorMessage"] = f"User: {actor} is not authorized to perform: {svc.split('.')[0]}:{action}"
+                    if resource:
+                        rec["resources"] = [{"ARN": resource}]
+                    host = None
+                    msg = f"{action} on {resource or svc} by {actor.rsplit('/', 1)[-1]}" + (f" ({err})" if err else "")
+                elif fmt == "k8s_audit":
+                    svc = "k8s.io"
+                    verb = rng.choice(K8S_VERBS)
+                    res = rng.choice(K8S_RES)
+                    action = verb
+                    actor = rng.choice(k8s_users)
+                    actor_type = "ServiceAccount" if actor.startswith("system:serviceaccount") else "User"
+                    resource = f"{res}/{rng.choice(['default', 'prod', 'kube-system'])}/{res[:-1]}-{rng.randint(0, 300)}"
+                    agent = "kubectl/v1.28.2 (linux/amd64)"
+                    eid = f"{rng.getrandbits(128):032x}"
+                    err = {"failure": "403"}.get(outcome)
+                    rec = {"kind": "Event", "apiVersion": "audit.k8s.io/v1", "auditID": eid, "verb": verb,
+                           "user": {"username": actor}, "sourceIPs": [ip], "objectRef": {"resource": res},
+                           "responseStatus": {"code": 403 if err else 200}}
+                    host = "k8s-apiserver-1"
+                    msg = f"{verb} {resource} by {actor}"
+                else:
+                    svc = "sshd"
+                    actor = rng.choice(ssh_users)
+                    actor_type = None
+                    action = "ssh_login" if outcome != "failure" else "ssh_login_failed"
+                    resource = None
+                    agent = None
+                    eid = None
+                    host = f"bastion-{rng.randint(1, 3)}"
+                    word = "Accepted publickey" if outcome != "failure" else "Failed password"
+                    rec = f"{host} sshd[{rng.randint(1000, 65000)}]: {word} for {actor} from {ip} port {rng.randint(1024, 65535)} ssh2"
+                raw_s = rec if isinstance(rec, str) else json.dumps(rec, separators=(",", ":"))
+                raw_b = raw_s.encode()
+                ts_raw = format_us(ts)
+                row = {
+                    "source_id": src_ids[fmt], "line": lines[fmt], "rec_index": None, "record_id": eid,
+                    "format": fmt, "ts_us": ts, "ts_raw": ts_raw, "service": svc, "action": action,
+                    "outcome": outcome, "error_code": err, "actor": actor, "actor_type": actor_type,
+                    "actor_uid": actor if fmt == "cloudtrail" else None, "session": None, "target_user": None,
+                    "src_ip": ip, "src_ip_key": ip_keys[ip], "user_agent": agent, "host": host,
+                    "resource": resource, "account": account, "region": region, "message": msg, "extra": "{}",
+                    "raw": rawcodec.encode(raw_b), "raw_sha256": hashlib.sha256(raw_b).hexdigest(),
+                    "dedup": (next_id * 2654435761) & 0x7FFFFFFFFFFFFFFF,
+                }
+                rows.append(tuple(row[c] for c in cols))
+                frows.append((next_id, msg, raw_s))
+                next_id += 1
+            cur.execute("BEGIN")
+            cur.executemany(ins, rows)
+            cur.executemany(fts, frows)
+            cur.execute("COMMIT")
+            print(f"\r  built {min(n, b0 + batch):,}/{n:,} events", end="", file=sys.stderr, flush=True)
+        for fmt, sid in src_ids.items():
+            cur.execute("UPDATE sources SET records=?, events=? WHERE id=?", (lines[fmt], lines[fmt], sid))
+        raw_conn.commit()
+        cur.execute("ANALYZE")
+        raw_conn.commit()
+    finally:
+        raw_conn.close()
+        eng.dispose()
+    print(file=sys.stderr)
+    return time.perf_counter() - t0
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000, 1)
+
+
+def measure_queries(path: Path, repeat: int = 3) -> dict:
+    """Histogram / facet / frequency query times (best of *repeat*, warm cache)."""
+    from logconsole.store.db import open_db as _open
+
+    eng = _open(path, create=False)
+    out: dict = {}
+    wheres = {"all events": true()}
+    try:
+        from logconsole.store.filter import compile_filter  # lead's filter language
+
+        for text in ("outcome:failure", "actor:\"arn:aws:iam::111122223333:user/alice\"", "action:AssumeRole"):
+            try:
+                wheres[text] = compile_filter(text).where
+            except Exception as exc:  # pragma: no cover - depends on the filter language
+                print(f"  (skipping filter {text!r}: {exc})", file=sys.stderr)
+    except ImportError:
+        ev = schema.events
+        wheres["outcome=failure (SQL)"] = ev.c.outcome == "failure"
+        wheres["action=AssumeRole (SQL)"] = ev.c.action == "AssumeRole"
+
+    def best(fn):
+        """Median of *repeat* uncached runs (the OS page cache is warm)."""
+        times = []
+        for _ in range(repeat):
+            aggregates.clear_cache()
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+        return _ms(statistics.median(times))
+
+    with eng.connect() as conn:
+        for label, w in wheres.items():
+            res: dict = {}
+            bounds = aggregates.time_bounds(conn, w)
+            res["time_bounds_ms"] = best(lambda: aggregates.time_bounds(conn, w))
+            if bounds:
+                s, width, nb = aggregates.plan_buckets(bounds[0], bounds[1], 100)
+                res["histogram_100_ms"] = best(lambda: aggregates.histogram(conn, w, s, s + width * nb, nb, width=width))
+            for col in aggregates.DEFAULT_FACETS:
+                res[f"facet_{col}_ms"] = best(lambda: aggregates.facet(conn, w, col, 5))
+            res["frequency_resource_page_ms"] = best(lambda: aggregates.frequency(conn, w, "resource", 200, 0))
+            aggregates.frequency(conn, w, "resource", 200, 0)
+            t0 = time.perf_counter()
+            aggregates.frequency(conn, w, "resource", 200, 0)
+            res["frequency_resource_cached_ms"] = _ms(time.perf_counter() - t0)
+            out[label] = res
+    eng.dispose()
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--events", type=int, default=1_000_000)
+    ap.add_argument("--db", type=Path, default=None, help="index path (default /tmp/logconsole-bench/console-N.db)")
+    ap.add_argument("--rebuild", action="store_true", help="rebuild the index even if it exists")
+    ap.add_argument("--only", choices=("build", "queries", "console"), default=None)
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args(argv)
+    path = args.db or Path(str(DEFAULT_DB).format(n=args.events))
+    figures: dict = {"events": args.events, "db": str(path)}
+    if args.rebuild or not path.exists():
+        print(f"building {args.events:,}-event index at {path} ...", file=sys.stderr)
+        figures["build_s"] = round(build(path, args.events), 1)
+    if args.only == "build":
+        print(json.dumps(figures, indent=2))
+        return 0
+    if args.only in (None, "queries"):
+        figures["queries"] = measure_queries(path)
+    if args.only in (None, "console"):
+        figures["console"] = asyncio.run(measure_console(path))
+    if args.json:
+        print(json.dumps(figures, indent=2))
+    else:
+        _print_report(figures)
+    return 0
+
+
+async def measure_console(path: Path) -> dict:  # filled in below
+    return {}
+
+
+def _print_report(f: dict) -> None:
+    print(f"index: {f['db']} ({f['events']:,} events)" + (f", built in {f['build_s']} s" if "build_s" in f else ""))
+    for label, res in f.get("queries", {}).items():
+        print(f"  [{label}]")
+        for k, v in res.items():
+            print(f"    {k:32s} {v:8.1f} ms")
+    c = f.get("console") or {}
+    for k, v in c.items():
+        print(f"  {k:36s} {v}")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
