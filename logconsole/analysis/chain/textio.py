@@ -1,0 +1,74 @@
+"""Reading evidence files read-only (gzip transparent), line by line, fast."""
+
+from __future__ import annotations
+
+import errno
+import io
+import os
+import zlib
+from pathlib import Path
+from typing import BinaryIO, Iterator
+
+from logconsole.ingest.reader import GZIP_MAGIC, MAX_LINE, _GunzipRaw, _open_readonly
+
+_CHUNK = 1 << 20
+
+
+def open_binary(path: str | os.PathLike) -> BinaryIO:
+    """Open read-only (O_NOATIME when allowed); gunzip transparently."""
+    raw = _open_readonly(Path(path))
+    magic = raw.peek(2)[:2] if hasattr(raw, "peek") else b""
+    if magic == GZIP_MAGIC:
+        return io.BufferedReader(_GunzipRaw(raw), buffer_size=_CHUNK)  # type: ignore[return-value]
+    return raw
+
+
+def read_all(path: str | os.PathLike, limit: int = 1 << 30) -> bytes:
+    """The whole (decompressed) content; raises OSError/EOFError on failure."""
+    with open_binary(path) as f:
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise OSError(errno.EFBIG, f"larger than {limit} bytes")
+    return data
+
+
+def iter_lines(path: str | os.PathLike, limit_lines: int | None = None) -> Iterator[tuple[int, bytes | None]]:
+    """Yield ``(lineno, line)`` 1-based without the newline (``\\r\\n`` too).
+
+    A line longer than :data:`MAX_LINE` is yielded as ``None``.  A corrupt or
+    truncated gzip stream raises ``OSError`` after the last complete line.
+    """
+    lineno = 0
+    tail = b""
+    overlong = False
+    with open_binary(path) as f:
+        while True:
+            try:
+                chunk = f.read(_CHUNK)
+            except (EOFError, zlib.error) as exc:
+                raise OSError(errno.EIO, f"compressed stream ended early after line {lineno}: {exc}") from None
+            if not chunk:
+                break
+            parts = chunk.split(b"\n")
+            parts[0] = tail + parts[0]
+            tail = parts.pop()
+            for ln in parts:
+                lineno += 1
+                if overlong:
+                    overlong = False
+                    yield lineno, None
+                else:
+                    yield lineno, (ln[:-1] if ln.endswith(b"\r") else ln)
+                if limit_lines is not None and lineno >= limit_lines:
+                    return
+            if len(tail) > MAX_LINE:
+                overlong = True
+                tail = b""
+    if tail or overlong:
+        lineno += 1
+        yield lineno, (None if overlong else (tail[:-1] if tail.endswith(b"\r") else tail))
+
+
+def open_text_error(path: str, exc: BaseException) -> str:
+    msg = getattr(exc, "strerror", None) or str(exc)
+    return f"{path}: cannot read: {msg}"
