@@ -251,6 +251,7 @@ class SyslogAuthParser(Parser):
                     else:
                         if prev_mon is not None and mon < prev_mon and prev_mon - mon > 6:
                             year += 1
+                            line_year = year
                             prev_mon = mon
                         elif prev_mon is not None and mon > prev_mon and mon - prev_mon > 6:
                             line_year = year - 1  # a stray line from before the rollover
@@ -423,21 +424,24 @@ def _sudo(ev: Event, body: str) -> bool:
         return False
     ev.actor = m.group("user")
     ev.action = "sudo"
-    parts = [p.strip() for p in m.group("body").split(" ; ")]
+    body_all = m.group("body")
+    cmd = None
+    ci = body_all.find("COMMAND=")
+    if ci >= 0 and (ci == 0 or body_all[:ci].endswith("; ")):
+        # the command may itself contain " ; ": everything after COMMAND= belongs to it
+        cmd = body_all[ci + len("COMMAND="):]
+        body_all = body_all[:ci]
+    parts = [p.strip() for p in body_all.split(" ; ") if p.strip() and p.strip() != ";"]
     kv: dict[str, str] = {}
     notes: list[str] = []
     for p in parts:
         k, eq, v = p.partition("=")
         if eq and re.fullmatch(r"[A-Z_]+", k):
-            if k == "COMMAND":
-                v = p[len("COMMAND="):]
-            kv[k] = v
+            kv[k] = v.rstrip(" ;")
         else:
-            notes.append(p)
-    if "COMMAND" in kv and parts and parts[-1].startswith("COMMAND="):
-        # the command may itself contain " ; ": everything after COMMAND= belongs to it
-        idx = m.group("body").find("COMMAND=")
-        kv["COMMAND"] = m.group("body")[idx + len("COMMAND="):]
+            notes.append(p.rstrip(" ;"))
+    if cmd is not None:
+        kv["COMMAND"] = cmd
     ev.target_user = kv.get("USER") or "root"
     ev.resource = kv.get("COMMAND")
     ex = ev.extra
