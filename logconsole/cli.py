@@ -20,6 +20,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "quarantine": "logconsole.commands.core:quarantine_cmd",
     "formats": "logconsole.commands.core:formats_cmd",
     "detect": "logconsole.commands.core:detect_cmd",
+    "open": "logconsole.commands.console:open_cmd",
 }
 
 

@@ -1,0 +1,102 @@
+"""``logconsole open [PATH...]``: ingest (with progress) if paths are given, then open the console.
+
+Textual is imported only when the console actually starts, so ``--help`` and
+the error paths stay light.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+import click
+
+from logconsole.commands.common import db_option, fail, open_engine, resolve_db, warn
+
+
+class _Progress:
+    """One self-overwriting stderr line per file: ``ingesting FILE  42%  12,345 records``."""
+
+    def __init__(self) -> None:
+        self.tty = sys.stderr.isatty()
+        self.last_path: str | None = None
+        self.last_t = 0.0
+
+    def __call__(self, path: str, done: int, total: int, records: int) -> None:
+        now = time.monotonic()
+        final = total and done >= total
+        if path == self.last_path and not final and now - self.last_t < 0.2:
+            return
+        self.last_t = now
+        pct = f"{100 * done // total:3d}%" if total else "   ?"
+        name = path if len(path) <= 50 else "…" + path[-49:]
+        line = f"ingesting {name}  {pct}  {records:,} records"
+        if self.tty:
+            click.echo("\r\x1b[2K" + line, err=True, nl=bool(final))
+        elif final:
+            click.echo(line, err=True)
+        self.last_path = path
+
+
+@click.command("open")
+@click.argument("paths", nargs=-1, type=click.Path())
+@db_option
+@click.option("--filter", "-f", "initial_filter", default="", help="Start with this filter (the filter language).")
+@click.option("--format", "fmt", default=None, help="Force the format of the files to ingest (see `logconsole formats`).")
+def open_cmd(paths: tuple[str, ...], db_path: str | None, initial_filter: str, fmt: str | None) -> None:
+    """Open the investigation console on the index; with PATHs, ingest them first.
+
+    \b
+    Examples:
+      logconsole open CASE_DIR            # ingest CASE_DIR into ./logconsole.db, then open
+      logconsole open --db case.db        # open an existing index
+      logconsole open -f 'outcome:failure'
+
+    Keys: ? shows every key; Ctrl+P is the command palette; q quits.
+    """
+    db = resolve_db(db_path)
+    if paths:
+        from logconsole.ingest import formats  # noqa: F401  (registers the parsers)
+        from logconsole.ingest.pipeline import ingest_paths
+
+        missing = [p for p in paths if p != "-" and not os.path.exists(p)]
+        if missing:
+            fail(f"{missing[0]}: no such file or directory")
+        engine = open_engine(db, create=True)
+        try:
+            result = ingest_paths(engine, paths, fmt=fmt, progress=_Progress())
+        except (RuntimeError, OSError) as exc:
+            fail(str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__)
+        for w in result.warnings:
+            warn(w)
+        for e in result.errors:
+            click.echo(f"logconsole: error: {e}", err=True)
+        click.echo(
+            f"{result.total('events'):,} events ingested from "
+            f"{sum(1 for s in result.sources if s.status == 'ingested')} file(s), "
+            f"{result.total('duplicates'):,} duplicates, {result.total('quarantined'):,} quarantined "
+            f"in {result.seconds:.1f} s; "
+            f"{sum(1 for s in result.sources if s.status == 'skipped')} skipped",
+            err=True,
+        )
+    else:
+        if not os.path.exists(db):
+            fail(f"{db}: no index here - run `logconsole open PATH...` or `logconsole ingest PATH...` first, or pass --db")
+        engine = open_engine(db)
+    from logconsole.store.timeline import total_events
+
+    if total_events(engine) == 0:
+        fail(f"{db}: the index holds no events - ingest some logs first (`logconsole open PATH...`)")
+    if initial_filter:
+        from logconsole.store import annotations  # noqa: F401  (registers marked:/tag:/note:)
+        from logconsole.store.filter import FilterError, compile_filter
+
+        try:
+            compile_filter(initial_filter)
+        except FilterError as exc:
+            fail(f"--filter: {exc}")
+    from logconsole.tui.app import create_app
+
+    app = create_app(engine, db_path=db, initial_filter=initial_filter)
+    app.run()

@@ -1,0 +1,100 @@
+"""The marks view: every bookmarked, noted or tagged event (`M`).
+
+Dismisses with the event id to go to (or None).
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from sqlalchemy import Engine, select
+from textual.app import ComposeResult
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+
+from logconsole.ingest.timeparse import format_us
+from logconsole.store import annotations as ann
+from logconsole.store.schema import events
+from logconsole.store.sanitize import one_line
+from logconsole.tui.keymap import bindings
+from logconsole.tui.widgets.event_list import short_actor
+
+
+class MarksScreen(Screen[int | None]):
+    BINDINGS = bindings("Marks list")
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__()
+        self.engine = engine
+        self.items: list[dict] = []
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="marks-title")
+        yield DataTable(id="marks-table", cursor_type="row", zebra_stripes=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        table.add_columns("", "time (UTC)", "actor", "action", "tags", "note")
+        self.reload()
+        table.focus()
+
+    def reload(self) -> None:
+        table = self.query_one(DataTable)
+        keep = table.cursor_row
+        table.clear()
+        with self.engine.connect() as conn:
+            self.items = ann.annotated_events(conn)
+            ids = [d["event_id"] for d in self.items if d["event_id"] is not None]
+            info = {
+                r.id: r
+                for i in range(0, len(ids), 900)
+                for r in conn.execute(select(events.c.id, events.c.actor, events.c.action).where(events.c.id.in_(ids[i:i + 900])))
+            }
+        for d in self.items:
+            r = info.get(d["event_id"])
+            table.add_row(
+                Text("*" if d["marked"] else "+"),
+                Text(format_us(d["ts_us"], precision="s") if d["ts_us"] is not None else "(not in index)"),
+                Text(one_line(short_actor(r.actor) if r else "-", 30)),
+                Text(one_line((r.action if r else None) or "-", 30)),
+                Text(one_line(", ".join(d["tags"]), 30)),
+                Text(one_line(d["note"] or "", 60)),
+            )
+        n_marked = sum(1 for d in self.items if d["marked"])
+        self.query_one("#marks-title", Static).update(
+            Text(f"Bookmarks and notes: {n_marked} bookmarked, {len(self.items)} annotated events "
+                 "(* bookmarked, + note or tags only)", style="bold")
+        )
+        if self.items:
+            table.move_cursor(row=min(keep, len(self.items) - 1))
+
+    def _current(self) -> dict | None:
+        table = self.query_one(DataTable)
+        if not self.items:
+            return None
+        return self.items[min(table.cursor_row, len(self.items) - 1)]
+
+    def action_open(self) -> None:
+        d = self._current()
+        if d is None:
+            return
+        if d["event_id"] is None:
+            self.app.notify("that event is not in the index any more", severity="warning", markup=False)
+            return
+        self.dismiss(d["event_id"])
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_open()
+
+    def action_unmark(self) -> None:
+        d = self._current()
+        if d is None or d["event_id"] is None:
+            return
+        with self.engine.begin() as conn:
+            ann.set_mark(conn, d["event_id"], False)
+        self.app.annotations_changed()
+        self.reload()
+
+    def action_back(self) -> None:
+        self.dismiss(None)

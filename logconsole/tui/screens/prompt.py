@@ -1,0 +1,94 @@
+"""Small modal dialogs: a one-line text prompt and a list picker."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, OptionList, Static
+from textual.widgets.option_list import Option
+
+from logconsole.store.sanitize import one_line
+
+
+class PromptScreen(ModalScreen[str | None]):
+    """Ask for one line of text.  Enter submits, Escape cancels (dismisses with None).
+
+    *validate* may return an error message for the current text; the prompt then
+    shows it and refuses to submit.
+    """
+
+    BINDINGS = [Binding("escape", "cancel", "cancel", show=False)]
+
+    def __init__(
+        self,
+        title: str,
+        *,
+        value: str = "",
+        placeholder: str = "",
+        hint: str = "",
+        validate: Callable[[str], str | None] | None = None,
+    ) -> None:
+        super().__init__()
+        self.title_text = title
+        self.value = value
+        self.placeholder = placeholder
+        self.hint = hint
+        self.validate = validate
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="prompt-box", classes="dialog"):
+            yield Static(Text(self.title_text, style="bold"), id="prompt-title")
+            yield Input(value=self.value, placeholder=self.placeholder, id="prompt-input")
+            yield Static(Text(self.hint, style="dim"), id="prompt-hint")
+
+    def on_mount(self) -> None:
+        self.query_one(Input).focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if self.validate is None:
+            return
+        err = self.validate(event.value)
+        hint = self.query_one("#prompt-hint", Static)
+        if err:
+            hint.update(Text("✗ " + one_line(err, 200)))
+            hint.add_class("-error")
+        else:
+            hint.update(Text(self.hint, style="dim"))
+            hint.remove_class("-error")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        if self.validate is not None and self.validate(event.value):
+            self.app.bell()
+            return
+        self.dismiss(event.value)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class PickScreen(ModalScreen[str | None]):
+    """Pick one of several (label, value) items; Enter picks, Escape cancels."""
+
+    BINDINGS = [Binding("escape,q", "cancel", "cancel", show=False)]
+
+    def __init__(self, title: str, items: list[tuple[str, str]]) -> None:
+        super().__init__()
+        self.title_text = title
+        self.items = items
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="pick-box", classes="dialog"):
+            yield Static(Text(self.title_text, style="bold"))
+            yield OptionList(*[Option(Text(one_line(label, 200)), id=str(i)) for i, (label, _) in enumerate(self.items)])
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(self.items[int(event.option.id or 0)][1])
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,559 @@
+"""The timeline screen: filter bar, (histogram), event list, (facets), footer.
+
+State: a *filter stack* (breadcrumb).  Applying a typed filter, a drill-down,
+a histogram range or a pivot pushes a :class:`ViewState`; Escape / ``q`` pops
+it and puts the cursor back on the event it was on.  Loading a filter (count +
+first page) runs in a thread worker; the previous results stay on screen until
+the new ones are ready, and an invalid filter never replaces them.
+
+Messages handled from other engineers' widgets:
+``Histogram.RangeSelected(start_us, end_us)`` -> adds ``since:/until:``;
+``FacetPanel.DrillDown(field, value)`` -> adds ``field:"value"``.
+Screens pushed from here (Actors ``A``, Integrity ``I``, Findings ``R``,
+Frequency ``Shift+F``) dismiss with a filter string or None.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from rich.text import Text
+from sqlalchemy import Engine
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer
+from textual.worker import get_current_worker
+
+from logconsole.ingest.base import ParseError
+from logconsole.ingest.timeparse import format_us, parse_iso
+from logconsole.store import annotations as ann
+from logconsole.store.filter import Filter, FilterError, compile_filter, term
+from logconsole.store.sanitize import one_line
+from logconsole.store.timeline import TimelineQuery, total_events
+from logconsole.tui import optional
+from logconsole.tui.keymap import bindings
+from logconsole.tui.widgets.event_list import COLUMNS, EventHeader, EventList, cell_value
+from logconsole.tui.widgets.filter_bar import FilterBar
+
+FACETS_MIN_WIDTH = 140
+HISTOGRAM_MIN_HEIGHT = 30
+_REL_JUMP = re.compile(r"^([+-])(\d+(?:\.\d+)?)([smhdw])$")
+_UNIT_US = {"s": 1_000_000, "m": 60_000_000, "h": 3_600_000_000, "d": 86_400_000_000, "w": 604_800_000_000}
+_TIME_TERM = re.compile(r'(?<!\S)(since|until):("(?:[^"\\]|\\.)*"|\S+)')
+
+
+@dataclass
+class ViewState:
+    text: str
+    label: str
+    cursor_event: int | None = None  # event under the cursor when we left this view
+    extras: dict = field(default_factory=dict)
+
+
+def combine(current: str, clause: str) -> str:
+    """AND *clause* onto the filter *current* (parenthesised if it has a top-level OR)."""
+    cur = current.strip()
+    if not cur:
+        return clause
+    if re.search(r"(?<!\S)(OR|\|\|)(?!\S)", cur):
+        cur = f"({cur})"
+    return f"{cur} {clause}"
+
+
+def with_time_range(current: str, start_us: int, end_us: int) -> str:
+    """Replace the filter's top-level since:/until: (if simple) by a new range [start, end)."""
+    cur = current
+    if "(" not in cur and not re.search(r"(?<!\S)(OR|\|\|)(?!\S)", cur):
+        cur = " ".join(_TIME_TERM.sub("", cur).split())
+    return combine(cur, f"since:{format_us(start_us)} until:{format_us(max(start_us, end_us - 1))}")
+
+
+def parse_jump(text: str, current_ts: int | None) -> int:
+    """A jump target: ISO 8601 (date, date+time, with zone) or +/-N{s,m,h,d,w} from *current_ts*."""
+    s = text.strip()
+    m = _REL_JUMP.match(s)
+    if m:
+        if current_ts is None:
+            raise ValueError("no current event to jump relative to")
+        delta = int(float(m.group(2)) * _UNIT_US[m.group(3)])
+        return current_ts + delta if m.group(1) == "+" else current_ts - delta
+    if not s:
+        raise ValueError("type a time")
+    try:
+        return parse_iso(s)
+    except ParseError:
+        raise ValueError(f"not a time: {s[:40]!r} (use 2020-09-14T01:19:40Z, 2020-09-14, +5m or -1h)") from None
+
+
+class TimelineScreen(Screen[None]):
+    BINDINGS = bindings("Timeline")
+
+    def __init__(self, engine: Engine, *, initial_filter: str = "") -> None:
+        super().__init__()
+        self.engine = engine
+        self.initial_filter = initial_filter
+        self.stack: list[ViewState] = []
+        self.filter: Filter | None = None
+        self.total = 0
+        self.count: int | None = None
+        self._gen = 0
+        self._facets_user: bool | None = None
+        self._histogram_user: bool | None = None
+
+    # ---------------------------------------------------------------- layout
+    def compose(self) -> ComposeResult:
+        yield FilterBar(self.engine, id="filter-bar")
+        if optional.Histogram is not None:
+            yield optional.construct(optional.Histogram, self.engine, id="histogram")
+        with Horizontal(id="main"):
+            with Vertical(id="list-pane"):
+                yield EventHeader(id="event-header")
+                yield EventList(id="events")
+            if optional.FacetPanel is not None:
+                yield optional.construct(optional.FacetPanel, self.engine, id="facets")
+        yield Footer()
+
+    @property
+    def events(self) -> EventList:
+        return self.query_one(EventList)
+
+    @property
+    def bar(self) -> FilterBar:
+        return self.query_one(FilterBar)
+
+    def _optional_widget(self, wid: str):
+        found = self.query(f"#{wid}")
+        return found.first() if found else None
+
+    def on_mount(self) -> None:
+        self.total = total_events(self.engine)
+        self.reload_flags()
+        self.reload_history()
+        self.events.empty_message = (
+            "The index is empty." if self.total == 0 else "No events match this filter (Esc goes back)."
+        )
+        self.events.focus()
+        self.stack = [ViewState(self.initial_filter, self.initial_filter or "all events")]
+        self._apply_sizes()
+        self._start_load(self.initial_filter, focus_event=None)
+
+    def on_resize(self) -> None:
+        self._apply_sizes()
+
+    def _apply_sizes(self) -> None:
+        facets = self._optional_widget("facets")
+        if facets is not None:
+            facets.display = self._facets_user if self._facets_user is not None else self.size.width >= FACETS_MIN_WIDTH
+        hist = self._optional_widget("histogram")
+        if hist is not None:
+            hist.display = (
+                self._histogram_user if self._histogram_user is not None else self.size.height >= HISTOGRAM_MIN_HEIGHT
+            )
+        self.call_after_refresh(self._sync_header)
+
+    def _sync_header(self) -> None:
+        header = self.query_one(EventHeader)
+        header.list_width = self.events.scrollable_content_region.width or self.events.size.width
+        header.column = self.events.column
+
+    # ---------------------------------------------------------------- loading
+    def breadcrumb(self) -> Text:
+        t = Text(no_wrap=True, overflow="ellipsis")
+        for i, v in enumerate(self.stack):
+            if i:
+                t.append(" › ", style="dim")
+            t.append(one_line(v.label or "all events", 60), style="bold" if i == len(self.stack) - 1 else "")
+        return t
+
+    def apply_filter(self, text: str, *, label: str | None = None, push: bool = True,
+                     focus_event: int | None = None, focus_time: int | None = None) -> bool:
+        """Apply *text*; on a FilterError keep the current results, show the error, return False."""
+        text = text.strip()
+        try:
+            compile_filter(text)
+        except FilterError as exc:
+            self.bar.input.value = text
+            self.notify(f"filter error: {exc}", severity="error", markup=False)
+            return False
+        cur = self.events.current_row
+        if push:
+            self.stack[-1].cursor_event = cur.id if cur else None
+            self.stack.append(ViewState(text, label or text or "all events"))
+        else:
+            self.stack[-1].text = text
+            if label is not None:
+                self.stack[-1].label = label
+        if focus_event is None and focus_time is None and cur is not None:
+            focus_event = cur.id  # stay on the same event when it still matches
+            focus_time = cur.ts_us
+        self._start_load(text, focus_event=focus_event, focus_time=focus_time)
+        if text:
+            with self.engine.begin() as conn:
+                ann.add_history(conn, text)
+            self.reload_history()
+        return True
+
+    def _start_load(self, text: str, *, focus_event: int | None, focus_time: int | None = None) -> None:
+        self._gen += 1
+        self.bar.set_applied(text, self.breadcrumb(), None, self.total)
+        self._load(text, self._gen, focus_event, focus_time)
+
+    @work(thread=True, exclusive=True, group="timeline-load")
+    def _load(self, text: str, gen: int, focus_event: int | None, focus_time: int | None) -> None:
+        flt = compile_filter(text)
+        q = TimelineQuery(self.engine, flt.where)
+        n = q.count()
+        cursor = 0
+        if focus_event is not None:
+            off = q.offset_of_event(focus_event)
+            if off is not None:
+                cursor = off
+            elif focus_time is not None:
+                cursor = q.offset_of_time(focus_time)
+        elif focus_time is not None:
+            cursor = q.offset_of_time(focus_time)
+        cursor = max(0, min(cursor, n - 1))
+        if n:
+            q.row(cursor)  # warm the page under the cursor
+        if get_current_worker().is_cancelled:
+            return
+        self.app.call_from_thread(self._install, gen, flt, q, n, cursor)
+
+    def _install(self, gen: int, flt: Filter, q: TimelineQuery, n: int, cursor: int) -> None:
+        if gen != self._gen:
+            return
+        self.filter = flt
+        self.count = n
+        self.events.set_query(q, n, cursor)
+        self.bar.set_applied(flt.text, self.breadcrumb(), n, self.total)
+        for wid in ("histogram", "facets"):
+            w = self._optional_widget(wid)
+            if w is not None and hasattr(w, "where"):
+                w.where = flt.where
+        self._sync_header()
+
+    def reload_flags(self) -> None:
+        with self.engine.connect() as conn:
+            flags = ann.annotation_flags(conn)
+        self.events.set_flags(flags)
+
+    def reload_history(self) -> None:
+        with self.engine.connect() as conn:
+            self.bar.set_history(ann.history(conn))
+
+    @property
+    def current_text(self) -> str:
+        return self.stack[-1].text if self.stack else ""
+
+    # ---------------------------------------------------------------- messages
+    @on(FilterBar.Applied)
+    def _on_filter_applied(self, event: FilterBar.Applied) -> None:
+        self.events.focus()
+        if event.text == self.current_text:
+            return
+        self.apply_filter(event.text)
+
+    @on(FilterBar.Cancelled)
+    def _on_filter_cancelled(self) -> None:
+        self.bar.set_applied(self.current_text, self.breadcrumb(), self.count, self.total)
+        self.events.focus()
+
+    @on(EventList.Selected)
+    def _on_selected(self, event: EventList.Selected) -> None:
+        self.open_detail(event.row.id)
+
+    @on(EventList.Highlighted)
+    def _on_highlighted(self) -> None:
+        header = self.query_one(EventHeader)
+        if header.column != self.events.column:
+            header.column = self.events.column
+
+    def _histogram_range(self, start_us: int, end_us: int) -> None:
+        self.apply_filter(with_time_range(self.current_text, start_us, end_us),
+                          label=f"{format_us(start_us, precision='s')} → {format_us(end_us, precision='s')}")
+
+    def _drill(self, column: str, value) -> None:
+        clause = drill_clause(column, value)
+        self.apply_filter(combine(self.current_text, clause), label=clause)
+
+    def on_histogram_range_selected(self, message) -> None:
+        message.stop()
+        self._histogram_range(message.start_us, message.end_us)
+
+    def on_facet_panel_drill_down(self, message) -> None:
+        message.stop()
+        self._drill(message.field, message.value)
+
+    # ---------------------------------------------------------------- detail
+    def open_detail(self, event_id: int) -> None:
+        from logconsole.tui.screens.detail import EventDetailScreen
+
+        self.app.push_screen(EventDetailScreen(self.engine, event_id, step=self._step), self._after_detail)
+
+    def _step(self, delta: int) -> int | None:
+        ev = self.events
+        nxt = ev.cursor + delta
+        if not (0 <= nxt < ev.row_count):
+            return None
+        ev.move_to(nxt)
+        row = ev.current_row
+        return row.id if row else None
+
+    def _after_detail(self, result) -> None:
+        self.reload_flags()
+        if result is None:
+            return
+        self.apply_filter(result.filter, label=result.label, focus_event=result.focus_event)
+
+    # ---------------------------------------------------------------- actions
+    def action_focus_filter(self) -> None:
+        inp = self.bar.input
+        inp.focus()
+        inp.cursor_position = len(inp.value)
+
+    def action_back(self) -> None:
+        if len(self.stack) <= 1:
+            if self.current_text:
+                self.notify("at the first view (q quits)", markup=False)
+            return
+        self.stack.pop()
+        prev = self.stack[-1]
+        self._start_load(prev.text, focus_event=prev.cursor_event)
+
+    def action_back_or_quit(self) -> None:
+        if len(self.stack) <= 1:
+            self.app.exit()
+        else:
+            self.action_back()
+
+    def action_open_event(self) -> None:
+        self.events.action_open_event()
+
+    def action_jump_time(self) -> None:
+        from logconsole.tui.screens.prompt import PromptScreen
+
+        row = self.events.current_row
+        cur_ts = row.ts_us if row else None
+
+        def validate(s: str) -> str | None:
+            try:
+                parse_jump(s, cur_ts)
+            except ValueError as exc:
+                return str(exc)
+            return None
+
+        def done(value: str | None) -> None:
+            if value is None:
+                return
+            try:
+                ts = parse_jump(value, cur_ts)
+            except ValueError as exc:
+                self.notify(str(exc), severity="error", markup=False)
+                return
+            q = self.events.query_
+            if q is None or not self.events.row_count:
+                return
+            off = min(q.offset_of_time(ts), self.events.row_count - 1)
+            self.events.move_to(off)
+            self.events.focus()
+
+        self.app.push_screen(
+            PromptScreen("Jump to time (UTC)", value=format_us(cur_ts, precision="s") if cur_ts else "",
+                         hint="ISO 8601: 2020-09-14T01:19:40Z or 2020-09-14; relative: +5m, -1h, +2d",
+                         validate=validate),
+            done,
+        )
+
+    def _require_row(self):
+        row = self.events.current_row
+        if row is None:
+            self.app.bell()
+        return row
+
+    def action_toggle_mark(self) -> None:
+        row = self._require_row()
+        if row is None:
+            return
+        with self.engine.begin() as conn:
+            on_ = ann.toggle_mark(conn, row.id)
+        self.reload_flags()
+        self.notify("bookmarked" if on_ else "bookmark removed", markup=False, timeout=2)
+
+    def action_edit_note(self) -> None:
+        row = self._require_row()
+        if row is not None:
+            self.app.edit_note(row.id, self.reload_flags)
+
+    def action_add_tag(self) -> None:
+        row = self._require_row()
+        if row is not None:
+            self.app.edit_tag(row.id, self.reload_flags)
+
+    def _goto_mark(self, forward: bool) -> None:
+        row = self.events.current_row
+        q = self.events.query_
+        if row is None or q is None:
+            return
+        key = q.neighbour_key(row.key, ann.marked_clause(), forward=forward)
+        if key is None:
+            self.notify("no further bookmark in this view" if forward else "no earlier bookmark in this view",
+                        markup=False, timeout=2)
+            return
+        self.events.move_to(q.offset_of_key(key))
+
+    def action_next_mark(self) -> None:
+        self._goto_mark(True)
+
+    def action_prev_mark(self) -> None:
+        self._goto_mark(False)
+
+    def action_marks(self) -> None:
+        from logconsole.tui.screens.marks import MarksScreen
+
+        self.app.push_screen(MarksScreen(self.engine), self.goto_event)
+
+    def goto_event(self, event_id: int | None) -> None:
+        """Put the cursor on *event_id*; if the current filter hides it, show all events around it."""
+        self.reload_flags()
+        if event_id is None:
+            return
+        q = self.events.query_
+        off = q.offset_of_event(event_id) if q is not None else None
+        if off is not None:
+            self.events.move_to(off)
+            self.events.focus()
+            return
+        self.apply_filter("", label="all events", focus_event=event_id)
+
+    def _subscreen(self, cls, what: str, *, drill: bool = False, **kw) -> None:
+        if cls is None:
+            self.notify(f"The {what} screen is not installed in this build.", severity="warning", markup=False)
+            return
+        screen = optional.construct(
+            cls, self.engine, where=self.filter.where if self.filter else None,
+            filter_text=self.current_text, **kw,
+        )
+
+        def done(result) -> None:
+            self.reload_flags()
+            if not result:
+                return
+            text = str(result)
+            if drill:
+                self.apply_filter(combine(self.current_text, text), label=text)
+            else:
+                self.apply_filter(text, label=f"{what}: {text}")
+
+        self.app.push_screen(screen, done)
+
+    def action_frequency(self) -> None:
+        col = self.events.column_id
+        if col == "ts_us":
+            self.notify("the time column has no frequency table; use the histogram (H)", markup=False)
+            return
+        self._subscreen(optional.FrequencyScreen, "frequency", drill=True, column=col, field=col)
+
+    def action_actors(self) -> None:
+        self._subscreen(optional.ActorsScreen, "actors")
+
+    def action_integrity(self) -> None:
+        self._subscreen(optional.IntegrityScreen, "integrity")
+
+    def action_findings(self) -> None:
+        self._subscreen(optional.FindingsScreen, "findings")
+
+    def action_toggle_facets(self) -> None:
+        w = self._optional_widget("facets")
+        if w is None:
+            self.notify("facets are not installed in this build", severity="warning", markup=False)
+            return
+        self._facets_user = not w.display
+        self._apply_sizes()
+
+    def action_toggle_histogram(self) -> None:
+        w = self._optional_widget("histogram")
+        if w is None:
+            self.notify("the histogram is not installed in this build", severity="warning", markup=False)
+            return
+        self._histogram_user = not w.display
+        self._apply_sizes()
+
+    def action_copy_cell(self) -> None:
+        row = self._require_row()
+        if row is None:
+            return
+        col = self.events.column_id
+        v = cell_value(row, col)
+        if v is None:
+            self.notify("empty cell", markup=False, timeout=2)
+            return
+        self.app.copy_value(v, dict((c, lbl) for c, lbl, _ in COLUMNS)[col])
+
+    def action_copy_raw(self) -> None:
+        row = self._require_row()
+        if row is None:
+            return
+        from logconsole.store.queries import get_event
+
+        with self.engine.connect() as conn:
+            ev = get_event(conn, row.id)
+        if ev:
+            self.app.copy_value(ev["raw"], "raw record")
+
+    def action_save_view(self) -> None:
+        from logconsole.tui.screens.prompt import PromptScreen
+
+        text = self.current_text
+
+        def done(name: str | None) -> None:
+            if not name or not name.strip():
+                return
+            with self.engine.begin() as conn:
+                ann.save_view(conn, name, text)
+            self.notify(f"saved view {one_line(name, 40)}", markup=False, timeout=2)
+
+        self.app.push_screen(
+            PromptScreen("Save the current filter as a view named:", placeholder="e.g. alice-failures",
+                         hint=one_line(f"filter: {text or '(all events)'}", 200)),
+            done,
+        )
+
+    def action_views(self) -> None:
+        from logconsole.tui.screens.views import ViewsScreen
+
+        def done(v) -> None:
+            if v is not None:
+                name, text = v
+                self.apply_filter(text, label=f"view {name}")
+
+        self.app.push_screen(ViewsScreen(self.engine), done)
+
+    def apply_view(self, name: str, text: str) -> None:
+        self.apply_filter(text, label=f"view {name}")
+
+    def action_reload(self) -> None:
+        self.total = total_events(self.engine)
+        self.reload_flags()
+        row = self.events.current_row
+        self._start_load(self.current_text, focus_event=row.id if row else None)
+        self.notify(f"reloaded: {self.total:,} events in the index", markup=False, timeout=2)
+
+    def action_help(self) -> None:
+        self.app.action_help()
+
+
+def drill_clause(column: str, value) -> str:
+    """The filter clause for "column == value" (None -> the column is absent)."""
+    try:
+        from logconsole.store.aggregates import drill_term
+    except ImportError:  # pragma: no cover - aggregates lands with tui-analytics
+        drill_term = None
+    if drill_term is not None:
+        return drill_term(column, None if value is None else str(value))
+    fieldname = {"src_ip": "ip", "error_code": "error", "target_user": "target", "user_agent": "ua"}.get(column, column)
+    if value is None:
+        return f"-{fieldname}:*"
+    return term(fieldname, str(value))

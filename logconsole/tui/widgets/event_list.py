@@ -1,0 +1,307 @@
+"""The virtual event list: a Line API ScrollView over a :class:`TimelineQuery`.
+
+Only the visible rows are rendered; rows come from the query's keyset page
+cache, so the list scrolls over millions of events without holding them.  All
+log text is made inert (``sanitize.one_line``) and drawn as plain Segments -
+nothing from a record is ever parsed as markup or sent as a terminal escape.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.cells import cell_len, set_cell_size
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+from textual import events
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+from textual.widget import Widget
+
+from logconsole.ingest.timeparse import format_us
+from logconsole.store.sanitize import one_line
+from logconsole.store.timeline import TimelineQuery, TimelineRow
+from logconsole.tui.keymap import bindings
+
+#: (column id, header label, filter field) in display order; "mark" is the flag column.
+COLUMNS: list[tuple[str, str, str | None]] = [
+    ("ts_us", "time (UTC)", None),
+    ("actor", "actor", "actor"),
+    ("action", "action", "action"),
+    ("resource", "resource", "resource"),
+    ("outcome", "out", "outcome"),
+    ("src_ip", "source IP", "ip"),
+    ("format", "format", "format"),
+]
+
+
+@dataclass(frozen=True)
+class ColumnLayout:
+    widths: tuple[int, ...]  # one per COLUMNS entry
+
+    @property
+    def total(self) -> int:
+        return 1 + sum(self.widths) + len(self.widths)
+
+
+def layout_columns(width: int) -> ColumnLayout:
+    """Column widths for a list *width* cells wide (80 columns is the minimum we design for)."""
+    time_w, out_w = 20, 4
+    ip_w = 15 if width >= 100 else 13
+    fmt_w = 12 if width >= 130 else (9 if width >= 100 else 5)
+    fixed = 1 + time_w + out_w + ip_w + fmt_w + len(COLUMNS)  # flag column + one space per column
+    flex = max(18, width - fixed)
+    actor = max(6, flex // 3)
+    action = max(6, flex * 3 // 10)
+    resource = max(6, flex - actor - action)
+    return ColumnLayout((time_w, actor, action, resource, out_w, ip_w, fmt_w))
+
+
+def fit(value: str, width: int) -> str:
+    """*value* made one inert line, cut with an ellipsis and padded to *width* cells."""
+    s = one_line(value)
+    if cell_len(s) > width:
+        return set_cell_size(s, max(0, width - 1)) + "…"
+    return set_cell_size(s, width)
+
+
+def short_actor(actor: str | None) -> str:
+    """Display form of an actor: ARNs lose their ``arn:aws:iam::ACCOUNT:`` prefix."""
+    if not actor:
+        return "-"
+    if actor.startswith("arn:"):
+        parts = actor.split(":", 5)
+        if len(parts) == 6:
+            res = parts[5]
+            kind, _, rest = res.partition("/")
+            return rest or res if kind in ("user", "assumed-role", "role", "federated-user") else res
+    return actor
+
+
+def short_resource(resource: str | None) -> str:
+    if not resource:
+        return "-"
+    if resource.startswith("arn:"):
+        parts = resource.split(":", 5)
+        if len(parts) == 6:
+            return f"{parts[2]}:{parts[5]}" if parts[2] else parts[5]
+    return resource
+
+
+OUTCOME_LABEL = {"success": "ok", "failure": "FAIL"}
+
+#: short names for the narrow format column (the detail shows the full name)
+FORMAT_SHORT = {
+    "cloudtrail": "aws", "k8s-audit": "k8s", "k8s_audit": "k8s", "auditd": "audit", "syslog-auth": "auth",
+    "syslog_auth": "auth", "sshd": "sshd", "pgaudit": "pg", "gcp-audit": "gcp", "gcp_audit": "gcp",
+    "azure-activity": "azure", "azure_activity": "azure", "windows-security": "win", "windows_security": "win",
+    "jsonl": "json",
+}
+
+
+def cell_text(row: TimelineRow, col: str, *, narrow: bool = False) -> str:
+    """The display text of a cell."""
+    if col == "ts_us":
+        return format_us(row.ts_us, precision="s")
+    if col == "actor":
+        return short_actor(row.actor)
+    if col == "resource":
+        return short_resource(row.resource)
+    if col == "outcome":
+        return OUTCOME_LABEL.get(row.outcome or "", "?")
+    if col == "format" and narrow:
+        return FORMAT_SHORT.get(row.format, row.format)
+    v = getattr(row, col)
+    return "-" if v in (None, "") else str(v)
+
+
+def cell_value(row: TimelineRow, col: str) -> str | None:
+    """The full value of a cell (for copying and drill-down)."""
+    if col == "ts_us":
+        return format_us(row.ts_us)
+    v = getattr(row, col)
+    return None if v is None else str(v)
+
+
+class EventHeader(Widget):
+    """The column header above the list (the current column is highlighted)."""
+
+    COMPONENT_CLASSES = {"event-header--current"}
+    column: reactive[int] = reactive(1)
+    list_width: reactive[int] = reactive(80)
+
+    def render(self) -> Text:
+        lay = layout_columns(self.list_width)
+        t = Text("  ", no_wrap=True, overflow="crop")
+        cur = self.get_component_rich_style("event-header--current", partial=True)
+        for i, ((_, label, _), w) in enumerate(zip(COLUMNS, lay.widths)):
+            t.append(fit(label, w), style=cur if i == self.column else "")
+            t.append(" ")
+        return t
+
+
+class EventList(ScrollView, can_focus=True):
+    """Virtual list of timeline rows with a row cursor and a column cursor."""
+
+    BINDINGS = bindings("Event list")
+    COMPONENT_CLASSES = {
+        "event-list--cursor",
+        "event-list--cell",
+        "event-list--failure",
+        "event-list--flag",
+        "event-list--empty",
+    }
+
+    cursor: reactive[int] = reactive(0, always_update=True)
+    column: reactive[int] = reactive(1)
+
+    class Highlighted(Message):
+        def __init__(self, row: TimelineRow | None, offset: int) -> None:
+            super().__init__()
+            self.row = row
+            self.offset = offset
+
+    class Selected(Message):
+        def __init__(self, row: TimelineRow) -> None:
+            super().__init__()
+            self.row = row
+
+    def __init__(self, *, name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.query_: TimelineQuery | None = None
+        self.row_count = 0
+        #: (dedup, raw_sha256) -> (marked, has note/tags); set by the screen
+        self.flags: dict[tuple[int, str], tuple[bool, bool]] = {}
+        self.empty_message = "No events."
+
+    # ---------------------------------------------------------------- data
+    def set_query(self, query: TimelineQuery | None, count: int, cursor: int = 0) -> None:
+        self.query_ = query
+        self.row_count = count
+        self.virtual_size = Size(self.size.width, max(count, 0))
+        self._move(cursor, center=True)
+        self.refresh()
+
+    def set_flags(self, flags: dict[tuple[int, str], tuple[bool, bool]]) -> None:
+        self.flags = flags
+        self.refresh()
+
+    @property
+    def current_row(self) -> TimelineRow | None:
+        if self.query_ is None or not self.row_count:
+            return None
+        return self.query_.row(self.cursor)
+
+    @property
+    def column_id(self) -> str:
+        return COLUMNS[self.column][0]
+
+    # ---------------------------------------------------------------- movement
+    @property
+    def page_height(self) -> int:
+        return max(1, self.scrollable_content_region.height)
+
+    def _move(self, offset: int, *, center: bool = False) -> None:
+        offset = max(0, min(offset, self.row_count - 1)) if self.row_count else 0
+        h = self.page_height
+        top = int(self.scroll_y)
+        if center and not (top <= offset < top + h):
+            top = max(0, offset - h // 2)
+        elif offset < top:
+            top = offset
+        elif offset >= top + h:
+            top = offset - h + 1
+        top = max(0, min(top, max(0, self.row_count - h)))
+        if top != int(self.scroll_y):
+            self.scroll_to(y=top, animate=False, immediate=True)
+        self.cursor = offset
+
+    def move_to(self, offset: int, *, center: bool = True) -> None:
+        self._move(offset, center=center)
+
+    def watch_cursor(self, old: int, new: int) -> None:
+        self.refresh()
+        self.post_message(self.Highlighted(self.current_row, new))
+
+    def watch_column(self) -> None:
+        self.refresh()
+        self.post_message(self.Highlighted(self.current_row, self.cursor))
+
+    def action_cursor_up(self) -> None:
+        self._move(self.cursor - 1)
+
+    def action_cursor_down(self) -> None:
+        self._move(self.cursor + 1)
+
+    def action_page_up(self) -> None:
+        h = self.page_height
+        self.scroll_to(y=max(0, int(self.scroll_y) - h), animate=False, immediate=True)
+        self._move(self.cursor - h)
+
+    def action_page_down(self) -> None:
+        h = self.page_height
+        self.scroll_to(y=min(max(0, self.row_count - h), int(self.scroll_y) + h), animate=False, immediate=True)
+        self._move(self.cursor + h)
+
+    def action_first(self) -> None:
+        self._move(0)
+
+    def action_last(self) -> None:
+        self._move(self.row_count - 1)
+
+    def action_column_left(self) -> None:
+        self.column = max(0, self.column - 1)
+
+    def action_column_right(self) -> None:
+        self.column = min(len(COLUMNS) - 1, self.column + 1)
+
+    def action_open_event(self) -> None:
+        row = self.current_row
+        if row is not None:
+            self.post_message(self.Selected(row))
+
+    def on_click(self, event: events.Click) -> None:
+        offset = int(self.scroll_y) + event.y
+        if 0 <= offset < self.row_count:
+            if offset == self.cursor and event.chain >= 2:
+                self.action_open_event()
+            self._move(offset)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.virtual_size = Size(self.size.width, self.row_count)
+        self._move(self.cursor)
+
+    # ---------------------------------------------------------------- rendering
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        base = self.rich_style
+        offset = int(self.scroll_y) + y
+        if self.query_ is None or offset >= self.row_count:
+            if y == 0 and self.row_count == 0:
+                st = self.get_component_rich_style("event-list--empty")
+                return Strip([Segment(fit(" " + self.empty_message, width), st)]).adjust_cell_length(width, base)
+            return Strip.blank(width, base)
+        row = self.query_.row(offset)
+        if row is None:
+            return Strip.blank(width, base)
+        return self._render_row(row, offset == self.cursor, width, base)
+
+    def _render_row(self, row: TimelineRow, is_cursor: bool, width: int, base: Style) -> Strip:
+        lay = layout_columns(width)
+        style = base
+        if row.outcome == "failure":
+            style = style + self.get_component_rich_style("event-list--failure")
+        if is_cursor:
+            style = style + self.get_component_rich_style("event-list--cursor")
+        cell_style = style + self.get_component_rich_style("event-list--cell") if is_cursor and self.has_focus else style
+        marked, annotated = self.flags.get((row.dedup, row.raw_sha256), (False, False))
+        flag = "*" if marked else ("+" if annotated else " ")
+        segs = [Segment(flag, style + self.get_component_rich_style("event-list--flag") if flag != " " else style)]
+        for i, ((col, _, _), w) in enumerate(zip(COLUMNS, lay.widths)):
+            segs.append(Segment(" ", style))
+            segs.append(Segment(fit(cell_text(row, col, narrow=w < 10), w), cell_style if i == self.column else style))
+        return Strip(segs).adjust_cell_length(width, style)
