@@ -238,7 +238,7 @@ class Bucket:
 
 
 def make_bucket(root: Path, *, hours: int = 4, logs_per_hour: int = 2, key=None, spki: bool = False,
-                empty_hour: int | None = None, with_sidecars: bool = True) -> Bucket:
+                empty_hour: int | None = None, with_sidecars: bool = True, overlap_at: int | None = None) -> Bucket:
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import padding
     from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
@@ -283,7 +283,9 @@ def make_bucket(root: Path, *, hours: int = 4, logs_per_hour: int = 2, key=None,
         dname = f"{ACCOUNT}_CloudTrail-Digest_{REGION}_{TRAIL}_{REGION}_{w1.strftime('%Y%m%dT%H%M%SZ')}.json.gz"
         dkey = f"AWSLogs/{ACCOUNT}/CloudTrail-Digest/{REGION}/{day}/{dname}"
         digest_obj = {
-            "awsAccountId": ACCOUNT, "digestStartTime": _ct_time(w0), "digestEndTime": _ct_time(w1),
+            "awsAccountId": ACCOUNT,
+            "digestStartTime": _ct_time(w0 - timedelta(minutes=10) if h == overlap_at else w0),
+            "digestEndTime": _ct_time(w1),
             "digestS3Bucket": BUCKET, "digestS3Object": dkey, "digestPublicKeyFingerprint": fp,
             "digestSignatureAlgorithm": "SHA256withRSA", "newestEventTime": None, "oldestEventTime": None,
             "previousDigestS3Bucket": BUCKET if prev_obj else None, "previousDigestS3Object": prev_obj,

@@ -1,0 +1,426 @@
+"""``cloudtrail-digest``: CloudTrail log file integrity validation, offline and stricter.
+
+Input: a directory as copied from the trail's bucket (``AWSLogs/ACCOUNT/CloudTrail/...``
+and ``AWSLogs/ACCOUNT/CloudTrail-Digest/...``, organisation trails with an
+``o-xxxx/`` level too).  Signatures come from a sidecar per digest,
+``DIGEST.json.gz.head.json`` = the output of ``aws s3api head-object``
+(``Metadata.signature``, ``Metadata.signature-algorithm``); keys from
+``--public-keys FILE`` = the output of ``aws cloudtrail list-public-keys``
+(``PublicKeyList[].Value``: base64 DER, PKCS#1 or SubjectPublicKeyInfo).
+
+Checks (the documented validation, plus what ``aws cloudtrail validate-logs``
+leaves out):
+
+* each digest's SHA256withRSA signature over the signing string
+  ``digestEndTime \\n bucket/key \\n hex(SHA-256(uncompressed digest)) \\n previousSignature|null``
+  with the key whose fingerprint the digest names;
+* each listed log file's SHA-256 (uncompressed) against ``hashValue``;
+* the chain through ``previousDigestSignature`` *and* ``previousDigestHashValue``;
+* digest windows meeting end to start;
+* log files present but listed by no digest;
+* a missing newest tail relative to ``--expected-end``.
+
+Without signatures (no sidecars or no keys) the hash chain is still checked and
+the result says it is unanchored.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from logconsole.analysis.chain.model import TargetResult, unverifiable
+from logconsole.analysis.chain.textio import read_all
+from logconsole.ingest.timeparse import format_us, parse_iso
+
+SIDE_SUFFIX = ".head.json"
+REQUIRED = ("digestStartTime", "digestEndTime", "digestS3Bucket", "digestS3Object", "digestPublicKeyFingerprint",
+            "digestSignatureAlgorithm", "logFiles")
+_LOG_STAMP = re.compile(r"_(\d{8}T\d{4}Z)_")
+TAIL_TOLERANCE_US = 3600 * 1_000_000  # digests are delivered hourly
+
+
+@dataclass
+class CloudTrailOptions:
+    public_keys: str | None = None
+    expected_end_us: int | None = None
+
+
+@dataclass
+class _Key:
+    fingerprint: str
+    key: Any
+    start_us: int | None
+    end_us: int | None
+
+
+@dataclass
+class _Digest:
+    path: Path
+    rel: str
+    data: bytes = b""
+    obj: dict[str, Any] = field(default_factory=dict)
+    sha: str = ""
+    sidecar_sig: str | None = None
+    sidecar_alg: str | None = None
+    sidecar_error: str | None = None
+    start_us: int | None = None
+    end_us: int | None = None
+    ok: bool = True  # parsed
+
+
+def is_bucket(path: str) -> bool:
+    p = Path(path)
+    if not p.is_dir():
+        return False
+    for _root, dirs, _files in os.walk(p):
+        if "CloudTrail-Digest" in dirs:
+            return True
+    return False
+
+
+def _awslogs_key(key: str) -> str:
+    """The part of an S3 key from ``AWSLogs/`` on (what a local copy preserves)."""
+    i = key.find("AWSLogs/")
+    return key[i:] if i >= 0 else key
+
+
+def _walk(root: Path) -> tuple[list[Path], list[Path]]:
+    digests, logs = [], []
+    for dirpath, dirs, files in os.walk(root):
+        dirs.sort()
+        parts = Path(dirpath).relative_to(root).parts
+        for name in sorted(files):
+            if name.endswith(SIDE_SUFFIX) or name.startswith("."):
+                continue
+            if not (name.endswith(".json.gz") or name.endswith(".json")):
+                continue
+            if "CloudTrail-Digest" in parts:
+                digests.append(Path(dirpath) / name)
+            elif "CloudTrail" in parts:
+                logs.append(Path(dirpath) / name)
+    return digests, logs
+
+
+def load_public_keys(path: str) -> dict[str, list[_Key]]:
+    """Parse ``aws cloudtrail list-public-keys`` output; raises ValueError naming the problem."""
+    from cryptography.hazmat.primitives.serialization import load_der_public_key, load_pem_public_key
+
+    try:
+        doc = json.loads(Path(path).read_bytes())
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path}: cannot read public keys: {exc}") from None
+    items = doc.get("PublicKeyList") if isinstance(doc, dict) else doc
+    if not isinstance(items, list):
+        raise ValueError(f"{path}: no PublicKeyList (expected `aws cloudtrail list-public-keys` output)")
+    out: dict[str, list[_Key]] = {}
+    for i, item in enumerate(items):
+        if not isinstance(item, dict) or not isinstance(item.get("Value"), str) or not isinstance(item.get("Fingerprint"), str):
+            raise ValueError(f"{path}: PublicKeyList[{i}] needs Value and Fingerprint")
+        try:
+            der = base64.b64decode(item["Value"], validate=True)
+        except ValueError:
+            raise ValueError(f"{path}: PublicKeyList[{i}].Value is not base64") from None
+        key = None
+        try:
+            key = load_der_public_key(der)  # SubjectPublicKeyInfo (and PKCS#1 on recent OpenSSL)
+        except ValueError:
+            pem = (b"-----BEGIN RSA PUBLIC KEY-----\n" + base64.encodebytes(der) + b"-----END RSA PUBLIC KEY-----\n")
+            try:
+                key = load_pem_public_key(pem)  # PKCS#1 RSAPublicKey
+            except ValueError:
+                raise ValueError(f"{path}: PublicKeyList[{i}]: unable to load PKCS #1 or SPKI key") from None
+
+        def t(v: Any) -> int | None:
+            if isinstance(v, (int, float)):
+                return int(v * 1_000_000)
+            if isinstance(v, str):
+                try:
+                    return parse_iso(v)
+                except Exception:  # noqa: BLE001
+                    return None
+            return None
+
+        fp = item["Fingerprint"].lower()
+        out.setdefault(fp, []).append(_Key(fp, key, t(item.get("ValidityStartTime")), t(item.get("ValidityEndTime"))))
+    return out
+
+
+def _read_sidecar(d: _Digest) -> None:
+    side = d.path.with_name(d.path.name + SIDE_SUFFIX)
+    if not side.exists():
+        return
+    try:
+        doc = json.loads(side.read_bytes())
+        meta = doc.get("Metadata") if isinstance(doc, dict) else None
+        if not isinstance(meta, dict):
+            raise ValueError("no Metadata object")
+        meta = {str(k).lower().removeprefix("x-amz-meta-"): v for k, v in meta.items()}
+        sig = meta.get("signature")
+        if not isinstance(sig, str):
+            raise ValueError("no Metadata.signature")
+        d.sidecar_sig = sig.strip().lower()
+        alg = meta.get("signature-algorithm")
+        d.sidecar_alg = alg if isinstance(alg, str) else None
+    except (OSError, ValueError) as exc:
+        d.sidecar_error = f"{side.name}: {exc}"
+
+
+def _verify_rsa(key: Any, sig_hex: str, message: bytes) -> bool:
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+    if not isinstance(key, rsa.RSAPublicKey):
+        return False
+    try:
+        sig = bytes.fromhex(sig_hex)
+    except ValueError:
+        return False
+    try:
+        key.verify(sig, message, padding.PKCS1v15(), hashes.SHA256())
+        return True
+    except InvalidSignature:
+        return False
+
+
+def _log_time_us(name: str) -> int | None:
+    m = _LOG_STAMP.search(name)
+    if not m:
+        return None
+    try:
+        return int(datetime.strptime(m.group(1), "%Y%m%dT%H%MZ").replace(tzinfo=timezone.utc).timestamp() * 1_000_000)
+    except ValueError:
+        return None
+
+
+def verify_bucket(root: str, opts: CloudTrailOptions | None = None) -> TargetResult:
+    opts = opts or CloudTrailOptions()
+    rootp = Path(root)
+    res = TargetResult(str(root), "cloudtrail-digest", files=[str(root)])
+    if not rootp.is_dir():
+        return unverifiable(str(root), "cloudtrail-digest", f"{root}: not a directory")
+    digest_paths, log_paths = _walk(rootp)
+    if not digest_paths:
+        return unverifiable(str(root), "cloudtrail-digest", f"{root}: no CloudTrail-Digest files found")
+    keys: dict[str, list[_Key]] | None = None
+    if opts.public_keys:
+        keys = load_public_keys(opts.public_keys)  # ValueError -> caller reports (exit 2)
+
+    def rel(p: Path) -> str:
+        return p.relative_to(rootp).as_posix()
+
+    # ---- read every digest
+    digests: list[_Digest] = []
+    for p in digest_paths:
+        d = _Digest(p, rel(p))
+        try:
+            d.data = read_all(p, limit=256 << 20)
+        except (OSError, EOFError) as exc:
+            res.fail("malformed", None, None, f"digest {d.rel}: cannot decompress: {exc}", file=d.rel)
+            d.ok = False
+            digests.append(d)
+            continue
+        d.sha = hashlib.sha256(d.data).hexdigest()
+        try:
+            obj = json.loads(d.data)
+            if not isinstance(obj, dict):
+                raise ValueError("not a JSON object")
+            missing = [k for k in REQUIRED if k not in obj]
+            if missing:
+                raise ValueError(f"missing {', '.join(missing)}")
+            d.obj = obj
+            d.start_us = parse_iso(obj["digestStartTime"])
+            d.end_us = parse_iso(obj["digestEndTime"])
+        except Exception as exc:  # noqa: BLE001 - any parse problem is "invalid format"
+            res.fail("malformed", None, None, f"digest {d.rel}: invalid format: {str(exc)[:120]}", file=d.rel)
+            d.ok = False
+        _read_sidecar(d)
+        if d.sidecar_error:
+            res.fail("malformed", None, None, f"digest {d.rel}: unreadable signature sidecar: {d.sidecar_error}",
+                     file=d.rel)
+        digests.append(d)
+    good = sorted((d for d in digests if d.ok), key=lambda d: (d.end_us, d.rel))
+    by_key = {_awslogs_key(d.obj["digestS3Object"]): d for d in good}
+    # successors: who names whom as previous
+    successor: dict[str, _Digest] = {}
+    for d in good:
+        prev = d.obj.get("previousDigestS3Object")
+        if isinstance(prev, str):
+            successor[_awslogs_key(prev)] = d
+
+    # ---- location: a digest must sit where it says it was written
+    for d in good:
+        if _awslogs_key(d.obj["digestS3Object"]) != d.rel and not d.rel.endswith(_awslogs_key(d.obj["digestS3Object"])):
+            res.fail("broken_link", None, None, f"digest {d.rel}: moved from its original location "
+                     f"{d.obj['digestS3Object']}", file=d.rel)
+
+    # ---- signatures
+    verified: set[str] = set()
+    unsigned: list[str] = []
+    for d in good:
+        own = _awslogs_key(d.obj["digestS3Object"])
+        nxt = successor.get(own)
+        carried = nxt.obj.get("previousDigestSignature") if nxt else None
+        sig = d.sidecar_sig or (carried.lower() if isinstance(carried, str) else None)
+        if d.sidecar_sig and isinstance(carried, str) and carried.lower() != d.sidecar_sig:
+            res.fail("broken_link", None, None, f"digest {nxt.rel}: previousDigestSignature differs from the "
+                     f"signature of {d.rel}", file=nxt.rel)
+        alg = d.obj.get("digestSignatureAlgorithm")
+        if alg != "SHA256withRSA" or (d.sidecar_alg and d.sidecar_alg != "SHA256withRSA"):
+            res.fail("bad_signature", None, None, f"digest {d.rel}: unsupported signature algorithm "
+                     f"{d.sidecar_alg or alg!r}", file=d.rel)
+            continue
+        if sig is None:
+            unsigned.append(d.rel)
+            continue
+        if keys is None:
+            continue
+        fp = str(d.obj.get("digestPublicKeyFingerprint", "")).lower()
+        cands = keys.get(fp)
+        if not cands:
+            res.fail("unknown_key", None, None, f"digest {d.rel}: public key not found for fingerprint {fp}",
+                     file=d.rel)
+            continue
+        in_window = [k for k in cands if (k.start_us is None or k.start_us <= d.end_us)
+                     and (k.end_us is None or d.end_us <= k.end_us)]
+        if not in_window:
+            res.fail("unknown_key", None, None, f"digest {d.rel}: key {fp} is not valid at {d.obj['digestEndTime']}",
+                     file=d.rel)
+            continue
+        prev_sig = d.obj.get("previousDigestSignature")
+        signing = "\n".join([
+            d.obj["digestEndTime"],
+            f"{d.obj['digestS3Bucket']}/{d.obj['digestS3Object']}",
+            d.sha,
+            prev_sig if isinstance(prev_sig, str) else "null",
+        ]).encode("utf-8")
+        if any(_verify_rsa(k.key, sig, signing) for k in in_window):
+            verified.add(d.rel)
+        else:
+            src = "sidecar" if d.sidecar_sig else f"previousDigestSignature of {nxt.rel if nxt else '?'}"
+            res.fail("bad_signature", None, None, f"digest {d.rel}: signature verification failed "
+                     f"(signature from {src})", file=d.rel)
+
+    # ---- the chain: previous pointers, hashes, windows
+    uncovered: list[tuple[int, int]] = []
+    restarts: list[str] = []
+    for i, d in enumerate(good):
+        pkey = d.obj.get("previousDigestS3Object")
+        if not isinstance(pkey, str) or not pkey:
+            if i > 0:
+                restarts.append(f"logging (re)started at {d.obj['digestStartTime']}: no digest chain link from "
+                                f"{good[i - 1].rel} (no log files were delivered between "
+                                f"{good[i - 1].obj['digestEndTime']} and {d.obj['digestStartTime']})")
+            continue
+        p = by_key.get(_awslogs_key(pkey))
+        if p is None:
+            res.fail("missing_file", None, None, f"digest {d.rel}: previous digest {_awslogs_key(pkey)} not found",
+                     file=d.rel)
+            lo = good[i - 1].end_us if i > 0 else None
+            uncovered.append((lo if lo is not None else -(1 << 62), d.start_us))
+            continue
+        ph = d.obj.get("previousDigestHashValue")
+        if not isinstance(ph, str) or ph.lower() != p.sha:
+            res.fail("broken_link", None, None, f"digest {d.rel}: previousDigestHashValue does not match SHA-256 of "
+                     f"{p.rel} (the previous digest was modified or replaced)", file=d.rel)
+        if p.end_us != d.start_us:
+            if d.start_us < p.end_us:
+                res.fail("time_regression", None, None, f"digest {d.rel}: window starts {d.obj['digestStartTime']}, "
+                         f"before the previous digest ends ({p.obj['digestEndTime']})", file=d.rel)
+            else:
+                res.fail("broken_link", None, None, f"digest {d.rel}: window starts {d.obj['digestStartTime']} but "
+                         f"the previous digest ends {p.obj['digestEndTime']}: the windows do not meet", file=d.rel)
+    # digests nobody links to although a newer one exists (e.g. a deleted digest in between)
+    # are caught above as "previous digest not found" at the newer one.
+
+    # ---- log files
+    local_logs = {rel(p): p for p in log_paths}
+    by_awskey = {_awslogs_key(k): k for k in local_logs}
+    listed: set[str] = set()
+    n_logs_ok = 0
+    for d in good:
+        for entry in d.obj.get("logFiles") or []:
+            if not isinstance(entry, dict) or not isinstance(entry.get("s3Object"), str):
+                res.fail("malformed", None, None, f"digest {d.rel}: a logFiles entry has no s3Object", file=d.rel)
+                continue
+            k = _awslogs_key(entry["s3Object"])
+            lrel = by_awskey.get(k)
+            if lrel is None:
+                res.fail("missing_file", None, None, f"log file {k} not found (listed in digest {d.rel})", file=k)
+                continue
+            listed.add(lrel)
+            try:
+                data = read_all(local_logs[lrel], limit=2 << 30)
+            except (OSError, EOFError) as exc:
+                res.fail("modified", None, None, f"log file {lrel}: cannot decompress ({exc}); listed in digest "
+                         f"{d.rel}", file=lrel)
+                continue
+            hv = entry.get("hashValue")
+            if not isinstance(hv, str) or hashlib.sha256(data).hexdigest() != hv.lower():
+                res.fail("modified", None, None, f"log file {lrel}: hash value doesn't match (listed in digest "
+                         f"{d.rel})", file=lrel)
+            else:
+                n_logs_ok += 1
+    first_start = good[0].start_us if good else None
+    last_end = good[-1].end_us if good else None
+    newer: list[str] = []
+    in_gap: list[str] = []
+    for lrel in sorted(set(local_logs) - listed):
+        t = _log_time_us(Path(lrel).name)
+        if t is not None and last_end is not None and t >= last_end:
+            newer.append(lrel)
+        elif t is not None and any(lo <= t < hi for lo, hi in uncovered):
+            in_gap.append(lrel)
+        elif t is not None and first_start is not None and t < first_start:
+            newer.append(lrel)  # older than the first digest: outside the verified range
+        else:
+            res.fail("inserted", None, None, f"log file {lrel} is listed by no digest", file=lrel)
+
+    # ---- tail
+    if opts.expected_end_us is not None and last_end is not None:
+        if opts.expected_end_us - last_end >= TAIL_TOLERANCE_US:  # a whole hourly window is absent
+            hours = (opts.expected_end_us - last_end) / 3_600_000_000
+            res.fail("truncated", None, None, f"newest digest ends {format_us(last_end)} but coverage is expected "
+                     f"until {format_us(opts.expected_end_us)}: about {hours:.0f} hour(s) of digests are missing "
+                     "(deleted newest tail, or logging stopped)", file=good[-1].rel)
+
+    # ---- verdict
+    res.records = len(digests) + len(local_logs)
+    newest = good[-1] if good else None
+    anchored = bool(newest and newest.rel in verified)
+    res.coverage = (
+        f"{len(digests)} digest files, {len(local_logs)} log files ({n_logs_ok} hash-verified)"
+        + (f", {format_us(first_start)} .. {format_us(last_end)}" if good else "")
+    )
+    if keys is None:
+        res.notes.append("unanchored: no --public-keys given, so no digest signature was verified "
+                         "(the digest hash chain was still checked)")
+    elif unsigned:
+        res.notes.append(f"unanchored: {len(unsigned)} digest(s) have no signature sidecar "
+                         f"(*.json.gz.head.json from `aws s3api head-object`): {', '.join(unsigned[:3])}"
+                         + (" ..." if len(unsigned) > 3 else ""))
+    if anchored:
+        fps = sorted({str(d.obj.get('digestPublicKeyFingerprint')) for d in good if d.rel in verified})
+        res.anchor = (f"SHA256withRSA digest signatures ({len(verified)}/{len(good)} verified; key "
+                      f"fingerprint {', '.join(fps)}), newest digest {newest.obj['digestEndTime']}")
+    else:
+        res.anchor = "none (digest hash chain only)" if good else "none"
+    res.notes.extend(restarts)
+    if in_gap:
+        res.notes.append(f"{len(in_gap)} log file(s) fall in the window of a missing digest and cannot be verified: "
+                         + ", ".join(in_gap[:3]) + (" ..." if len(in_gap) > 3 else ""))
+    if newer:
+        res.notes.append(f"{len(newer)} log file(s) lie outside the digest windows (not yet covered by a digest): "
+                         + ", ".join(newer[:3]) + (" ..." if len(newer) > 3 else ""))
+    if opts.expected_end_us is None and good:
+        res.notes.append(f"newest digest ends {newest.obj['digestEndTime']}: pass --expected-end to rule out a "
+                         "deleted newest tail")
+    return res.finish(anchored=anchored, verifiable=bool(good))
