@@ -63,7 +63,7 @@ FORMATS = sorted(REGISTRY)
 
 
 def _seeds(fmt: str) -> list[tuple[str, bytes]]:
-    return SAMPLES.get(fmt) or ALL_SAMPLES
+    return SAMPLES.get(fmt) or ALL_SAMPLES  # "*all*" (or a format without samples): every sample
 
 
 # ------------------------------------------------------------------ mutations
@@ -199,20 +199,19 @@ def test_mutated_samples_keep_lossless_accounting(fmt):
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_sniffers_never_raise_on_mutations(fmt):
-    """Each sniffer survives the mutated samples of `fmt` (detect() would hide a crash)."""
-    parsers = [cls() for _, cls in sorted(REGISTRY.items())]
+def test_sniffer_never_raises_on_mutations(fmt):
+    """The `fmt` sniffer survives mutations of every real sample (detect() would hide a crash)."""
+    parser = REGISTRY[fmt]()
 
-    @settings(**{**COMMON, "max_examples": max(5, EXAMPLES // 2)})
-    @given(case=mutated_file(fmt))
+    @settings(**COMMON)
+    @given(case=mutated_file("*all*"))
     def check(case):
         name, ops, data = case
         with tempfile.TemporaryDirectory(prefix="lc-hyp-") as d:
             path = Path(d) / ("m-" + name)
             path.write_bytes(data)
             sample = Input.open(path).sample()
-        for p in parsers:
-            ev = p.sniff(sample)
-            assert ev is None or 0 <= ev.score <= 100, (p.name, ops)
+        ev = parser.sniff(sample)
+        assert ev is None or 0 <= ev.score <= 100, ops
 
     check()
