@@ -150,12 +150,8 @@ class PgAuditParser(Parser):
     # ---- csvlog
     def _parse_csv(self, inp: Input) -> Iterator[Event | Quarantined]:
         pend = _Pending()
-        queue: list[tuple[int, bytes | None]] = []
+        queue: list[tuple[int, bytes | None]] = []  # lines to read again after a broken record
         src = inp.iter_lines()
-        buf: list[bytes] = []
-        start = 0
-        quotes = 0
-        size = 0
 
         def lines() -> Iterator[tuple[int, bytes | None]]:
             while True:
@@ -167,46 +163,47 @@ class PgAuditParser(Parser):
                 except StopIteration:
                     return
 
-        it = lines()
         while True:
-            try:
-                lineno, line = next(it)
-            except StopIteration:
-                break
-            if line is None:
-                if buf:
-                    yield Quarantined("csvlog record contains a line longer than the 4 MiB limit",
-                                      b"\n".join(buf), line=start)
-                    buf, quotes, size = [], 0, 0
-                else:
-                    yield Quarantined("line longer than the 4 MiB limit", None, line=lineno)
-                continue
-            if not buf:
-                if not line.strip():
-                    yield Quarantined("blank line", line, line=lineno)
+            buf: list[bytes] = []
+            start = quotes = size = 0
+            for lineno, line in lines():
+                if line is None:
+                    if buf:
+                        yield Quarantined("csvlog record contains a line longer than the 4 MiB limit",
+                                          b"\n".join(buf), line=start)
+                        buf, quotes, size = [], 0, 0
+                    else:
+                        yield Quarantined("line longer than the 4 MiB limit", None, line=lineno)
                     continue
-                start = lineno
-            buf.append(line)
-            quotes += line.count(b'"')
-            size += len(line) + 1
-            if quotes % 2 == 1:
-                if len(buf) >= _MAX_RECORD_LINES or size > _MAX_RECORD_BYTES:
-                    # unterminated quote: give up on the first line, re-read the others
-                    yield Quarantined(f"unterminated quoted field in a csvlog record (no closing quote within "
-                                      f"{len(buf)} lines)", buf[0], line=start)
-                    rest = list(zip(range(start + 1, start + len(buf)), buf[1:]))
-                    queue[:0] = rest
-                    buf, quotes, size = [], 0, 0
-                continue
-            rec = b"\n".join(buf)
-            buf, quotes, size = [], 0, 0
-            yield from self._csv_record(rec, start, pend)
-        if buf:
-            yield Quarantined("file ends inside a quoted csvlog field (truncated record)", buf[0], line=start)
-            rest = list(zip(range(start + 1, start + len(buf)), buf[1:]))
-            for n, ln in rest:
-                yield from self._csv_record(ln, n, pend) if ln.strip() else iter(
-                    [Quarantined("blank line", ln, line=n)])
+                if not buf:
+                    if not line.strip():
+                        yield Quarantined("blank line", line, line=lineno)
+                        continue
+                    if b"\x00" in line:
+                        yield Quarantined("NUL byte: binary data or a UTF-16 file, not a csvlog record", line,
+                                          line=lineno)
+                        continue
+                    if not _CSV_START.match(line):
+                        yield Quarantined("not a csvlog record (does not start with a log_time field)", line,
+                                          line=lineno)
+                        continue
+                    start = lineno
+                buf.append(line)
+                quotes += line.count(b'"')
+                size += len(line) + 1
+                if quotes % 2 == 1:
+                    if len(buf) >= _MAX_RECORD_LINES or size > _MAX_RECORD_BYTES:
+                        break  # unterminated quote: give up on the first line, re-read the others
+                    continue
+                rec = b"\n".join(buf)
+                buf, quotes, size = [], 0, 0
+                yield from self._csv_record(rec, start, pend)
+            if not buf:
+                break
+            capped = len(buf) >= _MAX_RECORD_LINES or size > _MAX_RECORD_BYTES
+            yield Quarantined(f"unterminated quoted field: csvlog record not closed within {len(buf)} line(s)"
+                              + ("" if capped else " before the end of the file"), buf[0], line=start)
+            queue[:0] = list(zip(range(start + 1, start + len(buf)), buf[1:]))
         yield from pend.drain()
 
     def _csv_record(self, rec: bytes, lineno: int, pend: "_Pending") -> Iterator[Event | Quarantined]:
