@@ -21,6 +21,9 @@ LAZY_COMMANDS: dict[str, str] = {
     "formats": "logconsole.commands.core:formats_cmd",
     "detect": "logconsole.commands.core:detect_cmd",
     "open": "logconsole.commands.console:open_cmd",
+    "grants": "logconsole.commands.privileges:grants",
+    "actors": "logconsole.commands.privileges:actors",
+    "actor": "logconsole.commands.privileges:actor",
 }
 
 

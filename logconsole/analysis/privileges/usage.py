@@ -1,0 +1,363 @@
+"""What each actor did, from the index, as SQL aggregations.
+
+Nothing here loops over events in Python except denied events (few): the
+per-actor / per-action figures are ``GROUP BY`` queries, so the cost is a few
+scans of the events table whatever its size (see benchmarks/bench_actors.py).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from sqlalchemy import and_, case, func, or_, select
+
+from logconsole.analysis.privileges import mapping
+from logconsole.store.schema import events
+
+E = events.c
+CT = "cloudtrail"
+K8S = "k8s-audit"
+_GENERIC_DENIED = re.compile(r"denied|forbidden|not permitted|unauthori|insufficient.privilege|eacces|eperm|permission", re.I)
+
+
+@dataclass
+class Used:
+    key: str  # privilege action (s3:ListBucket, k8s:core/pods:list, generic action)
+    resource: str | None = None  # k8s: NS/NAME; generic: events.resource; AWS: None (action level)
+    count: int = 0
+    first: int | None = None
+    last: int | None = None
+    first_id: int | None = None
+    last_id: int | None = None
+    raw: set[tuple[str | None, str | None]] = field(default_factory=set)  # (service, events.action) pairs
+    targets: set[str] = field(default_factory=set)  # IAM target users (escalation "for another user")
+
+    def add(self, n: int, first: int, last: int, fid: int, lid: int) -> None:
+        self.count += n
+        self.first = first if self.first is None else min(self.first, first)
+        self.last = last if self.last is None else max(self.last, last)
+        self.first_id = fid if self.first_id is None else min(self.first_id, fid)
+        self.last_id = lid if self.last_id is None else max(self.last_id, lid)
+
+
+@dataclass
+class DeniedEvent:
+    id: int
+    ts: int
+    key: str
+    resource: str | None
+    raw_action: str | None
+    service: str | None
+    code: str | None
+
+
+@dataclass
+class ActorUsage:
+    name: str
+    provider: str  # aws | k8s | generic
+    type: str | None = None
+    events: int = 0
+    first: int | None = None
+    last: int | None = None
+    ips: dict[str, int] = field(default_factory=dict)
+    sessions: dict[str, int] = field(default_factory=dict)
+    groups: set[str] = field(default_factory=set)
+    formats: set[str] = field(default_factory=set)
+    used: dict[tuple[str, str | None], Used] = field(default_factory=dict)
+    denied: list[DeniedEvent] = field(default_factory=list)
+    admission: list[DeniedEvent] = field(default_factory=list)  # k8s 403s from admission, not RBAC
+    impersonated_by: set[str] = field(default_factory=set)
+
+    def touch(self, n: int, first: int, last: int) -> None:
+        self.events += n
+        self.first = first if self.first is None else min(self.first, first)
+        self.last = last if self.last is None else max(self.last, last)
+
+
+@dataclass
+class UsageData:
+    actors: dict[str, ActorUsage]
+    data_services: set[str]  # AWS services with data events in the window
+    window: tuple[int | None, int | None]
+    bounds: tuple[int | None, int | None]  # first/last event time in the window
+
+
+def _window(since: int | None, until: int | None):
+    cond = []
+    if since is not None:
+        cond.append(E.ts_us >= since)
+    if until is not None:
+        cond.append(E.ts_us <= until)
+    return cond
+
+
+def _denied_sql():
+    return or_(E.error_code.like("%AccessDenied%"), E.error_code.like("%UnauthorizedOperation%"),
+               E.error_code.in_(mapping.DENIED_CODES))
+
+
+def collect(conn, since: int | None = None, until: int | None = None, generic_formats: set[str] | None = None,
+            only_actor: str | None = None) -> UsageData:
+    win = _window(since, until)
+    actors: dict[str, ActorUsage] = {}
+
+    def get(name: str, provider: str) -> ActorUsage:
+        a = actors.get(name)
+        if a is None:
+            a = actors[name] = ActorUsage(name, provider)
+        return a
+
+    # ---------------- AWS: allowed (non-denied) calls per actor/action
+    denied = _denied_sql()
+    iam_target = case((E.service == "iam.amazonaws.com", E.target_user), else_=None)
+    cond = [E.format == CT, E.actor.is_not(None), *win]
+    if only_actor is not None:
+        cond.append(E.actor == only_actor)
+    q = (
+        select(E.actor, E.actor_type, E.service, E.action, iam_target, func.count(), func.min(E.ts_us),
+               func.max(E.ts_us), func.min(E.id), func.max(E.id))
+        .where(and_(*cond), or_(E.error_code.is_(None), ~denied))
+        .group_by(E.actor, E.actor_type, E.service, E.action, iam_target)
+    )
+    for actor, atype, svc, act, tgt, n, t0, t1, i0, i1 in conn.execute(q):
+        a = get(actor, "aws")
+        a.type = a.type or atype
+        a.touch(n, t0, t1)
+        key = mapping.iam_action(svc, act)
+        if key in mapping.IGNORED:
+            continue
+        u = a.used.get((key, None))
+        if u is None:
+            u = a.used[(key, None)] = Used(key)
+        u.add(n, t0, t1, i0, i1)
+        u.raw.add((svc, act))
+        if tgt:
+            u.targets.add(tgt)
+    data_services = {k[0].split(":", 1)[0] for a in actors.values() for k in a.used if k[0].lower() in _data_events()}
+
+    # ---------------- AWS: denied calls (individually: few, needed for bursts)
+    q = (
+        select(E.id, E.ts_us, E.actor, E.actor_type, E.service, E.action, E.resource, E.error_code,
+               func.json_extract(E.extra, "$.errorMessage"))
+        .where(and_(*cond), E.error_code.is_not(None), denied)
+        .order_by(E.ts_us, E.id)
+    )
+    for eid, ts, actor, atype, svc, act, res, code, msg in conn.execute(q):
+        a = get(actor, "aws")
+        a.type = a.type or atype
+        a.touch(1, ts, ts)
+        a.denied.append(DeniedEvent(eid, ts, mapping.iam_action(svc, act, msg), res, act, svc, code))
+
+    # ---------------- Kubernetes: effective user = impersonated user, else user
+    imp = func.json_extract(E.extra, "$.impersonated_user")
+    eff = func.coalesce(imp, E.actor)
+    groups = func.coalesce(func.json_extract(E.extra, "$.impersonated_groups"), func.json_extract(E.extra, "$.groups"))
+    rgroups = func.json_extract(E.extra, "$.groups")
+    ns = func.json_extract(E.extra, "$.namespace")
+    decision = func.json_extract(E.extra, "$.decision")
+    code = func.json_extract(E.extra, "$.code")
+    kcond = [E.format == K8S, E.actor.is_not(None), *win]
+    if only_actor is not None:
+        kcond.append(or_(imp == only_actor, and_(imp.is_(None), E.actor == only_actor), E.actor == only_actor))
+    q = (
+        select(eff, E.actor, E.actor_type, imp, groups, rgroups, E.action, ns, E.resource, decision, code,
+               E.error_code, func.count(), func.min(E.ts_us), func.max(E.ts_us), func.min(E.id), func.max(E.id))
+        .where(and_(*kcond))
+        .group_by(eff, E.actor, E.actor_type, imp, groups, rgroups, E.action, ns, E.resource, decision, code,
+                  E.error_code)
+    )
+    k8s_rows = conn.execute(q).all()
+    raw_cache: dict[int, str] = {}
+    for user, real, atype, impu, grp, rgrp, act, nsv, res, dec, cd, err, n, t0, t1, i0, i1 in k8s_rows:
+        if impu and only_actor is not None and user != only_actor:
+            a = None  # the impersonator is the actor asked for: count only the impersonation below
+        else:
+            a = get(user, "k8s")
+        if impu:
+            b = get(real, "k8s")
+            b.type = b.type or atype
+            b.touch(n, t0, t1)
+            _add_groups(b, rgrp)
+            ik = ("k8s:core/users:impersonate", f"/{impu}")
+            iu = b.used.get(ik)
+            if iu is None:
+                iu = b.used[ik] = Used(ik[0], ik[1])
+            iu.add(n, t0, t1, i0, i1)
+            iu.raw.add(("kubernetes", f"impersonate {impu}"))
+            if a is not None:
+                a.impersonated_by.add(real)
+        if a is None:
+            continue
+        if impu:
+            a.type = _k8s_type(user)
+        else:
+            a.type = a.type or atype or _k8s_type(user)
+        _add_groups(a, grp)
+        key, url, nonres = mapping.k8s_action(act)
+        rkey = url if nonres else mapping.k8s_resource(act, res, nsv)
+        is_forbid = dec == "forbid"
+        is_admission = False
+        if not is_forbid and cd == 403:
+            if dec == "allow":
+                is_admission = True
+            else:  # old logs without the annotation: RBAC says "... is forbidden: User ..."
+                msg = _k8s_message(conn, i0, raw_cache)
+                is_admission = "admission webhook" in msg.lower()
+                is_forbid = not is_admission
+        a.touch(n, t0, t1)
+        if is_forbid or is_admission:
+            for eid, ts in _ids_times(conn, i0, i1, n, user, act, nsv, res, impu):
+                d = DeniedEvent(eid, ts, key, rkey, act, "kubernetes", err)
+                (a.denied if is_forbid else a.admission).append(d)
+            continue
+        if cd is not None and isinstance(cd, int) and cd >= 400:
+            continue  # failed for another reason (404, 409 ...): not evidence of a permission either way
+        u = a.used.get((key, rkey))
+        if u is None:
+            u = a.used[(key, rkey)] = Used(key, rkey)
+        u.add(n, t0, t1, i0, i1)
+        u.raw.add(("kubernetes", act))
+    for a in actors.values():
+        a.denied.sort(key=lambda d: (d.ts, d.id))
+
+    # ---------------- generic formats named by policy files
+    if generic_formats:
+        gcond = [E.format.in_(sorted(generic_formats)), E.actor.is_not(None), *win]
+        if only_actor is not None:
+            gcond.append(E.actor == only_actor)
+        q = (
+            select(E.actor, E.actor_type, E.format, E.action, E.resource, E.outcome, E.error_code, func.count(),
+                   func.min(E.ts_us), func.max(E.ts_us), func.min(E.id), func.max(E.id))
+            .where(and_(*gcond))
+            .group_by(E.actor, E.actor_type, E.format, E.action, E.resource, E.outcome, E.error_code)
+        )
+        for actor, atype, fmt, act, res, outc, err, n, t0, t1, i0, i1 in conn.execute(q):
+            a = get(actor, "generic")
+            a.type = a.type or atype
+            a.formats.add(fmt)
+            a.touch(n, t0, t1)
+            key = (act or "").lower()
+            if outc == "failure" and err and _GENERIC_DENIED.search(err):
+                for eid, ts in _generic_ids(conn, actor, fmt, act, res, err, n):
+                    a.denied.append(DeniedEvent(eid, ts, key, res, act, fmt, err))
+                continue
+            u = a.used.get((key, res))
+            if u is None:
+                u = a.used[(key, res)] = Used(key, res)
+            u.add(n, t0, t1, i0, i1)
+            u.raw.add((fmt, act))
+
+    # ---------------- sessions and source addresses
+    scond = [E.format == CT, E.actor_type == "AssumedRole", E.session.is_not(None), *win]
+    if only_actor is not None:
+        scond.append(E.actor == only_actor)
+    for actor, sess, n in conn.execute(select(E.actor, E.session, func.count()).where(and_(*scond)).group_by(E.actor, E.session)):
+        if actor in actors:
+            actors[actor].sessions[sess] = n
+    fmts = [CT, K8S, *sorted(generic_formats or ())]
+    icond = [E.format.in_(fmts), E.src_ip.is_not(None), *win]
+    who = case((E.format == K8S, func.coalesce(imp, E.actor)), else_=E.actor)
+    if only_actor is not None:
+        icond.append(or_(E.actor == only_actor, imp == only_actor))
+    for actor, ip, n in conn.execute(select(who, E.src_ip, func.count()).where(and_(*icond)).group_by(who, E.src_ip)):
+        if actor in actors:
+            actors[actor].ips[ip] = actors[actor].ips.get(ip, 0) + n
+    firsts = [a.first for a in actors.values() if a.first is not None]
+    lasts = [a.last for a in actors.values() if a.last is not None]
+    return UsageData(actors, data_services, (since, until), (min(firsts, default=None), max(lasts, default=None)))
+
+
+def _add_groups(a: ActorUsage, text: str | None) -> None:
+    try:
+        for g in json.loads(text) if text else []:
+            a.groups.add(str(g))
+    except (ValueError, TypeError):
+        pass
+
+
+def _k8s_type(user: str) -> str:
+    if user.startswith("system:serviceaccount:"):
+        return "ServiceAccount"
+    if user.startswith("system:node:"):
+        return "Node"
+    if user.startswith("system:"):
+        return "System"
+    return "User"
+
+
+def _k8s_message(conn, event_id: int, cache: dict[int, str]) -> str:
+    if event_id in cache:
+        return cache[event_id]
+    from logconsole.store.rawcodec import decode
+
+    row = conn.execute(select(E.raw).where(E.id == event_id)).first()
+    msg = ""
+    if row is not None:
+        try:
+            obj = json.loads(decode(row[0]))
+            msg = str((obj.get("responseStatus") or {}).get("message") or "")
+        except (ValueError, AttributeError):
+            msg = ""
+    cache[event_id] = msg
+    return msg
+
+
+def _ids_times(conn, i0: int, i1: int, n: int, user: str, act: str | None, ns: str | None, res: str | None,
+               impu: str | None) -> list[tuple[int, int]]:
+    if n == 1 or i0 == i1:
+        row = conn.execute(select(E.id, E.ts_us).where(E.id == i0)).first()
+        return [(row[0], row[1])] if row else []
+    imp = func.json_extract(E.extra, "$.impersonated_user")
+    q = select(E.id, E.ts_us).where(
+        E.id.between(i0, i1), E.format == K8S,
+        E.action.is_(None) if act is None else E.action == act,
+        E.resource.is_(None) if res is None else E.resource == res,
+        func.coalesce(imp, E.actor) == user,
+    ).order_by(E.id)
+    return [(r[0], r[1]) for r in conn.execute(q)]
+
+
+def _generic_ids(conn, actor, fmt, act, res, err, n) -> list[tuple[int, int]]:
+    q = select(E.id, E.ts_us).where(
+        E.actor == actor, E.format == fmt, E.action.is_(None) if act is None else E.action == act,
+        E.resource.is_(None) if res is None else E.resource == res, E.error_code == err,
+    ).order_by(E.id).limit(10000)
+    return [(r[0], r[1]) for r in conn.execute(q)]
+
+
+def _data_events() -> set[str]:
+    from logconsole.analysis.privileges.risk import AWS_DATA_EVENTS
+
+    return AWS_DATA_EVENTS
+
+
+def event_ids(conn, actor: str, provider: str, raw: set[tuple[str | None, str | None]], *, since: int | None = None,
+              until: int | None = None, limit: int = 50, target_not: str | None = None) -> list[int]:
+    """Evidence: ids of events of *actor* with one of the (service/format, action) pairs."""
+    if not raw:
+        return []
+    win = _window(since, until)
+    pairs = []
+    for svc, act in raw:
+        if provider == "aws":
+            pairs.append(and_(E.service.is_(None) if svc is None else E.service == svc, E.action == act))
+        elif provider == "k8s":
+            pairs.append(E.action == act)
+        else:
+            pairs.append(and_(E.format == svc, E.action == act))
+    if provider == "k8s":
+        imp = func.json_extract(E.extra, "$.impersonated_user")
+        who = or_(and_(E.format == K8S, imp == actor), and_(E.format == K8S, imp.is_(None), E.actor == actor))
+        imp_pairs = [act.split(" ", 1)[1] for _s, act in raw if act and act.startswith("impersonate ")]
+        if imp_pairs:
+            who = and_(E.format == K8S, E.actor == actor, imp.in_(imp_pairs))
+            pairs = [E.id.is_not(None)]
+    else:
+        who = E.actor == actor
+    q = select(E.id).where(who, or_(*pairs), *win)
+    if provider == "aws":
+        q = q.where(or_(E.error_code.is_(None), ~_denied_sql()))
+    if target_not is not None:
+        q = q.where(E.target_user.is_not(None), E.target_user != target_not)
+    return [r[0] for r in conn.execute(q.order_by(E.ts_us, E.id).limit(limit))]
