@@ -84,7 +84,7 @@ class AzureActivityParser(Parser):
     description = "Azure Activity Log: SDK/CLI (snake_case), REST (camelCase), diagnostic {\"records\": [...]} and Log Analytics exports"
 
     def sniff(self, sample: Sample) -> Evidence | None:
-        objs, tried = sample_objects(sample)
+        objs, tried = sample_objects(sample, keys=_CONTAINER_KEYS)
         if objs and len(objs) == tried:
             shapes = [_shape(o) for o in objs]
             if all(shapes):

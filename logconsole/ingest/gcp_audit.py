@@ -64,7 +64,7 @@ class GcpAuditParser(Parser):
 
     def sniff(self, sample: Sample) -> Evidence | None:
         head = strip_head(sample.data[:65536])
-        objs, tried = sample_objects(sample)
+        objs, tried = sample_objects(sample, keys=_CONTAINER_KEYS)
         if objs and len(objs) == tried:
             entries = [o for o in objs if _is_log_entry(o)]
             audits = [o for o in entries if _audit_payload(o) is not None]

@@ -139,8 +139,14 @@ def _iter_lines(inp: Input) -> Iterator[JsonRecord | Quarantined]:
         yield JsonRecord(obj, text, lineno, None)
 
 
-def sample_objects(sample: Sample, n: int = 5) -> tuple[list[dict[str, Any]], int]:
-    """Parse up to *n* leading JSON-lines objects of a sample: (objects, lines tried)."""
+def sample_objects(sample: Sample, n: int = 5, keys: tuple[str, ...] = ()) -> tuple[list[dict[str, Any]], int]:
+    """Parse up to *n* leading JSON-lines objects of a sample: (objects, lines tried).
+
+    A line holding a whole container (``[...]`` or ``{"<key>": [...]}`` for a key
+    in *keys*) contributes its first elements instead; a line that is not a
+    JSON object or such a container contributes nothing, so ``len(objects) <
+    tried`` tells the caller the sample is not clean JSON lines.
+    """
     objs: list[dict[str, Any]] = []
     tried = 0
     for i, ln in enumerate(sample.first_nonblank(n)):
@@ -150,6 +156,20 @@ def sample_objects(sample: Sample, n: int = 5) -> tuple[list[dict[str, Any]], in
         try:
             obj = json.loads(ln)
         except (ValueError, RecursionError):
+            continue
+        inner = None
+        if isinstance(obj, list):
+            inner = obj
+        elif isinstance(obj, dict):
+            for k in keys:
+                if isinstance(obj.get(k), list):
+                    inner = obj[k]
+                    break
+        if inner is not None:
+            elems = [e for e in inner[:n] if isinstance(e, dict)]
+            if elems and len(elems) == len(inner[:n]):
+                objs.extend(elems)
+                tried += len(elems) - 1
             continue
         if isinstance(obj, dict):
             objs.append(obj)

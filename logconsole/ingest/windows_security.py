@@ -310,7 +310,7 @@ class WindowsSecurityParser(Parser):
         self._last_inferred: int | None = None
 
     def sniff(self, sample: Sample) -> Evidence | None:
-        objs, tried = sample_objects(sample)
+        objs, tried = sample_objects(sample, keys=_CONTAINER_KEYS)
         if objs and len(objs) == tried:
             shapes = [_is_windows(o) for o in objs]
             if all(shapes):
