@@ -152,7 +152,7 @@ async def test_histogram_range_selection_posts_bounds(engine):
         await pilot.pause()
         assert len(app.selected) == 1
         msg = app.selected[0]
-        assert (msg.start_us, msg.end_us) == (T0 + 2 * H, T0 + 6 * H - 1)
+        assert (msg.start_us, msg.end_us) == (T0 + 2 * H, T0 + 6 * H)
         assert msg.term == "since:2020-09-14T02:00:00Z until:2020-09-14T05:59:59.999999Z"
         # the term selects exactly the events of those 4 buckets
         with engine.connect() as c:
@@ -161,8 +161,8 @@ async def test_histogram_range_selection_posts_bounds(engine):
         await pilot.press("space", "left", "enter")
         await pilot.press("end", "enter")
         await pilot.pause()
-        assert (app.selected[1].start_us, app.selected[1].end_us) == (T0 + 4 * H, T0 + 6 * H - 1)
-        assert (app.selected[2].start_us, app.selected[2].end_us) == (T0 + 47 * H, T0 + 48 * H - 1)
+        assert (app.selected[1].start_us, app.selected[1].end_us) == (T0 + 4 * H, T0 + 6 * H)
+        assert (app.selected[2].start_us, app.selected[2].end_us) == (T0 + 47 * H, T0 + 48 * H)
 
 
 @sync
@@ -193,7 +193,8 @@ async def test_histogram_follows_the_filter(engine):
 
 
 def test_range_term():
-    assert range_term(T0, T0 + H - 1) == "since:2020-09-14T00:00:00Z until:2020-09-14T00:59:59.999999Z"
+    assert range_term(T0, T0 + H) == "since:2020-09-14T00:00:00Z until:2020-09-14T00:59:59.999999Z"
+    assert range_term(T0, T0) == "since:2020-09-14T00:00:00Z until:2020-09-14T00:00:00Z"
 
 
 # --------------------------------------------------------------------- facets
@@ -207,16 +208,12 @@ class FacetApp(App):
         self.engine = engine
         self.where = where
         self.drills: list[FacetPanel.DrillDown] = []
-        self.freqs: list[str] = []
 
     def compose(self) -> ComposeResult:
         yield FacetPanel(self.engine, self.where)
 
     def on_facet_panel_drill_down(self, msg: FacetPanel.DrillDown) -> None:
         self.drills.append(msg)
-
-    def on_facet_panel_open_frequency(self, msg: FacetPanel.OpenFrequency) -> None:
-        self.freqs.append(msg.field)
 
 
 @sync
@@ -239,10 +236,23 @@ async def test_facets_show_top_values_and_drill_down(engine):
         for _ in range(4):
             await pilot.press("down")
         assert p.current.column == "action"
-        await pilot.press("enter", "F")
+        await pilot.press("enter")
         await pilot.pause()
         assert app.drills[-1].field == "action" and app.drills[-1].value == p.current.value
-        assert app.freqs == ["action"]
+        # Shift+F: the full frequency table of that facet; Enter there drills down the same way
+        p.breadcrumb = ["outcome:success"]
+        await pilot.press("F")
+        await settle(pilot, freq_ready(app))
+        assert app.screen.column == "action" and "outcome:success" in str(app.screen.query_one("#freq-crumbs").render())
+        await pilot.press("end", "enter")
+        await pilot.pause()
+        assert app.screen is not None and not isinstance(app.screen, FrequencyScreen)
+        assert (app.drills[-1].field, app.drills[-1].value, app.drills[-1].term) == ("action", "Hostile", 'action:"Hostile"')
+        await pilot.press("F")
+        await settle(pilot, freq_ready(app))
+        await pilot.press("escape")
+        await pilot.pause()
+        assert len(app.drills) == 3 and not isinstance(app.screen, FrequencyScreen)
 
 
 @sync
@@ -374,3 +384,19 @@ def test_snapshot_frequency_80x24(engine, snap_compare):
 
 def test_snapshot_frequency_160x48(engine, snap_compare):
     assert snap_compare(_snap_app(engine), terminal_size=(160, 48), run_before=_snap_ready)
+
+
+def test_breadcrumb_forms():
+    from rich.text import Text as RText
+
+    from logconsole.tui.screens.frequency import breadcrumb_text
+
+    assert breadcrumb_text(None, "actor").plain == "all events › frequency of Actor"
+    assert breadcrumb_text("ip:\"1.2.3.4\"", "src_ip").plain == 'all events › ip:"1.2.3.4" › frequency of Source IP'
+    many = [f"action:A{i}" for i in range(6)]
+    assert breadcrumb_text(many, "action").plain == (
+        "all events › … › action:A2 › action:A3 › action:A4 › action:A5 › frequency of Action")
+    assert breadcrumb_text(["x\x1b[31m"], "actor").plain == "all events › x\\x1b[31m › frequency of Actor"
+    given = RText("all events › failures")
+    assert breadcrumb_text(given, "actor").plain == "all events › failures › frequency of Actor"
+    assert given.plain == "all events › failures"  # the caller's Text is not modified

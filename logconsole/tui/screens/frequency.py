@@ -20,6 +20,7 @@ from rich.cells import set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
+from sqlalchemy import true
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -210,8 +211,18 @@ class FrequencyTable(ScrollView, can_focus=True):
         return self.row(self.cursor)
 
 
-def breadcrumb_text(breadcrumb: Sequence[str] | str | None, column: str) -> Text:
-    """``all events › actor:"x" › frequency of action`` as inert Rich Text."""
+def breadcrumb_text(breadcrumb: Sequence[str] | str | Text | None, column: str) -> Text:
+    """``all events › actor:"x" › frequency of action`` as inert Rich Text.
+
+    *breadcrumb* is the caller's drill stack: filter texts (oldest first), one
+    string, or a ready-made (already inert) Rich ``Text``.
+    """
+    if isinstance(breadcrumb, Text):
+        t = breadcrumb.copy()
+        t.no_wrap, t.overflow = True, "ellipsis"
+        t.append(" › ", style="dim")
+        t.append(f"frequency of {aggregates.LABELS.get(column, column)}", style="bold")
+        return t
     if breadcrumb is None:
         crumbs: list[str] = []
     elif isinstance(breadcrumb, str):
@@ -251,13 +262,17 @@ class FrequencyScreen(Screen[str | None]):
             self.total = total
             self.distinct = distinct
 
-    def __init__(self, engine, where, column: str, breadcrumb: Sequence[str] | str | None = None,
-                 *, name=None, id=None, classes=None) -> None:
+    def __init__(self, engine, where=None, column: str = "actor", breadcrumb: Sequence[str] | str | Text | None = None,
+                 *, filter_text: str | None = None, name=None, id=None, classes=None) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.engine = engine
-        self.where = where
+        self.where = where if where is not None else true()
         self.column = aggregates.canonical_column(column)
+        if breadcrumb is None and filter_text:
+            breadcrumb = [filter_text]
         self.breadcrumb = breadcrumb
+        #: the row chosen with Enter (None until then)
+        self.selected: aggregates.FrequencyRow | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(breadcrumb_text(self.breadcrumb, self.column), id="freq-crumbs")
@@ -285,6 +300,7 @@ class FrequencyScreen(Screen[str | None]):
         if row is None:
             self.app.bell()
             return
+        self.selected = row
         self.dismiss(aggregates.drill_term(self.column, row.value))
 
     def action_back(self) -> None:

@@ -3,8 +3,10 @@
 A Line API ScrollView: one header line per facet (``Actor  42 distinct``) and
 its top values (count, percentage, a bar).  ``↑``/``↓`` move between values,
 ``Enter`` posts :class:`FacetPanel.DrillDown` (the timeline adds the filter
-term), ``F`` (Shift+F) posts :class:`FacetPanel.OpenFrequency` for the whole
-frequency table of the facet under the cursor.  Counting runs in a thread
+term); ``F`` (Shift+F) opens the whole frequency table of the facet under the
+cursor (:class:`~logconsole.tui.screens.frequency.FrequencyScreen`), and a
+value chosen there is posted as the same ``DrillDown``.  The parent may set
+:attr:`FacetPanel.breadcrumb` (the drill stack) for that screen.  Counting runs in a thread
 worker; every value is made inert (``sanitize.one_line``) and drawn as plain
 segments, never as markup.
 """
@@ -108,18 +110,6 @@ class FacetPanel(ScrollView, can_focus=True):
             """The filter term, e.g. ``actor:"arn:aws:iam::1:user/x"`` (quoted per the filter language)."""
             return aggregates.drill_term(self.field, self.value)
 
-    class OpenFrequency(Message):
-        """Open the frequency table of *field* for the current filter."""
-
-        def __init__(self, panel: "FacetPanel", field: str) -> None:
-            super().__init__()
-            self.panel = panel
-            self.field = field
-
-        @property
-        def control(self) -> "FacetPanel":
-            return self.panel
-
     class Updated(Message):
         def __init__(self, panel: "FacetPanel") -> None:
             super().__init__()
@@ -136,6 +126,8 @@ class FacetPanel(ScrollView, can_focus=True):
         self.limit = limit
         self.set_reactive(FacetPanel.where, where if where is not None else true())
         self.lines: list[FacetLine] = [FacetLine("blank", "", "counting…")]
+        #: the drill stack shown by the frequency table (set by the parent; strings or a Rich Text)
+        self.breadcrumb = None
         self.loading = False
         self.total: int | None = None
 
@@ -241,8 +233,17 @@ class FacetPanel(ScrollView, can_focus=True):
 
     def action_frequency(self) -> None:
         col = self.current.column if self.current else (self.columns[0] if self.columns else None)
-        if col:
-            self.post_message(self.OpenFrequency(self, col))
+        if not col:
+            return
+        from logconsole.tui.screens.frequency import FrequencyScreen
+
+        screen = FrequencyScreen(self.engine, self.where, col, self.breadcrumb)
+
+        def done(term: str | None) -> None:
+            if term is not None and screen.selected is not None:
+                self.post_message(self.DrillDown(self, col, screen.selected.value))
+
+        self.app.push_screen(screen, done)
 
     # ------------------------------------------------------------- rendering
 

@@ -16,8 +16,9 @@ Keys (when focused): ``←``/``→`` (``h``/``l``) move the bucket cursor,
 ``-`` zoom out, ``0`` back to the whole filter's time span, ``space`` marks
 the start then the end of a range, ``Enter`` selects the range (or the cursor's
 bucket), ``Esc`` drops a half-marked range.  Selecting posts
-:class:`Histogram.RangeSelected` with inclusive UTC µs bounds; the timeline
-turns it into ``since:``/``until:`` terms (:attr:`RangeSelected.term`).
+:class:`Histogram.RangeSelected` with UTC µs bounds ``[start_us, end_us)``
+(end exclusive: the end of the last selected bucket); the timeline turns it
+into ``since:``/``until:`` terms (:attr:`RangeSelected.term`).
 """
 
 from __future__ import annotations
@@ -47,9 +48,12 @@ Y_AXIS = 7  # left margin: the count scale
 
 
 def range_term(start_us: int, end_us: int) -> str:
-    """``since:... until:...`` filter terms for an inclusive µs range (exact, UTC)."""
-    return f"since:{format_us(start_us, precision='us' if start_us % 1_000_000 else 'auto')} " \
-           f"until:{format_us(end_us, precision='us' if end_us % 1_000_000 else 'auto')}"
+    """``since:... until:...`` filter terms for the µs range ``[start_us, end_us)`` (exact, UTC).
+
+    ``until:`` is inclusive in the filter language, so it names ``end_us - 1``.
+    """
+    last = max(start_us, end_us - 1)
+    return f"since:{format_us(start_us)} until:{format_us(last)}"
 
 
 def short_count(n: int) -> str:
@@ -133,7 +137,7 @@ class Histogram(Widget, can_focus=True):
     ]
 
     class RangeSelected(Message):
-        """The user selected ``[start_us, end_us]`` (inclusive UTC µs bounds)."""
+        """The user selected ``[start_us, end_us)``: UTC µs, end exclusive (whole buckets)."""
 
         def __init__(self, histogram: "Histogram", start_us: int, end_us: int) -> None:
             super().__init__()
@@ -328,7 +332,7 @@ class Histogram(Widget, can_focus=True):
         width = self.data.width_us
         self.mark_start = None
         self.refresh()
-        self.post_message(self.RangeSelected(self, lo, hi + width - 1))
+        self.post_message(self.RangeSelected(self, lo, hi + width))
 
     # ------------------------------------------------------------- rendering
 
