@@ -844,8 +844,19 @@ def timeline_filter(v: ActorView, row: PermRow | dict[str, Any] | None = None) -
     if not names:
         return who
     if len(names) == 1:
-        return f"{who} action:{quote_value(names[0])}"
-    return f"{who} (" + " OR ".join(f"action:{quote_value(n)}" for n in names) + ")"
+        out = f"{who} action:{quote_value(names[0])}"
+    else:
+        out = f"{who} (" + " OR ".join(f"action:{quote_value(n)}" for n in names) + ")"
+    resource = row.resource if isinstance(row, PermRow) else (row.get("resource") if isinstance(row, dict) else None)
+    if v.provider == "k8s" and resource and "/" in resource and not resource.startswith("/"):
+        ns = resource.split("/", 1)[0]
+        if ns and "*" not in ns and "?" not in ns:
+            out += f" extra.namespace:{quote_value(ns)}"
+    if isinstance(row, PermRow) and row.state in ("used", "used_not_granted"):
+        out += " outcome:success" if v.provider == "k8s" else ""
+    elif isinstance(row, dict):
+        out += " outcome:failure"
+    return out
 
 
 def window_us(since: str | None, until: str | None) -> tuple[int | None, int | None]:
