@@ -186,6 +186,11 @@ class AzureActivityParser(Parser):
             ("description", ("description", "resultDescription")),
             ("status_code", ("properties.statusCode",)),
             ("duration_ms", ("durationMs",)),
+            ("rbac_role", ("authorization.evidence.role", "identity.authorization.evidence.role")),
+            ("rbac_role_assignment_id", ("authorization.evidence.roleAssignmentId",
+                                         "identity.authorization.evidence.roleAssignmentId")),
+            ("rbac_principal_type", ("authorization.evidence.principalType",
+                                     "identity.authorization.evidence.principalType")),
         ):
             v = as_str(first(rec, *paths))
             if v is not None:
@@ -268,10 +273,13 @@ def _role_evidence(rec: dict[str, Any]) -> dict[str, Any]:
             return {}
     if not isinstance(body, dict):
         return {}
-    bp = body.get("properties") if isinstance(body.get("properties"), dict) else {}
+    bp = body.get("properties") or body.get("Properties")
+    if not isinstance(bp, dict):
+        return {}
+    low = {str(k).lower(): v for k, v in bp.items()}
     out = {}
-    if as_str(bp.get("roleDefinitionId")):
-        out["role_definition_id"] = bp["roleDefinitionId"]
-    if as_str(bp.get("principalId")):
-        out["principal_id"] = bp["principalId"]
+    for src, dst in (("roledefinitionid", "role_definition_id"), ("principalid", "principal_id"),
+                     ("principaltype", "principal_type"), ("scope", "role_scope")):
+        if as_str(low.get(src)):
+            out[dst] = low[src]
     return out
