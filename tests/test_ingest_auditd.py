@@ -248,6 +248,12 @@ def test_sniff_claims_only_auditd_samples():
             assert ev is None, f
 
 
+def test_source_options_record_only_auditd_options(engine):
+    ingest_paths(engine, [str(AUDITD / "audit_enriched.log")], options={"year": 2020, "map": "x=y"})
+    with engine.connect() as conn:
+        assert json.loads(conn.execute(select(sources.c.options)).scalar()) == {"window": 512}
+
+
 def test_evidence_file_unchanged(engine, tmp_path):
     src = tmp_path / "a.log"
     shutil.copy(AUDITD / "audit_enriched.log", src)

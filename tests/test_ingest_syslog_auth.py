@@ -156,7 +156,7 @@ def test_rfc5424_rfc3339_pam_su_usermod(engine, tmp_path):
         "Mar  3 10:00:04 h su[10]: FAILED SU (to root) bob on pts/1",
         "Mar  3 10:00:05 h su[11]: pam_unix(su-l:auth): authentication failure; logname=bob uid=1000 euid=0 tty=pts/1 ruser=bob rhost=  user=root",
         "Mar  3 10:00:06 h CRON[12]: (root) CMD (/usr/local/bin/backup.sh)",
-        "Mar  3 10:00:07 h systemd-logind[13]: New session 42 of user bob.",
+        "Mar  3 10:00:07 h systemd-logind[13]: New session 42 of user bob.smith.",
         "Mar  3 10:00:08 h kernel: [ 12.3] eth0: link up",
         "Mar  3 10:00:09 h sshd[14]: Connection closed by authenticating user root 203.0.113.10 port 4242 [preauth]",
     ]
@@ -190,7 +190,7 @@ def test_rfc5424_rfc3339_pam_su_usermod(engine, tmp_path):
     r = _line(rows, 10)
     assert (r["action"], r["actor"], r["resource"]) == ("cron_cmd", "root", "/usr/local/bin/backup.sh")
     r = _line(rows, 11)
-    assert (r["action"], r["actor"], r["session"]) == ("session_open", "bob", "42")
+    assert (r["action"], r["actor"], r["session"]) == ("session_open", "bob.smith", "42")
     r = _line(rows, 12)
     assert (r["action"], r["service"]) == ("syslog", "kernel") and r["message"] == "kernel: [ 12.3] eth0: link up"
     r = _line(rows, 13)

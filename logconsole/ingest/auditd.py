@@ -247,9 +247,8 @@ class AuditdParser(Parser):
         return None
 
     def source_options(self) -> dict[str, Any]:
-        opts = super().source_options()
-        opts["window"] = self.window
-        return opts
+        # only what this parser uses (the CLI passes one options dict to every parser)
+        return {"window": self.window}
 
     # ------------------------------------------------------------------ parse
     def parse(self, inp: Input) -> Iterator[Event | Quarantined]:

@@ -132,7 +132,10 @@ class PgAuditParser(Parser):
         return None
 
     def source_options(self) -> dict[str, Any]:
-        opts = super().source_options()
+        # only what this parser uses (the CLI passes one options dict to every parser)
+        opts: dict[str, Any] = {}
+        if self.options.get("tz") not in (None, ""):
+            opts["tz"] = str(self.options["tz"])
         if self.mode:
             opts["layout"] = self.mode
         return opts

@@ -115,7 +115,7 @@ _ACCOUNT_RULES: list[tuple[re.Pattern[str], str]] = [
     (_R(r"changed password expiry for (?P<target>\S+)"), "user_modify"),
     (_R(r"group '(?P<group>[^']+)' (?P<what>.*)"), "group_modify"),
 ]
-_SESSION_LOGIND = _R(r"New session (?P<sid>\S+) of user (?P<user>[^\s.]+)\.?")
+_SESSION_LOGIND = _R(r"New session (?P<sid>\S+) of user (?P<user>\S+?)\.?\s*$")
 _SESSION_LOGIND_END = _R(r"Removed session (?P<sid>[^\s.]+)\.?")
 _CRON_CMD = _R(r"\((?P<user>[^)]+)\) CMD \((?P<cmd>.*)\)\s*$")
 
@@ -185,7 +185,7 @@ class SyslogAuthParser(Parser):
         return Evidence(30, f"{hits} of {len(lines)} lines are syslog lines (no auth programs seen)")
 
     def source_options(self) -> dict[str, Any]:
-        opts = {k: v for k, v in self.options.items() if v not in (None, "") and k not in ("year", "tz")}
+        opts: dict[str, Any] = {}  # only what this parser uses (the CLI passes one options dict to every parser)
         if self.year_used is not None:
             opts["year"] = self.year_used
             opts["year_from"] = self.year_from
