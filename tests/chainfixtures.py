@@ -338,7 +338,9 @@ def auditd_lines(n: int = 30, *, start_serial: int = 1000, t0: int = AUDIT_T0, r
 
 
 def windows_events(n: int = 20, *, start: int = 5000, computer: str = "WS01.corp.example",
-                   skip: set[int] | None = None, clear_at: int | None = None) -> list[dict[str, Any]]:
+                   skip: set[int] | None = None, clear_at: int | None = None,
+                   native: bool = False) -> list[dict[str, Any]]:
+    """Flat (forwarder/SIEM shape) or native (``Event.System`` as evtx dumps write) events."""
     skip = skip or set()
     out = []
     for i in range(n):
@@ -346,7 +348,14 @@ def windows_events(n: int = 20, *, start: int = 5000, computer: str = "WS01.corp
         if rid in skip:
             continue
         eid = 1102 if (clear_at is not None and rid == clear_at) else 4624
-        out.append({"EventID": eid, "EventRecordID": str(rid), "Channel": "Security", "Computer": computer,
-                    "TimeCreated": iso(T0 + timedelta(seconds=3 * i)),
-                    "Provider": "Microsoft-Windows-Security-Auditing" if eid != 1102 else "Microsoft-Windows-Eventlog"})
+        prov = "Microsoft-Windows-Security-Auditing" if eid != 1102 else "Microsoft-Windows-Eventlog"
+        when = iso(T0 + timedelta(seconds=3 * i))
+        if native:
+            out.append({"Event": {"System": {"Provider": {"Name": prov}, "EventID": eid, "EventRecordID": rid,
+                                             "Channel": "Security", "Computer": computer,
+                                             "TimeCreated": {"SystemTime": when}},
+                                  "EventData": {"TargetUserName": "alice"}}})
+        else:
+            out.append({"EventID": eid, "EventRecordID": str(rid), "Channel": "Security", "Computer": computer,
+                        "TimeCreated": when, "Provider": prov})
     return out

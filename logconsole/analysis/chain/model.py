@@ -96,6 +96,7 @@ class TargetResult:
     def finish(self, *, anchored: bool, verifiable: bool = True) -> "TargetResult":
         """Set the status from the failures found: tampered > unverifiable > intact/consistent."""
         self.failures.sort(key=Failure.sort_key)
+        self.explained.sort(key=Failure.sort_key)
         if self.failures:
             self.status = TAMPERED
         elif not verifiable:
