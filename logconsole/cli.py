@@ -24,6 +24,9 @@ LAZY_COMMANDS: dict[str, str] = {
     "grants": "logconsole.commands.privileges:grants",
     "actors": "logconsole.commands.privileges:actors",
     "actor": "logconsole.commands.privileges:actor",
+    "finding": "logconsole.commands.findings:finding",
+    "readiness": "logconsole.commands.report:readiness_cmd",
+    "export": "logconsole.commands.report:export_cmd",
 }
 
 

@@ -134,5 +134,6 @@ EVENT_FIELDS = [
 # Feature tables register themselves on ``metadata``; import them here so that
 # ``metadata.create_all`` sees them.  (Each module only defines Tables.)
 from logconsole.store import grants_schema  # noqa: E402,F401
-from logconsole.store import aggregates  # noqa: E402,F401  (the ix_events_outcome_ts index)
 from logconsole.store import annotations  # noqa: E402,F401
+from logconsole.store import aggregates  # noqa: E402,F401  (the ix_events_outcome_ts index)
+from logconsole.store import findings_schema  # noqa: E402,F401

@@ -1,0 +1,180 @@
+"""``logconsole readiness`` and ``logconsole export``."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+
+import click
+
+from logconsole.commands.common import db_option, emit_json, fail, json_option, open_engine
+from logconsole.store.sanitize import inert, one_line
+
+
+def _parse_at(value: str | None) -> int | None:
+    if value is None:
+        return None
+    from logconsole.ingest.base import ParseError
+    from logconsole.ingest.timeparse import parse_iso
+
+    try:
+        return parse_iso(value)
+    except (ParseError, ValueError):
+        fail(f"--at {value!r}: not an ISO 8601 time (e.g. 2026-03-14T12:00:00Z)")
+
+
+@click.command("readiness")
+@click.option("--by-source", is_flag=True, help="One row per source (default: per format, then the weakest sources).")
+@db_option
+@json_option
+def readiness_cmd(by_source, db_path, as_json):
+    """Score each source against the audit-ready checklist.
+
+    comprehensive: successful and failed attempts both recorded, resource
+    actions recorded; tamper-evident: chain or digest verified (intact 2
+    points, consistent 1), else unverified/absent; contextual: share of events
+    with an actor id, with millisecond-or-better timestamps, with a target
+    resource (>= 90% 1 point, >= 50% half).  Score = points / 7.  With grants
+    imported, also the dormant and over-privileged actors.
+    """
+    from logconsole.report.readiness import by_format, readiness
+
+    eng = open_engine(db_path)
+    res = readiness(eng)
+    if as_json:
+        emit_json(res)
+        return
+    from logconsole.report.readiness import source_readiness
+
+    rows = source_readiness(eng)
+    if not rows:
+        click.echo("no sources in the index (run `logconsole ingest PATH...`)")
+        return
+
+    def pct(n, d):
+        return f"{100 * n / d:5.1f}%" if d else "    -"
+
+    if not by_source:
+        click.echo(f"{'format':<18} {'src':>4} {'events':>9} {'ok/fail':>15} {'actor':>7} {'ms':>7} {'resrc':>7}  {'tamper-evident':<28} score")
+        for f in by_format(rows):
+            tam = ", ".join(f"{k} {v}" for k, v in f.tamper.items())
+            rng = f" ({f.score_min}-{f.score_max})" if f.score_min != f.score_max else ""
+            click.echo(
+                f"{one_line(f.format, 18):<18} {f.sources:>4} {f.events:>9,} {f'{f.success:,}/{f.failure:,}':>15} "
+                f"{pct(f.with_actor, f.events):>7} {pct(f.with_ms, f.events):>7} {pct(f.with_resource, f.events):>7}  "
+                f"{one_line(tam, 28):<28} {f.score:>3}%{rng}"
+            )
+        weak = sorted(rows, key=lambda r: (r.score, r.path))[:5]
+        click.echo("")
+        click.echo("weakest sources (all: --by-source):")
+        for r in weak:
+            click.echo(f"  {r.score:>3}% {r.grade:<9} {one_line(r.path, 70)}  {one_line('; '.join(r.notes), 90)}")
+    else:
+        for r in rows:
+            click.echo(f"{r.score:>3}% {r.grade:<9} {one_line(r.format, 16):<16} {r.events:>8,} ev  "
+                       f"tamper: {r.tamper:<12} {one_line(r.path, 80)}")
+            if r.notes:
+                click.echo(f"      {one_line('; '.join(r.notes), 140)}")
+    g = res["grants"]
+    click.echo("")
+    if g is None:
+        click.echo(f"grants: {one_line(res['grants_note'])}")
+    else:
+        click.echo(f"grants: {len(g['dormant'])} dormant actor(s), {len(g['overprivileged'])} over-privileged actor(s), "
+                   f"{g['unknown_permissions']:,} permission(s) in state unknown")
+        for name in g["dormant"]:
+            click.echo(f"  dormant: {one_line(name, 120)}")
+        for name in g["overprivileged"]:
+            click.echo(f"  over-privileged: {one_line(name, 120)}")
+
+
+@click.command("export")
+@click.option("-o", "--out", "out_path", type=click.Path(dir_okay=False), default=None,
+              help="Write to FILE (default: stdout).  A Markdown report also gets FILE.sha256.")
+@click.option("--output", "fmt", type=click.Choice(["markdown", "csv", "jsonl", "timesketch"]), default="markdown",
+              show_default=True, help="markdown: the findings report; csv/jsonl/timesketch: the filtered timeline.")
+@click.option("--title", default="Findings report", show_default=True, help="Report title.")
+@click.option("--at", "at", default=None, help="Pin the report's generated-at time (ISO 8601), for reproducible reports.")
+@click.option("--evidence-root", default=None,
+              help="Show source paths relative to this directory (default: their common parent).")
+@click.option("--query", "-q", default=None, help="csv/jsonl/timesketch: the filter (default: every event).")
+@click.option("--finding", "finding_id", type=int, default=None, help="csv/jsonl/timesketch: the events of one finding.")
+@click.option("--raw", is_flag=True, help="jsonl: include the raw record.")
+@db_option
+def export_cmd(out_path, fmt, title, at, evidence_root, query, finding_id, raw, db_path):
+    """Write the Markdown findings report, or the timeline as CSV / JSONL / Timesketch JSONL.
+
+    \b
+    logconsole export -o report.md --title "Case 42" --at 2026-03-15T09:00:00Z
+    logconsole export --output csv --query 'ip:203.0.113.77' -o attacker.csv
+    logconsole export --output timesketch --finding 3 > f3.jsonl
+    """
+    from logconsole.store import findings_schema as F
+
+    at_us = _parse_at(at)
+    eng = open_engine(db_path)
+    F.install_resolver(eng)
+    if evidence_root is not None and not os.path.isdir(evidence_root):
+        fail(f"--evidence-root {evidence_root}: not a directory")
+    if fmt == "markdown":
+        if query or finding_id is not None or raw:
+            fail("--query, --finding and --raw apply to --output csv|jsonl|timesketch; the report covers every finding")
+        from logconsole.report.markdown import ReportOptions, build_report
+
+        text = build_report(eng, ReportOptions(title=title, at_us=at_us, evidence_root=evidence_root,
+                                               db_label=os.path.basename(str(eng.url.database or ""))))
+        if out_path:
+            data = text.encode("utf-8")
+            with open(out_path, "wb") as fh:
+                fh.write(data)
+            with open(out_path + ".sha256", "w", encoding="utf-8") as fh:
+                fh.write(f"{hashlib.sha256(data).hexdigest()}  {os.path.basename(out_path)}\n")
+            click.echo(f"report written to {out_path} ({len(data):,} bytes; SHA-256 in {out_path}.sha256)", err=True)
+        else:
+            click.echo(inert(text, keep_newlines=True) if sys.stdout.isatty() else text, nl=False)
+        return
+    from sqlalchemy import true
+
+    from logconsole.report.exports import export_timeline
+
+    if query and finding_id is not None:
+        fail("give --query or --finding, not both")
+    where = true()
+    if query:
+        try:
+            where = F.check_query(query).where
+        except F.FindingError as exc:
+            fail(str(exc))
+    elif finding_id is not None:
+        with eng.connect() as conn:
+            try:
+                where = F.finding_where(F.get_finding_row(conn, finding_id))
+            except F.FindingError as exc:
+                fail(str(exc))
+    with eng.connect() as conn:
+        if out_path:
+            with open(out_path, "w", encoding="utf-8", newline="") as fh:
+                n = export_timeline(conn, where, fmt, fh, with_raw=raw)
+            click.echo(f"{n:,} event(s) written to {out_path}", err=True)
+        else:
+            out = sys.stdout
+            if out.isatty():
+                out = _InertWriter(out)
+            n = export_timeline(conn, where, fmt, out, with_raw=raw)
+            out.flush()
+
+
+class _InertWriter:
+    """A stdout wrapper for terminals: control characters in the data are made visible."""
+
+    def __init__(self, out) -> None:
+        self.out = out
+
+    def write(self, s: str) -> int:
+        return self.out.write(inert(s, keep_newlines=True))
+
+    def flush(self) -> None:
+        self.out.flush()
+
+

@@ -1,0 +1,144 @@
+"""Timeline exports for other tools: CSV, JSON lines, Timesketch JSONL.
+
+Rows are the events matching a filter in (time, index id) order, which is
+time, then source file in ingest order, then record position - the same
+order every time for the same index.
+
+* ``csv``: one header row, the columns of :data:`COLUMNS`.  A text cell that a
+  spreadsheet would run as a formula (starting with ``= + - @``, tab or CR) is
+  prefixed with ``'`` (OWASP CSV-injection rule); the JSON outputs keep values
+  exact.
+* ``jsonl``: one object per event with the same keys (times as ISO 8601 UTC
+  and ``ts_us``), optionally the raw record.
+* ``timesketch``: JSONL with the fields Timesketch requires - ``message``,
+  ``datetime`` (ISO 8601 with offset), ``timestamp`` (epoch µs),
+  ``timestamp_desc`` - plus the normalized fields as attributes and ``tag``
+  from the investigator's tags.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from typing import IO, Any, Iterator
+
+from sqlalchemy import Connection, select
+
+from logconsole.ingest.timeparse import format_us
+from logconsole.store import queries
+from logconsole.store.schema import sources
+
+FORMATS = ("csv", "jsonl", "timesketch")
+COLUMNS = [
+    "time", "ts_us", "format", "source", "line", "rec_index", "record_id", "service", "action", "outcome",
+    "error_code", "actor", "actor_type", "actor_uid", "session", "target_user", "src_ip", "user_agent", "host",
+    "resource", "account", "region", "message", "raw_sha256", "event_id",
+]
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+#: what the timestamp of each format means (Timesketch ``timestamp_desc``)
+TIMESTAMP_DESC = {
+    "cloudtrail": "AWS API call time (eventTime)",
+    "k8s-audit": "Kubernetes request received",
+    "auditd": "auditd event time",
+    "syslog-auth": "syslog time",
+    "pgaudit": "PostgreSQL log time",
+    "gcp-audit": "GCP audit log timestamp",
+    "azure-activity": "Azure activity event time",
+    "windows-security": "Windows event time created",
+    "jsonl": "Event time",
+}
+
+
+def _rows(conn: Connection, where, with_raw: bool) -> Iterator[dict[str, Any]]:
+    paths = {r.id: r.path for r in conn.execute(select(sources.c.id, sources.c.path))}
+    for e in queries.iter_events(conn, where, with_raw=with_raw):
+        d = {
+            "time": format_us(e["ts_us"]), "ts_us": e["ts_us"], "format": e["format"], "source": paths.get(e["source_id"]),
+            "line": e["line"], "rec_index": e["rec_index"], "record_id": e["record_id"], "service": e["service"],
+            "action": e["action"], "outcome": e["outcome"], "error_code": e["error_code"], "actor": e["actor"],
+            "actor_type": e["actor_type"], "actor_uid": e["actor_uid"], "session": e["session"],
+            "target_user": e["target_user"], "src_ip": e["src_ip"], "user_agent": e["user_agent"], "host": e["host"],
+            "resource": e["resource"], "account": e["account"], "region": e["region"], "message": e["message"],
+            "raw_sha256": e["raw_sha256"], "event_id": e["id"],
+        }
+        if with_raw:
+            d["raw"] = e["raw"]
+        yield d
+
+
+def csv_safe(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith(_FORMULA):
+        return "'" + value
+    return value
+
+
+def write_csv(conn: Connection, where, out: IO[str]) -> int:
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(COLUMNS)
+    n = 0
+    for d in _rows(conn, where, False):
+        w.writerow([csv_safe(d[c]) if d[c] is not None else "" for c in COLUMNS])
+        n += 1
+    return n
+
+
+def write_jsonl(conn: Connection, where, out: IO[str], *, with_raw: bool = False) -> int:
+    n = 0
+    for d in _rows(conn, where, with_raw):
+        out.write(json.dumps(d, ensure_ascii=False, separators=(",", ":")) + "\n")
+        n += 1
+    return n
+
+
+def _tags(conn: Connection) -> dict[tuple[int, str], list[str]]:
+    from logconsole.store.annotations import annotation_tags, annotations
+
+    out: dict[tuple[int, str], list[str]] = {}
+    q = select(annotations.c.dedup, annotations.c.raw_sha256, annotation_tags.c.tag).select_from(
+        annotations.join(annotation_tags, annotation_tags.c.annotation_id == annotations.c.id)
+    ).order_by(annotation_tags.c.tag)
+    for r in conn.execute(q):
+        out.setdefault((r.dedup, r.raw_sha256), []).append(r.tag)
+    return out
+
+
+def write_timesketch(conn: Connection, where, out: IO[str]) -> int:
+    from logconsole.store.schema import events
+
+    tags = _tags(conn)
+    dedups: dict[int, int] = {}
+    if tags:
+        for r in conn.execute(select(events.c.id, events.c.dedup).where(where)):
+            dedups[r.id] = r.dedup
+    n = 0
+    for d in _rows(conn, where, False):
+        us = d["ts_us"]
+        rec = {
+            "message": d["message"] or f"{d['actor'] or '?'} {d['action'] or '?'} {d['resource'] or ''}".strip(),
+            "datetime": format_us(us, precision="us").replace("Z", "+00:00"),
+            "timestamp": us,
+            "timestamp_desc": TIMESTAMP_DESC.get(d["format"], "Event time"),
+        }
+        for k in COLUMNS:
+            if k in ("time", "ts_us") or d[k] is None:
+                continue
+            rec["data_type" if k == "format" else k] = d[k]
+        rec["data_type"] = f"logconsole:{d['format']}"
+        t = tags.get((dedups.get(d["event_id"]), d["raw_sha256"])) if tags else None
+        if t:
+            rec["tag"] = t
+        out.write(json.dumps(rec, ensure_ascii=False, separators=(",", ":")) + "\n")
+        n += 1
+    return n
+
+
+def export_timeline(conn: Connection, where, fmt: str, out: IO[str], *, with_raw: bool = False) -> int:
+    if fmt == "csv":
+        return write_csv(conn, where, out)
+    if fmt == "jsonl":
+        return write_jsonl(conn, where, out, with_raw=with_raw)
+    if fmt == "timesketch":
+        return write_timesketch(conn, where, out)
+    raise ValueError(f"unknown export format {fmt!r}; one of {', '.join(FORMATS)}")
+

@@ -1,0 +1,139 @@
+"""What the report reads from other areas (privileges, chain verification), when they exist.
+
+Each function returns ``None`` when its area is not installed (``ImportError``)
+or has nothing stored, and the report then says "not available" - it never
+invents data.  Everything here is read-only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, inspect
+
+
+def _has_table(engine: Engine, name: str) -> bool:
+    try:
+        return inspect(engine).has_table(name)
+    except Exception:  # pragma: no cover
+        return False
+
+
+# ------------------------------------------------------------------ privileges
+class Privileges:
+    """A lazily computed privilege analysis of the whole index (or None)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._analysis: Any = None
+        self._tried = False
+        self.error: str | None = None
+
+    @property
+    def analysis(self):
+        if not self._tried:
+            self._tried = True
+            try:
+                from logconsole.analysis.privileges.actors import analyze
+            except ImportError:
+                self.error = "the privileges analysis is not installed"
+                return None
+            try:
+                self._analysis = analyze(self.engine)
+            except Exception as exc:  # a broken area must not break the report
+                self.error = f"privileges analysis failed: {exc.__class__.__name__}: {exc}"
+                self._analysis = None
+        return self._analysis
+
+    def grants_loaded(self) -> bool:
+        a = self.analysis
+        return bool(a is not None and getattr(a.grants, "snapshots", None))
+
+    def view(self, actor: str):
+        a = self.analysis
+        if a is None:
+            return None
+        for v in a.actors:
+            if v.name == actor:
+                return v
+        return None
+
+    def counts(self) -> dict[str, Any] | None:
+        """Dormant and over-privileged actors (only when grants are loaded)."""
+        if not self.grants_loaded():
+            return None
+        dormant, over, unknown = [], [], 0
+        for v in self.analysis.actors:
+            kinds = {f.kind for f in v.findings}
+            s = v.summary()
+            if "dormant" in kinds:
+                dormant.append(v.name)
+            granted = s.get("granted") or 0
+            if v.covered and ("wildcard_grant" in kinds or (granted >= OVERPRIVILEGE_MIN_GRANTED and s.get("overprivilege", 0) >= OVERPRIVILEGE_RATIO)):
+                over.append(v.name)
+            unknown += s.get("unknown") or 0
+        return {"dormant": sorted(dormant), "overprivileged": sorted(over), "unknown_permissions": unknown,
+                "snapshots": len(self.analysis.grants.snapshots)}
+
+
+#: over-privileged: a wildcard grant, or at least OVERPRIVILEGE_RATIO of at least
+#: OVERPRIVILEGE_MIN_GRANTED granted permissions unused in the window
+OVERPRIVILEGE_RATIO = 0.9
+OVERPRIVILEGE_MIN_GRANTED = 20
+
+
+# ------------------------------------------------------------------ chain verification
+def verification_results(engine: Engine) -> list[dict[str, Any]] | None:
+    """Stored verification results (latest per target), or None when unavailable."""
+    try:
+        from logconsole.analysis.chain import store as chain_store  # type: ignore[attr-defined]
+    except ImportError:
+        chain_store = None
+    if chain_store is not None and hasattr(chain_store, "latest_results"):
+        try:
+            with engine.connect() as conn:
+                return list(chain_store.latest_results(conn))
+        except Exception:
+            return None
+    return _results_from_tables(engine)
+
+
+def _results_from_tables(engine: Engine) -> list[dict[str, Any]] | None:
+    try:
+        from logconsole.store import integrity_schema as isch  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    for fn in ("latest_results", "list_results", "results"):
+        f = getattr(isch, fn, None)
+        if callable(f):
+            try:
+                with engine.connect() as conn:
+                    return list(f(conn))
+            except Exception:
+                return None
+    return None
+
+
+def index_checkpoint(engine: Engine) -> dict[str, Any] | None:
+    """The latest index checkpoint (Merkle root, size, time), or None."""
+    try:
+        from logconsole.analysis.chain import custody  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    for fn in ("latest_checkpoint", "last_checkpoint", "get_checkpoint"):
+        f = getattr(custody, fn, None)
+        if callable(f):
+            try:
+                with engine.connect() as conn:
+                    cp = f(conn)
+            except TypeError:
+                try:
+                    cp = f(engine)
+                except Exception:
+                    return None
+            except Exception:
+                return None
+            if cp is None:
+                return None
+            return cp if isinstance(cp, dict) else getattr(cp, "__dict__", None)
+    return None

@@ -1,0 +1,559 @@
+"""The Markdown findings report (``logconsole export``).
+
+Sections, in order: 1 header, 2 summary, 3 evidence and integrity, 4 method,
+5 findings, 6 actors involved, 7 gaps and limitations.
+
+Rules: every log-derived value goes through :func:`~logconsole.report.escape.md`
+(tables cannot break, no link/HTML/formatting injection); every ordering is
+explicit (events by time, source path, line, record index, SHA-256), so the
+same index and findings give a byte-identical report for the same ``--at``;
+all times are UTC.  Sections that need another area (chain verification,
+privileges) say "not available" when that area has nothing to offer.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, func, select, text
+
+from logconsole import __version__
+from logconsole.ingest.timeparse import format_us
+from logconsole.report.escape import md, md_code, md_table, narrative_block
+from logconsole.report.integrations import OVERPRIVILEGE_MIN_GRANTED, OVERPRIVILEGE_RATIO, Privileges, index_checkpoint, verification_results
+from logconsole.report.readiness import by_format, source_readiness
+from logconsole.store import findings_schema as F
+from logconsole.store.schema import events, quarantine, sources
+
+#: a findings timeline longer than HEAD + TAIL rows keeps the first HEAD and the last TAIL
+#: (the Timesketch story exporter's 20 + 5)
+HEAD_ROWS = 20
+TAIL_ROWS = 5
+#: quiet periods: no event of a format for at least this long
+GAP_US = 60 * 60 * 1_000_000
+MAX_GAPS_PER_FORMAT = 5
+
+
+@dataclass
+class ReportOptions:
+    title: str = "Findings report"
+    at_us: int | None = None  # generated-at; None = now
+    evidence_root: str | None = None  # paths shown relative to this (as given); None = common parent
+    db_label: str | None = None
+    head_rows: int = HEAD_ROWS
+    tail_rows: int = TAIL_ROWS
+
+
+def _t(us: int | None) -> str:
+    return format_us(us) if us is not None else "-"
+
+
+def _int(n: int | None) -> str:
+    return f"{n:,}" if n is not None else "-"
+
+
+class _Paths:
+    """Source paths shown relative to the evidence root."""
+
+    def __init__(self, paths: list[str], root: str | None) -> None:
+        real = [p for p in paths if p and p != "-"]
+        if root is not None:
+            self.label = root
+            self.base = os.path.realpath(root)
+        elif real:
+            common = os.path.commonpath(real) if len(real) > 1 else os.path.dirname(real[0])
+            if len(real) == 1 or not os.path.isdir(common):
+                common = os.path.dirname(common) if not os.path.isdir(common) else common
+            self.label = common
+            self.base = common
+        else:
+            self.label = "-"
+            self.base = None
+
+    def show(self, path: str) -> str:
+        if self.base and path not in ("-", "") and (path == self.base or path.startswith(self.base.rstrip(os.sep) + os.sep)):
+            return os.path.relpath(path, self.base)
+        return path
+
+
+def build_report(engine: Engine, opts: ReportOptions | None = None) -> str:
+    opts = opts or ReportOptions()
+    at_us = opts.at_us if opts.at_us is not None else int(time.time() * 1_000_000)
+    F.install_resolver(engine)
+    priv = Privileges(engine)
+    with engine.connect() as conn:
+        srcs = [dict(r._mapping) for r in conn.execute(select(sources).order_by(sources.c.path, sources.c.id))]
+        paths = _Paths([s["path"] for s in srcs], opts.evidence_root)
+        finds = F.severity_sorted(F.list_findings(conn))
+        total_events, first_all, last_all = conn.execute(
+            select(func.count(), func.min(events.c.ts_us), func.max(events.c.ts_us))
+        ).one()
+        out: list[str] = []
+        out.append(_header(conn, engine, opts, at_us, srcs, paths, total_events))
+        out.append(_summary(conn, finds, total_events, first_all, last_all, srcs))
+        ready = source_readiness(engine)
+        out.append(_evidence(conn, engine, srcs, paths, ready, priv))
+        out.append(_method(conn, finds, srcs))
+        actors: dict[str, dict[str, Any]] = {}
+        out.append(_findings(conn, finds, opts, actors))
+        out.append(_actors(conn, actors, priv))
+        out.append(_gaps(conn, engine, srcs, paths, ready, priv, actors, first_all, last_all))
+    return "\n".join(s.rstrip("\n") + "\n" for s in out)
+
+
+# ====================================================================== 1 header
+def _header(conn, engine, opts, at_us, srcs, paths, total_events) -> str:
+    rows = [
+        ["Generated at (UTC)", md(format_us(at_us))],
+        ["Tool", md(f"logconsole {__version__}")],
+        ["Index", md(opts.db_label or os.path.basename(engine.url.database or "") or "-")
+         + f" ({_int(len(srcs))} sources, {_int(total_events)} events)"],
+    ]
+    cp = index_checkpoint(engine)
+    if cp:
+        root = cp.get("root") or cp.get("merkle_root") or cp.get("head")
+        size = cp.get("size") or cp.get("tree_size") or cp.get("events")
+        when = cp.get("time") or cp.get("created_at") or cp.get("at")
+        when_s = format_us(when) if isinstance(when, int) else (str(when) if when else "")
+        val = f"Merkle root {md_code(root)} over {_int(size) if isinstance(size, int) else md(size)} events"
+        if when_s:
+            val += f", recorded {md(when_s)}"
+        rows.append(["Index checkpoint", val])
+    else:
+        rows.append(["Index checkpoint", "not available (no index checkpoint recorded)"])
+    rows.append(["Evidence root", md(paths.label)])
+    rows.append(["Times", "all times are UTC (ISO 8601, `Z`)"])
+    return f"# {md(opts.title, 300)}\n\n" + md_table(["Field", "Value"], rows)
+
+
+# ====================================================================== 2 summary
+def _summary(conn, finds, total_events, first_all, last_all, srcs) -> str:
+    out = ["## 2. Summary\n"]
+    by = {s: 0 for s in reversed(F.SEVERITIES)}
+    for f in finds:
+        by[f["severity"]] = by.get(f["severity"], 0) + 1
+    out.append(f"{len(finds)} finding(s) over {_int(total_events)} events from {_int(len(srcs))} sources.\n")
+    out.append(md_table(["Severity", "Findings"], [[s, str(n)] for s, n in by.items()], align="lr"))
+    fe_first = min((f["first_us"] for f in finds if f["first_us"] is not None), default=None)
+    fe_last = max((f["last_us"] for f in finds if f["last_us"] is not None), default=None)
+    out.append(md_table(
+        ["Time range", "From (UTC)", "To (UTC)"],
+        [["All events in the index", _t(first_all), _t(last_all)], ["Events in findings", _t(fe_first), _t(fe_last)]],
+    ))
+    if finds:
+        out.append(md_table(
+            ["Finding", "Severity", "Title", "Events", "First (UTC)", "Last (UTC)"],
+            [[f"F{f['id']}", f["severity"], md(f["title"]), _int(f["events"]), _t(f["first_us"]), _t(f["last_us"])] for f in finds],
+            align="lllrll",
+        ))
+    else:
+        out.append("No findings recorded (`logconsole finding add`).\n")
+    return "\n".join(out)
+
+
+# ====================================================================== 3 evidence
+def _evidence(conn, engine, srcs, paths, ready, priv) -> str:
+    out = ["## 3. Evidence and integrity\n", "### 3.1 Sources\n"]
+    out.append(
+        "One row per evidence file as ingested (opened read-only; SHA-256 of the file's bytes). "
+        "Accounting per file: records read = events + duplicates + merged + quarantined.\n"
+    )
+    rows = []
+    for s in srcs:
+        rows.append([
+            f"S{s['id']}", md(paths.show(s["path"]), 300), md(s["format"]), f"`{s['sha256']}`" if s["sha256"] else "",
+            _int(s["bytes"]), _int(s["records"]), _int(s["events"]), _int(s["duplicates"] + (s.get("merged") or 0)),
+            _int(s["quarantined"]), _t(s["first_ts"]), _t(s["last_ts"]),
+        ])
+    out.append(md_table(
+        ["Source", "Path", "Format", "SHA-256", "Bytes", "Records", "Events", "Duplicates", "Quarantined", "First event (UTC)", "Last event (UTC)"],
+        rows, align="lllrrrrrrll"))
+    incomplete = [s for s in srcs if s["status"] != "complete"]
+    if incomplete:
+        out.append(f"{len(incomplete)} source(s) were left incomplete by an interrupted ingest: "
+                   + ", ".join(f"S{s['id']}" for s in incomplete) + ".\n")
+    out.append("### 3.2 Verification\n")
+    results = verification_results(engine)
+    if not results:
+        out.append("Chain verification: not available (no verification results are stored in this index; "
+                   "run `logconsole verify PATH...` and `logconsole verify --index`).\n")
+    else:
+        vrows, frows = [], []
+        for r in sorted(results, key=lambda r: (str(r.get("path") or ""), str(r.get("scheme") or ""))):
+            p = paths.show(str(r.get("path") or ""))
+            fails = r.get("failures") or []
+            vrows.append([md(p, 300), md(r.get("scheme")), md(r.get("status")), _int(r.get("records")),
+                          md(_coverage(r.get("coverage"))), md(r.get("anchor") or "none"), _int(len(fails))])
+            for fl in fails:
+                frows.append([md(p, 300), md(fl.get("kind")), md(fl.get("line")), md(fl.get("seq")), md(fl.get("detail"), 300)])
+        out.append(md_table(["Target", "Scheme", "Status", "Records", "Coverage", "Anchor", "Failures"], vrows, align="llllllr"))
+        if frows:
+            out.append(md_table(["Target", "Failure", "Line", "Seq", "Detail"], _cut_simple(frows, 50, 5), align="llrrl"))
+    out.append("### 3.3 Audit readiness\n")
+    out.append(
+        "Checklist per format (`logconsole readiness` scores each source): comprehensive (successes and failures both "
+        "recorded; resource actions recorded), tamper-evident (chain or digest verified), contextual (share of events "
+        "with an actor id, with millisecond-or-better timestamps, with a target resource). Score = points out of 7.\n"
+    )
+    fr = by_format(ready)
+    out.append(md_table(
+        ["Format", "Sources", "Events", "Success / failure", "Resource actions", "Tamper-evident", "Actor id", "ms timestamps", "Target resource", "Score"],
+        [[md(f.format), _int(f.sources), _int(f.events), f"{_int(f.success)} / {_int(f.failure)}",
+          "yes" if f.with_resource else "no", md(", ".join(f"{k} {v}" for k, v in f.tamper.items())),
+          _pct(f.with_actor, f.events), _pct(f.with_ms, f.events), _pct(f.with_resource, f.events),
+          f"{f.score}%" + (f" ({f.score_min}-{f.score_max}% per source)" if f.score_min != f.score_max else "")]
+         for f in fr],
+        align="lrrllllrrr"))
+    counts = priv.counts()
+    if counts is None:
+        out.append("Grants: not available (" + md(priv.error or "no grants imported; `logconsole grants import FILE`") + ").\n")
+    else:
+        out.append(
+            f"Grants ({counts['snapshots']} snapshot(s) imported): {len(counts['dormant'])} dormant actor(s)"
+            + (": " + ", ".join(md(a) for a in counts["dormant"]) if counts["dormant"] else "")
+            + f"; {len(counts['overprivileged'])} over-privileged actor(s) (a wildcard grant, or at least "
+            + f"{int(OVERPRIVILEGE_RATIO * 100)}% of {OVERPRIVILEGE_MIN_GRANTED} or more granted permissions unused)"
+            + (": " + ", ".join(md(a) for a in counts["overprivileged"]) if counts["overprivileged"] else "")
+            + ".\n"
+        )
+    return "\n".join(out)
+
+
+def _coverage(c: Any) -> str:
+    if c is None:
+        return "-"
+    if isinstance(c, dict):
+        return ", ".join(f"{k} {v}" for k, v in sorted(c.items()))
+    if isinstance(c, float):
+        return f"{100 * c:.1f}%" if c <= 1 else str(c)
+    return str(c)
+
+
+def _pct(n: int, d: int) -> str:
+    return f"{100 * n / d:.0f}%" if d else "-"
+
+
+def _cut_simple(rows: list[list[str]], head: int, tail: int) -> list[list[str]]:
+    if len(rows) <= head + tail:
+        return rows
+    n = len(rows[0])
+    gap = ["…", f"{len(rows) - head - tail} more"] + [""] * (n - 2)
+    return rows[:head] + [gap] + rows[-tail:]
+
+
+# ====================================================================== 4 method
+def _method(conn, finds, srcs) -> str:
+    from logconsole.store import annotations as A
+
+    out = ["## 4. Method\n"]
+    out.append(
+        "All times are UTC. Events were normalized by the parsers listed below into one index; each finding's events "
+        "are the events attached to it (for example bookmarked in the timeline) plus every event matching its saved "
+        "filter (logconsole filter language, `docs/query.md`). Relative times in a filter (`since:24h`) are resolved "
+        "against the moment the finding was saved, shown below. Timeline rows are ordered by time, source file, line "
+        "and record index; raw SHA-256 values are those of the exact record bytes in the evidence file.\n"
+    )
+    if finds:
+        rows = []
+        for f in finds:
+            sel = []
+            if f["attached"]:
+                sel.append(f"{f['attached']} attached event(s)")
+            if f["query"]:
+                sel.append("saved filter")
+            rows.append([
+                f"F{f['id']}", md(" + ".join(sel) or "none"),
+                md(f["query"], 500) if f["query"] else "-",
+                _t(f["query_now_us"]) if f["query"] else "-",
+                f"{_t(f['first_us'])} .. {_t(f['last_us'])}" if f["events"] else "no events",
+            ])
+        out.append(md_table(["Finding", "Selection", "Filter", "Filter resolved at (UTC)", "Time range (UTC)"], rows))
+    views = A.list_views(conn)
+    if views:
+        out.append("Saved views:\n")
+        out.append(md_table(["View", "Filter"], [[md(n), md(q, 500)] for n, q in views]))
+    parsers = sorted({(s["format"], s["parser"], s["parser_version"]) for s in srcs})
+    if parsers:
+        out.append(md_table(["Format", "Parser", "Version"], [[md(a), md(b), md(c)] for a, b, c in parsers]))
+    return "\n".join(out)
+
+
+# ====================================================================== 5 findings
+_EV_COLS = [
+    events.c.id, events.c.ts_us, events.c.source_id, events.c.line, events.c.rec_index, events.c.record_id,
+    events.c.actor, events.c.actor_type, events.c.action, events.c.resource, events.c.outcome, events.c.error_code,
+    events.c.src_ip, events.c.raw_sha256, events.c.dedup, events.c.format,
+]
+
+
+def finding_rows(conn, row: dict[str, Any]) -> list[dict[str, Any]]:
+    """A finding's events in report order."""
+    q = (
+        select(*_EV_COLS, sources.c.path.label("source_path"))
+        .select_from(events.join(sources, sources.c.id == events.c.source_id))
+        .where(F.finding_where(row))
+        .order_by(*F.REPORT_ORDER)
+    )
+    return [dict(r._mapping) for r in conn.execute(q)]
+
+
+def _notes(conn, rows: list[dict[str, Any]]) -> dict[tuple[int, str], str]:
+    from logconsole.store.annotations import annotation_tags, annotations
+
+    keys = {(r["dedup"], r["raw_sha256"]) for r in rows}
+    if not keys:
+        return {}
+    out: dict[tuple[int, str], str] = {}
+    ann = {}
+    dedups = sorted({k[0] for k in keys})
+    for i in range(0, len(dedups), 900):
+        for a in conn.execute(select(annotations).where(annotations.c.dedup.in_(dedups[i:i + 900]))):
+            if (a.dedup, a.raw_sha256) in keys:
+                ann[a.id] = a
+    tags: dict[int, list[str]] = {}
+    ids = sorted(ann)
+    for i in range(0, len(ids), 900):
+        for t in conn.execute(select(annotation_tags).where(annotation_tags.c.annotation_id.in_(ids[i:i + 900])).order_by(annotation_tags.c.tag)):
+            tags.setdefault(t.annotation_id, []).append(t.tag)
+    for aid, a in ann.items():
+        parts = []
+        if a.note:
+            parts.append(a.note)
+        if tags.get(aid):
+            parts.append("tags: " + ", ".join(tags[aid]))
+        if parts:
+            out[(a.dedup, a.raw_sha256)] = " · ".join(parts)
+    return out
+
+
+def record_ref(r: dict[str, Any]) -> str:
+    ref = f"S{r['source_id']}"
+    if r.get("line") is not None:
+        ref += f" line {r['line']}"
+    if r.get("rec_index") is not None:
+        ref += f"{',' if r.get('line') is not None else ''} record {r['rec_index']}"
+    return ref
+
+
+def _findings(conn, finds, opts: ReportOptions, actors: dict[str, dict[str, Any]]) -> str:
+    out = ["## 5. Findings\n"]
+    if not finds:
+        out.append("No findings recorded.\n")
+        return "\n".join(out)
+    out.append("Most severe first. Source references (`S3 line 1, record 4`: source S3 of section 3.1, line 1, "
+               "element 4 (from 0) of the file's record array) and the first 12 hex digits of each record's SHA-256 lead back to the evidence.\n")
+    for f in finds:
+        rows = finding_rows(conn, f)
+        notes = _notes(conn, rows)
+        out.append(f"### F{f['id']}. {md(f['title'], 300)}\n")
+        meta = [f"**Severity:** {f['severity']}", f"**Events:** {_int(len(rows))}"]
+        if rows:
+            meta.append(f"**Time range:** {_t(rows[0]['ts_us'])} .. {_t(rows[-1]['ts_us'])}")
+        out.append(" · ".join(meta) + "\n")
+        if f["query"]:
+            out.append(f"**Filter:** {md_code(f['query'], 500)}\n")
+        if f.get("missing"):
+            out.append(f"**Note:** {f['missing']} attached event(s) are no longer in the index.\n")
+        out.append(narrative_block(f["narrative"]))
+        for r in rows:
+            a = r["actor"] or ""
+            d = actors.setdefault(a, {"events": 0, "findings": set(), "type": r["actor_type"], "first": r["ts_us"], "last": r["ts_us"], "ips": {}})
+            d["events"] += 1
+            d["findings"].add(f["id"])
+            d["first"] = min(d["first"], r["ts_us"])
+            d["last"] = max(d["last"], r["ts_us"])
+            if r["src_ip"]:
+                d["ips"][r["src_ip"]] = d["ips"].get(r["src_ip"], 0) + 1
+        if not rows:
+            out.append("_No events._\n")
+            continue
+        table_rows = [_event_cells(i, r, notes) for i, r in enumerate(rows, start=1)]
+        n = len(table_rows)
+        if n > opts.head_rows + opts.tail_rows:
+            left = n - opts.head_rows - opts.tail_rows
+            gap = ["…", f"{_int(left)} more events (rows {opts.head_rows + 1}-{n - opts.tail_rows})"] + [""] * 8
+            table_rows = table_rows[: opts.head_rows] + [gap] + table_rows[-opts.tail_rows:]
+        out.append(md_table(
+            ["#", "Time (UTC)", "Source / record", "Actor", "Action", "Resource", "Outcome", "Source IP", "SHA-256", "Note"],
+            table_rows, align="rlllllllll"))
+        if n > opts.head_rows + opts.tail_rows:
+            out.append(f"The table keeps the first {opts.head_rows} and the last {opts.tail_rows} of {_int(n)} events; "
+                       f"all of them: `logconsole finding show {f['id']} --all` or `logconsole search finding:{f['id']} -n 0`.\n")
+    return "\n".join(out)
+
+
+def _event_cells(i: int, r: dict[str, Any], notes: dict[tuple[int, str], str]) -> list[str]:
+    outcome = r["outcome"] or "unknown"
+    if r["error_code"]:
+        outcome = f"{outcome} ({r['error_code']})"
+    return [
+        str(i), _t(r["ts_us"]), md(record_ref(r)), md(r["actor"], 120), md(r["action"], 120), md(r["resource"], 160),
+        md(outcome, 80), md(r["src_ip"], 64), f"`{r['raw_sha256'][:12]}`", md(notes.get((r["dedup"], r["raw_sha256"]), ""), 200),
+    ]
+
+
+# ====================================================================== 6 actors
+def _actors(conn, actors: dict[str, dict[str, Any]], priv: Privileges) -> str:
+    out = ["## 6. Actors involved\n"]
+    if not actors:
+        out.append("No actor appears in a finding.\n")
+        return "\n".join(out)
+    order = sorted(actors, key=lambda a: (-actors[a]["events"], a))
+    rows = []
+    for a in order:
+        d = actors[a]
+        ips = sorted(d["ips"].items(), key=lambda kv: (-kv[1], kv[0]))
+        ip_text = ", ".join(ip for ip, _n in ips[:3]) + (f" (+{len(ips) - 3})" if len(ips) > 3 else "")
+        rows.append([md(a or "(none)", 160), md(d["type"]), _int(d["events"]), md(", ".join(f"F{x}" for x in sorted(d["findings"]))),
+                     _t(d["first"]), _t(d["last"]), md(ip_text or "-", 200)])
+    out.append(md_table(["Actor", "Type", "Events in findings", "Findings", "First (UTC)", "Last (UTC)", "Source IPs"], rows, align="llrllll"))
+    out.append("### Privilege summary\n")
+    if priv.analysis is None:
+        out.append("Privilege summary: not available (" + md(priv.error or "privileges analysis unavailable") + ").\n")
+        return "\n".join(out)
+    if not priv.grants_loaded():
+        out.append("No grants are imported (`logconsole grants import FILE`): granted, unused and unknown counts are "
+                   "not available; used and denied counts come from the logs alone.\n")
+    prow = []
+    for a in order:
+        v = priv.view(a)
+        if v is None:
+            prow.append([md(a or "(none)", 160), "-", "-", "-", "-", "-", "-", "not analysed (no privilege-bearing events)"])
+            continue
+        s = v.summary()
+        kinds: dict[str, int] = {}
+        for fd in v.findings:
+            kinds[fd.kind] = kinds.get(fd.kind, 0) + 1
+        prow.append([
+            md(a or "(none)", 160), _int(s["granted"]) if s["granted"] is not None else "not imported",
+            _int(s["used"]), _int(s["unused"]), _int(s["unknown"]), _int(s["used_not_granted"]), _int(s["denied"]),
+            md(", ".join(f"{k} {n}" for k, n in sorted(kinds.items())) or "none", 300),
+        ])
+    out.append(md_table(["Actor", "Granted", "Used", "Unused", "Unknown", "Used not granted", "Denied", "Privilege findings"],
+                        prow, align="lrrrrrrl"))
+    out.append("Counts are permissions (actions) over the whole index; details: `logconsole actor NAME`.\n")
+    return "\n".join(out)
+
+
+# ====================================================================== 7 gaps
+def _gaps(conn, engine, srcs, paths, ready, priv, actors, first_all, last_all) -> str:
+    out = ["## 7. Gaps and limitations\n"]
+    # quarantine
+    q = list(conn.execute(
+        select(quarantine.c.source_id, func.count(), func.min(quarantine.c.line))
+        .group_by(quarantine.c.source_id).order_by(quarantine.c.source_id)
+    ))
+    out.append("### Quarantined records\n")
+    if not q:
+        out.append("None: every input record became an event or a counted duplicate.\n")
+    else:
+        by_id = {s["id"]: s for s in srcs}
+        rows = []
+        for sid, n, _first in q:
+            reasons = [r[0] for r in conn.execute(
+                select(quarantine.c.reason, func.count()).where(quarantine.c.source_id == sid)
+                .group_by(quarantine.c.reason).order_by(func.count().desc(), quarantine.c.reason).limit(3))]
+            rows.append([f"S{sid}", md(paths.show(by_id[sid]["path"]) if sid in by_id else "?", 200), _int(n), md("; ".join(reasons), 300)])
+        out.append(md_table(["Source", "Path", "Quarantined", "Most frequent reasons"], rows, align="llrl"))
+        out.append("List them with `logconsole quarantine`.\n")
+    # privileges
+    out.append("### Permissions in state unknown\n")
+    if priv.analysis is None or not priv.grants_loaded():
+        out.append("Not available (no grants imported or no privileges analysis).\n")
+    else:
+        unk = []
+        for a in sorted(actors, key=lambda a: (-actors[a]["events"], a)):
+            v = priv.view(a)
+            if v is not None and v.counts()["unknown"]:
+                unk.append([md(a, 160), _int(v.counts()["unknown"])])
+        total = priv.counts()["unknown_permissions"]
+        out.append(f"{_int(total)} granted permission(s) across all actors cannot be judged from these logs "
+                   "(the action is never logged by the source, e.g. data events not recorded, or the grant is newer than the window).\n")
+        if unk:
+            out.append(md_table(["Actor in findings", "Unknown permissions"], unk, align="lr"))
+    # chains
+    out.append("### Integrity coverage\n")
+    results = verification_results(engine) or []
+    weak = [r for r in results if r.get("status") in ("consistent", "tampered", "unverifiable")]
+    if weak:
+        out.append(md_table(["Target", "Status", "Why it matters"], [
+            [md(paths.show(str(r.get("path") or "")), 300), md(r.get("status")),
+             {"consistent": "chain holds but is not anchored: a cut tail would not show",
+              "tampered": "records were changed, removed, inserted or reordered (section 3.2)",
+              "unverifiable": "nothing could be verified"}[r.get("status")]]
+            for r in sorted(weak, key=lambda r: (str(r.get("path")), str(r.get("status"))))]))
+    cnt: dict[str, int] = {}
+    for r in ready:
+        cnt[r.tamper] = cnt.get(r.tamper, 0) + 1
+    unverified = [(k, n) for k, n in sorted(cnt.items()) if k in ("absent", "unverified", "sequence")]
+    if unverified:
+        labels = {"absent": "carry no chain, digest or signature", "unverified": "carry a chain or digest that was not verified",
+                  "sequence": "carry only sequence numbers (evidence, not proof)"}
+        out.append("Sources without verified integrity: " + "; ".join(f"{n} {labels[k]}" for k, n in unverified) + ".\n")
+    if not weak and not unverified:
+        out.append("Every source was verified intact.\n")
+    # ranges
+    out.append("### Sources with no events in the range\n")
+    rng = f"{_t(first_all)} .. {_t(last_all)}"
+    empty = [s for s in srcs if not s["events"]]
+    if empty:
+        out.append(md_table(["Source", "Path", "Format", "Records", "Why no events"], [
+            [f"S{s['id']}", md(paths.show(s["path"]), 300), md(s["format"]), _int(s["records"]),
+             "all records were duplicates of another file" if s["records"] and s["duplicates"] + (s.get("merged") or 0) >= s["records"] - s["quarantined"] and s["duplicates"]
+             else "all records were quarantined" if s["records"] and s["quarantined"] == s["records"] else "the file held no records"]
+            for s in empty]))
+    else:
+        out.append(f"Every source has events in the index range ({rng}).\n")
+    partial_dups = [s for s in srcs if s["events"] and s["duplicates"] and s["format"] != "k8s-audit"]
+    if partial_dups:
+        out.append("Sources whose records mostly repeat another file (duplicates are counted, not indexed twice): "
+                   + ", ".join(f"S{s['id']} ({_int(s['duplicates'])} of {_int(s['records'])})" for s in partial_dups) + ".\n")
+    # quiet periods
+    out.append("### Quiet periods\n")
+    gaps = quiet_periods(conn)
+    if gaps:
+        out.append(f"Stretches of at least {GAP_US // 3_600_000_000} hour(s) without any event of a format (up to "
+                   f"{MAX_GAPS_PER_FORMAT} longest per format). A silence can be benign (no activity) or a sign that "
+                   "logging stopped or records were removed.\n")
+        out.append(md_table(["Format", "From (UTC)", "To (UTC)", "Duration"],
+                            [[md(f), _t(a), _t(b), _dur(b - a)] for f, a, b in gaps], align="lllr"))
+    else:
+        out.append("No format has a silence of an hour or more inside its time range.\n")
+    # precision
+    coarse = sorted({r.format for r in ready if r.events and r.with_ms / r.events < 0.5})
+    if coarse:
+        out.append("Timestamps of " + ", ".join(md(c) for c in coarse) + " are written with less than millisecond "
+                   "precision: events within the same second are ordered by source file and record position, not by time.\n")
+    return "\n".join(out)
+
+
+def quiet_periods(conn) -> list[tuple[str, int, int]]:
+    rows = conn.execute(text(
+        "SELECT format, prev, ts_us FROM ("
+        " SELECT format, ts_us, LAG(ts_us) OVER (PARTITION BY format ORDER BY ts_us) AS prev FROM events"
+        ") WHERE prev IS NOT NULL AND ts_us - prev >= :gap ORDER BY format, ts_us - prev DESC, prev"
+    ), {"gap": GAP_US}).all()
+    out: list[tuple[str, int, int]] = []
+    per: dict[str, int] = {}
+    for fmt, a, b in rows:
+        if per.get(fmt, 0) >= MAX_GAPS_PER_FORMAT:
+            continue
+        per[fmt] = per.get(fmt, 0) + 1
+        out.append((fmt, a, b))
+    out.sort(key=lambda g: (g[0], g[1]))
+    return out
+
+
+def _dur(us: int) -> str:
+    s = us // 1_000_000
+    h, rem = divmod(s, 3600)
+    m, sec = divmod(rem, 60)
+    if h:
+        return f"{h}h{m:02d}m"
+    return f"{m}m{sec:02d}s"
+
+
+__all__ = ["ReportOptions", "build_report", "finding_rows", "record_ref", "quiet_periods", "HEAD_ROWS", "TAIL_ROWS"]
