@@ -198,3 +198,28 @@ def test_sniff_claims_only_pgaudit_samples():
             assert ev is not None and ev.score >= 90, f
         else:
             assert ev is None, f
+
+
+def test_truncated_gzip_keeps_every_readable_record(engine, tmp_path):
+    import gzip
+    import zlib
+
+    cases = [
+        (REALDATA / "auditd" / "audit-rhel7.log", "auditd", {}),
+        (REALDATA / "ssh-auth" / "test.log", "syslog-auth", {}),
+        (REALDATA / "pgaudit" / "postgresql-2015-08-12_161343.csv", "pgaudit", {}),
+    ]
+    for src, fmt, opts in cases:
+        data = gzip.compress(src.read_bytes())
+        p = tmp_path / (src.name + ".gz")
+        p.write_bytes(data[: len(data) * 2 // 3])
+        res = ingest_paths(engine, [str(p)], fmt=fmt, options=opts)
+        s = res.sources[0]
+        assert s.records == s.events + s.merged + s.quarantined + s.duplicates, fmt
+        assert s.events > 0 and s.quarantined >= 1, fmt
+        if fmt != "pgaudit":  # one record per line: every complete line read before the cut is accounted for
+            readable = zlib.decompressobj(wbits=31).decompress(data[: len(data) * 2 // 3])
+            assert s.records == readable.count(b"\n") + 1, fmt
+        with engine.connect() as conn:
+            reasons = [r.reason for r in conn.execute(select(quarantine).where(quarantine.c.source_id == s.source_id))]
+        assert any("truncated" in r for r in reasons), (fmt, reasons)

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 from logconsole.ingest.base import Event, Evidence, ParseError, Parser, Quarantined, register
-from logconsole.ingest.reader import Input, Sample
+from logconsole.ingest.reader import Input, Sample, TruncatedInput
 from logconsole.ingest.timeparse import MAX_US, MIN_US, format_us
 from logconsole.store.sanitize import one_line
 
@@ -253,20 +253,25 @@ class AuditdParser(Parser):
     # ------------------------------------------------------------------ parse
     def parse(self, inp: Input) -> Iterator[Event | Quarantined]:
         st = _Grouper(self, self.window)
-        for lineno, line in inp.iter_lines():
-            yield from st.expire(lineno)
-            if line is None:
-                yield Quarantined("line longer than the 4 MiB limit", None, line=lineno)
-                continue
-            if not line.strip():
-                yield Quarantined("blank line", line, line=lineno)
-                continue
-            try:
-                rec = _parse_record(lineno, line)
-            except ParseError as exc:
-                yield Quarantined(str(exc), line, line=lineno)
-                continue
-            yield from st.add(rec)
+        try:
+            for lineno, line in inp.iter_lines():
+                yield from st.expire(lineno)
+                if line is None:
+                    yield Quarantined("line longer than the 4 MiB limit", None, line=lineno)
+                    continue
+                if not line.strip():
+                    yield Quarantined("blank line", line, line=lineno)
+                    continue
+                try:
+                    rec = _parse_record(lineno, line)
+                except ParseError as exc:
+                    yield Quarantined(str(exc), line, line=lineno)
+                    continue
+                yield from st.add(rec)
+        except TruncatedInput:
+            # a cut .gz: emit what was read (the open groups) before the pipeline records the truncation
+            yield from st.finish()
+            raise
         yield from st.finish()
 
     # ---------------------------------------------------------------- mapping

@@ -31,7 +31,7 @@ from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any, Iterator
 
 from logconsole.ingest.base import Event, Evidence, ParseError, Parser, Quarantined, norm_ip, register
-from logconsole.ingest.reader import Input, Sample
+from logconsole.ingest.reader import Input, Sample, TruncatedInput
 from logconsole.ingest.timeparse import MAX_US, MIN_US, dt_to_us
 from logconsole.store.sanitize import one_line
 
@@ -155,6 +155,7 @@ class PgAuditParser(Parser):
         pend = _Pending()
         queue: list[tuple[int, bytes | None]] = []  # lines to read again after a broken record
         src = inp.iter_lines()
+        st: dict[str, Any] = {"buf": [], "start": 0}
 
         def lines() -> Iterator[tuple[int, bytes | None]]:
             while True:
@@ -166,15 +167,30 @@ class PgAuditParser(Parser):
                 except StopIteration:
                     return
 
+        try:
+            yield from self._csv_loop(lines, queue, pend, st)
+        except TruncatedInput:
+            # a cut .gz: account for the partial record and the held events before the pipeline
+            # records the truncation
+            if st["buf"]:
+                yield Quarantined("csvlog record cut by the end of a truncated compressed file",
+                                  b"\n".join(st["buf"]), line=st["start"])
+            yield from pend.drain()
+            raise
+        yield from pend.drain()
+
+    def _csv_loop(self, lines, queue, pend: "_Pending", st: dict[str, Any]) -> Iterator[Event | Quarantined]:
         while True:
             buf: list[bytes] = []
+            st["buf"] = buf
             start = quotes = size = 0
             for lineno, line in lines():
                 if line is None:
                     if buf:
                         yield Quarantined("csvlog record contains a line longer than the 4 MiB limit",
                                           b"\n".join(buf), line=start)
-                        buf, quotes, size = [], 0, 0
+                        buf.clear()
+                        quotes = size = 0
                     else:
                         yield Quarantined("line longer than the 4 MiB limit", None, line=lineno)
                     continue
@@ -190,7 +206,7 @@ class PgAuditParser(Parser):
                         yield Quarantined("not a csvlog record (does not start with a log_time field)", line,
                                           line=lineno)
                         continue
-                    start = lineno
+                    start = st["start"] = lineno
                 buf.append(line)
                 quotes += line.count(b'"')
                 size += len(line) + 1
@@ -199,15 +215,15 @@ class PgAuditParser(Parser):
                         break  # unterminated quote: give up on the first line, re-read the others
                     continue
                 rec = b"\n".join(buf)
-                buf, quotes, size = [], 0, 0
+                buf.clear()
+                quotes = size = 0
                 yield from self._csv_record(rec, start, pend)
             if not buf:
-                break
+                return
             capped = len(buf) >= _MAX_RECORD_LINES or size > _MAX_RECORD_BYTES
             yield Quarantined(f"unterminated quoted field: csvlog record not closed within {len(buf)} line(s)"
                               + ("" if capped else " before the end of the file"), buf[0], line=start)
             queue[:0] = list(zip(range(start + 1, start + len(buf)), buf[1:]))
-        yield from pend.drain()
 
     def _csv_record(self, rec: bytes, lineno: int, pend: "_Pending") -> Iterator[Event | Quarantined]:
         try:
@@ -262,7 +278,8 @@ class PgAuditParser(Parser):
                 ev.extra["invalid_utf8"] = True
             yield from pend.push(ev)
 
-        for lineno, line in inp.iter_lines():
+        guard = _TruncGuard(inp)
+        for lineno, line in guard:
             if line is None:
                 if cur is not None:
                     yield from finish(cur)
@@ -319,6 +336,8 @@ class PgAuditParser(Parser):
         if cur is not None:
             yield from finish(cur)
         yield from pend.drain()
+        if guard.exc is not None:
+            raise guard.exc  # after everything read was accounted for
 
     # ---------------------------------------------------------------- mapping
     def _time(self, value: str) -> tuple[int, str | None]:
@@ -502,6 +521,20 @@ def _plain(ev: Event, msg: str, sev: str | None, state: str | None, db: str | No
         ev.action, ev.outcome, ev.error_code = "error", "failure", state
         return
     ev.action, ev.outcome = "log", "unknown"
+
+
+class _TruncGuard:
+    """Iterates an input's lines; a truncated compressed stream ends the iteration and is kept in ``exc``."""
+
+    def __init__(self, inp: Input) -> None:
+        self.inp = inp
+        self.exc: TruncatedInput | None = None
+
+    def __iter__(self) -> Iterator[tuple[int, bytes | None]]:
+        try:
+            yield from self.inp.iter_lines()
+        except TruncatedInput as exc:
+            self.exc = exc
 
 
 class _Pending:
