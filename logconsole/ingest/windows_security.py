@@ -326,6 +326,10 @@ class WindowsSecurityParser(Parser):
             return Evidence(90, "JSON container of evtx_dump-style Windows events (Event.System)")
         if b'"winlog"' in head and b'"event_id"' in head:
             return Evidence(90, "JSON container of Winlogbeat Windows events")
+        if b'"EventId"' in head and b'"EventRecordId"' in head and b'"Channel"' in head:
+            return Evidence(90, "JSON container of EvtxECmd Windows events")
+        if b'"RecordId"' in head and b'"LogName"' in head and b'"MachineName"' in head and b'"Id"' in head:
+            return Evidence(85, "JSON container of Get-WinEvent | ConvertTo-Json records")
         return None
 
     def parse(self, inp: Input) -> Iterator[Event | Quarantined]:
@@ -345,7 +349,11 @@ class WindowsSecurityParser(Parser):
         if v.time_raw not in (None, ""):
             cands.append((v.time_field or "TimeCreated", v.time_raw))
         if v.shape == "flat":
-            for k in ("TimeCreated", "EventTime", "TimeGenerated", "UtcTime", "@timestamp", "Timestamp"):
+            order = ("TimeCreated", "EventTime", "TimeGenerated", "UtcTime", "@timestamp", "Timestamp")
+            if _channel_kind(v.channel, v.provider) == "sysmon":
+                # Sysmon's own UtcTime is UTC with milliseconds: better than a zone-less EventTime
+                order = ("TimeCreated", "UtcTime") + order[1:]
+            for k in order:
                 if rec.get(k) not in (None, ""):
                     cands.append((k, rec[k]))
         if not cands:
