@@ -114,8 +114,8 @@ def test_year_from_mtime_and_rollover(engine, tmp_path):
         "2023-12-30T23:59:58Z", "2023-12-31T23:59:59Z", "2024-01-01T00:00:01Z", "2023-12-31T23:59:59Z",
         "2024-01-02T10:00:00Z"]
     opts = _options(engine)[0]
-    assert opts["year"] == 2023 and opts["year_from"].startswith("mtime") and "rollover" in opts["year_from"]
-    assert rows[0]["extra"]["year_from"].startswith("mtime")
+    assert opts["year"] == 2023 and opts["year_from"] == "mtime" and "1 Dec->Jan rollover" in opts["year_note"]
+    assert rows[0]["extra"]["year_from"] == "mtime" and rows[2]["extra"]["year"] == 2024
 
 
 def test_year_option_rollover_and_mtime_in_the_past(engine, tmp_path):
@@ -132,7 +132,8 @@ def test_year_option_rollover_and_mtime_in_the_past(engine, tmp_path):
     ingest_paths(engine, [str(q)])
     r = [r for r in _rows(engine) if r["host"] == "h2"][0]
     assert format_us(r["ts_us"]) == "2020-12-31T23:00:00Z"
-    assert "one year earlier" in r["extra"]["year_from"]
+    assert r["extra"]["year_from"] == "mtime" and r["extra"]["year"] == 2020
+    assert "one year earlier" in _options(engine)[1]["year_note"]
 
 
 def test_tz_option_for_zoneless_lines(engine, tmp_path):
@@ -165,6 +166,7 @@ def test_rfc5424_rfc3339_pam_su_usermod(engine, tmp_path):
     res = ingest_paths(engine, [str(p)], options={"year": 2022})
     s = res.sources[0]
     assert (s.format, s.records, s.events, s.quarantined) == ("syslog-auth", 13, 13, 0)
+    assert _options(engine)[0]["year"] == 2022  # used by the RFC 3164 lines
     rows = _rows(engine)
     r = _line(rows, 1)
     assert format_us(r["ts_us"]) == "2003-10-11T22:14:15.003Z" and r["service"] == "su" and r["action"] == "syslog"
@@ -195,6 +197,14 @@ def test_rfc5424_rfc3339_pam_su_usermod(engine, tmp_path):
     assert (r["action"], r["service"]) == ("syslog", "kernel") and r["message"] == "kernel: [ 12.3] eth0: link up"
     r = _line(rows, 13)
     assert (r["action"], r["actor"], r["src_ip"], r["extra"]["preauth"]) == ("ssh_disconnect", "root", "203.0.113.10", True)
+
+
+def test_year_not_recorded_when_every_line_has_one(engine, tmp_path):
+    p = tmp_path / "auth.log"
+    p.write_bytes(b"2024-05-01T10:00:00+00:00 h sshd[1]: Connection from 192.0.2.1 port 1\n")
+    ingest_paths(engine, [str(p)])
+    opts = _options(engine)[0]
+    assert "year" not in opts and opts["tz"] == "UTC"
 
 
 def test_hostile_input(engine, tmp_path):

@@ -31,12 +31,12 @@ import errno
 import ipaddress
 import re
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Iterator
 
 from logconsole.ingest.base import Event, Evidence, ParseError, Parser, Quarantined, register
 from logconsole.ingest.reader import Input, Sample, TruncatedInput
-from logconsole.ingest.timeparse import MAX_US, MIN_US, format_us
+from logconsole.ingest.timeparse import MAX_US, MIN_US
 from logconsole.store.sanitize import one_line
 
 #: records that only complement the main record of an event

@@ -24,9 +24,7 @@ specific ``action``; any other line gets ``action="syslog"`` with the program in
 
 from __future__ import annotations
 
-import os
 import re
-import time
 from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any, Iterator
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -157,6 +155,8 @@ class SyslogAuthParser(Parser):
         self.tz_name = str(tzs) if tzs not in (None, "") else "UTC"
         self.year_used: int | None = None
         self.year_from: str | None = None
+        self.year_note: str | None = None
+        self.year_needed = False  # set once a line without a year was read
 
     # ------------------------------------------------------------------ sniff
     def sniff(self, sample: Sample) -> Evidence | None:
@@ -186,23 +186,27 @@ class SyslogAuthParser(Parser):
 
     def source_options(self) -> dict[str, Any]:
         opts: dict[str, Any] = {}  # only what this parser uses (the CLI passes one options dict to every parser)
-        if self.year_used is not None:
+        if self.year_used is not None and self.year_needed:
             opts["year"] = self.year_used
             opts["year_from"] = self.year_from
+            if self.year_note:
+                opts["year_note"] = self.year_note
         opts["tz"] = self.tz_name
         opts["tz_from"] = self.tz_from
         return opts
 
     # ------------------------------------------------------------------ year
-    def _base_year(self, inp: Input) -> tuple[int, str]:
+    def _base_year(self, inp: Input) -> tuple[int, str, str | None]:
+        """(year of the first classic line, "option" | "mtime" | "current-date", note)."""
         if self.year_opt is not None:
-            return self.year_opt, "option"
+            return self.year_opt, "option", None
         if inp.mtime is not None:
             ref = datetime.fromtimestamp(inp.mtime, timezone.utc)
             src = "mtime"
         else:
             ref = datetime.now(timezone.utc)
-            src = "current date (no mtime: stdin)"
+            src = "current-date"
+        notes = [] if src == "mtime" else ["no file modification time (stdin)"]
         rollovers, last = _scan_months(inp)
         year_last = ref.year
         if last is not None:
@@ -212,16 +216,16 @@ class SyslogAuthParser(Parser):
                 cand = datetime(year_last, mon, day, h, mi, s, tzinfo=self.tz)
                 if cand > ref + timedelta(days=1):
                     year_last -= 1
-                    src += ", last line later than the mtime so one year earlier"
+                    notes.append(f"the last line is dated after the {src}: one year earlier")
             except ValueError:
                 pass
         if rollovers:
-            src += f", {rollovers} Dec->Jan rollover(s) in the file"
-        return year_last - rollovers, src
+            notes.append(f"{rollovers} Dec->Jan rollover(s) in the file; {year_last} is the year of the last line")
+        return year_last - rollovers, src, "; ".join(notes) or None
 
     # ------------------------------------------------------------------ parse
     def parse(self, inp: Input) -> Iterator[Event | Quarantined]:
-        year, year_from = self._base_year(inp)
+        year, year_from, self.year_note = self._base_year(inp)
         self.year_used, self.year_from = year, year_from
         prev_mon: int | None = None
         for lineno, line in inp.iter_lines():
@@ -258,6 +262,7 @@ class SyslogAuthParser(Parser):
                         else:
                             prev_mon = mon
                         yfrom = year_from
+                        self.year_needed = True
                     ev = self._bsd_event(m, text, line, lineno, line_year, yfrom)
                 else:
                     ev = self._other_event(text, line, lineno)
@@ -667,5 +672,3 @@ def _check(us: int) -> int:
         raise ParseError("time out of range")
     return us
 
-
-_ = (os, time)
