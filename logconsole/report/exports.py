@@ -8,7 +8,8 @@ order every time for the same index.
   spreadsheet would run as a formula (starting with ``= + - @``, tab or CR) is
   prefixed with ``'`` (OWASP CSV-injection rule); the JSON outputs keep values
   exact.
-* ``jsonl``: one object per event with the same keys (times as ISO 8601 UTC
+* ``jsonl``: one ASCII-only object per line (so U+2028 and friends cannot split
+  a line for line-based readers) with the same keys (times as ISO 8601 UTC
   and ``ts_us``), optionally the raw record.
 * ``timesketch``: JSONL with the fields Timesketch requires - ``message``,
   ``datetime`` (ISO 8601 with offset), ``timestamp`` (epoch µs),
@@ -86,7 +87,7 @@ def write_csv(conn: Connection, where, out: IO[str]) -> int:
 def write_jsonl(conn: Connection, where, out: IO[str], *, with_raw: bool = False) -> int:
     n = 0
     for d in _rows(conn, where, with_raw):
-        out.write(json.dumps(d, ensure_ascii=False, separators=(",", ":")) + "\n")
+        out.write(json.dumps(d, ensure_ascii=True, separators=(",", ":")) + "\n")
         n += 1
     return n
 
@@ -128,7 +129,7 @@ def write_timesketch(conn: Connection, where, out: IO[str]) -> int:
         t = tags.get((dedups.get(d["event_id"]), d["raw_sha256"])) if tags else None
         if t:
             rec["tag"] = t
-        out.write(json.dumps(rec, ensure_ascii=False, separators=(",", ":")) + "\n")
+        out.write(json.dumps(rec, ensure_ascii=True, separators=(",", ":")) + "\n")
         n += 1
     return n
 

@@ -14,6 +14,7 @@ privileges) say "not available" when that area has nothing to offer.
 from __future__ import annotations
 
 import os
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -253,7 +254,7 @@ def _method(conn, finds, srcs) -> str:
         "All times are UTC. Events were normalized by the parsers listed below into one index; each finding's events "
         "are the events attached to it (for example bookmarked in the timeline) plus every event matching its saved "
         "filter (logconsole filter language, `docs/query.md`). Relative times in a filter (`since:24h`) are resolved "
-        "against the moment the finding was saved, shown below. Timeline rows are ordered by time, source file, line "
+        "against the moment the finding was saved, shown below for filters that use them. Timeline rows are ordered by time, source file, line "
         "and record index; raw SHA-256 values are those of the exact record bytes in the evidence file.\n"
     )
     if finds:
@@ -267,7 +268,7 @@ def _method(conn, finds, srcs) -> str:
             rows.append([
                 f"F{f['id']}", md(" + ".join(sel) or "none"),
                 md(f["query"], 500) if f["query"] else "-",
-                _t(f["query_now_us"]) if f["query"] else "-",
+                _t(f["query_now_us"]) if f["query"] and is_relative(f["query"]) else "-",
                 f"{_t(f['first_us'])} .. {_t(f['last_us'])}" if f["events"] else "no events",
             ])
         out.append(md_table(["Finding", "Selection", "Filter", "Filter resolved at (UTC)", "Time range (UTC)"], rows))
@@ -279,6 +280,14 @@ def _method(conn, finds, srcs) -> str:
     if parsers:
         out.append(md_table(["Format", "Parser", "Version"], [[md(a), md(b), md(c)] for a, b, c in parsers]))
     return "\n".join(out)
+
+
+_RELATIVE = re.compile(r"(?i)\b(since|until):(now|\d+(\.\d+)?[smhdw])(?=\s|\)|$)")
+
+
+def is_relative(query: str) -> bool:
+    """Does the filter use a time relative to "now" (``since:24h``, ``until:now``)?"""
+    return bool(_RELATIVE.search(query or ""))
 
 
 # ====================================================================== 5 findings
