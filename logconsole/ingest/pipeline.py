@@ -91,6 +91,7 @@ class IngestResult:
 ProgressFn = Callable[[str, int, int, int], None]  # (path, bytes_done, bytes_total, records)
 #: Called after every successful ingest run that added data: fn(engine, result).
 POST_INGEST: list[Callable[[Engine, IngestResult], None]] = []
+import logconsole.analysis.chain.custody  # noqa: E402,F401  registers the index checkpoint (after POST_INGEST exists)
 
 
 def dedup_hash(key: str) -> int:

@@ -137,3 +137,4 @@ from logconsole.store import grants_schema  # noqa: E402,F401
 from logconsole.store import annotations  # noqa: E402,F401
 from logconsole.store import aggregates  # noqa: E402,F401  (the ix_events_outcome_ts index)
 from logconsole.store import findings_schema  # noqa: E402,F401
+from logconsole.store import integrity_schema  # noqa: E402,F401
