@@ -199,6 +199,39 @@ def test_rfc5424_rfc3339_pam_su_usermod(engine, tmp_path):
     assert (r["action"], r["actor"], r["src_ip"], r["extra"]["preauth"]) == ("ssh_disconnect", "root", "203.0.113.10", True)
 
 
+def test_more_sshd_login_and_pam_messages(engine, tmp_path):
+    lines = [
+        "Mar  3 10:00:00 h sshd[1]: error: PAM: Authentication failure for illegal user admin from 198.51.100.1",
+        "Mar  3 10:00:01 h sshd[1]: Disconnecting invalid user admin 198.51.100.2 port 4444: Too many authentication failures [preauth]",
+        "Mar  3 10:00:02 h sshd[1]: Unable to negotiate with 198.51.100.3 port 5555: no matching key exchange method found.",
+        "Mar  3 10:00:03 h sshd[1]: Timeout before authentication for 198.51.100.4 port 6666",
+        "Mar  3 10:00:04 h sshd[1]: Starting session: shell on pts/0 for bob from 198.51.100.5 port 7777 id 0",
+        "Mar  3 10:00:05 h sshd[1]: PAM 2 more authentication failures; logname= uid=0 euid=0 tty=ssh ruser= rhost=198.51.100.6  user=root",
+        "Mar  3 10:00:06 h login[5]: FAILED LOGIN (1) on '/dev/tty1' FOR 'UNKNOWN', User not known to the underlying authentication module",
+        "Mar  3 10:00:07 h login[5]: ROOT LOGIN  ON tty1",
+        "Mar  3 10:00:08 h login[5]: pam_unix(login:session): session opened for user root(uid=0) by LOGIN(uid=0)",
+        "Mar  3 10:00:09 h sshd[1]: pam_unix(sshd:session): session opened for user bob(uid=1000) by (uid=0)",
+        "Mar  3 10:00:10 h sshd[1]: Bad protocol version identification 'GET / HTTP/1.1' from 198.51.100.8 port 9999",
+    ]
+    p = tmp_path / "auth.log"
+    p.write_text("\n".join(lines) + "\n")
+    ingest_paths(engine, [str(p)], options={"year": 2020})
+    got = [(r["action"], r["outcome"], r["actor"], r["src_ip"]) for r in _rows(engine)]
+    assert got == [
+        ("ssh_login", "failure", "admin", "198.51.100.1"),
+        ("ssh_disconnect", "failure", "admin", "198.51.100.2"),
+        ("ssh_negotiation_failed", "failure", None, "198.51.100.3"),
+        ("ssh_auth_timeout", "failure", None, "198.51.100.4"),
+        ("ssh_session_start", "success", "bob", "198.51.100.5"),
+        ("auth_failure", "failure", "root", "198.51.100.6"),
+        ("login", "failure", "UNKNOWN", None),
+        ("login", "success", "root", None),
+        ("session_open", "success", "root", None),  # "by LOGIN" is the login program, not a user switch
+        ("session_open", "success", "bob", None),
+        ("ssh_no_ident", "failure", None, "198.51.100.8"),
+    ]
+
+
 def test_year_not_recorded_when_every_line_has_one(engine, tmp_path):
     p = tmp_path / "auth.log"
     p.write_bytes(b"2024-05-01T10:00:00+00:00 h sshd[1]: Connection from 192.0.2.1 port 1\n")

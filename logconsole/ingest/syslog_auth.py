@@ -29,7 +29,7 @@ from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any, Iterator
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from logconsole.ingest.base import Event, Evidence, ParseError, Parser, Quarantined, register
+from logconsole.ingest.base import Event, Evidence, ParseError, Parser, Quarantined, norm_ip, register
 from logconsole.ingest.reader import Input, Sample, TruncatedInput
 from logconsole.ingest.timeparse import MAX_US, MIN_US, dt_to_us, parse_iso
 from logconsole.store.sanitize import one_line
@@ -85,11 +85,40 @@ _SSH_RULES: list[tuple[re.Pattern[str], str, str]] = [
      "failure"),
     (_R(r"Server listening on (?P<ip>\S+) port (?P<port>\d+)"), "ssh_listen", "success"),
     (_R(r"Received signal (?P<signal>\d+); terminating"), "ssh_stop", "success"),
+    (_R(r"error: PAM: Authentication failure for (?P<invalid>illegal user |invalid user )?(?P<user>.*?) from "
+        r"(?P<ip>\S+)"), "ssh_login", "failure"),
+    (_R(r"Disconnecting (?:(?P<who>authenticating|invalid) user (?P<user>.*?) )?" + _IP +
+        r"(?: port (?P<port>\d+))?: (?P<reason>.*?)(?: \[preauth\])?$"), "ssh_disconnect", "failure"),
+    (_R(r"Unable to negotiate with " + _IP + r" port (?P<port>\d+): (?P<reason>.*?)(?: \[preauth\])?$"),
+     "ssh_negotiation_failed", "failure"),
+    (_R(r"Bad protocol version identification (?P<reason>.*) from " + _IP + r"(?: port (?P<port>\d+))?"),
+     "ssh_no_ident", "failure"),
+    (_R(r"banner exchange: Connection from " + _IP + r" port (?P<port>\d+): (?P<reason>.*)"), "ssh_no_ident",
+     "failure"),
+    (_R(r"Timeout before authentication for (?:connection from )?" + _IP + r"(?: (?:port|to) (?P<port>\S+))?"),
+     "ssh_auth_timeout", "failure"),
+    (_R(r"ROOT LOGIN REFUSED FROM " + _IP), "ssh_login", "failure"),
+    (_R(r"PAM (?P<more>\d+) more authentication failures?;.*?rhost=" + _IP + r"\s+user=(?P<user>\S+)"),
+     "auth_failure", "failure"),
+    (_R(r"Starting session: (?P<reason>.*?) for (?P<user>\S+) from " + _IP + r" port (?P<port>\d+)"),
+     "ssh_session_start", "success"),
+    (_R(r"Close session: user (?P<user>\S+) from " + _IP + r" port (?P<port>\d+)"), "ssh_session_end", "success"),
+    (_R(r"subsystem request for (?P<reason>\S+) by user (?P<user>\S+)"), "ssh_subsystem", "success"),
+    (_R(r"Postponed (?P<method>\S+) for (?P<invalid>invalid user )?(?P<user>.*?) from " + _IP +
+        r"(?: port (?P<port>\d+))?"), "ssh_auth_postponed", "unknown"),
 ]
+_LOGIN_RULES: list[tuple[re.Pattern[str], str, str]] = [
+    (_R(r"FAILED LOGIN (?:\(\d+\) |\d+ )?(?:on '?(?P<tty>[^' ]+)'? |FROM (?P<from>\S+) )?"
+        r"(?:FROM '?(?P<from2>[^' ]*)'? )?FOR '?(?P<user>[^', ]+)'?,? ?(?P<reason>.*)"), "login", "failure"),
+    (_R(r"ROOT LOGIN\s+ON '?(?P<tty>[^' ]+)'?(?: FROM '?(?P<from>[^' ]+)'?)?"), "login", "success"),
+    (_R(r"LOGIN ON '?(?P<tty>[^' ]+)'? BY '?(?P<user>[^' ]+)'?(?: FROM '?(?P<from>[^' ]+)'?)?"), "login", "success"),
+]
+#: PAM services where "session opened for user T by U" means U became T
+_SWITCH_SERVICES = frozenset({"su", "su-l", "sudo", "sudo-i", "runuser", "runuser-l", "pkexec", "doas"})
 _PAM = _R(r"pam_(?P<module>\w+)\((?P<service>[^:)]+):(?P<facility>[^)]+)\): (?P<text>.*)")
 _PAM_SESSION = _R(r"session (?P<what>opened|closed) for user (?P<user>[^\s(]+)(?:\(uid=(?P<uid>\d+)\))?"
                   r"(?: by (?P<by>[^\s(]*)(?:\(uid=(?P<byuid>\d+)\))?)?")
-_PAM_AUTHFAIL = _R(r"authentication failure;(?P<kv>.*)")
+_PAM_AUTHFAIL = _R(r"(?:authentication failure|(?P<more>\d+) more authentication failures?);(?P<kv>.*)")
 _PAM_PWCHANGE = _R(r"password changed for (?P<user>\S+)")
 _SUDO = _R(r"\s*(?P<user>\S+) : (?P<body>.*)")
 _SU_DEBIAN = _R(r"(?P<failed>FAILED SU|Successful su) (?:\(to (?P<to>\S+)\) (?P<by>\S+)|for (?P<to2>\S+) by (?P<by2>\S+))")
@@ -355,6 +384,8 @@ class SyslogAuthParser(Parser):
         elif base in ("useradd", "userdel", "usermod", "groupadd", "groupdel", "groupmod", "passwd", "chpasswd",
                       "gpasswd", "chage", "newusers", "vipw", "chsh", "chfn"):
             handled = _account(ev, body)
+        elif base == "login":
+            handled = _login(ev, body)
         elif base in ("cron", "crond"):
             handled = _cron(ev, body)
         elif base == "systemd-logind":
@@ -406,7 +437,7 @@ def _ssh(ev: Event, body: str) -> bool:
             ex["listen_addr"] = g.get("ip")
         else:
             ev.src_ip = _ipval(g.get("ip"))
-        for k in ("method", "port", "keytype", "fp", "reason", "who", "signal"):
+        for k in ("method", "port", "keytype", "fp", "reason", "who", "signal", "more"):
             if g.get(k):
                 ex[k if k != "fp" else "key_fingerprint"] = g[k].strip()
         if g.get("invalid") or action == "ssh_invalid_user" or g.get("who") == "invalid":
@@ -514,6 +545,31 @@ def _account(ev: Event, body: str) -> bool:
     return False
 
 
+def _login(ev: Event, body: str) -> bool:
+    for rx, action, outcome in _LOGIN_RULES:
+        m = rx.match(body)
+        if m is None:
+            continue
+        g = m.groupdict()
+        ev.action, ev.outcome = action, outcome
+        ev.actor = g.get("user") or ("root" if body.startswith("ROOT") else None)
+        src = g.get("from") or g.get("from2")
+        if src and norm_ip(src)[1] is not None:
+            ev.src_ip = src
+        elif src:
+            ex_src = src  # a tty or host name, not an address
+            assert ev.extra is not None
+            ev.extra["from"] = ex_src
+        ex = ev.extra
+        assert ex is not None
+        if g.get("tty"):
+            ex["tty"] = g["tty"]
+        if outcome == "failure" and g.get("reason"):
+            ev.error_code = g["reason"].strip()
+        return True
+    return False
+
+
 def _cron(ev: Event, body: str) -> bool:
     m = _CRON_CMD.match(body)
     if m is None:
@@ -552,7 +608,7 @@ def _pam(ev: Event, body: str) -> bool:
         ev.outcome = "success"
         by = s.group("by")
         user = s.group("user")
-        if by:  # su/sudo: "for user root by vagrant(uid=1000)"
+        if by and m.group("service") in _SWITCH_SERVICES:  # su/sudo: "for user root by vagrant(uid=1000)"
             ev.actor, ev.target_user = by, user
         else:
             ev.actor = user
@@ -566,6 +622,8 @@ def _pam(ev: Event, body: str) -> bool:
     a = _PAM_AUTHFAIL.match(text)
     if a:
         kv = dict(re.findall(r"(\w+)=(\S*)", a.group("kv")))
+        if a.group("more"):
+            ex["more_failures"] = int(a.group("more"))
         ev.action, ev.outcome, ev.error_code = "auth_failure", "failure", "authentication failure"
         svc = m.group("service")
         user = kv.get("user") or None
