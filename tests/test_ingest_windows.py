@@ -296,6 +296,24 @@ def test_zoneless_time_without_hint_and_tz_option(engine, tmp_path):
     r2 = _rows(engine)[1]
     assert format_us(r2["ts_us"]) == "2020-01-01T08:00:00Z"
     assert "+02:00" in r2["extra"]["time_zone"]
+    # an IANA zone follows daylight saving time: New York is -05:00 in January, -04:00 in August
+    z = tmp_path / "n3.jsonl"
+    z.write_text(json.dumps({**rec, "RecordNumber": 3}) + "\n"
+                 + json.dumps({**rec, "RecordNumber": 4, "EventTime": "2020-08-06 01:20:45"}) + "\n")
+    _ingest(engine, z, options={"tz": "America/New_York"})
+    r3, r4 = _rows(engine)[2:]
+    assert format_us(r3["ts_us"]) == "2020-01-01T15:00:00Z"
+    assert format_us(r4["ts_us"]) == "2020-08-06T05:20:45Z"
+    assert r4["extra"]["time_zone"] == "-04:00 (tz option America/New_York)"
+
+
+def test_bad_tz_option_is_a_clear_error():
+    import pytest
+
+    from logconsole.ingest.windows_security import WindowsSecurityParser
+
+    with pytest.raises(ValueError, match="unknown time zone 'Mars/Base'"):
+        WindowsSecurityParser(tz="Mars/Base")
 
 
 # ------------------------------------------------------------------ hostile input

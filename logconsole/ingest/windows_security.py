@@ -24,7 +24,9 @@ from __future__ import annotations
 import html
 import json
 import re
+from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any, Iterator
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from logconsole.ingest.base import Event, Evidence, ParseError, Parser, Quarantined, register
 from logconsole.ingest.jsonrecords import (
@@ -305,8 +307,7 @@ class WindowsSecurityParser(Parser):
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
-        self._offset_us: int | None = _tz_option(options.get("tz"))
-        self._tz_fixed = self._offset_us is not None
+        self._tz = _tz_option(options.get("tz"))
         self._last_inferred: int | None = None
 
     def sniff(self, sample: Sample) -> Evidence | None:
@@ -367,7 +368,7 @@ class WindowsSecurityParser(Parser):
                 return parse_time(int(m.group(1))), field
         if isinstance(raw, str) and _naive(raw):
             naive_us = parse_iso(raw)
-            off = self._offset_for(rec, extra)
+            off = self._offset_for(rec, extra, naive_us)
             if field == "UtcTime":
                 extra["time_zone"] = "UTC (Sysmon UtcTime)"
                 return naive_us, field
@@ -376,11 +377,14 @@ class WindowsSecurityParser(Parser):
             extra["time_generated"] = rec["TimeGenerated"]
         return parse_time(raw), field
 
-    def _offset_for(self, rec: dict[str, Any], extra: dict[str, Any]) -> int:
-        """µs to subtract from a zone-less local time to get UTC."""
-        if self._tz_fixed:
-            extra["time_zone"] = f"{_fmt_off(self._offset_us or 0)} (--tz option)"
-            return self._offset_us or 0
+    def _offset_for(self, rec: dict[str, Any], extra: dict[str, Any], naive_us: int) -> int:
+        """µs to subtract from a zone-less local time (*naive_us*, read as if UTC) to get UTC."""
+        if self._tz is not None:
+            local = (datetime(1970, 1, 1) + timedelta(microseconds=naive_us))
+            delta = self._tz.utcoffset(local) or timedelta(0)
+            off = (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
+            extra["time_zone"] = f"{_fmt_off(off)} (tz option {self.options.get('tz')})"
+            return off
         ts, recv = rec.get("@timestamp"), rec.get("EventReceivedTime")
         if isinstance(ts, str) and isinstance(recv, str) and _naive(recv) and not _naive(ts):
             try:
@@ -578,16 +582,21 @@ def _naive(s: str) -> bool:
     return not re.search(r"(Z|z|[+-]\d{2}:?\d{2}|UTC|GMT)$", t)
 
 
-def _tz_option(v: Any) -> int | None:
+def _tz_option(v: Any) -> tzinfo | None:
+    """``+HH:MM`` / ``-HHMM``, ``UTC``/``Z``, or an IANA zone name (DST-aware)."""
     if v in (None, ""):
         return None
-    m = _TZ_RE.match(str(v).strip())
-    if not m:
-        raise ValueError(f"bad tz option {v!r}: use UTC or +HH:MM")
-    if not m.group(1):
-        return 0
-    sign = 1 if m.group(1) == "+" else -1
-    return sign * (int(m.group(2)) * 3600 + int(m.group(3)) * 60) * 1_000_000
+    s = str(v).strip()
+    m = _TZ_RE.match(s)
+    if m:
+        if not m.group(1):
+            return timezone.utc
+        off = timedelta(hours=int(m.group(2)), minutes=int(m.group(3)))
+        return timezone(-off if m.group(1) == "-" else off)
+    try:
+        return ZoneInfo(s)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {s!r}: use UTC, +HH:MM or an IANA name like Europe/Berlin") from None
 
 
 def _fmt_off(us: int) -> str:
