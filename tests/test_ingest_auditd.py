@@ -189,6 +189,25 @@ def test_interleaved_groups_eoe_window_and_node(engine, tmp_path):
     assert r["extra"]["boot"] == 2 and r["actor"] is None
 
 
+def test_selinux_avc_denial(engine, tmp_path):
+    lines = [
+        b'type=AVC msg=audit(1700000000.500:77): avc:  denied  { read } for  pid=812 comm="httpd" '
+        b'name="shadow" dev="dm-0" ino=123 scontext=system_u:system_r:httpd_t:s0 '
+        b'tcontext=system_u:object_r:shadow_t:s0 tclass=file permissive=0',
+        b'type=SYSCALL msg=audit(1700000000.500:77): arch=c000003e syscall=2 success=no exit=-13 a0=1 a1=0 '
+        b'a2=0 a3=0 items=0 ppid=1 pid=812 auid=4294967295 uid=48 gid=48 euid=48 ses=4294967295 comm="httpd" '
+        b'exe="/usr/sbin/httpd" subj=system_u:system_r:httpd_t:s0 key=(null)',
+    ]
+    p = _write(tmp_path, "audit.log", b"\n".join(lines))
+    res = ingest_paths(engine, [p])
+    assert (res.sources[0].events, res.sources[0].merged) == (1, 1)
+    r = _one(_events(engine), 77)
+    assert (r["action"], r["outcome"], r["error_code"], r["resource"], r["actor"]) == (
+        "AVC", "failure", "EACCES", "shadow", None)
+    assert r["extra"]["permission"] == "read" and r["extra"]["avc_tclass"] == "file"
+    assert r["extra"]["syscall"] == "open"
+
+
 def test_group_split_by_small_window_is_flagged(engine, tmp_path):
     lines = [b"type=SYSCALL msg=audit(1700000000.100:10): syscall=59 success=yes auid=0 uid=0 exe=\"/bin/x\""]
     lines += [f"type=USER_CMD msg=audit(1700000001.{i:03d}:{20 + i}): pid=1 uid=0 auid=0 ses=1 msg='cmd=\"ls\" res=success'".encode()

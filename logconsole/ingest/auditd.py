@@ -406,6 +406,15 @@ class AuditdParser(Parser):
             extra["paths"] = paths
         if prim.prose:
             extra["text"] = prim.prose
+        if prim.type in ("AVC", "USER_AVC"):
+            pm = re.search(r"avc:\s+(denied|granted)\s+\{\s*([^}]*?)\s*\}", prim.prose or "")
+            if pm:
+                extra["avc"] = pm.group(1)
+                extra["permission"] = pm.group(2)
+            for k in ("scontext", "tcontext", "tclass", "permissive", "name", "path"):
+                t = val(prim, k)
+                if t is not None:
+                    extra[f"avc_{k}"] = t
 
         # ---- outcome
         outcome, error_code = "unknown", None
@@ -423,6 +432,8 @@ class AuditdParser(Parser):
 
         # ---- resource, source
         resource = anyval("cmd", prim)
+        if resource is None and prim.type in ("AVC", "USER_AVC"):
+            resource = anyval("path", prim) or anyval("name", prim)
         if resource is None and syscall_name not in (None, "execve", "execveat") and paths:
             named = [p for p in paths if p.get("nametype") not in ("PARENT",) and p.get("name")]
             if named:
