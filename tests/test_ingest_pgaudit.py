@@ -126,6 +126,25 @@ def test_stderr_log(engine, tmp_path):
         assert json.loads(conn.execute(select(sources.c.options)).scalar())["layout"] == "stderr"
 
 
+def test_stderr_prefix_variants(engine, tmp_path):
+    p = tmp_path / "postgresql-Mon.log"
+    p.write_text(
+        "2024-03-05 10:15:01 UTC [4242]: [3-1] user=alice,db=shop,app=psql,client=2001:db8::7 LOG:  "
+        "AUDIT: SESSION,1,1,WRITE,DELETE,TABLE,public.orders,delete from orders,<not logged>\n"
+        "2024-03-05 10:15:02.5 +02 [4243] bob@shop 198.51.100.9(40001) LOG:  "
+        "AUDIT: SESSION,1,1,DDL,DROP TABLE,TABLE,public.audit_trail,drop table audit_trail,<not logged>\n"
+    )
+    res = ingest_paths(engine, [str(p)])
+    assert (res.sources[0].format, res.sources[0].events, res.sources[0].quarantined) == ("pgaudit", 2, 0)
+    r = _line(_rows(engine), 1)
+    assert (r["actor"], r["action"], r["resource"], r["src_ip"]) == ("alice", "WRITE DELETE", "public.orders", "2001:db8::7")
+    assert r["extra"]["database"] == "shop" and r["extra"]["application"] == "psql"
+    assert format_us(r["ts_us"]) == "2024-03-05T10:15:01Z"
+    r = _line(_rows(engine), 2)
+    assert (r["actor"], r["action"], r["src_ip"], r["extra"]["client_port"]) == ("bob", "DDL DROP TABLE", "198.51.100.9", "40001")
+    assert format_us(r["ts_us"]) == "2024-03-05T08:15:02.500Z"
+
+
 def _csvrow(ts="2015-08-12 16:13:44.889 UTC", msg="AUDIT: SESSION,1,1,READ,SELECT,,,select 1,<not logged>"):
     q = '"' + msg.replace('"', '""') + '"'
     return (f'{ts},"u","db",1,"10.1.2.3:5555",55cb70b8.1,1,"SELECT",2015-08-12 16:13:44 UTC,2/1,0,LOG,00000,'

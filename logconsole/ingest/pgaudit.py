@@ -386,6 +386,14 @@ class PgAuditParser(Parser):
         msg = r.get("message") or ""
         conn = r.get("connection_from") or None
         src_ip = None
+        if r.get("client_host"):
+            conn = None
+            if norm_ip(r["client_host"])[1] is not None:
+                src_ip = r["client_host"]
+            else:
+                extra["client"] = r["client_host"]
+            if r.get("client_port"):
+                extra["client_port"] = r["client_port"]
         if conn:
             host = conn
             hm = re.fullmatch(r"(.*):(\d+)", conn)
@@ -587,8 +595,11 @@ def _prefix_fields(prefix: str) -> dict[str, Any]:
     if kv.get("app"):
         r["application_name"] = kv["app"]
     client = kv.get("client") or kv.get("host") or kv.get("remote")
-    if client:
-        r["connection_from"] = client
+    m = re.search(r"(?:^|[\s=,])(?P<h>[0-9A-Fa-f:.]+|\[local\])\((?P<p>\d+)\)", prefix)  # %r: host(port)
+    if m:
+        r["client_host"], r["client_port"] = m.group("h"), m.group("p")
+    elif client:
+        r["client_host"] = client  # %h: no port (an IPv6 address must not be split at a colon)
     if kv.get("session"):
         r["session_id"] = kv["session"]
     if kv.get("vxid"):
