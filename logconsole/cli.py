@@ -27,6 +27,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "finding": "logconsole.commands.findings:finding",
     "readiness": "logconsole.commands.report:readiness_cmd",
     "export": "logconsole.commands.report:export_cmd",
+    "verify": "logconsole.commands.verify:verify",
 }
 
 

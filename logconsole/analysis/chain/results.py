@@ -1,0 +1,124 @@
+"""Storing verification results in the index and reading them back (console, report)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any, Iterable
+
+from sqlalchemy import Engine, and_, func, insert, select
+
+from logconsole import __version__
+from logconsole.analysis.chain.model import Failure, TargetResult
+from logconsole.store.integrity_schema import verify_failures, verify_runs, verify_targets
+from logconsole.store.schema import events, sources
+
+
+def _source_map(conn) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for sid, path in conn.execute(select(sources.c.id, sources.c.path)):
+        out.setdefault(path, sid)
+    return out
+
+
+def _resolve(path: str | None) -> str | None:
+    if not path:
+        return None
+    try:
+        return str(Path(path).resolve())
+    except OSError:
+        return path
+
+
+def _event_at(conn, source_id: int, line: int) -> int | None:
+    ids = [r[0] for r in conn.execute(
+        select(events.c.id).where(and_(events.c.source_id == source_id, events.c.line == line)).limit(2))]
+    return ids[0] if len(ids) == 1 else None
+
+
+def link_to_index(engine: Engine, results: Iterable[TargetResult]) -> None:
+    """Fill ``source_id`` and failures' ``event_id`` where the verified files were ingested."""
+    with engine.connect() as conn:
+        smap = _source_map(conn)
+        for r in results:
+            if r.scheme == "index":
+                continue
+            if r.source_id is None:
+                r.source_id = smap.get(_resolve(r.path) or "")
+            for f in (*r.failures, *r.explained):
+                if f.event_id is not None or f.line is None:
+                    continue
+                sid = smap.get(_resolve(f.file) or "") if f.file else r.source_id
+                if sid is not None:
+                    f.event_id = _event_at(conn, sid, f.line)
+
+
+def store_results(engine: Engine, results: list[TargetResult], *, command: dict[str, Any] | None = None,
+                  exit_code: int | None = None, started_us: int | None = None) -> int:
+    """Store one verification run; returns its id."""
+    link_to_index(engine, results)
+    now = int(time.time() * 1_000_000)
+    with engine.begin() as conn:
+        run_id = conn.execute(insert(verify_runs).values(
+            started_us=started_us or now, finished_us=now, tool_version=__version__,
+            command=json.dumps(command or {}, sort_keys=True, default=str), exit_code=exit_code,
+        )).inserted_primary_key[0]
+        for r in results:
+            tid = conn.execute(insert(verify_targets).values(
+                run_id=run_id, path=r.path, scheme=r.scheme, status=r.status, records=r.records,
+                coverage=r.coverage, anchor=r.anchor, source_id=r.source_id,
+                result=json.dumps({**r.as_json(), "source_id": r.source_id}, ensure_ascii=False, default=str),
+            )).inserted_primary_key[0]
+            rows = [dict(target_id=tid, kind=f.kind, line=f.line, seq=f.seq, detail=f.detail, file=f.file,
+                         missing=f.missing, explained=f.explained, event_id=f.event_id)
+                    for f in (*r.failures, *r.explained)]
+            if rows:
+                conn.execute(insert(verify_failures), rows)
+    return run_id
+
+
+def latest_results(engine: Engine) -> list[TargetResult]:
+    """The most recent stored result for every (path, scheme), newest runs first."""
+    with engine.connect() as conn:
+        newest = (select(func.max(verify_targets.c.id).label("id"))
+                  .group_by(verify_targets.c.path, verify_targets.c.scheme).subquery())
+        rows = list(conn.execute(
+            select(verify_targets.c.id, verify_targets.c.result, verify_targets.c.source_id, verify_runs.c.finished_us)
+            .join(newest, newest.c.id == verify_targets.c.id)
+            .join(verify_runs, verify_runs.c.id == verify_targets.c.run_id)
+            .order_by(verify_targets.c.id.desc())))
+        out: list[TargetResult] = []
+        for tid, result, sid, finished in rows:
+            try:
+                r = TargetResult.from_json(json.loads(result))
+            except (ValueError, KeyError):
+                continue
+            r.source_id = sid
+            fails = list(conn.execute(select(verify_failures).where(verify_failures.c.target_id == tid)
+                                      .order_by(verify_failures.c.id)))
+            if fails:
+                r.failures = [Failure(f.kind, f.line, f.seq, f.detail or "", f.file, f.missing, None, f.event_id)
+                              for f in fails if f.explained is None]
+                r.explained = [Failure(f.kind, f.line, f.seq, f.detail or "", f.file, f.missing, f.explained, f.event_id)
+                               for f in fails if f.explained is not None]
+            r.notes.append(f"verified at {_fmt(finished)}")
+            out.append(r)
+    return out
+
+
+def _fmt(us: int | None) -> str:
+    from logconsole.ingest.timeparse import format_us
+
+    return format_us(us) if us else "?"
+
+
+def timeline_filter(result: TargetResult, failure: Failure) -> str | None:
+    """The filter string that opens the timeline at *failure* (``id:N``), or a source/line fallback."""
+    if failure.event_id is not None:
+        return f"id:{failure.event_id}"
+    if result.source_id is not None and failure.line is not None:
+        return f"source:{result.source_id} line:{failure.line}"
+    if result.source_id is not None:
+        return f"source:{result.source_id}"
+    return None

@@ -1,0 +1,254 @@
+"""``logconsole verify``: chain verification of log files and of the index itself."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from logconsole.commands.common import db_option, emit_json, fail, json_option, open_engine, resolve_db, warn
+from logconsole.store.sanitize import one_line
+
+SCHEMES = ("auto", "hash-chain", "cloudtrail-digest", "sequence")
+
+
+def _style(status: str) -> str:
+    color = {"intact": "green", "consistent": "cyan", "tampered": "red", "unverifiable": "yellow"}.get(status)
+    return click.style(status.upper(), fg=color, bold=True)
+
+
+def _print_human(results, verbose: bool) -> None:
+    for r in results:
+        click.echo(f"{_style(r.status)}  {r.scheme}  {one_line(r.path, 200)}")
+        if r.coverage:
+            click.echo(f"  coverage: {one_line(r.coverage, 400)}")
+        click.echo(f"  anchor:   {one_line(r.anchor, 400)}")
+        if r.failures:
+            click.echo(f"  failures ({len(r.failures)}):")
+            shown = r.failures if verbose else r.failures[:50]
+            for f in shown:
+                where = []
+                if f.file and f.file != r.path:
+                    where.append(one_line(f.file, 120))
+                if f.line is not None:
+                    where.append(f"line {f.line}")
+                if f.seq is not None:
+                    where.append(f"seq {f.seq}")
+                if f.event_id is not None:
+                    where.append(f"event {f.event_id}")
+                click.echo(f"    {click.style(f.kind, fg='red')}  {' '.join(where) or '-'}: {one_line(f.detail, 300)}")
+            if len(shown) < len(r.failures):
+                click.echo(f"    ... {len(r.failures) - len(shown)} more (use --verbose or --json)")
+        if r.explained:
+            click.echo(f"  explained ({len(r.explained)}):")
+            shown = r.explained if verbose else r.explained[:10]
+            for f in shown:
+                where = " ".join(x for x in (f"line {f.line}" if f.line is not None else "",
+                                             f"seq {f.seq}" if f.seq is not None else "") if x)
+                click.echo(f"    {f.kind}  {where or '-'}: {one_line(f.detail, 200)} [{one_line(f.explained, 200)}]")
+            if len(shown) < len(r.explained):
+                click.echo(f"    ... {len(r.explained) - len(shown)} more (use --verbose or --json)")
+        for n in r.notes:
+            click.echo(f"  note: {one_line(n, 400)}")
+
+
+def _detect(path: str) -> str | None:
+    from logconsole.analysis.chain import hashchain, sequence
+    from logconsole.analysis.chain.cloudtrail_digest import is_bucket
+
+    if os.path.isdir(path):
+        return "cloudtrail-digest" if is_bucket(path) else None
+    if hashchain.sniff(path):
+        return "hash-chain"
+    if sequence.sniff(path):
+        return "sequence"
+    return None
+
+
+def _expand(paths: list[str]) -> list[str]:
+    """Directories that are CloudTrail buckets stay whole; other directories are walked."""
+    from logconsole.analysis.chain.cloudtrail_digest import is_bucket
+
+    out: list[str] = []
+    for p in paths:
+        if os.path.isdir(p) and not is_bucket(p):
+            for root, dirs, files in os.walk(p):
+                dirs.sort()
+                dirs[:] = [d for d in dirs if not d.startswith(".")]
+                if is_bucket(root) and root != p:
+                    out.append(root)
+                    dirs[:] = []
+                    continue
+                for name in sorted(files):
+                    if not name.startswith(".") and not name.endswith((".checkpoint", ".head.json")):
+                        out.append(os.path.join(root, name))
+        else:
+            out.append(p)
+    return out
+
+
+@click.command("verify")
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--scheme", type=click.Choice(SCHEMES), default="auto", show_default=True,
+              help="Verification scheme (auto-detected per path by default).")
+@click.option("--index", "index_", is_flag=True, help="Verify logconsole's own index against its checkpoints.")
+@click.option("--from-index", is_flag=True,
+              help="Sequence analysis over the auditd/Windows events already in the index.")
+@click.option("--hash-field", default=None, help="hash-chain: field holding the record's hash [hash].")
+@click.option("--prev-field", default=None, help="hash-chain: field holding the previous hash [prev_hash].")
+@click.option("--seq-field", default=None, help="hash-chain/sequence: integer sequence field [seq].")
+@click.option("--time-field", default=None, help="hash-chain/sequence: time field [time, timestamp, ts ...].")
+@click.option("--canon", type=click.Choice(["jcs", "sorted"]), default="jcs", show_default=True,
+              help="hash-chain canonicalisation: RFC 8785 JCS, or compact JSON with sorted keys.")
+@click.option("--genesis", default=None, help="hash-chain: prev value of a chain's first record [64 zeros].")
+@click.option("--hmac-key-file", type=click.Path(dir_okay=False), default=None,
+              help="hash-chain: HMAC-SHA256 key (the file's bytes without a trailing newline).")
+@click.option("--pubkey", type=click.Path(dir_okay=False), default=None,
+              help="hash-chain: Ed25519 public key (PEM) for LOG.checkpoint signatures.")
+@click.option("--public-keys", type=click.Path(dir_okay=False), default=None,
+              help="cloudtrail-digest: output of `aws cloudtrail list-public-keys`.")
+@click.option("--expected-end", default=None,
+              help="cloudtrail-digest: time logging should cover until (ISO 8601); a missing newest tail is reported.")
+@click.option("--time-tolerance", type=float, default=None,
+              help="Seconds a timestamp may go back before it is a time regression [hash-chain 0, sequence 1].")
+@click.option("--quick", is_flag=True, help="--index: skip re-hashing every raw record.")
+@click.option("--store/--no-store", default=True, show_default=True,
+              help="Store results in the index (when it exists or --db is given).")
+@click.option("-v", "--verbose", is_flag=True, help="List every failure.")
+@db_option
+@json_option
+def verify(paths, scheme, index_, from_index, hash_field, prev_field, seq_field, time_field, canon, genesis,
+           hmac_key_file, pubkey, public_keys, expected_end, time_tolerance, quick, store, verbose, db_path, as_json):
+    """Verify log integrity: hash chains, CloudTrail digests, sequence numbers, the index.
+
+    \b
+    Schemes (auto-detected per PATH):
+      hash-chain         JSON lines carrying seq / prev_hash / hash (docs/integrity.md)
+      cloudtrail-digest  a directory copied from the trail's bucket (AWSLogs/...)
+      sequence           auditd serials, Windows EventRecordID, any seq field
+    `verify --index` checks logconsole's own index against the checkpoint every
+    ingest records.
+
+    Status per target: intact (verified up to an anchor), consistent (the chain
+    holds but nothing rules out a cut tail), tampered, unverifiable.  Exit 0
+    when every target is intact or consistent, 1 when any is tampered, 2 when
+    nothing could be verified.
+    """
+    from logconsole.analysis.chain import hashchain, sequence
+    from logconsole.analysis.chain.cloudtrail_digest import CloudTrailOptions, verify_bucket
+    from logconsole.analysis.chain.model import exit_code, unverifiable
+    from logconsole.ingest.timeparse import parse_iso
+
+    started = int(time.time() * 1_000_000)
+    if not paths and not index_ and not from_index:
+        fail("give PATH... to verify, or --index / --from-index")
+    results = []
+    engine = None
+    db_file = resolve_db(db_path)
+    if index_ or from_index:
+        engine = open_engine(db_path)
+        if index_:
+            from logconsole.analysis.chain.custody import verify_index
+
+            results.append(verify_index(engine, check_raw=not quick))
+        if from_index:
+            tol = int((time_tolerance if time_tolerance is not None else 1.0) * 1_000_000)
+            got = sequence.verify_index_sources(engine, tolerance_us=tol)
+            if not got:
+                warn("no auditd or Windows sources with sequence numbers in the index")
+            results.extend(got)
+
+    # ---- options
+    opts = hashchain.ChainOptions(canon=canon)
+    if hash_field:
+        opts.hash_field = hash_field
+    if prev_field:
+        opts.prev_field = prev_field
+    if seq_field:
+        opts.seq_field = seq_field
+    if time_field:
+        opts.time_field = time_field
+    if genesis is not None:
+        opts.genesis = genesis
+    opts.fields_explicit = bool(hash_field or prev_field)
+    if time_tolerance is not None:
+        opts.time_tolerance_us = int(time_tolerance * 1_000_000)
+    try:
+        if hmac_key_file:
+            opts.hmac_key = hashchain.load_hmac_key(hmac_key_file)
+            opts.hmac_key_name = Path(hmac_key_file).name
+        if pubkey:
+            opts.pubkey_pem = Path(pubkey).read_bytes()
+            opts.pubkey_name = Path(pubkey).name
+    except (OSError, ValueError) as exc:
+        fail(str(exc) if isinstance(exc, ValueError) else f"{exc.filename}: {exc.strerror}")
+    ct_opts = CloudTrailOptions(public_keys=public_keys)
+    if expected_end:
+        try:
+            ct_opts.expected_end_us = parse_iso(expected_end)
+        except Exception:  # noqa: BLE001
+            fail(f"--expected-end: unparseable time {expected_end!r} (use ISO 8601, e.g. 2026-03-01T12:00:00Z)")
+
+    # ---- targets
+    chains: list[str] = []
+    chain_opts = opts
+    expanded = _expand(list(paths))
+    order = {p: i for i, p in enumerate(expanded)}
+    for p in expanded:
+        if not os.path.exists(p):
+            results.append(unverifiable(p, scheme if scheme != "auto" else "unknown", f"{p}: no such file or directory"))
+            continue
+        if not os.path.isdir(p) and not os.access(p, os.R_OK):
+            results.append(unverifiable(p, scheme if scheme != "auto" else "unknown", f"{p}: permission denied"))
+            continue
+        s = scheme
+        if s == "auto":
+            s = "hash-chain" if (opts.fields_explicit and not os.path.isdir(p)) else _detect(p)
+        if s is None:
+            results.append(unverifiable(p, "unknown", f"{p}: no chain, digest or sequence numbers found "
+                                        "(use --scheme to force one)"))
+            continue
+        if s == "hash-chain":
+            if os.path.isdir(p):
+                results.append(unverifiable(p, s, f"{p}: a directory, not a hash-chained log"))
+                continue
+            if not opts.fields_explicit:
+                found = hashchain.sniff(p)
+                if found and found != (opts.hash_field, opts.prev_field) and not chains:
+                    chain_opts = hashchain.ChainOptions(**{**opts.__dict__, "hash_field": found[0], "prev_field": found[1]})
+            chains.append(p)
+        elif s == "cloudtrail-digest":
+            try:
+                results.append(verify_bucket(p, ct_opts))
+            except ValueError as exc:
+                fail(str(exc))
+        else:
+            tol = int((time_tolerance if time_tolerance is not None else 1.0) * 1_000_000)
+            results.append(sequence.verify_file(p, seq_field=seq_field or "seq", time_field=time_field,
+                                                tolerance_us=tol))
+    if chains:
+        results.extend(hashchain.verify_files(chains, chain_opts))
+
+    # keep the order the user gave (index targets first)
+    results.sort(key=lambda r: -1 if r.scheme == "index" or r.source_id is not None and r.path not in order
+                 else order.get(r.path, len(order)))
+    code = exit_code(results)
+    # ---- store
+    if store and (engine is not None or db_path or os.path.exists(db_file)):
+        try:
+            from logconsole.analysis.chain.results import store_results
+
+            engine = engine or open_engine(db_path)
+            store_results(engine, results, command={"argv": sys.argv[1:]}, exit_code=code, started_us=started)
+        except SystemExit:
+            raise
+        except Exception as exc:  # noqa: BLE001 - storing is secondary to reporting
+            warn(f"results not stored in {db_file}: {exc}")
+    if as_json:
+        emit_json({"targets": [r.as_json() for r in results], "exit_code": code})
+    else:
+        _print_human(results, verbose)
+    sys.exit(code)

@@ -1,0 +1,154 @@
+"""`logconsole verify`: exit codes, --json shape, auto-detection, storage in the index."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from logconsole.cli import main
+from logconsole.store.db import open_db
+from tests import chainfixtures as cf
+
+REAL = Path(__file__).parent / "data" / "realdata"
+
+
+def run(*args, db=None):
+    argv = ["verify", *map(str, args)]
+    if db is not None:
+        argv += ["--db", str(db)]
+    return CliRunner().invoke(main, argv, catch_exceptions=False)
+
+
+def test_exit_codes_and_json_shape(tmp_path):
+    ch = cf.make_chain(30)
+    clean = ch.write(tmp_path / "clean.log")
+    lines, _ = cf.t_modified(ch, 4)
+    bad = ch.write(tmp_path / "bad.log", lines)
+    r = run(clean, "--json", "--no-store")
+    assert r.exit_code == 0
+    doc = json.loads(r.output)
+    (t,) = doc["targets"]
+    assert set(t) >= {"path", "scheme", "status", "records", "coverage", "anchor", "failures"}
+    assert (t["scheme"], t["status"], t["records"]) == ("hash-chain", "consistent", 30)
+    r = run(clean, bad, "--json", "--no-store")
+    assert r.exit_code == 1
+    doc = json.loads(r.output)
+    assert [t["status"] for t in doc["targets"]] == ["consistent", "tampered"]
+    assert doc["targets"][1]["failures"] == [
+        {"kind": "modified", "line": 5, "seq": 5, "detail": doc["targets"][1]["failures"][0]["detail"],
+         "file": str(bad)}]
+    assert run(tmp_path / "nope.log", "--no-store").exit_code == 2
+    unknown = tmp_path / "plain.txt"
+    unknown.write_text("hello\n")
+    r = run(unknown, "--json", "--no-store")
+    assert r.exit_code == 2 and json.loads(r.output)["targets"][0]["status"] == "unverifiable"
+    # mixed: one verifiable, one not -> not everything intact/consistent -> 2
+    assert run(clean, unknown, "--no-store").exit_code == 2
+
+
+def test_human_output_names_line_and_kind(tmp_path):
+    ch = cf.make_chain(20)
+    lines, _ = cf.t_deleted(ch, 7, 2)
+    r = run(ch.write(tmp_path / "x.log", lines), "--no-store")
+    assert r.exit_code == 1
+    assert "TAMPERED" in r.output and "deleted" in r.output and "line 8 seq 10" in r.output
+
+
+def test_hmac_and_checkpoint_options(tmp_path):
+    key = tmp_path / "hmac.key"
+    key.write_bytes(cf.HMAC_KEY + b"\n")
+    ch = cf.make_chain(15, key=cf.HMAC_KEY)
+    p = ch.write(tmp_path / "h.log")
+    priv, pem = cf.ed25519_keypair()
+    cf.write_checkpoint(p, 15, ch.records[-1]["hash"], priv)
+    (tmp_path / "ck.pem").write_bytes(pem)
+    r = run(p, "--hmac-key-file", key, "--pubkey", tmp_path / "ck.pem", "--json", "--no-store")
+    t = json.loads(r.output)["targets"][0]
+    assert r.exit_code == 0 and t["status"] == "intact"
+    assert "HMAC-SHA256" in t["anchor"] and "Ed25519 checkpoint" in t["anchor"]
+    r = run(p, "--json", "--no-store")  # without the key every record fails
+    assert r.exit_code == 1
+
+
+def test_sorted_canon_and_custom_fields(tmp_path):
+    ch = cf.make_chain(15, mode="sorted", style="plain")  # record 14 has amount 3.0: JCS writes 3
+    p = ch.write(tmp_path / "s.log")
+    assert run(p, "--canon", "sorted", "--no-store").exit_code == 0
+    assert run(p, "--no-store").exit_code == 1  # JCS differs on the float records
+
+
+def test_cloudtrail_bucket(tmp_path):
+    b = cf.make_bucket(tmp_path / "bucket", hours=3)
+    end = (b.end + timedelta(minutes=20)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    r = run(b.root, "--public-keys", b.keys_file, "--expected-end", end, "--json", "--no-store")
+    t = json.loads(r.output)["targets"][0]
+    assert r.exit_code == 0 and (t["scheme"], t["status"]) == ("cloudtrail-digest", "intact")
+    b.digests[-1].unlink()
+    r = run(b.root, "--public-keys", b.keys_file, "--expected-end", end, "--json", "--no-store")
+    assert r.exit_code == 1
+    assert [f["kind"] for f in json.loads(r.output)["targets"][0]["failures"]] == ["truncated"]
+    assert run(b.root, "--public-keys", tmp_path / "missing.json", "--no-store").exit_code == 2
+
+
+def test_real_samples_directory_has_no_failures():
+    r = run(REAL, "--json", "--no-store")
+    doc = json.loads(r.output)
+    assert all(t["failures"] == [] for t in doc["targets"]), [t for t in doc["targets"] if t["failures"]]
+    assert {t["status"] for t in doc["targets"]} <= {"consistent", "unverifiable"}
+    schemes = {Path(t["path"]).name: t["scheme"] for t in doc["targets"]}
+    assert schemes["WORKSTATION6_Windows_Security_2022-09-22T12313335.json"] == "sequence"
+    assert schemes["audit-rhel7.log"] == "sequence"
+    assert schemes["demo.log"] == "unknown"
+
+
+def test_index_verification_and_stored_results(tmp_path):
+    from logconsole.analysis.chain.results import latest_results
+    from logconsole.ingest.pipeline import ingest_paths
+    from logconsole.store.integrity_schema import verify_failures, verify_targets
+
+    db = tmp_path / "case.db"
+    eng = open_db(db)
+    ch = cf.make_chain(20)
+    lines, _ = cf.t_modified(ch, 6)
+    log = ch.write(tmp_path / "app.log", lines)
+    ingest_paths(eng, [str(REAL / "k8s-audit" / "demo.log"), str(log)], fmt=None)
+    r = run("--index", "--json", db=db)
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["targets"][0]["status"] == "intact"
+    r = run(log, "--json", db=db)
+    assert r.exit_code == 1
+    with eng.connect() as conn:
+        rows = list(conn.execute(select(verify_targets.c.scheme, verify_targets.c.status, verify_targets.c.source_id)))
+        fails = list(conn.execute(select(verify_failures.c.kind, verify_failures.c.line, verify_failures.c.event_id)))
+    assert ("index", "intact", None) in [tuple(x) for x in rows]
+    assert any(s == "hash-chain" and st == "tampered" for s, st, _ in rows)
+    (kind, line, event_id) = fails[-1]
+    assert (kind, line) == ("modified", 7)
+    latest = latest_results(eng)
+    hc = next(t for t in latest if t.scheme == "hash-chain")
+    if hc.source_id is not None:  # the file was ingested (jsonl parser): the failure names its event
+        assert event_id is not None and hc.failures[0].event_id == event_id
+    eng.dispose()
+
+
+def test_from_index_sequence_analysis(tmp_path):
+    from logconsole.ingest.pipeline import ingest_paths
+
+    db = tmp_path / "case.db"
+    eng = open_db(db)
+    p = tmp_path / "audit.log"
+    p.write_text("\n".join(cf.auditd_lines(30, skip={1010, 1011})) + "\n")
+    res = ingest_paths(eng, [str(p)])
+    assert not res.errors, res.errors
+    r = run("--from-index", "--json", db=db)
+    doc = json.loads(r.output)
+    (t,) = doc["targets"]
+    assert r.exit_code == 1 and t["scheme"] == "sequence"
+    (f,) = t["failures"]
+    assert (f["kind"], f["seq"], f["missing"]) == ("seq_gap", 1012, 2)
+    assert f["event_id"] is not None and f["line"] == 21
+    eng.dispose()
