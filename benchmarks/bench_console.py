@@ -320,6 +320,8 @@ def main(argv=None) -> int:
     ap.add_argument("--rebuild", action="store_true", help="rebuild the index even if it exists")
     ap.add_argument("--only", choices=("build", "queries", "console"), default=None)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--no-analytics", action="store_true", help="console without histogram and facets (comparison)")
+    ap.add_argument("--runs", type=int, default=3)
     args = ap.parse_args(argv)
     path = args.db or Path(str(DEFAULT_DB).format(n=args.events))
     figures: dict = {"events": args.events, "db": str(path)}
@@ -332,7 +334,7 @@ def main(argv=None) -> int:
     if args.only in (None, "queries"):
         figures["queries"] = measure_queries(path)
     if args.only in (None, "console"):
-        figures["console"] = asyncio.run(measure_console(path))
+        figures["console"] = asyncio.run(measure_console(path, runs=args.runs, analytics=not args.no_analytics))
     if args.json:
         print(json.dumps(figures, indent=2))
     else:
@@ -340,8 +342,110 @@ def main(argv=None) -> int:
     return 0
 
 
-async def measure_console(path: Path) -> dict:  # filled in below
-    return {}
+def _visible_text(widget) -> str:
+    """Render the widget's visible lines (this is what a repaint does; pages are fetched here)."""
+    return "\n".join("".join(seg.text for seg in widget.render_line(y)) for y in range(widget.size.height))
+
+
+async def _until(cond, timeout: float = 30.0, step: float = 0.002) -> float:
+    t0 = time.perf_counter()
+    while not cond():
+        if time.perf_counter() - t0 > timeout:
+            raise TimeoutError("the console did not get there")
+        await asyncio.sleep(step)
+    return time.perf_counter()
+
+
+async def measure_console(path: Path, size=(120, 40), runs: int = 3, analytics: bool = True) -> dict:
+    """First paint, filter repaint and jump-to-end, headless (``App.run_test``)."""
+    try:
+        from logconsole.tui.app import create_app
+        from logconsole.tui.widgets.event_list import EventList
+    except ImportError as exc:  # the console is another engineer's work in progress
+        return {"error": f"console not importable: {exc}"}
+    from logconsole.store.db import open_db as _open
+
+    # filters on indexed fields, with values that exist in this index
+    eng = _open(path, create=False)
+    with eng.connect() as conn:
+        top_actor = aggregates.facet(conn, true(), "actor", 3)[2].value
+        top_action = aggregates.facet(conn, true(), "action", 5)[4].value
+        top_ip = aggregates.facet(conn, true(), "src_ip", 2)[1].value
+        lo, hi = aggregates.time_bounds(conn, true())
+    eng.dispose()
+    from logconsole.ingest.timeparse import format_us as fmt
+
+    mid = (lo + hi) // 2
+    filters = [
+        aggregates.drill_term("actor", top_actor),
+        aggregates.drill_term("action", top_action),
+        aggregates.drill_term("src_ip", top_ip),
+        "outcome:failure",
+        f"since:{fmt(mid)} until:{fmt(mid + 3600 * 1_000_000)}",
+        aggregates.drill_term("actor", top_actor) + " outcome:failure",
+        "",  # back to everything
+    ]
+    out: dict = {"terminal": f"{size[0]}x{size[1]}", "analytics": analytics, "filters": filters}
+    per_filter: dict[str, list[float]] = {t: [] for t in filters}
+    first, repaint, end, facets_first, hist_first = [], [], [], [], []
+    for run in range(runs):
+        aggregates.clear_cache()
+        t0 = time.perf_counter()
+        engine = _open(path, create=False)
+        app = create_app(engine, cursor_blink=False, analytics=analytics)
+        async with app.run_test(size=size) as pilot:
+            def shows_rows() -> bool:
+                q = app.screen.query(EventList)
+                if not q:
+                    return False
+                ev = q.first()
+                return ev.row_count > 0 and "Z " in _visible_text(ev)
+
+            first.append(await _until(shows_rows) - t0)
+            screen = app.screen
+            ev = screen.query_one(EventList)
+            # the histogram and facets fill in behind, in workers
+            hist = screen.query("#histogram")
+            if hist:
+                h = hist.first()
+                hist_first.append(await _until(lambda: getattr(h, "data", None) is not None and not h.busy) - t0)
+            fac = screen.query("#facets")
+            if fac and fac.first().display:
+                f = fac.first()
+                facets_first.append(await _until(lambda: not f.busy) - t0)
+            await pilot.pause()
+            for text in filters:
+                t1 = time.perf_counter()
+                screen.apply_filter(text)
+                await _until(lambda: screen.filter is not None and screen.filter.text == text)
+                _visible_text(ev)
+                repaint.append(time.perf_counter() - t1)
+                per_filter[text].append(repaint[-1])
+                await pilot.pause()
+            # jump to the end of everything
+            await pilot.pause()
+            ev.focus()
+            await pilot.press("home")
+            t2 = time.perf_counter()
+            await pilot.press("end")
+            await _until(lambda: ev.cursor == ev.row_count - 1)
+            txt = _visible_text(ev)
+            end.append(time.perf_counter() - t2)
+            assert fmt(hi)[:19] in txt, "the last event is not on screen after End"
+        engine.dispose()
+    out["first_paint_ms"] = _ms(statistics.median(first))
+    out["first_paint_runs_ms"] = [_ms(x) for x in first]
+    out["filter_repaint_median_ms"] = _ms(statistics.median(repaint))
+    out["filter_repaint_max_ms"] = _ms(max(repaint))
+    out["filter_repaint_samples"] = len(repaint)
+    out["filter_repaint_per_filter_ms"] = {t or "(none)": _ms(statistics.median(v)) for t, v in per_filter.items()}
+    out["jump_to_end_ms"] = _ms(statistics.median(end))
+    out["jump_to_end_runs_ms"] = [_ms(x) for x in end]
+    if hist_first:
+        out["histogram_ready_after_start_ms"] = _ms(statistics.median(hist_first))
+    if facets_first:
+        out["facets_ready_after_start_ms"] = _ms(statistics.median(facets_first))
+    return out
 
 
 def _print_report(f: dict) -> None:

@@ -92,7 +92,7 @@ class HistApp(App):
 
 
 def ready(h: Histogram):
-    return lambda: h.data is not None and not h.loading
+    return lambda: h.data is not None and not h.busy
 
 
 @sync
@@ -222,7 +222,7 @@ async def test_facets_show_top_values_and_drill_down(engine):
     async with app.run_test(size=(60, 50)) as pilot:
         p = app.query_one(FacetPanel)
         p.focus()
-        await settle(pilot, lambda: not p.loading and p.lines[0].kind == "header")
+        await settle(pilot, lambda: not p.busy and p.lines[0].kind == "header")
         text = "\n".join(screen_text(p))
         assert "Actor  4 values" in text
         assert "Source IP" in text and "Outcome" in text and "Resource" in text
@@ -260,7 +260,7 @@ async def test_facets_hostile_value_is_inert(engine):
     app = FacetApp(engine)
     async with app.run_test(size=(60, 50)) as pilot:
         p = app.query_one(FacetPanel)
-        await settle(pilot, lambda: not p.loading and p.lines[0].kind == "header")
+        await settle(pilot, lambda: not p.busy and p.lines[0].kind == "header")
         text = "\n".join(screen_text(p))
         assert "\x1b" not in text and "\x07" not in text
         assert ";c;cHduZWQ=\\x07[bold red]x[/]\\x1b[2J" in text  # shown, spelled out, no markup
@@ -271,9 +271,9 @@ async def test_facets_follow_the_filter(engine):
     app = FacetApp(engine)
     async with app.run_test(size=(60, 50)) as pilot:
         p = app.query_one(FacetPanel)
-        await settle(pilot, lambda: not p.loading and p.lines[0].kind == "header")
+        await settle(pilot, lambda: not p.busy and p.lines[0].kind == "header")
         p.where = compile_filter("actor:bob").where
-        await settle(pilot, lambda: not p.loading and p.total == 48)
+        await settle(pilot, lambda: not p.busy and p.total == 48)
         assert [ln.value for ln in p.lines if ln.kind == "value" and ln.column == "actor"] == ["bob"]
 
 

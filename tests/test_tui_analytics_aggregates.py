@@ -184,3 +184,28 @@ def test_drill_terms_round_trip_through_the_filter_language(engine):
             for row in page.rows:
                 w = compile_filter(agg.drill_term(column, row.value)).where
                 assert agg.count(c, w) == row.count, (column, row.value)
+
+
+def test_background_job_is_interrupted_inside_sqlite(engine):
+    import time
+
+    def slow(conn):
+        return conn.exec_driver_sql(
+            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000000000) SELECT count(*) FROM c"
+        ).scalar()
+
+    job = agg.submit(engine, slow)
+    time.sleep(0.2)
+    t0 = time.perf_counter()
+    job.cancel()
+    with pytest.raises(agg.Interrupted):
+        job.future.result(timeout=10)
+    assert time.perf_counter() - t0 < 2  # stopped, not run to the end
+    # the thread (and its pooled connection) keep working afterwards
+    assert agg.submit(engine, lambda c: agg.count(c, true())).future.result(timeout=10) == 10
+
+
+def test_background_job_errors_propagate(engine):
+    job = agg.submit(engine, lambda c: agg.frequency(c, true(), "nope", 1, 0))
+    with pytest.raises(KeyError):
+        job.future.result(timeout=10)

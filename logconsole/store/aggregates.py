@@ -402,3 +402,98 @@ def drill_term(column: str, value: str | None) -> str:
     if value is None:
         return f"-{f}:*"
     return f"{f}:{quote_filter_value(value)}"
+
+
+# ------------------------------------------------------- background queries
+#
+# The console runs these aggregates while the investigator works: they must
+# never slow down the timeline.  They go to ONE low-priority thread (so they
+# queue instead of competing with each other for the 2 cores), and a query
+# whose answer is no longer wanted (the filter changed again) is interrupted
+# inside SQLite (``sqlite3.Connection.interrupt``) instead of running to the end.
+
+import os  # noqa: E402
+import sqlite3  # noqa: E402
+from concurrent.futures import Future, ThreadPoolExecutor  # noqa: E402
+
+#: How much nicer (Linux ``setpriority`` on the thread) the analytics thread is.
+BACKGROUND_NICENESS = 10
+
+
+class Interrupted(Exception):
+    """The background query was cancelled before or while it ran."""
+
+
+def _lower_priority() -> None:
+    try:  # Linux: a thread is a task and has its own nice value
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + BACKGROUND_NICENESS))
+    except (AttributeError, OSError):  # pragma: no cover - other platforms: plain priority
+        pass
+
+
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="logconsole-aggregates",
+                                       initializer=_lower_priority)
+        return _POOL
+
+
+class Job:
+    """One background aggregate: ``future`` holds the result; :meth:`cancel` interrupts it."""
+
+    def __init__(self, engine, fn) -> None:
+        self._engine = engine
+        self._fn = fn
+        self._lock = threading.Lock()
+        self._cancelled = False
+        self._dbapi = None
+        self.future: Future = _pool().submit(self._run)
+
+    def _run(self):
+        with self._lock:
+            if self._cancelled:
+                raise Interrupted()
+        with self._engine.connect() as conn:
+            with self._lock:
+                if self._cancelled:
+                    raise Interrupted()
+                self._dbapi = conn.connection.dbapi_connection
+            try:
+                return self._fn(conn)
+            except Exception as exc:
+                if self._cancelled and _is_interrupt(exc):
+                    raise Interrupted() from None
+                raise
+            finally:
+                with self._lock:
+                    self._dbapi = None
+
+    def cancel(self) -> None:
+        with self._lock:
+            self._cancelled = True
+            if self._dbapi is not None:
+                try:
+                    self._dbapi.interrupt()
+                except Exception:  # pragma: no cover - already closed
+                    pass
+        self.future.cancel()
+
+
+def _is_interrupt(exc: BaseException) -> bool:
+    while exc is not None:
+        if isinstance(exc, sqlite3.OperationalError) and "interrupt" in str(exc):
+            return True
+        exc = exc.__cause__ or getattr(exc, "orig", None)
+    return False
+
+
+def submit(engine, fn) -> Job:
+    """Run ``fn(conn)`` on the low-priority aggregates thread; returns a :class:`Job`."""
+    return Job(engine, fn)

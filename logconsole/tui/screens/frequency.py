@@ -14,6 +14,7 @@ stack the caller passes) is shown on top.  All values are inert text.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 
 from rich.cells import set_cell_size
@@ -98,11 +99,19 @@ class FrequencyTable(ScrollView, can_focus=True):
         self.pending.add(page)
         self._load(page)
 
-    @work(thread=True, group="frequency-pages")
-    def _load(self, page: int) -> None:
-        with self.engine.connect() as conn:
-            res = aggregates.frequency(conn, self.where, self.column, PAGE, page * PAGE)
-        self.app.call_from_thread(self._store, page, res)
+    @work(group="frequency-pages")
+    async def _load(self, page: int) -> None:
+        job = aggregates.submit(
+            self.engine, lambda conn: aggregates.frequency(conn, self.where, self.column, PAGE, page * PAGE)
+        )
+        try:
+            res = await asyncio.wrap_future(job.future)
+        except asyncio.CancelledError:  # the screen closed: stop counting
+            job.cancel()
+            raise
+        except aggregates.Interrupted:
+            return
+        self._store(page, res)
 
     def _store(self, page: int, res: aggregates.FrequencyPage) -> None:
         self.pending.discard(page)

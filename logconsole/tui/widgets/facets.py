@@ -13,6 +13,7 @@ segments, never as markup.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from rich.cells import cell_len, set_cell_size
@@ -26,12 +27,12 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
-from textual.worker import get_current_worker
 
 from logconsole.store import aggregates
 from logconsole.store.sanitize import one_line
 
 #: Columns whose meaningful part is at the end (ARNs, paths): cut on the left.
+DEBOUNCE_S = 0.04  # wait this long after a filter change before counting
 LEFT_CUT = {"actor", "actor_uid", "resource", "session", "user_agent"}
 NONE_LABEL = "(empty)"
 
@@ -128,7 +129,8 @@ class FacetPanel(ScrollView, can_focus=True):
         self.lines: list[FacetLine] = [FacetLine("blank", "", "counting…")]
         #: the drill stack shown by the frequency table (set by the parent; strings or a Rich Text)
         self.breadcrumb = None
-        self.loading = False
+        self.busy = False
+        self._stale = False
         self.total: int | None = None
 
     # ------------------------------------------------------------------ data
@@ -141,21 +143,36 @@ class FacetPanel(ScrollView, can_focus=True):
             self.refresh_data()
 
     def refresh_data(self) -> None:
-        self.loading = True
+        if not self.display:
+            self._stale = True  # hidden: count when shown (on_show)
+            return
+        self._stale = False
+        self.busy = True
         self.refresh()
         self._compute(self.where)
 
-    @work(thread=True, exclusive=True, group="facets")
-    def _compute(self, where) -> None:
-        worker = get_current_worker()
+    def on_show(self) -> None:
+        if self._stale:
+            self.refresh_data()
+
+    @work(exclusive=True, group="facets")
+    async def _compute(self, where) -> None:
+        """Count each facet on the low-priority aggregates thread, showing each as it arrives.
+
+        A newer filter cancels this worker, which interrupts the running query.
+        """
+        await asyncio.sleep(DEBOUNCE_S)  # the timeline's query goes first; fast changes coalesce
         results: dict[str, aggregates.FrequencyPage] = {}
-        with self.engine.connect() as conn:
-            for col in self.columns:
-                if worker.is_cancelled:
-                    return
-                results[col] = aggregates.frequency(conn, where, col, self.limit, 0)
-                # show each facet as soon as it is counted
-                self.app.call_from_thread(self._apply, dict(results), len(results) == len(self.columns))
+        for col in self.columns:
+            job = aggregates.submit(self.engine, lambda conn, col=col: aggregates.frequency(conn, where, col, self.limit, 0))
+            try:
+                results[col] = await asyncio.wrap_future(job.future)
+            except asyncio.CancelledError:
+                job.cancel()
+                raise
+            except aggregates.Interrupted:
+                return
+            self._apply(dict(results), len(results) == len(self.columns))
 
     def _apply(self, results: dict[str, aggregates.FrequencyPage], done: bool) -> None:
         keep = self._cursor_key()
@@ -184,7 +201,7 @@ class FacetPanel(ScrollView, can_focus=True):
             idx = next((i for i in values if self.lines[i].column == (keep[0] if keep else None)), None)
         self.cursor = idx if idx is not None else (values[0] if values else 0)
         if done:
-            self.loading = False
+            self.busy = False
             self.post_message(self.Updated(self))
         self.refresh()
 

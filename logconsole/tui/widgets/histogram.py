@@ -23,6 +23,7 @@ into ``since:``/``until:`` terms (:attr:`RangeSelected.term`).
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from rich.segment import Segment
@@ -34,7 +35,6 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.strip import Strip
 from textual.widget import Widget
-from textual.worker import get_current_worker
 
 from logconsole.ingest.timeparse import format_us
 from logconsole.store import aggregates
@@ -45,6 +45,7 @@ GLYPH_UNKNOWN = "░"
 _EIGHTHS = " ▁▂▃▄▅▆▇█"
 _MIN_SPAN_US = 1_000  # zooming stops at 1 ms wide views
 Y_AXIS = 7  # left margin: the count scale
+DEBOUNCE_S = 0.04  # wait this long after a change before counting
 
 
 def range_term(start_us: int, end_us: int) -> str:
@@ -174,7 +175,9 @@ class Histogram(Widget, can_focus=True):
         self.data: HistogramData | None = None
         self.view: tuple[int, int] | None = None  # (start, end) inclusive µs the user zoomed to; None = whole span
         self.mark_start: int | None = None  # bucket start (µs) of a half-marked range
-        self.loading = False
+        self.busy = False
+        self._stale = False
+        self._slots = 0  # bucket slots of the last request
         self._pending_cursor_us: int | None = None
 
     # ------------------------------------------------------------------ data
@@ -189,7 +192,7 @@ class Histogram(Widget, can_focus=True):
         self.refresh_data()
 
     def on_resize(self, _event) -> None:
-        if self.data is None or len(self.data.buckets) != self._bucket_slots():
+        if self._slots != self._bucket_slots():
             self.refresh_data()
 
     def _bucket_slots(self) -> int:
@@ -198,28 +201,47 @@ class Histogram(Widget, can_focus=True):
     def refresh_data(self) -> None:
         if not self.is_mounted or self.size.width == 0:
             return
-        self.loading = True
-        self._compute(self.where, self.view, self._bucket_slots())
+        if not self.display:
+            self._stale = True  # hidden: count when shown (on_show)
+            return
+        self._stale = False
+        self.busy = True
+        self._slots = self._bucket_slots()
+        self.refresh()
+        self._compute(self.where, self.view, self._slots)
 
-    @work(thread=True, exclusive=True, group="histogram")
-    def _compute(self, where, view, slots: int) -> None:
-        worker = get_current_worker()
-        with self.engine.connect() as conn:
+    def on_show(self) -> None:
+        if self._stale:
+            self.refresh_data()
+
+    @work(exclusive=True, group="histogram")
+    async def _compute(self, where, view, slots: int) -> None:
+        """Count on the low-priority aggregates thread; a newer request cancels (interrupts) this one."""
+        await asyncio.sleep(DEBOUNCE_S)  # let the timeline's own query go first; coalesce fast changes
+
+        def count(conn) -> HistogramData:
             full = aggregates.time_bounds(conn, where)
             if full is None:
-                data = HistogramData(0, 1, [], None)
-            else:
-                lo, hi = view if view is not None else full
-                start, width, n = aggregates.plan_buckets(lo, hi, slots)
-                buckets = aggregates.histogram(conn, where, start, start + width * n, n, width=width)
-                data = HistogramData(start, width, buckets, full)
-        if not worker.is_cancelled:
-            self.app.call_from_thread(self._apply, data)
+                return HistogramData(0, 1, [], None)
+            lo, hi = view if view is not None else full
+            start, width, n = aggregates.plan_buckets(lo, hi, slots)
+            buckets = aggregates.histogram(conn, where, start, start + width * n, n, width=width)
+            return HistogramData(start, width, buckets, full)
+
+        job = aggregates.submit(self.engine, count)
+        try:
+            data = await asyncio.wrap_future(job.future)
+        except asyncio.CancelledError:
+            job.cancel()
+            raise
+        except aggregates.Interrupted:
+            return
+        self._apply(data)
 
     def _apply(self, data: HistogramData) -> None:
         old = self.data
         self.data = data
-        self.loading = False
+        self.busy = False
         if data.buckets:
             target = self._pending_cursor_us
             if target is None and old is not None and old.buckets and old.start_us <= self._cursor_us(old) < data.end_us:
@@ -368,7 +390,7 @@ class Histogram(Widget, can_focus=True):
         if width <= 0:
             return Strip.blank(0)
         if y == 0:
-            title = self._status() + ("  …" if self.loading and self.data is not None else "")
+            title = self._status() + ("  …" if self.busy and self.data is not None else "")
             strip = Strip([Segment(title[:width], base + self._style("histogram--title"))])
             return strip.adjust_cell_length(width, base)
         rows = self._bar_rows()
