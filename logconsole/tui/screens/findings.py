@@ -1,0 +1,540 @@
+"""The Findings screen (`R` from the timeline) and its export dialog (`e`).
+
+Lists the findings in the investigator's order with severity, event count and
+title; the pane on the right shows the selected finding (filter, time range,
+narrative).  Everything here goes through :mod:`logconsole.store.findings_schema`
+and :mod:`logconsole.report`; log text is shown only through ``rich.text.Text``
+after :func:`~logconsole.store.sanitize.inert` / ``one_line``.
+
+Dismisses with a filter string (``finding:N``) to show that finding's events
+in the timeline, or None.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from typing import Any
+
+from rich.text import Text
+from sqlalchemy import Engine
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Button, DataTable, Footer, Input, Select, Static, TextArea
+
+from logconsole.ingest.timeparse import format_us
+from logconsole.store import findings_schema as F
+from logconsole.store.sanitize import inert, one_line
+
+SEVERITY_STYLE = {"critical": "bold white on red", "high": "bold red", "medium": "yellow", "low": "cyan", "info": "dim"}
+
+#: (keys, action, description) - also shown by the screen's help line
+FINDINGS_KEYS: list[tuple[str, str, str]] = [
+    ("enter", "open", "Show the finding's events in the timeline"),
+    ("a", "new_from_marked", "New finding from the bookmarked events"),
+    ("c", "new_from_filter", "New finding from the timeline's current filter"),
+    ("plus", "attach_marked", "Attach the bookmarked events to this finding"),
+    ("t", "edit_title", "Edit the title"),
+    ("s", "edit_severity", "Set the severity"),
+    ("n", "edit_narrative", "Edit the narrative (Markdown)"),
+    ("f", "edit_filter", "Edit the saved filter"),
+    ("K", "move_up", "Move up"),
+    ("J", "move_down", "Move down"),
+    ("x,delete", "delete", "Delete the finding"),
+    ("e", "export", "Export: report or timeline"),
+    ("escape,q", "back", "Back"),
+]
+
+
+class FindingsScreen(Screen[str | None]):
+    """Edit, reorder and delete findings; `e` opens the export dialog."""
+
+    BINDINGS = [
+        Binding(keys, action, desc.split(" (")[0], show=action in ("open", "new_from_marked", "export", "back", "delete"))
+        for keys, action, desc in FINDINGS_KEYS
+    ]
+
+    DEFAULT_CSS = """
+    FindingsScreen #findings-title { height: 1; padding: 0 1; }
+    FindingsScreen #findings-body { height: 1fr; }
+    FindingsScreen #findings-table { width: 3fr; height: 1fr; }
+    FindingsScreen #finding-pane { width: 2fr; height: 1fr; border-left: solid $accent; padding: 0 1; }
+    FindingsScreen #findings-help { height: auto; color: $text-muted; padding: 0 1; }
+    """
+
+    def __init__(self, engine: Engine, *, filter_text: str = "", where: Any = None) -> None:
+        super().__init__()
+        self.engine = engine
+        self.filter_text = filter_text or ""
+        self.items: list[dict[str, Any]] = []
+        F.install_resolver(engine)
+
+    # ------------------------------------------------------------ layout
+    def compose(self) -> ComposeResult:
+        yield Static(id="findings-title")
+        with Horizontal(id="findings-body"):
+            yield DataTable(id="findings-table", cursor_type="row", zebra_stripes=False)
+            with VerticalScroll(id="finding-pane"):
+                yield Static(id="finding-detail")
+        yield Static(
+            Text("a new from bookmarks · c new from filter · + attach bookmarks · t title · s severity · "
+                 "n narrative · f filter · K/J move · x delete · e export · Enter events", style="dim"),
+            id="findings-help",
+        )
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        table.add_columns("#", "severity", "events", "time range (UTC)", "title")
+        self.reload()
+        table.focus()
+
+    # ------------------------------------------------------------ data
+    def reload(self, select_id: int | None = None) -> None:
+        self._load(select_id)
+
+    @work(thread=True, exclusive=True, group="findings-load")
+    def _load(self, select_id: int | None) -> None:
+        with self.engine.connect() as conn:
+            items = F.list_findings(conn)
+        self.app.call_from_thread(self._show, items, select_id)
+
+    def _show(self, items: list[dict[str, Any]], select_id: int | None) -> None:
+        table = self.query_one(DataTable)
+        keep = table.cursor_row
+        table.clear()
+        self.items = items
+        for f in items:
+            span = f"{format_us(f['first_us'], precision='s')} .. {format_us(f['last_us'], precision='s')}" if f["events"] else "-"
+            table.add_row(
+                Text(str(f["position"])), Text(f["severity"], style=SEVERITY_STYLE.get(f["severity"], "")),
+                Text(f"{f['events']:,}", justify="right"), Text(span), Text(one_line(f["title"], 80)), key=str(f["id"]),
+            )
+        n = len(items)
+        self.query_one("#findings-title", Static).update(
+            Text(f"Findings: {n}" + ("" if n else " - press a to make one from the bookmarked events, c from the current filter"),
+                 style="bold"))
+        if items:
+            row = keep
+            if select_id is not None:
+                row = next((i for i, f in enumerate(items) if f["id"] == select_id), keep)
+            table.move_cursor(row=max(0, min(row, n - 1)))
+        self._detail()
+
+    def current(self) -> dict[str, Any] | None:
+        if not self.items:
+            return None
+        table = self.query_one(DataTable)
+        return self.items[max(0, min(table.cursor_row, len(self.items) - 1))]
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        event.stop()
+        self._detail()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_open()
+
+    def _detail(self) -> None:
+        f = self.current()
+        pane = self.query_one("#finding-detail", Static)
+        if f is None:
+            pane.update(Text(""))
+            return
+        t = Text()
+        t.append(f"F{f['id']}  ", style="bold")
+        t.append(f["severity"], style=SEVERITY_STYLE.get(f["severity"], ""))
+        t.append("\n")
+        t.append(one_line(f["title"]), style="bold")
+        t.append("\n\n")
+        t.append(f"{f['events']:,} event(s)")
+        if f["events"]:
+            t.append(f"  {format_us(f['first_us'])} .. {format_us(f['last_us'])}")
+        t.append("\n")
+        if f["attached"]:
+            t.append(f"{f['attached']:,} attached" + (f" ({f['missing']} no longer in the index)" if f["missing"] else "") + "\n")
+        if f["query"]:
+            t.append("filter: ", style="dim")
+            t.append(one_line(f["query"]) + "\n")
+        t.append("\n")
+        if f["narrative"]:
+            t.append(inert(f["narrative"], keep_newlines=True))
+        else:
+            t.append("no narrative yet (n to write one)", style="dim italic")
+        pane.update(t)
+
+    # ------------------------------------------------------------ helpers
+    def _write(self, fn, *args, select_id: int | None = None, **kw) -> Any:
+        try:
+            with self.engine.begin() as conn:
+                res = fn(conn, *args, **kw)
+        except F.FindingError as exc:
+            self.notify(str(exc), severity="error", markup=False)
+            return None
+        self.reload(select_id)
+        return res
+
+    def _marked_ids(self) -> list[int]:
+        from logconsole.store import annotations as A
+
+        with self.engine.connect() as conn:
+            return A.marked_event_ids(conn)
+
+    def _prompt(self, title: str, callback, *, value: str = "", hint: str = "", validate=None) -> None:
+        from logconsole.tui.screens.prompt import PromptScreen
+
+        self.app.push_screen(PromptScreen(title, value=value, hint=hint, validate=validate), callback)
+
+    def _pick_severity(self, callback, current: str = "medium") -> None:
+        from logconsole.tui.screens.prompt import PickScreen
+
+        items = [(s + ("  (current)" if s == current else ""), s) for s in reversed(F.SEVERITIES)]
+        self.app.push_screen(PickScreen("Severity", items), callback)
+
+    @staticmethod
+    def _check_filter(text: str) -> str | None:
+        if not text.strip():
+            return None
+        try:
+            F.check_query(text)
+        except F.FindingError as exc:
+            return str(exc)
+        return None
+
+    # ------------------------------------------------------------ actions
+    def action_open(self) -> None:
+        f = self.current()
+        if f is not None:
+            self.dismiss(f"finding:{f['id']}")
+
+    def _new(self, *, ids: list[int], query: str | None, what: str) -> None:
+        def got_title(title: str | None) -> None:
+            if not title or not title.strip():
+                return
+
+            def got_sev(sev: str | None) -> None:
+                if sev is None:
+                    return
+                fid = self._write(F.create_finding, title, severity=sev, query=query, event_ids=ids)
+                if fid is not None:
+                    self.reload(fid)
+                    self.notify(f"finding {fid} created from {what}", markup=False, timeout=3)
+
+            self._pick_severity(got_sev)
+
+        self._prompt(f"New finding from {what}: title", got_title, hint="Enter to continue, Esc to cancel")
+
+    def action_new_from_marked(self) -> None:
+        ids = self._marked_ids()
+        if not ids:
+            self.notify("no bookmarked events: mark events in the timeline with m", severity="warning", markup=False)
+            return
+        self._new(ids=ids, query=None, what=f"{len(ids)} bookmarked event(s)")
+
+    def action_new_from_filter(self) -> None:
+        text = self.filter_text.strip()
+        if not text:
+            self.notify("the timeline has no filter; every event would match", severity="warning", markup=False)
+            return
+        err = self._check_filter(text)
+        if err:
+            self.notify(err, severity="error", markup=False)
+            return
+        self._new(ids=[], query=text, what="the current filter")
+
+    def action_attach_marked(self) -> None:
+        f = self.current()
+        if f is None:
+            return
+        ids = self._marked_ids()
+        if not ids:
+            self.notify("no bookmarked events", severity="warning", markup=False)
+            return
+        n = self._write(F.attach_events, f["id"], ids, select_id=f["id"])
+        if n is not None:
+            self.notify(f"{n} event(s) attached to finding {f['id']}", markup=False, timeout=3)
+
+    def action_edit_title(self) -> None:
+        f = self.current()
+        if f is None:
+            return
+
+        def done(title: str | None) -> None:
+            if title is not None and title.strip():
+                self._write(F.update_finding, f["id"], title=title, select_id=f["id"])
+
+        self._prompt("Title", done, value=f["title"])
+
+    def action_edit_severity(self) -> None:
+        f = self.current()
+        if f is None:
+            return
+
+        def done(sev: str | None) -> None:
+            if sev:
+                self._write(F.update_finding, f["id"], severity=sev, select_id=f["id"])
+
+        self._pick_severity(done, f["severity"])
+
+    def action_edit_narrative(self) -> None:
+        f = self.current()
+        if f is None:
+            return
+
+        def done(text: str | None) -> None:
+            if text is not None:
+                self._write(F.update_finding, f["id"], narrative=text, select_id=f["id"])
+
+        self.app.push_screen(NarrativeScreen(f["title"], f["narrative"] or ""), done)
+
+    def action_edit_filter(self) -> None:
+        f = self.current()
+        if f is None:
+            return
+
+        def done(text: str | None) -> None:
+            if text is None:
+                return
+            if text.strip():
+                self._write(F.update_finding, f["id"], query=text, select_id=f["id"])
+            else:
+                self._write(F.update_finding, f["id"], clear_query=True, select_id=f["id"])
+
+        self._prompt("Saved filter (empty: attached events only)", done, value=f["query"] or "",
+                     hint="filter language, e.g. ip:203.0.113.77 outcome:failure", validate=self._check_filter)
+
+    def _move(self, delta: int) -> None:
+        f = self.current()
+        if f is None:
+            return
+        self._write(F.move_finding, f["id"], f["position"] + delta, select_id=f["id"])
+
+    def action_move_up(self) -> None:
+        self._move(-1)
+
+    def action_move_down(self) -> None:
+        self._move(+1)
+
+    def action_delete(self) -> None:
+        from logconsole.tui.screens.prompt import PickScreen
+
+        f = self.current()
+        if f is None:
+            return
+
+        def done(answer: str | None) -> None:
+            if answer == "yes":
+                self._write(F.delete_finding, f["id"])
+                self.notify(f"finding {f['id']} deleted", markup=False, timeout=3)
+
+        self.app.push_screen(PickScreen(f"Delete finding {f['id']} ({one_line(f['title'], 60)})? Its events stay in the index.",
+                                        [("no, keep it", "no"), ("yes, delete", "yes")]), done)
+
+    def action_export(self) -> None:
+        f = self.current()
+        self.app.push_screen(ExportScreen(self.engine, finding_id=f["id"] if f else None, filter_text=self.filter_text))
+
+    def action_back(self) -> None:
+        self.dismiss(None)
+
+
+class NarrativeScreen(ModalScreen[str | None]):
+    """Edit a finding's narrative (Markdown) in a text area; Ctrl+O saves, Esc cancels."""
+
+    BINDINGS = [Binding("escape", "cancel", "cancel"), Binding("ctrl+o", "save", "save", priority=True)]
+    DEFAULT_CSS = """
+    NarrativeScreen { align: center middle; }
+    NarrativeScreen #narrative-box { width: 100; max-width: 100%; height: 80%; border: round $accent; background: $surface; padding: 0 1; }
+    NarrativeScreen TextArea { height: 1fr; }
+    """
+
+    def __init__(self, title: str, text: str) -> None:
+        super().__init__()
+        self.title_text = title
+        self.text = text
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="narrative-box"):
+            yield Static(Text("Narrative: " + one_line(self.title_text, 80), style="bold"))
+            yield TextArea(self.text, id="narrative-text", soft_wrap=True, tab_behavior="indent")
+            yield Static(Text("Markdown. Ctrl+O save · Esc cancel", style="dim"))
+
+    def on_mount(self) -> None:
+        self.query_one(TextArea).focus()
+
+    def action_save(self) -> None:
+        self.dismiss(self.query_one(TextArea).text)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+EXPORT_FORMATS = [
+    ("Markdown report (every finding)", "markdown"),
+    ("CSV timeline", "csv"),
+    ("JSON lines timeline", "jsonl"),
+    ("Timesketch JSONL timeline", "timesketch"),
+]
+_EXT = {"markdown": ".md", "csv": ".csv", "jsonl": ".jsonl", "timesketch": ".jsonl"}
+TIMELINE_SCOPES = [("the selected finding's events", "finding"), ("the timeline's current filter", "filter"), ("every event", "all")]
+
+
+class ExportScreen(ModalScreen[str | None]):
+    """Export the report or a timeline to a file.  Dismisses with the written path (or None)."""
+
+    BINDINGS = [Binding("escape", "cancel", "cancel")]
+    DEFAULT_CSS = """
+    ExportScreen { align: center middle; }
+    ExportScreen #export-box { width: 84; max-width: 100%; height: auto; border: round $accent; background: $surface; padding: 0 1; }
+    ExportScreen .export-label { margin-top: 1; color: $text-muted; }
+    ExportScreen Input { height: 3; }
+    ExportScreen #export-status { margin-top: 1; height: auto; }
+    ExportScreen #export-status.-error { color: $text-error; text-style: bold; }
+    ExportScreen #export-buttons { height: 3; margin-top: 1; }
+    """
+
+    def __init__(self, engine: Engine, *, finding_id: int | None = None, filter_text: str = "",
+                 default_dir: str | None = None) -> None:
+        super().__init__()
+        self.engine = engine
+        self.finding_id = finding_id
+        self.filter_text = filter_text or ""
+        self.default_dir = default_dir or os.getcwd()
+        self.fmt = "markdown"
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="export-box"):
+            yield Static(Text("Export", style="bold"))
+            yield Static("Format", classes="export-label")
+            yield Select(EXPORT_FORMATS, value="markdown", allow_blank=False, id="export-format")
+            yield Static("Events (timeline formats)", classes="export-label", id="export-scope-label")
+            scopes = [s for s in TIMELINE_SCOPES if s[1] != "finding" or self.finding_id is not None]
+            scopes = [s for s in scopes if s[1] != "filter" or self.filter_text.strip()]
+            yield Select(scopes, value=scopes[0][1], allow_blank=False, id="export-scope")
+            yield Static("File", classes="export-label")
+            yield Input(value=os.path.join(self.default_dir, "report.md"), id="export-path")
+            yield Static("Report title", classes="export-label", id="export-title-label")
+            yield Input(value="Findings report", id="export-title")
+            yield Static("Pin generated-at (ISO 8601, empty = now)", classes="export-label", id="export-at-label")
+            yield Input(value="", placeholder="2026-03-15T09:00:00Z", id="export-at")
+            yield Static(id="export-status")
+            with Horizontal(id="export-buttons"):
+                yield Button("Export", variant="primary", id="export-go")
+                yield Button("Cancel", id="export-cancel")
+
+    def on_mount(self) -> None:
+        self._sync()
+        self.query_one("#export-path", Input).focus()
+
+    def _sync(self) -> None:
+        md = self.fmt == "markdown"
+        for wid in ("#export-title", "#export-title-label", "#export-at", "#export-at-label"):
+            self.query_one(wid).display = md
+        for wid in ("#export-scope", "#export-scope-label"):
+            self.query_one(wid).display = not md
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        if event.select.id != "export-format":
+            return
+        old = self.fmt
+        self.fmt = str(event.value)
+        path = self.query_one("#export-path", Input)
+        root, ext = os.path.splitext(path.value)
+        if ext == _EXT.get(old) or not ext:
+            base = root if os.path.basename(root) not in ("report", "timeline") else os.path.join(os.path.dirname(root), "report" if self.fmt == "markdown" else "timeline")
+            path.value = base + _EXT[self.fmt]
+        self._sync()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.action_export()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "export-go":
+            self.action_export()
+        else:
+            self.action_cancel()
+
+    def _status(self, text: str, error: bool = False) -> None:
+        st = self.query_one("#export-status", Static)
+        st.update(Text(one_line(text, 300)))
+        st.set_class(error, "-error")
+
+    def action_export(self) -> None:
+        path = self.query_one("#export-path", Input).value.strip()
+        if not path:
+            self._status("give a file name", error=True)
+            return
+        path = os.path.expanduser(path)
+        if os.path.isdir(path):
+            self._status(f"{path} is a directory", error=True)
+            return
+        at_us = None
+        if self.fmt == "markdown":
+            at_text = self.query_one("#export-at", Input).value.strip()
+            if at_text:
+                from logconsole.ingest.base import ParseError
+                from logconsole.ingest.timeparse import parse_iso
+
+                try:
+                    at_us = parse_iso(at_text)
+                except (ParseError, ValueError):
+                    self._status(f"not an ISO 8601 time: {at_text}", error=True)
+                    return
+        title = self.query_one("#export-title", Input).value.strip() or "Findings report"
+        scope = str(self.query_one("#export-scope", Select).value)
+        self._status("exporting…")
+        self._run(path, self.fmt, title, at_us, scope)
+
+    @work(thread=True, exclusive=True, group="export")
+    def _run(self, path: str, fmt: str, title: str, at_us: int | None, scope: str) -> None:
+        try:
+            msg = export_to_file(self.engine, path, fmt, title=title, at_us=at_us, scope=scope,
+                                 finding_id=self.finding_id, filter_text=self.filter_text)
+        except Exception as exc:  # shown to the investigator, never raised into the UI loop
+            self.app.call_from_thread(self._status, f"export failed: {exc.__class__.__name__}: {exc}", True)
+            return
+        self.app.call_from_thread(self._done, path, msg)
+
+    def _done(self, path: str, msg: str) -> None:
+        self._status(msg)
+        self.app.notify(msg, markup=False, timeout=6)
+        self.dismiss(path)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+def export_to_file(engine: Engine, path: str, fmt: str, *, title: str = "Findings report", at_us: int | None = None,
+                   scope: str = "all", finding_id: int | None = None, filter_text: str = "") -> str:
+    """Write the report or a timeline to *path*; returns a one-line summary (no Textual here)."""
+    if fmt == "markdown":
+        from logconsole.report.markdown import ReportOptions, build_report
+
+        text = build_report(engine, ReportOptions(title=title, at_us=at_us,
+                                                  db_label=os.path.basename(str(engine.url.database or ""))))
+        data = text.encode("utf-8")
+        with open(path, "wb") as fh:
+            fh.write(data)
+        sha = hashlib.sha256(data).hexdigest()
+        with open(path + ".sha256", "w", encoding="utf-8") as fh:
+            fh.write(f"{sha}  {os.path.basename(path)}\n")
+        return f"report written to {path} ({len(data):,} bytes, SHA-256 {sha[:16]}…)"
+    from sqlalchemy import true
+
+    from logconsole.report.exports import export_timeline
+
+    with engine.connect() as conn:
+        if scope == "finding" and finding_id is not None:
+            where = F.finding_where(F.get_finding_row(conn, finding_id))
+        elif scope == "filter" and filter_text.strip():
+            where = F.check_query(filter_text).where
+        else:
+            where = true()
+        with open(path, "w", encoding="utf-8", newline="") as fh:
+            n = export_timeline(conn, where, fmt, fh)
+    return f"{n:,} event(s) written to {path}"
