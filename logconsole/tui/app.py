@@ -40,6 +40,7 @@ class LogConsoleApp(App[None]):
         db_path: str | None = None,
         initial_filter: str = "",
         ansi_color: bool | None = None,
+        cursor_blink: bool = True,
     ) -> None:
         if ansi_color is None:
             ansi_color = os.environ.get("LOGCONSOLE_ANSI", "") not in ("", "0")
@@ -47,6 +48,7 @@ class LogConsoleApp(App[None]):
         self.engine = engine
         self.db_path = db_path or (engine.url.database or "")
         self.initial_filter = initial_filter
+        self.cursor_blink = cursor_blink
         ann.register_filter_fields()
         self.sub_title = os.path.basename(self.db_path) if self.db_path else ""
 
@@ -181,6 +183,14 @@ class LogConsoleApp(App[None]):
 
 
 def create_app(engine: Engine, *, db_path: str | None = None, initial_filter: str = "",
-               ansi_color: bool | None = None) -> LogConsoleApp:
-    """The console app over the index behind *engine* (used by ``logconsole open`` and tests)."""
-    return LogConsoleApp(engine, db_path=db_path, initial_filter=initial_filter, ansi_color=ansi_color)
+               ansi_color: bool | None = None, cursor_blink: bool = True,
+               analytics: bool = True) -> LogConsoleApp:
+    """The console app over the index behind *engine* (used by ``logconsole open`` and tests).
+
+    ``cursor_blink=False`` keeps snapshots stable; ``analytics=False`` leaves out
+    the histogram and facet widgets (for tests that must not depend on them).
+    """
+    app = LogConsoleApp(engine, db_path=db_path, initial_filter=initial_filter, ansi_color=ansi_color,
+                        cursor_blink=cursor_blink)
+    app.analytics = analytics
+    return app

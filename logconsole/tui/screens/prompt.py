@@ -13,6 +13,7 @@ from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from logconsole.store.sanitize import one_line
+from logconsole.tui.widgets.filter_bar import QuietInput
 
 
 class PromptScreen(ModalScreen[str | None]):
@@ -43,7 +44,7 @@ class PromptScreen(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="prompt-box", classes="dialog"):
             yield Static(Text(self.title_text, style="bold"), id="prompt-title")
-            yield Input(value=self.value, placeholder=self.placeholder, id="prompt-input")
+            yield QuietInput(value=self.value, placeholder=self.placeholder, id="prompt-input")
             yield Static(Text(self.hint, style="dim"), id="prompt-hint")
 
     def on_mount(self) -> None:

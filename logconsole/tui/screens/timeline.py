@@ -106,13 +106,14 @@ class TimelineScreen(Screen[None]):
     # ---------------------------------------------------------------- layout
     def compose(self) -> ComposeResult:
         yield FilterBar(self.engine, id="filter-bar")
-        if optional.Histogram is not None:
+        analytics = getattr(self.app, "analytics", True)
+        if analytics and optional.Histogram is not None:
             yield optional.construct(optional.Histogram, self.engine, id="histogram")
         with Horizontal(id="main"):
             with Vertical(id="list-pane"):
                 yield EventHeader(id="event-header")
                 yield EventList(id="events")
-            if optional.FacetPanel is not None:
+            if analytics and optional.FacetPanel is not None:
                 yield optional.construct(optional.FacetPanel, self.engine, id="facets")
         yield Footer()
 

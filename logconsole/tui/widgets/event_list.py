@@ -38,6 +38,8 @@ COLUMNS: list[tuple[str, str, str | None]] = [
     ("format", "format", "format"),
 ]
 
+SHORT_LABELS = {"format": "fmt", "src_ip": "IP", "resource": "res", "action": "act"}
+
 
 @dataclass(frozen=True)
 class ColumnLayout:
@@ -138,7 +140,9 @@ class EventHeader(Widget):
         lay = layout_columns(self.list_width)
         t = Text("  ", no_wrap=True, overflow="crop")
         cur = self.get_component_rich_style("event-header--current", partial=True)
-        for i, ((_, label, _), w) in enumerate(zip(COLUMNS, lay.widths)):
+        for i, ((col, label, _), w) in enumerate(zip(COLUMNS, lay.widths)):
+            if cell_len(label) > w:
+                label = SHORT_LABELS.get(col, label)
             t.append(fit(label, w), style=cur if i == self.column else "")
             t.append(" ")
         return t

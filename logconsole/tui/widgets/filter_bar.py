@@ -27,7 +27,14 @@ from logconsole.tui.keymap import bindings
 PREVIEW_DELAY = 0.25
 
 
-class FilterInput(Input):
+class QuietInput(Input):
+    """An Input whose cursor blink follows ``app.cursor_blink`` (off for snapshots and slow links)."""
+
+    def on_mount(self) -> None:
+        self.cursor_blink = getattr(self.app, "cursor_blink", True)
+
+
+class FilterInput(QuietInput):
     """The text input, with history on Up/Down."""
 
     BINDINGS = bindings("Filter input", exclude=("apply",))
@@ -100,6 +107,7 @@ class FilterBar(Vertical):
 
     # --------------------------------------------------------------- state from the screen
     def set_applied(self, text: str, breadcrumb: Text, count: int | None, total: int | None) -> None:
+        self._cancel_preview()
         self.applied_text = text
         self.breadcrumb = breadcrumb
         if count is None:
@@ -116,7 +124,7 @@ class FilterBar(Vertical):
         self.input.history = list(items)
         self.input.reset_history_position()
 
-    def _show_status(self, left: Text | None = None) -> None:
+    def _show_status(self, left: Text | None = None, *, keep_start: bool = False) -> None:
         status = self.query_one("#filter-status", Static)
         width = max(20, self.size.width or 80)
         right = self.count_text
@@ -124,7 +132,10 @@ class FilterBar(Vertical):
         room = max(0, width - right.cell_len - 2)
         left = left.copy()
         if left.cell_len > room:
-            left = Text("…") + left[left.cell_len - room + 1:]
+            if keep_start:  # messages: keep their beginning
+                left.truncate(max(1, room), overflow="ellipsis")
+            else:  # breadcrumbs: keep the newest end
+                left = Text("…") + left[left.cell_len - room + 1:]
         line = Text(no_wrap=True, overflow="crop")
         line.append_text(left)
         line.append(" " * max(1, width - left.cell_len - right.cell_len))
@@ -149,8 +160,8 @@ class FilterBar(Vertical):
             msg = Text("✗ ", style="bold")
             msg.append(f"col {exc.position + 1}: ")
             msg.append(one_line(exc.message, 300))
-            self._show_status(msg)
             self.query_one("#filter-status").add_class("-error")
+            self._show_status(msg, keep_start=True)
             return
         self.error = None
         self.input.remove_class("-invalid")
@@ -158,7 +169,7 @@ class FilterBar(Vertical):
         if text.strip() == self.applied_text.strip():
             self._show_status()
             return
-        self._show_status(Text("✓ valid - Enter applies", style="italic"))
+        self._show_status(Text("✓ valid - Enter applies", style="italic"), keep_start=True)
         self._preview_timer = self.set_timer(PREVIEW_DELAY, lambda: self._preview(flt))
 
     def _preview(self, flt) -> None:
@@ -173,15 +184,21 @@ class FilterBar(Vertical):
             return
         self.app.call_from_thread(self._show_preview, flt.text, n)
 
+    def _cancel_preview(self) -> None:
+        if self._preview_timer is not None:
+            self._preview_timer.stop()
+            self._preview_timer = None
+
     def _show_preview(self, text: str, n: int) -> None:
-        if self.input.value != text or self.error is not None:
+        if self.input.value != text or self.error is not None or text.strip() == self.applied_text.strip():
             return
-        self._show_status(Text(f"✓ valid - {n:,} match - Enter applies", style="italic"))
+        self._show_status(Text(f"✓ valid - {n:,} match - Enter applies", style="italic"), keep_start=True)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         if self.error is not None:
             self.app.bell()
             return
+        self._cancel_preview()
         self.input.reset_history_position()
         self.post_message(self.Applied(event.value.strip()))
