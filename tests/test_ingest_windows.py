@@ -370,3 +370,28 @@ def test_truncated_array_and_odd_values(engine, tmp_path):
     x = _one(engine, "c/Security/2")
     assert (x["actor"], x["resource"]) == ("D\\eve&co", "C:\\x.exe")  # from the EventData XML string
     assert _one(engine, "c/Security/1")["action"] == "logon"
+
+
+def test_powershell_utf16_export(engine, tmp_path):
+    """Windows PowerShell 5 `ConvertTo-Json | Out-File` writes UTF-16LE with a BOM."""
+    p = tmp_path / "winevent.json"
+    p.write_bytes(json.dumps([PS_4719, {**PS_4719, "RecordId": 4243, "Id": 1102}], indent=4).encode("utf-16"))
+    q = tmp_path / "lines-utf16be.json"
+    q.write_bytes(b"\xfe\xff" + (json.dumps(ECMD_4624) + "\r\n").encode("utf-16-be"))
+    res = _ingest(engine, p, q)
+    assert [(s.format, s.events, s.quarantined) for s in res.sources] == [
+        ("windows-security", 2, 0), ("windows-security", 1, 0)]
+    assert _one(engine, "ws2/Security/4243")["action"] == "log-cleared"
+    r = _one(engine, "ws1.corp.local/Security/77")
+    assert r["actor"] == "CORP\\alice"
+    assert rawcodec.decode(r["raw"]) == json.dumps(ECMD_4624)  # re-encoded as UTF-8
+
+
+def test_broken_utf16_is_quarantined_not_guessed(engine, tmp_path):
+    good = (json.dumps(ECMD_4624) + "\n").encode("utf-16-le")
+    bad = '{"EventId": 4624, "x": "'.encode("utf-16-le") + b"\x00\xd8" + '"}\n'.encode("utf-16-le")  # lone surrogate
+    p = tmp_path / "broken.json"
+    p.write_bytes(b"\xff\xfe" + bad + good + b"\x41")  # and an odd trailing byte
+    [sr] = _ingest(engine, p, fmt="windows-security").sources
+    assert (sr.records, sr.events, sr.quarantined) == (3, 1, 2)
+    assert all("UTF-8" in q["reason"] for q in _quarantine(engine))

@@ -215,3 +215,19 @@ def test_sniffer_never_raises_on_mutations(fmt):
         assert ev is None or 0 <= ev.score <= 100, ops
 
     check()
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(data=st.binary(max_size=400).map(lambda b: b.replace(b"\x01", b"\n").replace(b"\x02", b"\r")),
+       cuts=st.lists(st.integers(0, 400), max_size=6), max_line=st.integers(1, 40))
+def test_lines_from_chunks_matches_input_iter_lines(data, cuts, max_line):
+    """The UTF-16 path's line splitter agrees with Input.iter_lines on any bytes and chunking."""
+    from logconsole.ingest.jsonrecords import lines_from_chunks
+
+    bounds = sorted({0, len(data), *[c for c in cuts if c <= len(data)]})
+    chunks = [data[a:b] for a, b in zip(bounds, bounds[1:])]
+    with tempfile.TemporaryDirectory(prefix="lc-hyp-") as d:
+        p = Path(d) / "x"
+        p.write_bytes(data)
+        expected = list(Input.open(p).iter_lines(max_line=max_line))
+    assert list(lines_from_chunks(iter(chunks), max_line=max_line)) == expected

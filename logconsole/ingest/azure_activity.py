@@ -32,6 +32,7 @@ from logconsole.ingest.jsonrecords import (
     sample_objects,
     scrub_event,
     strip_head,
+    utf8_sample,
 )
 from logconsole.ingest.reader import Input, Sample
 from logconsole.ingest.timeparse import parse_time
@@ -84,6 +85,7 @@ class AzureActivityParser(Parser):
     description = "Azure Activity Log: SDK/CLI (snake_case), REST (camelCase), diagnostic {\"records\": [...]} and Log Analytics exports"
 
     def sniff(self, sample: Sample) -> Evidence | None:
+        sample = utf8_sample(sample)
         objs, tried = sample_objects(sample, keys=_CONTAINER_KEYS)
         if objs and len(objs) == tried:
             shapes = [_shape(o) for o in objs]

@@ -25,6 +25,7 @@ from logconsole.ingest.jsonrecords import (
     sample_objects,
     scrub_event,
     strip_head,
+    utf8_sample,
 )
 from logconsole.ingest.reader import Input, Sample
 from logconsole.ingest.timeparse import parse_time
@@ -63,6 +64,7 @@ class GcpAuditParser(Parser):
     description = "Google Cloud Audit Logs: Cloud Logging LogEntry JSON lines/arrays with an AuditLog protoPayload"
 
     def sniff(self, sample: Sample) -> Evidence | None:
+        sample = utf8_sample(sample)
         head = strip_head(sample.data[:65536])
         objs, tried = sample_objects(sample, keys=_CONTAINER_KEYS)
         if objs and len(objs) == tried:

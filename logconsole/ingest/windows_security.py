@@ -37,6 +37,7 @@ from logconsole.ingest.jsonrecords import (
     sample_objects,
     scrub_event,
     strip_head,
+    utf8_sample,
 )
 from logconsole.ingest.reader import Input, Sample
 from logconsole.ingest.timeparse import parse_iso, parse_time
@@ -311,6 +312,7 @@ class WindowsSecurityParser(Parser):
         self._last_inferred: int | None = None
 
     def sniff(self, sample: Sample) -> Evidence | None:
+        sample = utf8_sample(sample)
         objs, tried = sample_objects(sample, keys=_CONTAINER_KEYS)
         if objs and len(objs) == tried:
             shapes = [_is_windows(o) for o in objs]
