@@ -16,7 +16,9 @@ Times: ``TimeCreated`` (UTC) when present.  NXLog's ``EventTime`` is local time
 without a zone: the offset is inferred per record from ``@timestamp`` (UTC,
 set by Logstash on receipt) minus ``EventReceivedTime`` (the same instant in the
 collector's local time), rounded to 15 minutes; ``extra.time_zone`` says what was
-done.  Option ``tz`` (``"+02:00"``, ``"UTC"``) overrides the inference.
+done.  Option ``tz`` (``"+02:00"``, ``"UTC"`` or an IANA name such as
+``"America/New_York"``, DST-aware) overrides the inference.  Sysmon records use
+their own ``UtcTime`` (UTC, milliseconds) when there is no ``TimeCreated``.
 """
 
 from __future__ import annotations
