@@ -168,8 +168,20 @@ def text_or_none(value: Any) -> str | None:
     return str(value)
 
 
+def decode_utf8(line: bytes) -> str:
+    """Strict UTF-8 decoding; raises ParseError naming the byte offset."""
+    try:
+        return line.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ParseError(f"invalid UTF-8 at byte {exc.start}") from None
+
+
 def load_json_object(line: bytes | str) -> dict:
-    """Parse one JSON object; raises ParseError with a short reason."""
+    """Parse one JSON object; raises ParseError with a short reason.
+
+    Bytes must be UTF-8 (``json.loads`` would otherwise guess UTF-16/32)."""
+    if isinstance(line, (bytes, bytearray)):
+        line = decode_utf8(line)
     try:
         obj = json.loads(line)
     except UnicodeDecodeError as exc:

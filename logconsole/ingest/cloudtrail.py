@@ -14,7 +14,9 @@ import json
 import re
 from typing import Any, Iterator
 
-from logconsole.ingest.base import Event, Evidence, ParseError, Parser, Quarantined, dig, load_json_object, register
+from logconsole.ingest.base import (
+    Event, Evidence, ParseError, Parser, Quarantined, decode_utf8, dig, load_json_object, register,
+)
 from logconsole.ingest.jsonstream import ArrayProblem, iter_array_records
 from logconsole.ingest.reader import Input, Sample
 from logconsole.ingest.timeparse import parse_time
@@ -81,8 +83,8 @@ class CloudTrailParser(Parser):
                 yield Quarantined("blank line", line, line=lineno)
                 continue
             try:
-                obj = load_json_object(line)
-                yield self.to_event(obj, line.decode("utf-8"), line=lineno)
+                text = decode_utf8(line)
+                yield self.to_event(load_json_object(text), text, line=lineno)
             except ParseError as exc:
                 yield Quarantined(str(exc), line, line=lineno)
 

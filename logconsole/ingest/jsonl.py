@@ -15,7 +15,9 @@ from typing import Any, Iterator
 
 import yaml
 
-from logconsole.ingest.base import Event, Evidence, ParseError, Parser, Quarantined, dig, load_json_object, register
+from logconsole.ingest.base import (
+    Event, Evidence, ParseError, Parser, Quarantined, decode_utf8, dig, load_json_object, register,
+)
 from logconsole.ingest.reader import Input, Sample
 from logconsole.ingest.timeparse import parse_time
 
@@ -151,10 +153,11 @@ class JsonLinesParser(Parser):
                 yield Quarantined("blank line", line, line=lineno)
                 continue
             try:
-                obj = load_json_object(line)
+                text = decode_utf8(line)
+                obj = load_json_object(text)
                 if self._resolved is None:
                     self._resolved = self._resolve(obj)
-                yield self.to_event(obj, line.decode("utf-8"), lineno)
+                yield self.to_event(obj, text, lineno)
             except ParseError as exc:
                 yield Quarantined(str(exc), line, line=lineno)
 

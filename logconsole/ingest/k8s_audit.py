@@ -14,7 +14,9 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any, Iterator
 
-from logconsole.ingest.base import Event, Evidence, ParseError, Parser, Quarantined, dig, load_json_object, register
+from logconsole.ingest.base import (
+    Event, Evidence, ParseError, Parser, Quarantined, decode_utf8, load_json_object, register,
+)
 from logconsole.ingest.reader import Input, Sample
 from logconsole.ingest.timeparse import parse_time
 
@@ -49,8 +51,8 @@ class K8sAuditParser(Parser):
                 yield Quarantined("blank line", line, line=lineno)
                 continue
             try:
-                obj = load_json_object(line)
-                raw = line.decode("utf-8")
+                raw = decode_utf8(line)
+                obj = load_json_object(raw)
                 self._validate(obj)
             except ParseError as exc:
                 yield Quarantined(str(exc), line, line=lineno)
