@@ -169,6 +169,9 @@ class TimelineScreen(Screen[None]):
             t.append(one_line(v.label or "all events", 60), style="bold" if i == len(self.stack) - 1 else "")
         return t
 
+    def breadcrumb_labels(self) -> list[str]:
+        return [v.label or "all events" for v in self.stack]
+
     def apply_filter(self, text: str, *, label: str | None = None, push: bool = True,
                      focus_event: int | None = None, focus_time: int | None = None) -> bool:
         """Apply *text*; on a FilterError keep the current results, show the error, return False."""
@@ -232,6 +235,8 @@ class TimelineScreen(Screen[None]):
         self.bar.set_applied(flt.text, self.breadcrumb(), n, self.total)
         for wid in ("histogram", "facets"):
             w = self._optional_widget(wid)
+            if w is not None and hasattr(w, "breadcrumb"):
+                w.breadcrumb = self.breadcrumb_labels()
             if w is not None and hasattr(w, "where"):
                 w.where = flt.where
         self._sync_header()
@@ -435,7 +440,7 @@ class TimelineScreen(Screen[None]):
             return
         screen = optional.construct(
             cls, self.engine, where=self.filter.where if self.filter else None,
-            filter_text=self.current_text, **kw,
+            filter_text=self.current_text, breadcrumb=self.breadcrumb_labels(), **kw,
         )
 
         def done(result) -> None:
