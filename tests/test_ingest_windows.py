@@ -395,3 +395,24 @@ def test_broken_utf16_is_quarantined_not_guessed(engine, tmp_path):
     [sr] = _ingest(engine, p, fmt="windows-security").sources
     assert (sr.records, sr.events, sr.quarantined) == (3, 1, 2)
     assert all("UTF-8" in q["reason"] for q in _quarantine(engine))
+
+
+def test_other_channels_named_or_fallback(engine, tmp_path):
+    def ev(channel, eid, n, data):
+        return {"Event": {"System": {"EventID": eid, "EventRecordID": n, "Channel": channel, "Computer": "ws9",
+                                     "TimeCreated": {"#attributes": {"SystemTime": "2023-01-01T00:00:00Z"}},
+                                     "Security": {"#attributes": {"UserID": "S-1-5-21-9-9-9-1001"}}},
+                          "EventData": data}}
+    recs = [
+        ev("Microsoft-Windows-PowerShell/Operational", 4104, 1, {"ScriptBlockText": "IEX (New-Object Net.WebClient)"}),
+        ev("System", 7045, 2, {"ServiceName": "evilsvc", "ImagePath": "C:\\evil.exe", "AccountName": "LocalSystem"}),
+        ev("Application", 1000, 3, {}),
+    ]
+    p = tmp_path / "mixed.jsonl"
+    p.write_text("\n".join(json.dumps(r) for r in recs) + "\n")
+    [sr] = _ingest(engine, p).sources
+    assert (sr.format, sr.events, sr.quarantined) == ("windows-security", 3, 0)
+    ps, svc, app = _rows(engine)
+    assert (ps["action"], ps["actor_uid"], ps["outcome"]) == ("powershell-script-block", "S-1-5-21-9-9-9-1001", "unknown")
+    assert (svc["action"], svc["resource"], svc["extra"]["service_file"]) == ("service-installed", "evilsvc", "C:\\evil.exe")
+    assert app["action"] == "Application:1000" and app["service"] == "Application"

@@ -104,6 +104,24 @@ SYSMON_ACTIONS = {
 SYSTEM_ACTIONS = {104: "log-cleared", 7034: "service-crashed", 7036: "service-state-changed",
                   7040: "service-start-type-changed", 7045: "service-installed", 6005: "eventlog-started",
                   6006: "eventlog-stopped", 1074: "shutdown-initiated"}
+#: other channels (matched by a lower-case substring of the channel name) -> {event id: action}
+OTHER_ACTIONS = {
+    "powershell/operational": {4103: "powershell-pipeline-executed", 4104: "powershell-script-block",
+                               4105: "powershell-command-started", 4106: "powershell-command-stopped"},
+    "windows powershell": {400: "powershell-engine-started", 403: "powershell-engine-stopped",
+                           600: "powershell-provider-started", 800: "powershell-pipeline-executed"},
+    "terminalservices-localsessionmanager": {21: "rdp-session-logon", 22: "rdp-shell-started",
+                                             23: "rdp-session-logoff", 24: "rdp-session-disconnected",
+                                             25: "rdp-session-reconnected"},
+    "terminalservices-remoteconnectionmanager": {1149: "rdp-authentication-succeeded"},
+    "windows defender/operational": {1116: "malware-detected", 1117: "malware-action-taken",
+                                     5001: "realtime-protection-disabled", 5007: "defender-config-changed"},
+    "taskscheduler/operational": {106: "scheduled-task-registered", 140: "scheduled-task-updated",
+                                  141: "scheduled-task-deleted", 200: "scheduled-task-action-started",
+                                  201: "scheduled-task-action-completed"},
+    "wmi-activity/operational": {5861: "wmi-permanent-subscription"},
+    "bits-client/operational": {59: "bits-job-started"},
+}
 LOGON_TYPES = {
     0: "System", 2: "Interactive", 3: "Network", 4: "Batch", 5: "Service", 7: "Unlock", 8: "NetworkCleartext",
     9: "NewCredentials", 10: "RemoteInteractive", 11: "CachedInteractive", 12: "CachedRemoteInteractive",
@@ -626,6 +644,10 @@ def _action(kind: str, eid: int, channel: str | None) -> str:
         return table[eid]
     if kind == "security":
         return f"security-{eid}"
+    low = (channel or "").lower()
+    for key, names in OTHER_ACTIONS.items():
+        if key in low and eid in names:
+            return names[eid]
     return f"{channel or 'unknown'}:{eid}"
 
 
