@@ -261,6 +261,68 @@ def move_cmd(finding_id, position, db_path):
     click.echo(f"finding {finding_id} moved to position {max(1, position)}")
 
 
+def _event_ids(conn, ids, query, limit: int | None = None) -> list[int]:
+    from sqlalchemy import select
+
+    from logconsole.store import findings_schema as F
+    from logconsole.store.schema import events
+
+    out = list(ids)
+    if query:
+        try:
+            flt = F.check_query(query)
+        except F.FindingError as exc:
+            fail(str(exc))
+        q = select(events.c.id).where(flt.where).order_by(events.c.ts_us, events.c.id)
+        found = [r[0] for r in conn.execute(q.limit(limit + 1) if limit else q)]
+        if limit and len(found) > limit:
+            fail(f"--query matches more than {limit} events; narrow it")
+        out += found
+    if not out:
+        fail("no events: give event ids or a --query that matches")
+    return sorted(set(out))
+
+
+@finding.command("mark")
+@click.argument("event_ids", type=int, nargs=-1)
+@click.option("--query", "-q", default=None, help="Mark every event matching this filter.")
+@click.option("--clear", is_flag=True, help="Remove the bookmarks instead.")
+@db_option
+def mark_cmd(event_ids, query, clear, db_path):
+    """Bookmark events (as `m` does in the console), for `finding add --marked`."""
+    from logconsole.store import annotations as A
+
+    eng = _engine(db_path)
+    with eng.begin() as conn:
+        ids = _event_ids(conn, event_ids, query)
+        try:
+            for eid in ids:
+                A.set_mark(conn, eid, not clear)
+        except KeyError as exc:
+            fail(str(exc).strip("'\""))
+    click.echo(f"{len(ids):,} event(s) {'unmarked' if clear else 'marked'}")
+
+
+@finding.command("note")
+@click.argument("event_ids", type=int, nargs=-1)
+@click.option("--query", "-q", default=None, help="Note every event matching this filter (at most 100).")
+@click.option("--text", "note", required=True, help="The note (empty clears it); shown in the report's Note column.")
+@db_option
+def note_cmd(event_ids, query, note, db_path):
+    """Set the note of events (as `n` does in the console)."""
+    from logconsole.store import annotations as A
+
+    eng = _engine(db_path)
+    with eng.begin() as conn:
+        ids = _event_ids(conn, event_ids, query, limit=100)
+        try:
+            for eid in ids:
+                A.set_note(conn, eid, note)
+        except KeyError as exc:
+            fail(str(exc).strip("'\""))
+    click.echo(f"note set on {len(ids):,} event(s)")
+
+
 @finding.command("delete")
 @click.argument("finding_id", type=int)
 @db_option

@@ -84,56 +84,40 @@ OVERPRIVILEGE_MIN_GRANTED = 20
 
 # ------------------------------------------------------------------ chain verification
 def verification_results(engine: Engine) -> list[dict[str, Any]] | None:
-    """Stored verification results (latest per target), or None when unavailable."""
-    try:
-        from logconsole.analysis.chain import store as chain_store  # type: ignore[attr-defined]
-    except ImportError:
-        chain_store = None
-    if chain_store is not None and hasattr(chain_store, "latest_results"):
-        try:
-            with engine.connect() as conn:
-                return list(chain_store.latest_results(conn))
-        except Exception:
-            return None
-    return _results_from_tables(engine)
+    """The latest stored verification result per (path, scheme), as dicts, or None when unavailable.
 
-
-def _results_from_tables(engine: Engine) -> list[dict[str, Any]] | None:
+    Each dict is ``TargetResult.as_json()`` plus ``source_id`` and ``files``
+    (every file the target covers).
+    """
     try:
-        from logconsole.store import integrity_schema as isch  # type: ignore[attr-defined]
+        from logconsole.analysis.chain.results import latest_results
     except ImportError:
         return None
-    for fn in ("latest_results", "list_results", "results"):
-        f = getattr(isch, fn, None)
-        if callable(f):
-            try:
-                with engine.connect() as conn:
-                    return list(f(conn))
-            except Exception:
-                return None
-    return None
+    if not _has_table(engine, "verify_targets"):
+        return None
+    try:
+        results = latest_results(engine)
+    except Exception:  # a broken area must not break the report
+        return None
+    out = []
+    for r in results:
+        d = r.as_json()
+        d["source_id"] = r.source_id
+        d["files"] = list(r.files or [r.path])
+        out.append(d)
+    out.sort(key=lambda d: (str(d["path"]), str(d["scheme"])))
+    return out
 
 
 def index_checkpoint(engine: Engine) -> dict[str, Any] | None:
-    """The latest index checkpoint (Merkle root, size, time), or None."""
+    """The latest index checkpoint ``{root, size, created_us, tool_version, trigger}``, or None."""
     try:
-        from logconsole.analysis.chain import custody  # type: ignore[attr-defined]
+        from logconsole.analysis.chain.custody import latest_checkpoint
     except ImportError:
         return None
-    for fn in ("latest_checkpoint", "last_checkpoint", "get_checkpoint"):
-        f = getattr(custody, fn, None)
-        if callable(f):
-            try:
-                with engine.connect() as conn:
-                    cp = f(conn)
-            except TypeError:
-                try:
-                    cp = f(engine)
-                except Exception:
-                    return None
-            except Exception:
-                return None
-            if cp is None:
-                return None
-            return cp if isinstance(cp, dict) else getattr(cp, "__dict__", None)
-    return None
+    if not _has_table(engine, "index_checkpoints"):
+        return None
+    try:
+        return latest_checkpoint(engine)
+    except Exception:
+        return None

@@ -75,8 +75,11 @@ class _Paths:
             self.base = None
 
     def show(self, path: str) -> str:
-        if self.base and path not in ("-", "") and (path == self.base or path.startswith(self.base.rstrip(os.sep) + os.sep)):
-            return os.path.relpath(path, self.base)
+        if not path or path == "-":
+            return path
+        full = path if os.path.isabs(path) else os.path.realpath(path)
+        if self.base and (full == self.base or full.startswith(self.base.rstrip(os.sep) + os.sep)):
+            return os.path.relpath(full, self.base)
         return path
 
 
@@ -115,16 +118,17 @@ def _header(conn, engine, opts, at_us, srcs, paths, total_events) -> str:
     ]
     cp = index_checkpoint(engine)
     if cp:
-        root = cp.get("root") or cp.get("merkle_root") or cp.get("head")
-        size = cp.get("size") or cp.get("tree_size") or cp.get("events")
-        when = cp.get("time") or cp.get("created_at") or cp.get("at")
-        when_s = format_us(when) if isinstance(when, int) else (str(when) if when else "")
-        val = f"Merkle root {md_code(root)} over {_int(size) if isinstance(size, int) else md(size)} events"
-        if when_s:
-            val += f", recorded {md(when_s)}"
+        val = (f"RFC 9162 Merkle root `{md(cp.get('root'))}` over {_int(cp.get('size'))} events (raw SHA-256 in ingest order)"
+               f", recorded {format_us(cp['created_us'], precision='s') if cp.get('created_us') else '-'}")
+        if cp.get("trigger"):
+            val += f" after {md(cp['trigger'])}"
         rows.append(["Index checkpoint", val])
+        if cp.get("size") != total_events:
+            rows.append(["Checkpoint note", f"the index now holds {_int(total_events)} events; "
+                         "run `logconsole verify --index` to see what changed"])
     else:
-        rows.append(["Index checkpoint", "not available (no index checkpoint recorded)"])
+        rows.append(["Index checkpoint", "not available (no index checkpoint recorded; the chain-of-custody "
+                     "module records one after every ingest)"])
     rows.append(["Evidence root", md(paths.label)])
     rows.append(["Times", "all times are UTC (ISO 8601, `Z`)"])
     return f"# {md(opts.title, 300)}\n\n" + md_table(["Field", "Value"], rows)
@@ -183,8 +187,8 @@ def _evidence(conn, engine, srcs, paths, ready, priv) -> str:
                    "run `logconsole verify PATH...` and `logconsole verify --index`).\n")
     else:
         vrows, frows = [], []
-        for r in sorted(results, key=lambda r: (str(r.get("path") or ""), str(r.get("scheme") or ""))):
-            p = paths.show(str(r.get("path") or ""))
+        for r in sorted(results, key=lambda r: (r.get("scheme") == "index", str(r.get("path") or ""), str(r.get("scheme") or ""))):
+            p = "the index (" + os.path.basename(str(r.get("path") or "")) + ")" if r.get("scheme") == "index" else paths.show(str(r.get("path") or ""))
             fails = r.get("failures") or []
             vrows.append([md(p, 300), md(r.get("scheme")), md(r.get("status")), _int(r.get("records")),
                           md(_coverage(r.get("coverage"))), md(r.get("anchor") or "none"), _int(len(fails))])

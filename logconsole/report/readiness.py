@@ -110,35 +110,54 @@ def _digest_present(path: str) -> bool:
     return os.path.isdir(os.path.join(root, "CloudTrail-Digest"))
 
 
-def _verification_index(engine: Engine) -> dict[str, dict[str, Any]]:
-    """Latest verification result per verified path (absolute and as stored)."""
-    out: dict[str, dict[str, Any]] = {}
+_STATUS_RANK = {"tampered": 0, "unverifiable": 1, "consistent": 2, "intact": 3}
+
+
+def _verification_index(engine: Engine) -> dict[Any, dict[str, Any]]:
+    """Latest verification result per index source id and per covered file path.
+
+    When several targets cover a file (e.g. its own hash chain and a sequence
+    analysis), the worst status wins.
+    """
+    out: dict[Any, dict[str, Any]] = {}
+
+    def put(key: Any, r: dict[str, Any]) -> None:
+        cur = out.get(key)
+        if cur is None or _STATUS_RANK.get(r.get("status"), 1) < _STATUS_RANK.get(cur.get("status"), 1):
+            out[key] = r
+
     for r in verification_results(engine) or []:
-        p = r.get("path")
-        if not p:
+        if r.get("scheme") == "index":
             continue
-        out[p] = r
-        try:
-            out[os.path.realpath(p)] = r
-        except (OSError, ValueError):
-            pass
+        if r.get("source_id") is not None:
+            put(("source", r["source_id"]), r)
+        for p in r.get("files") or [r.get("path")]:
+            if not p:
+                continue
+            put(p, r)
+            try:
+                put(os.path.realpath(p), r)
+            except (OSError, ValueError):
+                pass
     return out
 
 
-def _tamper_for(conn, src: dict[str, Any], verified: dict[str, dict[str, Any]]) -> tuple[str, str]:
+def _tamper_for(conn, src: dict[str, Any], verified: dict[Any, dict[str, Any]]) -> tuple[str, str]:
     path = src["path"]
-    res = verified.get(path) or verified.get(os.path.realpath(path)) if path != "-" else None
-    if res is None:
+    res = verified.get(("source", src["id"]))
+    if res is None and path != "-":
+        res = verified.get(path) or verified.get(os.path.realpath(path))
+    if res is None and path != "-":
         # a CloudTrail bucket is verified as a directory: look for a result on a parent
         for p, r in verified.items():
-            if r.get("scheme") == "cloudtrail-digest" and path.startswith(p.rstrip(os.sep) + os.sep):
+            if isinstance(p, str) and r.get("scheme") == "cloudtrail-digest" and path.startswith(p.rstrip(os.sep) + os.sep):
                 res = r
                 break
     if res is not None:
         status = res.get("status", "unverifiable")
         fails = res.get("failures") or []
         detail = f"{res.get('scheme', '?')}: {status}"
-        if res.get("anchor"):
+        if res.get("anchor") and res.get("anchor") != "none":
             detail += f", anchor {res['anchor']}"
         if fails:
             detail += f", {len(fails)} failure(s)"
