@@ -270,3 +270,28 @@ def test_lone_surrogates_and_odd_values_do_not_crash(engine, tmp_path):
     assert "evil" in _one(engine, "sur")["actor"]
     odd = _one(engine, "odd")
     assert odd["outcome"] == "failure" and odd["error_code"] == "PERMISSION_DENIED" and odd["actor"] is None
+
+
+def test_bigquery_export_and_org_level_log(engine, tmp_path):
+    bq = {"logName": "organizations/123/logs/cloudaudit.googleapis.com%2Factivity", "insertId": "bq1",
+          "timestamp": "2022-03-04 05:06:07.123456 UTC", "resource": {"type": "organization", "labels": {}},
+          "protopayload_auditlog": {"serviceName": "cloudresourcemanager.googleapis.com",
+                                    "methodName": "SetIamPolicy", "resourceName": "organizations/123",
+                                    "authenticationInfo": {"principalEmail": "admin@corp.example"},
+                                    "requestMetadata": {"callerIp": "192.0.2.10"}, "status": {"code": 16}}}
+    p = tmp_path / "bq.jsonl"
+    p.write_text(json.dumps(bq) + "\n")
+    [sr] = _ingest(engine, p).sources
+    assert (sr.format, sr.events) == ("gcp-audit", 1)
+    r = _one(engine, "bq1")
+    assert (r["actor"], r["action"], r["outcome"], r["error_code"], r["src_ip"], r["account"]) == (
+        "admin@corp.example", "SetIamPolicy", "failure", "UNAUTHENTICATED", "192.0.2.10", "organizations/123")
+    assert format_us(r["ts_us"])[:23] == "2022-03-04T05:06:07.123"
+
+
+def test_bigquery_time_with_utc_suffix_keeps_microseconds():
+    # BigQuery exports write "YYYY-MM-DD HH:MM:SS.ffffff UTC"; all six digits must survive
+    from logconsole.ingest.timeparse import parse_time
+
+    assert format_us(parse_time("2022-03-04 05:06:07.123456 UTC")) == "2022-03-04T05:06:07.123456Z"
+    assert format_us(parse_time("2022-03-04 05:06:07.12 UTC")) == "2022-03-04T05:06:07.120Z"
