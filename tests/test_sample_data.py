@@ -134,3 +134,40 @@ def test_story_is_in_the_index(sample_engine) -> None:
     assert _count(engine, "format:k8s-audit action:*rolebindings* outcome:success ip:203.0.113.77") == 1
     # legitimate use of the same key from the CI runner the same night
     assert _count(engine, 'ip:192.0.2.50 until:2026-03-14T01:00:00Z format:cloudtrail') > 10
+
+
+def _readme_search_examples() -> list[tuple[list[str], list[str]]]:
+    """(argv, expected output lines) for every `$ logconsole search ...` in the README's Commands section."""
+    import shlex
+
+    text = (SAMPLE / "README.md").read_text(encoding="utf-8")
+    sec = text.split("## Commands", 1)[1].split("\n## ", 1)[0]
+    out: list[tuple[list[str], list[str]]] = []
+    for block in sec.split("```console\n")[1:]:
+        body = block.split("```", 1)[0].splitlines()
+        cur = None
+        for line in body:
+            if line.startswith("$ "):
+                argv = shlex.split(line[2:])
+                cur = (argv, []) if argv[:2] == ["logconsole", "search"] else None
+                if cur:
+                    out.append(cur)
+            elif cur is not None:
+                cur[1].append(line)
+    return out
+
+
+def test_readme_search_examples_print_what_the_readme_shows(sample_engine) -> None:
+    from click.testing import CliRunner
+
+    from logconsole.cli import main
+
+    engine, _ = sample_engine
+    db = engine.url.database
+    examples = _readme_search_examples()
+    assert len(examples) >= 6
+    for argv, expected in examples:
+        args = [db if a == "case.db" else a for a in argv[1:]]
+        r = CliRunner().invoke(main, args, catch_exceptions=False)
+        assert r.exit_code == 0, (argv, r.output)
+        assert r.output.rstrip("\n").splitlines() == expected, argv
