@@ -387,7 +387,7 @@ async def measure_console(path: Path, size=(120, 40), runs: int = 3, analytics: 
     ]
     out: dict = {"terminal": f"{size[0]}x{size[1]}", "analytics": analytics, "filters": filters}
     per_filter: dict[str, list[float]] = {t: [] for t in filters}
-    first, repaint, end, facets_first, hist_first = [], [], [], [], []
+    first, repaint, end, facets_first, hist_first, analytics_after = [], [], [], [], [], []
     for run in range(runs):
         aggregates.clear_cache()
         t0 = time.perf_counter()
@@ -414,7 +414,16 @@ async def measure_console(path: Path, size=(120, 40), runs: int = 3, analytics: 
                 f = fac.first()
                 facets_first.append(await _until(lambda: not f.busy) - t0)
             await pilot.pause()
+            analytics_widgets = [w for w in (screen.query("#histogram") or []) if w.display] + \
+                [w for w in (screen.query("#facets") or []) if w.display]
+
+            def quiet() -> bool:
+                return all(not getattr(w, "busy", False) for w in analytics_widgets)
+
             for text in filters:
+                # steady state: the previous filter's histogram/facets have finished
+                await _until(quiet, timeout=60)
+                await pilot.pause()
                 t1 = time.perf_counter()
                 screen.apply_filter(text)
                 await _until(lambda: screen.filter is not None and screen.filter.text == text)
@@ -422,7 +431,12 @@ async def measure_console(path: Path, size=(120, 40), runs: int = 3, analytics: 
                 repaint.append(time.perf_counter() - t1)
                 per_filter[text].append(repaint[-1])
                 await pilot.pause()
+                if analytics_widgets:
+                    await _until(lambda: all(getattr(w, "busy", False) for w in analytics_widgets) or quiet(), timeout=5)
+                    await _until(quiet, timeout=60)
+                    analytics_after.append(time.perf_counter() - t1)
             # jump to the end of everything
+            await _until(quiet, timeout=60)
             await pilot.pause()
             ev.focus()
             await pilot.press("home")
@@ -441,6 +455,8 @@ async def measure_console(path: Path, size=(120, 40), runs: int = 3, analytics: 
     out["filter_repaint_per_filter_ms"] = {t or "(none)": _ms(statistics.median(v)) for t, v in per_filter.items()}
     out["jump_to_end_ms"] = _ms(statistics.median(end))
     out["jump_to_end_runs_ms"] = [_ms(x) for x in end]
+    if analytics_after:
+        out["histogram_facets_done_after_filter_median_ms"] = _ms(statistics.median(analytics_after))
     if hist_first:
         out["histogram_ready_after_start_ms"] = _ms(statistics.median(hist_first))
     if facets_first:

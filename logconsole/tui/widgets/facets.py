@@ -32,6 +32,7 @@ from logconsole.store import aggregates
 from logconsole.store.sanitize import one_line
 
 #: Columns whose meaningful part is at the end (ARNs, paths): cut on the left.
+MOUNT_DELAY_S = 0.3  # first count after mounting
 DEBOUNCE_S = 0.04  # wait this long after a filter change before counting
 LEFT_CUT = {"actor", "actor_uid", "resource", "session", "user_agent"}
 NONE_LABEL = "(empty)"
@@ -136,32 +137,35 @@ class FacetPanel(ScrollView, can_focus=True):
     # ------------------------------------------------------------------ data
 
     def on_mount(self) -> None:
-        self.refresh_data()
+        # the host usually sets ``where`` as soon as its own first page is on screen, which
+        # cancels this; waiting keeps the first count off the timeline's first paint
+        self.refresh_data(MOUNT_DELAY_S)
 
     def watch_where(self, _old, _new) -> None:
         if self.is_mounted:
             self.refresh_data()
 
-    def refresh_data(self) -> None:
+    def refresh_data(self, delay: float | None = None) -> None:
+        """(Re)count for the current filter after *delay* seconds (default :data:`DEBOUNCE_S`)."""
         if not self.display:
             self._stale = True  # hidden: count when shown (on_show)
             return
         self._stale = False
         self.busy = True
         self.refresh()
-        self._compute(self.where)
+        self._compute(self.where, delay)
 
     def on_show(self) -> None:
         if self._stale:
             self.refresh_data()
 
     @work(exclusive=True, group="facets")
-    async def _compute(self, where) -> None:
+    async def _compute(self, where, delay: float | None = None) -> None:
         """Count each facet on the low-priority aggregates thread, showing each as it arrives.
 
         A newer filter cancels this worker, which interrupts the running query.
         """
-        await asyncio.sleep(DEBOUNCE_S)  # the timeline's query goes first; fast changes coalesce
+        await asyncio.sleep(DEBOUNCE_S if delay is None else delay)  # the timeline's query goes first; fast changes coalesce
         results: dict[str, aggregates.FrequencyPage] = {}
         for col in self.columns:
             job = aggregates.submit(self.engine, lambda conn, col=col: aggregates.frequency(conn, where, col, self.limit, 0))

@@ -45,6 +45,7 @@ GLYPH_UNKNOWN = "░"
 _EIGHTHS = " ▁▂▃▄▅▆▇█"
 _MIN_SPAN_US = 1_000  # zooming stops at 1 ms wide views
 Y_AXIS = 7  # left margin: the count scale
+MOUNT_DELAY_S = 0.3  # first count after mounting
 DEBOUNCE_S = 0.04  # wait this long after a change before counting
 
 
@@ -183,7 +184,9 @@ class Histogram(Widget, can_focus=True):
     # ------------------------------------------------------------------ data
 
     def on_mount(self) -> None:
-        self.refresh_data()
+        # the host usually sets ``where`` as soon as its own first page is on screen, which
+        # cancels this; waiting keeps the first count off the timeline's first paint
+        self.refresh_data(MOUNT_DELAY_S)
 
     def watch_where(self, _old, _new) -> None:
         # a new filter shows its whole time span
@@ -193,12 +196,13 @@ class Histogram(Widget, can_focus=True):
 
     def on_resize(self, _event) -> None:
         if self._slots != self._bucket_slots():
-            self.refresh_data()
+            self.refresh_data(MOUNT_DELAY_S if self.data is None else None)
 
     def _bucket_slots(self) -> int:
         return max(1, self.size.width - Y_AXIS)
 
-    def refresh_data(self) -> None:
+    def refresh_data(self, delay: float | None = None) -> None:
+        """(Re)count for the current filter after *delay* seconds (default :data:`DEBOUNCE_S`)."""
         if not self.is_mounted or self.size.width == 0:
             return
         if not self.display:
@@ -208,16 +212,16 @@ class Histogram(Widget, can_focus=True):
         self.busy = True
         self._slots = self._bucket_slots()
         self.refresh()
-        self._compute(self.where, self.view, self._slots)
+        self._compute(self.where, self.view, self._slots, delay)
 
     def on_show(self) -> None:
         if self._stale:
             self.refresh_data()
 
     @work(exclusive=True, group="histogram")
-    async def _compute(self, where, view, slots: int) -> None:
+    async def _compute(self, where, view, slots: int, delay: float | None = None) -> None:
         """Count on the low-priority aggregates thread; a newer request cancels (interrupts) this one."""
-        await asyncio.sleep(DEBOUNCE_S)  # let the timeline's own query go first; coalesce fast changes
+        await asyncio.sleep(DEBOUNCE_S if delay is None else delay)  # let the timeline's own query go first; coalesce fast changes
 
         def count(conn) -> HistogramData:
             full = aggregates.time_bounds(conn, where)
