@@ -181,6 +181,7 @@ class EventList(ScrollView, can_focus=True):
         #: (dedup, raw_sha256) -> (marked, has note/tags); set by the screen
         self.flags: dict[tuple[int, str], tuple[bool, bool]] = {}
         self.empty_message = "No events."
+        self._style_cache: dict[str, Style] | None = None
 
     # ---------------------------------------------------------------- data
     def set_query(self, query: TimelineQuery | None, count: int, cursor: int = 0) -> None:
@@ -280,14 +281,35 @@ class EventList(ScrollView, can_focus=True):
         self._move(self.cursor)
 
     # ---------------------------------------------------------------- rendering
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._style_cache = None
+
+    def _on_focus(self, event: events.Focus) -> None:
+        super()._on_focus(event)
+        self.refresh()
+
+    def _on_blur(self, event: events.Blur) -> None:
+        super()._on_blur(event)
+        self.refresh()
+
+    def _styles(self) -> dict[str, Style]:
+        """Rich styles of the component classes (computed once per style change, not per line)."""
+        if self._style_cache is None:
+            self._style_cache = {"base": self.rich_style}
+            for name in ("cursor", "cell", "failure", "flag", "empty"):
+                self._style_cache[name] = self.get_component_rich_style(f"event-list--{name}")
+        return self._style_cache
+
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
-        base = self.rich_style
+        st = self._styles()
+        base = st["base"]
         offset = int(self.scroll_y) + y
         if self.query_ is None or offset >= self.row_count:
             if y == 0 and self.row_count == 0:
-                st = self.get_component_rich_style("event-list--empty")
-                return Strip([Segment(fit(" " + self.empty_message, width), st)]).adjust_cell_length(width, base)
+                return Strip([Segment(fit(" " + self.empty_message, width), base + st["empty"])]).adjust_cell_length(
+                    width, base)
             return Strip.blank(width, base)
         row = self.query_.row(offset)
         if row is None:
@@ -296,15 +318,16 @@ class EventList(ScrollView, can_focus=True):
 
     def _render_row(self, row: TimelineRow, is_cursor: bool, width: int, base: Style) -> Strip:
         lay = layout_columns(width)
+        st = self._styles()
         style = base
         if row.outcome == "failure":
-            style = style + self.get_component_rich_style("event-list--failure")
+            style = style + st["failure"]
         if is_cursor:
-            style = style + self.get_component_rich_style("event-list--cursor")
-        cell_style = style + self.get_component_rich_style("event-list--cell") if is_cursor and self.has_focus else style
+            style = style + st["cursor"]
+        cell_style = style + st["cell"] if is_cursor and self.has_focus else style
         marked, annotated = self.flags.get((row.dedup, row.raw_sha256), (False, False))
         flag = "*" if marked else ("+" if annotated else " ")
-        segs = [Segment(flag, style + self.get_component_rich_style("event-list--flag") if flag != " " else style)]
+        segs = [Segment(flag, style + st["flag"] if flag != " " else style)]
         for i, ((col, _, _), w) in enumerate(zip(COLUMNS, lay.widths)):
             segs.append(Segment(" ", style))
             segs.append(Segment(fit(cell_text(row, col, narrow=w < 10), w), cell_style if i == self.column else style))
