@@ -391,3 +391,12 @@ def test_readiness_scores(hostile_db) -> None:
     assert d["grants"] is None
     r = run("readiness", "--db", db)
     assert r.exit_code == 0 and "jsonl" in r.output
+
+
+def test_report_on_an_empty_index(tmp_path: Path) -> None:
+    eng = open_db(str(tmp_path / "empty.db"))
+    text = build_report(eng, ReportOptions(at_us=0))
+    assert "No sources ingested" in text and "No findings recorded" in text
+    assert_tables_sound(text, min_tables=2)
+    heads = [ln for ln in text.splitlines() if ln.startswith("## ")]
+    assert len(heads) == 6

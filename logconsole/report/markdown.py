@@ -166,6 +166,8 @@ def _evidence(conn, engine, srcs, paths, ready, priv) -> str:
         "One row per evidence file as ingested (opened read-only; SHA-256 of the file's bytes). "
         "Accounting per file: records read = events + duplicates + merged + quarantined.\n"
     )
+    if not srcs:
+        out.append("No sources ingested (`logconsole ingest PATH...`).\n")
     rows = []
     for s in srcs:
         rows.append([
@@ -173,9 +175,10 @@ def _evidence(conn, engine, srcs, paths, ready, priv) -> str:
             _int(s["bytes"]), _int(s["records"]), _int(s["events"]), _int(s["duplicates"] + (s.get("merged") or 0)),
             _int(s["quarantined"]), _t(s["first_ts"]), _t(s["last_ts"]),
         ])
-    out.append(md_table(
-        ["Source", "Path", "Format", "SHA-256", "Bytes", "Records", "Events", "Duplicates", "Quarantined", "First event (UTC)", "Last event (UTC)"],
-        rows, align="lllrrrrrrll"))
+    if rows:
+        out.append(md_table(
+            ["Source", "Path", "Format", "SHA-256", "Bytes", "Records", "Events", "Duplicates", "Quarantined", "First event (UTC)", "Last event (UTC)"],
+            rows, align="lllrrrrrrll"))
     incomplete = [s for s in srcs if s["status"] != "complete"]
     if incomplete:
         out.append(f"{len(incomplete)} source(s) were left incomplete by an interrupted ingest: "
@@ -204,7 +207,9 @@ def _evidence(conn, engine, srcs, paths, ready, priv) -> str:
         "with an actor id, with millisecond-or-better timestamps, with a target resource). Score = points out of 7.\n"
     )
     fr = by_format(ready)
-    out.append(md_table(
+    if not fr:
+        out.append("No sources to score.\n")
+    out.append("" if not fr else md_table(
         ["Format", "Sources", "Events", "Success / failure", "Resource actions", "Tamper-evident", "Actor id", "ms timestamps", "Target resource", "Score"],
         [[md(f.format), _int(f.sources), _int(f.events), f"{_int(f.success)} / {_int(f.failure)}",
           "yes" if f.with_resource else "no", md(", ".join(f"{k} {v}" for k, v in f.tamper.items())),
@@ -214,7 +219,7 @@ def _evidence(conn, engine, srcs, paths, ready, priv) -> str:
         align="lrrllllrrr"))
     counts = priv.counts()
     if counts is None:
-        out.append("Grants: not available (" + md(priv.error or "no grants imported; `logconsole grants import FILE`") + ").\n")
+        out.append("Grants: not available (" + (md(priv.error) if priv.error else "no grants imported; `logconsole grants import FILE`") + ").\n")
     else:
         out.append(
             f"Grants ({counts['snapshots']} snapshot(s) imported): {len(counts['dormant'])} dormant actor(s)"
@@ -224,7 +229,7 @@ def _evidence(conn, engine, srcs, paths, ready, priv) -> str:
             + (": " + ", ".join(md(a) for a in counts["overprivileged"]) if counts["overprivileged"] else "")
             + ".\n"
         )
-    return "\n".join(out)
+    return "\n".join(x for x in out if x)
 
 
 def _coverage(c: Any) -> str:
@@ -425,7 +430,7 @@ def _actors(conn, actors: dict[str, dict[str, Any]], priv: Privileges) -> str:
     out.append(md_table(["Actor", "Type", "Events in findings", "Findings", "First (UTC)", "Last (UTC)", "Source IPs"], rows, align="llrllll"))
     out.append("### Privilege summary\n")
     if priv.analysis is None:
-        out.append("Privilege summary: not available (" + md(priv.error or "privileges analysis unavailable") + ").\n")
+        out.append("Privilege summary: not available (" + (md(priv.error) if priv.error else "privileges analysis unavailable") + ").\n")
         return "\n".join(out)
     if not priv.grants_loaded():
         out.append("No grants are imported (`logconsole grants import FILE`): granted, unused and unknown counts are "
@@ -507,7 +512,7 @@ def _gaps(conn, engine, srcs, paths, ready, priv, actors, first_all, last_all) -
                   "sequence": "carry only sequence numbers (evidence, not proof)"}
         out.append("Sources without verified integrity: " + "; ".join(f"{n} {labels[k]}" for k, n in unverified) + ".\n")
     if not weak and not unverified:
-        out.append("Every source was verified intact.\n")
+        out.append("Every source was verified intact.\n" if ready else "No sources.\n")
     # ranges
     out.append("### Sources with no events in the range\n")
     rng = f"{_t(first_all)} .. {_t(last_all)}"
@@ -518,8 +523,10 @@ def _gaps(conn, engine, srcs, paths, ready, priv, actors, first_all, last_all) -
              "all records were duplicates of another file" if s["records"] and s["duplicates"] + (s.get("merged") or 0) >= s["records"] - s["quarantined"] and s["duplicates"]
              else "all records were quarantined" if s["records"] and s["quarantined"] == s["records"] else "the file held no records"]
             for s in empty]))
-    else:
+    elif srcs:
         out.append(f"Every source has events in the index range ({rng}).\n")
+    else:
+        out.append("No sources.\n")
     partial_dups = [s for s in srcs if s["events"] and s["duplicates"] and s["format"] != "k8s-audit"]
     if partial_dups:
         out.append("Sources whose records mostly repeat another file (duplicates are counted, not indexed twice): "
