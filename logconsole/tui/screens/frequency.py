@@ -238,6 +238,8 @@ def breadcrumb_text(breadcrumb: Sequence[str] | str | Text | None, column: str) 
         crumbs = [breadcrumb] if breadcrumb else []
     else:
         crumbs = [c for c in breadcrumb if c]
+    while crumbs and crumbs[0] == "all events":  # the caller's stack may start with the root
+        crumbs = crumbs[1:]
     t = Text(no_wrap=True, overflow="ellipsis")
     # the newest crumbs matter most: at most the last 4, each cut to 28 cells
     shown = crumbs[-4:]

@@ -88,6 +88,14 @@ def axis_label(us: int, width_us: int) -> str:
     return full[11:23] + "Z"  # 01:19:40.000Z
 
 
+def tick_width(width_us: int, min_buckets: int) -> int:
+    """A round tick interval (a multiple of the bucket width) at least *min_buckets* buckets wide."""
+    for w in aggregates.NICE_WIDTHS:
+        if w % width_us == 0 and w // width_us >= min_buckets:
+            return w
+    return width_us * min_buckets
+
+
 @dataclass(frozen=True)
 class HistogramData:
     start_us: int
@@ -474,15 +482,16 @@ class Histogram(Widget, can_focus=True):
             return Strip([Segment("UTC".rjust(Y_AXIS - 1) + " ", axis)]).adjust_cell_length(width, base)
         n = min(len(d.buckets), width - Y_AXIS)
         cells = [" "] * n
-        sample = axis_label(d.start_us, d.width_us)
-        step = max(len(sample) + 2, 8)
-        i = 0
-        while i + len(sample) <= n:
-            lab = axis_label(d.start_us + i * d.width_us, d.width_us)
-            for j, ch in enumerate(lab):
-                if i + j < n:
-                    cells[i + j] = ch
-            i += step
+        label_len = len(axis_label(d.start_us, d.width_us))
+        tick = tick_width(d.width_us, label_len + 2)
+        for i in range(n):
+            t = d.start_us + i * d.width_us
+            if t % tick:
+                continue
+            lab = axis_label(t, d.width_us)
+            if i + len(lab) > n or any(c != " " for c in cells[max(0, i - 1): i + len(lab) + 1]):
+                continue
+            cells[i: i + len(lab)] = list(lab)
         segs = [Segment("UTC".rjust(Y_AXIS - 1) + " ", axis)]
         for idx, ch in enumerate(cells):
             st = axis
