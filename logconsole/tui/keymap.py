@@ -28,6 +28,7 @@ _KEY_LABELS = {
     "slash": "/", "question_mark": "?", "escape": "Esc", "enter": "Enter", "up": "↑", "down": "↓",
     "left": "←", "right": "→", "pageup": "PgUp", "pagedown": "PgDn", "home": "Home", "end": "End",
     "right_square_bracket": "]", "left_square_bracket": "[", "tab": "Tab", "shift+tab": "Shift+Tab",
+    "plus": "+", "minus": "-", "equals_sign": "=", "space": "Space", "ctrl+o": "Ctrl+O", "ctrl+s": "Ctrl+S",
     "ctrl+r": "Ctrl+R", "ctrl+p": "Ctrl+P", "ctrl+q": "Ctrl+Q", "ctrl+d": "Ctrl+D", "ctrl+u": "Ctrl+U",
     "full_stop": ".", "comma": ",", "delete": "Del",
 }

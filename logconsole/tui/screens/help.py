@@ -6,6 +6,7 @@ their ``BINDINGS`` when those widgets are installed, so the help never lies.
 
 from __future__ import annotations
 
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -24,30 +25,48 @@ INTRO = (
 
 
 def _widget_rows() -> list[tuple[str, str, str]]:
+    """Keys of the widgets and screens other areas build, read from their BINDINGS."""
     rows = []
-    for title, cls in (("Histogram (focused)", optional.Histogram), ("Facets (focused)", optional.FacetPanel)):
-        if cls is None:
-            continue
-        for b in getattr(cls, "BINDINGS", []):
-            key = b.key if hasattr(b, "key") else b[0]
-            desc = b.description if hasattr(b, "description") else (b[2] if len(b) > 2 else "")
-            rows.append((title, key_label(key), desc or ""))
+    sources = (
+        ("Histogram (focused)", (optional.Histogram,)),
+        ("Facets (focused)", (optional.FacetPanel,)),
+        ("Frequency table (Shift+F)", (optional.FrequencyScreen, optional.FrequencyTable)),
+        ("Actors screen (A)", (optional.ActorsScreen,)),
+        ("Integrity screen (I)", (optional.IntegrityScreen,)),
+        ("Findings screen (R)", (optional.FindingsScreen,)),
+    )
+    for title, classes in sources:
+        seen: set[str] = set()
+        for cls in classes:
+            if cls is None:
+                continue
+            for b in getattr(cls, "BINDINGS", []):
+                key = b.key if hasattr(b, "key") else b[0]
+                desc = b.description if hasattr(b, "description") else (b[2] if len(b) > 2 else "")
+                if not desc or key in seen:
+                    continue
+                seen.add(key)
+                rows.append((title, key_label(key), desc))
     return rows
 
 
-def help_table() -> Table:
-    t = Table(box=None, show_header=False, padding=(0, 1), expand=True)
-    t.add_column(no_wrap=True, style="bold", min_width=10)
-    t.add_column(ratio=1)
-    last = None
+def help_table() -> Group:
+    """One titled key table per context."""
+    sections: dict[str, list[tuple[str, str]]] = {}
     for ctx, keys, desc in help_rows() + _widget_rows():
-        if ctx != last:
-            if last is not None:
-                t.add_row(Text(""), Text(""))
-            t.add_row(Text(ctx, style="bold underline"), Text(""))
-            last = ctx
-        t.add_row(Text(keys), Text(desc))
-    return t
+        sections.setdefault(ctx, []).append((keys, desc))
+    width = min(16, max(len(k) for rows in sections.values() for k, _ in rows))
+    parts = []
+    for ctx, rows in sections.items():
+        parts.append(Text(ctx, style="bold underline"))
+        t = Table(box=None, show_header=False, padding=(0, 1), expand=True)
+        t.add_column(no_wrap=True, style="bold", width=width)
+        t.add_column(ratio=1)
+        for keys, desc in rows:
+            t.add_row(Text(keys), Text(desc))
+        parts.append(t)
+        parts.append(Text(""))
+    return Group(*parts)
 
 
 class HelpScreen(Screen[None]):
