@@ -221,3 +221,25 @@ async def test_export_dialog_reports_bad_time(case):
         assert not (tmp / "x.md").exists()
         await pilot.press("escape")
         await settle(pilot, lambda: app.screen is scr)
+
+
+@sync
+async def test_readiness_screen(case):
+    from logconsole.tui.screens.findings import ReadinessScreen
+
+    eng, _ = case
+    app = Host(eng)
+    async with app.run_test(size=(140, 30)) as pilot:
+        scr = app.screen
+        await settle(pilot, lambda: len(scr.items) == 2)
+        await pilot.press("r")
+        await settle(pilot, lambda: isinstance(app.screen, ReadinessScreen) and app.screen.result is not None)
+        rs = app.screen
+        table = rs.query_one(DataTable)
+        assert table.row_count == 1  # one format
+        assert "jsonl" in str(table.get_row_at(0)[0])
+        await pilot.press("s")
+        await settle(pilot, lambda: len(rs.query_one(DataTable).columns) == 11)
+        assert rs.query_one(DataTable).row_count == 1
+        await pilot.press("escape")
+        await settle(pilot, lambda: app.screen is scr)

@@ -45,6 +45,7 @@ FINDINGS_KEYS: list[tuple[str, str, str]] = [
     ("J", "move_down", "Move down"),
     ("x,delete", "delete", "Delete the finding"),
     ("e", "export", "Export: report or timeline"),
+    ("r", "readiness", "Audit readiness of the sources"),
     ("escape,q", "back", "Back"),
 ]
 
@@ -81,7 +82,7 @@ class FindingsScreen(Screen[str | None]):
                 yield Static(id="finding-detail")
         yield Static(
             Text("a new from bookmarks · c new from filter · + attach bookmarks · t title · s severity · "
-                 "n narrative · f filter · K/J move · x delete · e export · Enter events", style="dim"),
+                 "n narrative · f filter · K/J move · x delete · e export · r readiness · Enter events", style="dim"),
             id="findings-help",
         )
         yield Footer()
@@ -336,6 +337,94 @@ class FindingsScreen(Screen[str | None]):
     def action_export(self) -> None:
         f = self.current()
         self.app.push_screen(ExportScreen(self.engine, finding_id=f["id"] if f else None, filter_text=self.filter_text))
+
+    def action_readiness(self) -> None:
+        self.app.push_screen(ReadinessScreen(self.engine))
+
+    def action_back(self) -> None:
+        self.dismiss(None)
+
+
+class ReadinessScreen(Screen[None]):
+    """Audit readiness per format (or per source with `s`), and the grants counts."""
+
+    BINDINGS = [Binding("s", "toggle", "per source / per format", show=True), Binding("escape,q", "back", "back", show=True)]
+    DEFAULT_CSS = """
+    ReadinessScreen #ready-title { height: 1; padding: 0 1; }
+    ReadinessScreen #ready-table { height: 1fr; }
+    ReadinessScreen #ready-grants { height: auto; max-height: 12; padding: 0 1; border-top: solid $accent; }
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__()
+        self.engine = engine
+        self.result: dict[str, Any] | None = None
+        self.per_source = False
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text("Audit readiness: computing…", style="bold"), id="ready-title")
+        yield DataTable(id="ready-table", cursor_type="row", zebra_stripes=False)
+        yield Static(id="ready-grants")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._load()
+
+    @work(thread=True, exclusive=True, group="readiness")
+    def _load(self) -> None:
+        from logconsole.report.readiness import readiness
+
+        res = readiness(self.engine)
+        self.app.call_from_thread(self._show, res)
+
+    @staticmethod
+    def _pct(n: int, d: int) -> str:
+        return f"{100 * n / d:.0f}%" if d else "-"
+
+    def _show(self, res: dict[str, Any]) -> None:
+        self.result = res
+        table = self.query_one(DataTable)
+        table.clear(columns=True)
+        if self.per_source:
+            table.add_columns("score", "grade", "format", "events", "ok / fail", "actor", "ms", "resource", "tamper-evident", "source", "notes")
+            for r in sorted(res["sources"], key=lambda r: (r["score"], r["path"])):
+                n = r["events"]
+                table.add_row(
+                    Text(f"{r['score']}%", justify="right"), Text(r["grade"]), Text(one_line(r["format"], 16)), Text(f"{n:,}", justify="right"),
+                    Text(f"{r['success']:,} / {r['failure']:,}"), Text(self._pct(r["with_actor"], n)), Text(self._pct(r["with_ms"], n)),
+                    Text(self._pct(r["with_resource"], n)), Text(r["tamper"]), Text(one_line(r["path"], 70)), Text(one_line("; ".join(r["notes"]), 80)),
+                )
+        else:
+            table.add_columns("format", "sources", "events", "ok / fail", "actor", "ms", "resource", "tamper-evident", "score")
+            for f in res["formats"]:
+                n = f["events"]
+                rng = f" ({f['score_min']}-{f['score_max']}%)" if f["score_min"] != f["score_max"] else ""
+                table.add_row(
+                    Text(one_line(f["format"], 18)), Text(str(f["sources"]), justify="right"), Text(f"{n:,}", justify="right"),
+                    Text(f"{f['success']:,} / {f['failure']:,}"), Text(self._pct(f["with_actor"], n)), Text(self._pct(f["with_ms"], n)),
+                    Text(self._pct(f["with_resource"], n)), Text(one_line(", ".join(f"{k} {v}" for k, v in f["tamper"].items()), 40)),
+                    Text(f"{f['score']}%{rng}"),
+                )
+        self.query_one("#ready-title", Static).update(Text(
+            f"Audit readiness ({'per source' if self.per_source else 'per format'}; s toggles): comprehensive, "
+            "tamper-evident, contextual; score = points / 7", style="bold"))
+        g = res["grants"]
+        t = Text()
+        if g is None:
+            t.append("grants: " + one_line(res.get("grants_note") or "not imported"), style="dim")
+        else:
+            t.append(f"grants: {len(g['dormant'])} dormant, {len(g['overprivileged'])} over-privileged actor(s), "
+                     f"{g['unknown_permissions']:,} permission(s) in state unknown\n")
+            for name in g["dormant"]:
+                t.append("  dormant: " + one_line(name, 100) + "\n")
+            for name in g["overprivileged"]:
+                t.append("  over-privileged: " + one_line(name, 100) + "\n")
+        self.query_one("#ready-grants", Static).update(t)
+
+    def action_toggle(self) -> None:
+        self.per_source = not self.per_source
+        if self.result is not None:
+            self._show(self.result)
 
     def action_back(self) -> None:
         self.dismiss(None)
