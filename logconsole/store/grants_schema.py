@@ -76,3 +76,18 @@ grant_edges = Table(
     Column("provenance", Text),
     Index("ix_grant_edges_snap", "snapshot_id", "subject"),
 )
+
+#: Per-source usage aggregates (privileges): the ``GROUP BY actor, action``
+#: rows of one complete source, computed once (lazily, by ``logconsole
+#: actors``) so that whole-index privilege views read thousands of rows, not
+#: millions of events.  ``version`` is the aggregation's shape; rows of another
+#: version are recomputed.  Windowed views (--since/--until) query events directly.
+priv_usage_cache = Table(
+    "priv_usage_cache",
+    metadata,
+    Column("source_id", Integer, ForeignKey("sources.id"), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("computed_at", BigInteger, nullable=False),
+    Column("events", Integer, nullable=False),  # events of the source when computed
+    Column("rows", Text, nullable=False),  # JSON list of aggregate rows
+)

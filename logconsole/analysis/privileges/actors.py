@@ -34,8 +34,12 @@ from logconsole.analysis.privileges.evaluate import (
 from logconsole.analysis.privileges.grants import GrantSet, load_active
 from logconsole.analysis.privileges.model import Principal, Rule
 from logconsole.analysis.privileges.usage import ActorUsage, DeniedEvent, Used, UsageData, collect, event_ids
-from logconsole.ingest.timeparse import format_us
+from functools import lru_cache
+
+from logconsole.ingest.timeparse import format_us as _format_us
 from logconsole.store.schema import events
+
+format_us = lru_cache(maxsize=200_000)(_format_us)
 
 STATES = ("used", "unused", "unknown", "used_not_granted")
 FINDING_KINDS = ("unused_permission", "used_not_granted", "denied_attempt", "privilege_escalation", "dormant",
@@ -160,7 +164,10 @@ class Analysis:
 
 
 def analyze(engine: Engine, since: int | None = None, until: int | None = None, *, only: str | None = None,
-            with_events: bool = False) -> Analysis:
+            with_events: bool = False, detail: bool = False) -> Analysis:
+    """Per-actor analysis.  *detail* (implied by *only* / *with_events*) fills the
+    provenance of every permission row; without it rows carry states and counts
+    only (the actors list), which is what makes 300 actors x 20,000 actions fast."""
     with engine.connect() as conn:
         grants = load_active(conn)
         gformats = {f for fs in grants.generic_formats.values() for f in fs}
@@ -168,7 +175,7 @@ def analyze(engine: Engine, since: int | None = None, until: int | None = None, 
                for s in grants.snapshots):
             gformats |= _generic_format_names(conn)
         usage = collect(conn, since, until, gformats, only_actor=only)
-        views = _build(conn, grants, usage, since, until, only)
+        views = _build(conn, grants, usage, since, until, only, detail or with_events or only is not None)
         if with_events:
             for v in views:
                 _fill_evidence(conn, v, since, until)
@@ -222,7 +229,7 @@ def _principal_index(grants: GrantSet) -> dict[str, Principal]:
     return out
 
 
-def _build(conn, grants: GrantSet, usage: UsageData, since, until, only: str | None) -> list[ActorView]:
+def _build(conn, grants: GrantSet, usage: UsageData, since, until, only: str | None, detail: bool) -> list[ActorView]:
     principals = _principal_index(grants)
     names: dict[str, str] = {}
     for name, a in usage.actors.items():
@@ -244,7 +251,7 @@ def _build(conn, grants: GrantSet, usage: UsageData, since, until, only: str | N
             acct = name.split(":")[4] if name.startswith("arn:") and name.count(":") >= 5 else ""
             covered = p is not None or (acct in accounts and (u is None or u.type != "AWSService"))
             v = ActorView(name, "aws", (u.type if u else None) or _aws_type(p, name), u, p, covered)
-            _aws(v, grants, usage, window_start)
+            _aws(v, grants, usage, window_start, detail)
         elif prov == "k8s":
             v = ActorView(name, "k8s", (u.type if u else None) or _k8s_kind(p, name), u, p, has_k8s)
             _k8s(v, grants)
@@ -282,7 +289,7 @@ def _res_text(r: Rule) -> str:
 # ---------------------------------------------------------------- AWS
 
 
-def _aws(v: ActorView, grants: GrantSet, usage: UsageData, window_start: int | None) -> None:
+def _aws(v: ActorView, grants: GrantSet, usage: UsageData, window_start: int | None, detail: bool = True) -> None:
     rules = [r for r in grants.rules if r.provider == "aws" and r.subject == v.name]
     is_root = v.name.endswith(":root") or (v.type == "Root")
     if is_root and v.covered:
@@ -307,20 +314,21 @@ def _aws(v: ActorView, grants: GrantSet, usage: UsageData, window_start: int | N
     by_service: dict[str, list[str]] = {}
     for a in eff.actions:
         by_service.setdefault(a.split(":", 1)[0], []).append(a)
-    prov_cache: dict[int, list[str]] = {}
+    prov_cache: dict[tuple[int, ...], tuple[list[str], str, bool]] = {}
 
     def prov_for(a: str) -> tuple[list[str], str, bool]:
+        if not detail:  # the actors list needs states and counts, not the provenance of every row
+            return [], "*", False
         rs = eff.granting(a)
-        key = id(rs[0]) if rs else 0
-        if len(rs) == 1 and key in prov_cache:
-            return prov_cache[key], _res_text(rs[0]), rs[0].conditional
-        out = [_prov(r) for r in rs]
-        if len(rs) == 1:
-            prov_cache[key] = out
-        return out, (_res_text(rs[0]) if rs else "*"), all(r.conditional for r in rs) if rs else False
+        key = tuple(id(r) for r in rs)
+        hit = prov_cache.get(key)
+        if hit is None:
+            hit = prov_cache[key] = ([_prov(r) for r in rs], (_res_text(rs[0]) if rs else "*"),
+                                     all(r.conditional for r in rs) if rs else False)
+        return hit
 
     for svc, acts in sorted(by_service.items()):
-        svc_all = {x.lower() for x in cat.service_actions(svc)}
+        svc_all = cat.service_set(svc)
         any_used = any(a in used for a in acts)
         states = {}
         for a in acts:
@@ -339,10 +347,10 @@ def _aws(v: ActorView, grants: GrantSet, usage: UsageData, window_start: int | N
                                 note=f"all {len(acts)} {svc} actions granted, none used"))
             continue
         for a in sorted(acts):
-            name = cat.canonical(a) if cat.known(a) else a
+            ci = cat.info(a)
+            name, level = ci if ci else (a, "unknown")
             st = states[a]
             provs, res, cond = prov_for(a)
-            level = cat.access_level(a)
             if st == "used":
                 u = used[a]
                 rows.append(PermRow(name, res, "used", u.count, u.last, u.first, provs, level,
@@ -535,10 +543,16 @@ def _findings(conn, v: ActorView, grants: GrantSet, usage: UsageData, wstart, we
                              extra={"services": sorted(whole), "count": n}))
             for gk in whole:
                 groups.pop(gk)
+        totals: dict[str, int] = {}
+        if v.provider == "aws":
+            for r in v.rows:
+                if r.state != "used_not_granted":
+                    sk = r.action.split(":", 1)[0]
+                    totals[sk] = totals.get(sk, 0) + r.actions
         for gk, rows in sorted(groups.items()):
             n = sum(r.actions for r in rows)
             if v.provider == "aws":
-                total = sum(r.actions for r in v.rows if r.action.split(":", 1)[0] == gk and r.state != "used_not_granted")
+                total = totals.get(gk, n)
                 names = [r.action for r in rows]
                 detail = f"{n} of {total} granted {gk} action(s) unused in the window: " + _list(names)
             else:
@@ -663,15 +677,15 @@ def _aws_escalation(conn, v: ActorView, usage: UsageData) -> None:
                 exercised.add(k)
                 f.append(Finding("privilege_escalation", detail, "high", raw=set(uu.raw), target_not=target_not,
                                  extra={"exercised": True, "action": label}))
-            elif k in risk.AWS_PASSROLE_COMPUTE:
-                roles = _passed_roles(conn, v.name, uu)
-                if roles:
-                    exercised.add(k)
-                    exercised.add("iam:passrole")
-                    f.append(Finding("privilege_escalation",
-                                     f"exercised: {label} with role {', '.join(roles[:3])} (iam:PassRole is not logged; "
-                                     f"inferred from the request), {uu.count} time(s)", "high", raw=set(uu.raw),
-                                     extra={"exercised": True, "action": label, "roles": roles}))
+            elif k in risk.AWS_PASSROLE_COMPUTE and ("iam:passrole" in granted or not v.covered):
+                # iam:PassRole has no event of its own: a compute creation by an actor that may pass
+                # roles is reported; the roles named in the requests are added in the detail view
+                exercised.add(k)
+                exercised.add("iam:passrole")
+                f.append(Finding("privilege_escalation",
+                                 f"exercised: {label} by an actor allowed iam:PassRole (PassRole is not logged; "
+                                 f"inferred), {uu.count} time(s), last {format_us(uu.last)}", "high", raw=set(uu.raw),
+                                 extra={"exercised": True, "action": label, "passrole_inferred": True}))
             elif k == "sts:assumerole":
                 exercised.add(k)
                 f.append(Finding("privilege_escalation",
@@ -735,10 +749,7 @@ def _wildcards(v: ActorView) -> None:
             if r.not_action:
                 why.append("Allow with NotAction " + ", ".join(r.actions))
             if "*" in r.resources and not r.not_resource and not r.conditional and not why:
-                from logconsole.analysis.privileges.evaluate import _rset
-
-                levels = {cat.access_level(a) for a in list(_rset(r))[:5000]}
-                if levels & {"write", "permissions management"}:
+                if _has_write(tuple(r.actions), r.not_action):
                     why.append('Resource "*" on write/permissions-management actions')
             if why:
                 seen.add(r.provenance)
@@ -769,8 +780,25 @@ def _wildcards(v: ActorView) -> None:
                                  provenance=[f"{er.via} @ {er.provenance}"], extra={"actions": r.actions, "resources": r.resources}))
 
 
+@lru_cache(maxsize=4096)
+def _has_write(actions: tuple[str, ...], not_action: bool) -> bool:
+    from logconsole.analysis.privileges.evaluate import rule_action_set
+
+    return any(cat.access_level(a) in ("write", "permissions management") for a in rule_action_set(actions, not_action))
+
+
 def _fill_evidence(conn, v: ActorView, since, until) -> None:
     for fd in v.findings:
+        if fd.extra.get("passrole_inferred") and v.usage is not None:
+            key = fd.extra["action"]
+            uu = next((x for (k, _r), x in v.usage.used.items() if k.lower() == key.lower()), None)
+            if uu is not None:
+                roles = _passed_roles(conn, v.name, uu)
+                fd.extra["roles"] = roles
+                if roles:
+                    fd.detail += f"; roles in the requests: {', '.join(roles[:5])}"
+                else:
+                    fd.detail += "; no role named in the requests read"
         if fd.ids:
             fd.events = fd.ids[:EVIDENCE_LIMIT]
         elif fd.raw:

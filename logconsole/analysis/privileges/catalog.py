@@ -71,22 +71,40 @@ def glob_match(pattern: str, value: str) -> bool:
     return pattern_regex(pattern).fullmatch(value) is not None
 
 
+@lru_cache(maxsize=1)
+def _flat() -> dict[str, tuple[str, str]]:
+    """``"s3:getobject" -> ("s3:GetObject", "read")`` for every catalogue action."""
+    return {f"{s}:{low}": (f"{s}:{n}", lv) for s, acts in catalog().items() for low, (n, lv) in acts.items()}
+
+
+def info(action: str) -> tuple[str, str] | None:
+    """(canonical name, access level) or None if the catalogue does not know the action."""
+    return _flat().get(action.lower())
+
+
 def canonical(action: str) -> str:
     """``S3:getobject`` -> ``s3:GetObject`` when the catalogue knows it."""
+    hit = _flat().get(action.lower())
+    if hit:
+        return hit[0]
     svc, _, name = action.partition(":")
-    hit = catalog().get(svc.lower(), {}).get(name.lower())
-    return f"{svc.lower()}:{hit[0]}" if hit else f"{svc.lower()}:{name}"
+    return f"{svc.lower()}:{name}"
 
 
 def known(action: str) -> bool:
-    svc, _, name = action.partition(":")
-    return name.lower() in catalog().get(svc.lower(), {})
+    return action.lower() in _flat()
 
 
 def access_level(action: str) -> str:
-    svc, _, name = action.partition(":")
-    hit = catalog().get(svc.lower(), {}).get(name.lower())
+    hit = _flat().get(action.lower())
     return hit[1] if hit else "unknown"
+
+
+@lru_cache(maxsize=1024)
+def service_set(service: str) -> frozenset[str]:
+    """Lowercase actions of one service."""
+    svc = service.lower()
+    return frozenset(f"{svc}:{low}" for low in catalog().get(svc, {}))
 
 
 @lru_cache(maxsize=4096)

@@ -119,8 +119,22 @@ class EffectiveAWS:
     partial_deny: dict[str, list[Rule]]  # conditional or resource-limited denies
     boundary_cut: set[str]  # actions allowed by identity policies but outside the boundary
 
+    _gmap: dict[str, list[Rule]] | None = None
+
     def granting(self, action_lower: str) -> list[Rule]:
-        return [r for r in self.rules if r.policy_type != "boundary" and r.effect == "allow" and action_lower in _rset(r)]
+        """The allow statements (identity policies) that grant an action."""
+        if self._gmap is None:
+            m: dict[str, list[Rule]] = {}
+            for r in self.rules:
+                if r.policy_type != "boundary" and r.effect == "allow":
+                    for a in _rset(r):
+                        lst = m.get(a)
+                        if lst is None:
+                            m[a] = [r]
+                        else:
+                            lst.append(r)
+            self._gmap = m
+        return self._gmap.get(action_lower, [])
 
     def newest_grant(self, action_lower: str) -> int | None:
         """The oldest effective_from among granting rules (None if any is undated)."""

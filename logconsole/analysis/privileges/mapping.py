@@ -13,6 +13,7 @@ Kubernetes: ``events.action`` is ``"VERB GROUP/RESOURCE[/SUB]"`` (or ``"VERB
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _PREFIX = {
     "monitoring": "cloudwatch",
@@ -93,6 +94,11 @@ def iam_action(event_source: str | None, event_name: str | None, error_message: 
         m = _NOT_AUTH.search(error_message) or _NO_PERM.search(error_message)
         if m:
             return m.group(1)
+    return _iam_action(event_source, event_name)
+
+
+@lru_cache(maxsize=65536)
+def _iam_action(event_source: str | None, event_name: str | None) -> str:
     prefix = iam_prefix(event_source)
     name = event_name or ""
     m = _VERSION_SUFFIX.match(name)

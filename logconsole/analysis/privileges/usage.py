@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from dataclasses import dataclass, field
-from sqlalchemy import and_, case, func, or_, select
+from typing import Any
+from sqlalchemy import and_, case, func, literal, or_, select
 
 from logconsole.analysis.privileges import mapping
 from logconsole.store.schema import events
@@ -97,8 +99,99 @@ def _denied_sql():
                E.error_code.in_(mapping.DENIED_CODES))
 
 
+#: shape of the cached aggregate rows (bump when the queries below change)
+CACHE_VERSION = 1
+_OTHER_USER_APIS = ("CreateAccessKey", "CreateLoginProfile", "UpdateLoginProfile")
+
+
+def _ct_select(cond):
+    """AWS: allowed (non-denied) calls per actor / API, with the target user of
+    "for another user" IAM calls."""
+    iam_target = case((and_(E.service == "iam.amazonaws.com", E.action.in_(_OTHER_USER_APIS)), E.target_user),
+                      else_=None)
+    return (
+        select(literal("ct"), E.actor, E.actor_type, E.service, E.action, iam_target, func.count(), func.min(E.ts_us),
+               func.max(E.ts_us), func.min(E.id), func.max(E.id))
+        .where(E.format == CT, E.actor.is_not(None), or_(E.error_code.is_(None), ~_denied_sql()), *cond)
+        .group_by(E.actor, E.actor_type, E.service, E.action, iam_target)
+    )
+
+
+_IMP = func.json_extract(E.extra, "$.impersonated_user")
+
+
+def _k8s_select(cond):
+    """Kubernetes: requests per effective user (the impersonated user, else the
+    user), real user, groups, action, namespace, resource and decision."""
+    eff = func.coalesce(_IMP, E.actor)
+    groups = func.coalesce(func.json_extract(E.extra, "$.impersonated_groups"), func.json_extract(E.extra, "$.groups"))
+    rgroups = func.json_extract(E.extra, "$.groups")
+    ns = func.json_extract(E.extra, "$.namespace")
+    decision = func.json_extract(E.extra, "$.decision")
+    code = func.json_extract(E.extra, "$.code")
+    cols = (eff, E.actor, E.actor_type, _IMP, groups, rgroups, E.action, ns, E.resource, decision, code, E.error_code)
+    return (
+        select(literal("k8s"), *cols, func.count(), func.min(E.ts_us), func.max(E.ts_us), func.min(E.id), func.max(E.id))
+        .where(E.format == K8S, E.actor.is_not(None), *cond)
+        .group_by(*cols)
+    )
+
+
+def _source_rows(conn, sid: int, fmt: str) -> list[tuple]:
+    lo, hi = conn.execute(select(func.min(E.id), func.max(E.id)).where(E.source_id == sid)).one()
+    if lo is None:
+        return []
+    cond = [E.id.between(lo, hi), E.source_id == sid]  # a rowid range: one sequential pass
+    q = _ct_select(cond) if fmt == CT else _k8s_select(cond)
+    return [tuple(r) for r in conn.execute(q)]
+
+
+def _aggregate_rows(conn, since: int | None, until: int | None) -> list[tuple]:
+    """All aggregate rows for the window.  Whole index: per-source cache (computed
+    once per complete source, stored in ``priv_usage_cache``); a window: live."""
+    if since is not None or until is not None:
+        win = _window(since, until)
+        return [tuple(r) for r in conn.execute(_ct_select(win))] + [tuple(r) for r in conn.execute(_k8s_select(win))]
+    from logconsole.store.grants_schema import priv_usage_cache as C
+    from logconsole.store.schema import sources as S
+
+    srcs = conn.execute(select(S.c.id, S.c.format, S.c.status, S.c.events).where(S.c.format.in_([CT, K8S]))).all()
+    cached = {r.source_id: r for r in conn.execute(select(C.c.source_id, C.c.version, C.c.events, C.c.rows))}
+    rows: list[tuple] = []
+    fresh: list[dict[str, Any]] = []
+    for sid, fmt, status, nev in srcs:
+        c = cached.get(sid)
+        if c is not None and c.version == CACHE_VERSION and c.events == nev and status == "complete":
+            rows.extend(tuple(x) for x in json.loads(c.rows))
+            continue
+        got = _source_rows(conn, sid, fmt)
+        rows.extend(got)
+        if status == "complete":
+            fresh.append({"source_id": sid, "version": CACHE_VERSION, "computed_at": time.time_ns() // 1000,
+                          "events": nev or 0, "rows": json.dumps(got, separators=(",", ":"))})
+    if fresh:
+        _store_cache(conn, fresh)
+    return rows
+
+
+def _store_cache(conn, fresh: list[dict[str, Any]]) -> None:
+    from sqlalchemy.dialects.sqlite import insert
+
+    from logconsole.store.grants_schema import priv_usage_cache as C
+
+    try:
+        with conn.engine.begin() as wconn:
+            stmt = insert(C)
+            wconn.execute(stmt.on_conflict_do_update(index_elements=["source_id"], set_={
+                "version": stmt.excluded.version, "computed_at": stmt.excluded.computed_at,
+                "events": stmt.excluded.events, "rows": stmt.excluded.rows}), fresh)
+    except Exception:  # read-only index or a concurrent writer: the rows are still used, just not kept
+        pass
+
+
 def collect(conn, since: int | None = None, until: int | None = None, generic_formats: set[str] | None = None,
             only_actor: str | None = None) -> UsageData:
+    """What every actor (or only *only_actor*) did in the window."""
     win = _window(since, until)
     actors: dict[str, ActorUsage] = {}
 
@@ -108,23 +201,20 @@ def collect(conn, since: int | None = None, until: int | None = None, generic_fo
             a = actors[name] = ActorUsage(name, provider)
         return a
 
+    rows = _aggregate_rows(conn, since, until)
+    ct_rows = [r[1:] for r in rows if r[0] == "ct"]
+    k8s_rows = [r[1:] for r in rows if r[0] == "k8s"]
+
     # ---------------- AWS: allowed (non-denied) calls per actor/action
-    denied = _denied_sql()
-    iam_target = case((E.service == "iam.amazonaws.com", E.target_user), else_=None)
-    cond = [E.format == CT, E.actor.is_not(None), *win]
-    if only_actor is not None:
-        cond.append(E.actor == only_actor)
-    q = (
-        select(E.actor, E.actor_type, E.service, E.action, iam_target, func.count(), func.min(E.ts_us),
-               func.max(E.ts_us), func.min(E.id), func.max(E.id))
-        .where(and_(*cond), or_(E.error_code.is_(None), ~denied))
-        .group_by(E.actor, E.actor_type, E.service, E.action, iam_target)
-    )
-    for actor, atype, svc, act, tgt, n, t0, t1, i0, i1 in conn.execute(q):
+    all_used: set[str] = set()
+    for actor, atype, svc, act, tgt, n, t0, t1, i0, i1 in ct_rows:
+        key = mapping.iam_action(svc, act)
+        all_used.add(key.lower())
+        if only_actor is not None and actor != only_actor:
+            continue
         a = get(actor, "aws")
         a.type = a.type or atype
         a.touch(n, t0, t1)
-        key = mapping.iam_action(svc, act)
         if key in mapping.IGNORED:
             continue
         u = a.used.get((key, None))
@@ -134,13 +224,16 @@ def collect(conn, since: int | None = None, until: int | None = None, generic_fo
         u.raw.add((svc, act))
         if tgt:
             u.targets.add(tgt)
-    data_services = {k[0].split(":", 1)[0] for a in actors.values() for k in a.used if k[0].lower() in _data_events()}
+    data_services = {k.split(":", 1)[0] for k in all_used if k in _data_events()}
 
     # ---------------- AWS: denied calls (individually: few, needed for bursts)
+    cond = [E.format == CT, E.actor.is_not(None), *win]
+    if only_actor is not None:
+        cond.append(E.actor == only_actor)
     q = (
         select(E.id, E.ts_us, E.actor, E.actor_type, E.service, E.action, E.resource, E.error_code,
                func.json_extract(E.extra, "$.errorMessage"))
-        .where(and_(*cond), E.error_code.is_not(None), denied)
+        .where(E.outcome == "failure", and_(*cond), E.error_code.is_not(None), _denied_sql())
         .order_by(E.ts_us, E.id)
     )
     for eid, ts, actor, atype, svc, act, res, code, msg in conn.execute(q):
@@ -150,49 +243,28 @@ def collect(conn, since: int | None = None, until: int | None = None, generic_fo
         a.denied.append(DeniedEvent(eid, ts, mapping.iam_action(svc, act, msg), res, act, svc, code))
 
     # ---------------- Kubernetes: effective user = impersonated user, else user
-    imp = func.json_extract(E.extra, "$.impersonated_user")
-    eff = func.coalesce(imp, E.actor)
-    groups = func.coalesce(func.json_extract(E.extra, "$.impersonated_groups"), func.json_extract(E.extra, "$.groups"))
-    rgroups = func.json_extract(E.extra, "$.groups")
-    ns = func.json_extract(E.extra, "$.namespace")
-    decision = func.json_extract(E.extra, "$.decision")
-    code = func.json_extract(E.extra, "$.code")
-    kcond = [E.format == K8S, E.actor.is_not(None), *win]
-    if only_actor is not None:
-        kcond.append(or_(imp == only_actor, and_(imp.is_(None), E.actor == only_actor), E.actor == only_actor))
-    q = (
-        select(eff, E.actor, E.actor_type, imp, groups, rgroups, E.action, ns, E.resource, decision, code,
-               E.error_code, func.count(), func.min(E.ts_us), func.max(E.ts_us), func.min(E.id), func.max(E.id))
-        .where(and_(*kcond))
-        .group_by(eff, E.actor, E.actor_type, imp, groups, rgroups, E.action, ns, E.resource, decision, code,
-                  E.error_code)
-    )
-    k8s_rows = conn.execute(q).all()
     raw_cache: dict[int, str] = {}
     for user, real, atype, impu, grp, rgrp, act, nsv, res, dec, cd, err, n, t0, t1, i0, i1 in k8s_rows:
-        if impu and only_actor is not None and user != only_actor:
-            a = None  # the impersonator is the actor asked for: count only the impersonation below
-        else:
-            a = get(user, "k8s")
+        if only_actor is not None and only_actor not in (user, real):
+            continue
+        a = None if (only_actor is not None and user != only_actor) else get(user, "k8s")
         if impu:
-            b = get(real, "k8s")
-            b.type = b.type or atype
-            b.touch(n, t0, t1)
-            _add_groups(b, rgrp)
-            ik = ("k8s:core/users:impersonate", f"/{impu}")
-            iu = b.used.get(ik)
-            if iu is None:
-                iu = b.used[ik] = Used(ik[0], ik[1])
-            iu.add(n, t0, t1, i0, i1)
-            iu.raw.add(("kubernetes", f"impersonate {impu}"))
+            b = get(real, "k8s") if (only_actor is None or real == only_actor) else None
+            if b is not None:
+                b.type = b.type or atype
+                b.touch(n, t0, t1)
+                _add_groups(b, rgrp)
+                ik = ("k8s:core/users:impersonate", f"/{impu}")
+                iu = b.used.get(ik)
+                if iu is None:
+                    iu = b.used[ik] = Used(ik[0], ik[1])
+                iu.add(n, t0, t1, i0, i1)
+                iu.raw.add(("kubernetes", f"impersonate {impu}"))
             if a is not None:
                 a.impersonated_by.add(real)
         if a is None:
             continue
-        if impu:
-            a.type = _k8s_type(user)
-        else:
-            a.type = a.type or atype or _k8s_type(user)
+        a.type = (_k8s_type(user) if impu else (a.type or atype or _k8s_type(user)))
         _add_groups(a, grp)
         key, url, nonres = mapping.k8s_action(act)
         rkey = url if nonres else mapping.k8s_resource(act, res, nsv)
@@ -248,21 +320,20 @@ def collect(conn, since: int | None = None, until: int | None = None, generic_fo
             u.add(n, t0, t1, i0, i1)
             u.raw.add((fmt, act))
 
-    # ---------------- sessions and source addresses
-    scond = [E.format == CT, E.actor_type == "AssumedRole", E.session.is_not(None), *win]
+    # ---------------- sessions and source addresses (one actor's detail only: indexed by actor)
     if only_actor is not None:
-        scond.append(E.actor == only_actor)
-    for actor, sess, n in conn.execute(select(E.actor, E.session, func.count()).where(and_(*scond)).group_by(E.actor, E.session)):
-        if actor in actors:
-            actors[actor].sessions[sess] = n
-    fmts = [CT, K8S, *sorted(generic_formats or ())]
-    icond = [E.format.in_(fmts), E.src_ip.is_not(None), *win]
-    who = case((E.format == K8S, func.coalesce(imp, E.actor)), else_=E.actor)
-    if only_actor is not None:
-        icond.append(or_(E.actor == only_actor, imp == only_actor))
-    for actor, ip, n in conn.execute(select(who, E.src_ip, func.count()).where(and_(*icond)).group_by(who, E.src_ip)):
-        if actor in actors:
-            actors[actor].ips[ip] = actors[actor].ips.get(ip, 0) + n
+        scond = [E.actor == only_actor, E.format == CT, E.session.is_not(None), *win]
+        for actor, sess, n in conn.execute(select(E.actor, E.session, func.count()).where(and_(*scond)).group_by(E.actor, E.session)):
+            if actor in actors:
+                actors[actor].sessions[sess] = n
+        fmts = [CT, K8S, *sorted(generic_formats or ())]
+        for extra_cond in (E.actor == only_actor, _IMP == only_actor):
+            q = (select(E.src_ip, func.count()).where(E.format.in_(fmts), E.src_ip.is_not(None), extra_cond, *win)
+                 .group_by(E.src_ip))
+            for ip, n in conn.execute(q):
+                if only_actor in actors:
+                    ips = actors[only_actor].ips
+                    ips[ip] = ips.get(ip, 0) + n
     firsts = [a.first for a in actors.values() if a.first is not None]
     lasts = [a.last for a in actors.values() if a.last is not None]
     return UsageData(actors, data_services, (since, until), (min(firsts, default=None), max(lasts, default=None)))
