@@ -152,3 +152,19 @@ def test_from_index_sequence_analysis(tmp_path):
     assert (f["kind"], f["seq"], f["missing"]) == ("seq_gap", 1012, 2)
     assert f["event_id"] is not None and f["line"] == 21
     eng.dispose()
+
+
+def test_real_samples_in_the_index_have_no_failures(tmp_path):
+    from logconsole.ingest.pipeline import ingest_paths
+
+    db = tmp_path / "real.db"
+    eng = open_db(db)
+    ingest_paths(eng, [str(REAL)], strict_paths=False)
+    r = run("--index", "--from-index", "--json", "--no-store", db=db)
+    doc = json.loads(r.output)
+    assert all(t["failures"] == [] for t in doc["targets"]), [t for t in doc["targets"] if t["failures"]]
+    by = {(Path(t["path"]).name, t["scheme"]): t["status"] for t in doc["targets"]}
+    assert by[(db.name, "index")] == "intact"
+    assert by[("WORKSTATION6_Windows_Security_2022-09-22T12313335.json", "sequence")] == "consistent"
+    assert by[("audit-rhel7.log", "sequence")] == "unverifiable"
+    eng.dispose()

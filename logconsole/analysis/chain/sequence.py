@@ -422,7 +422,7 @@ def verify_index_sources(engine, source_ids: list[int] | None = None,
             q = q.where(sources.c.id.in_(source_ids))
         srcs = list(conn.execute(q.order_by(sources.c.id)))
         for sid, spath, fmt in srcs:
-            if fmt not in ("auditd", "windows_security"):
+            if fmt not in ("auditd", "windows_security", "windows-security"):
                 continue
             kind = "auditd" if fmt == "auditd" else "windows"
             items: list[SeqItem] = []
