@@ -38,9 +38,10 @@ def _progress_printer():
 @click.option("--format", "fmt", default=None, help="Force a format (see `logconsole formats`) instead of detecting it.")
 @click.option("--map", "mapping", default=None, help="jsonl mapping: ts=@timestamp,actor=user.name,... or a mapping file.")
 @click.option("--year", type=int, default=None, help="Year for syslog lines that carry none (default: the file's mtime).")
+@click.option("--tz", default=None, help="Zone of local times that carry none (syslog, PostgreSQL, Windows): UTC, +02:00 or Europe/Berlin.")
 @db_option
 @json_option
-def ingest(paths, fmt, mapping, year, db_path, as_json):
+def ingest(paths, fmt, mapping, year, tz, db_path, as_json):
     """Ingest log files, directories (recursively) or - (stdin) into the index.
 
     Every record becomes an event, a duplicate or a quarantined record; files
@@ -65,6 +66,14 @@ def ingest(paths, fmt, mapping, year, db_path, as_json):
         options["map"] = mapping
     if year:
         options["year"] = year
+    if tz:
+        from logconsole.ingest.timeparse import parse_tz
+
+        try:
+            parse_tz(tz)
+        except ValueError as exc:
+            fail(f"--tz: {exc}")
+        options["tz"] = tz
     engine = open_engine(db_path, create=True)
     try:
         result = ingest_paths(engine, list(paths), fmt=fmt, options=options or None,

@@ -168,6 +168,13 @@ def ingest_paths(
     return result
 
 
+def _choose_parser(inp: Input, fmt: str | None, options) -> tuple[Parser, str]:
+    if fmt:
+        return make_parser(fmt, options), "forced with --format"
+    det = detect(inp)
+    return make_parser(det.format, options), det.evidence
+
+
 def _ingest_one(engine, inp: Input, fmt, options, progress, batch_size, walked, result) -> SourceResult | None:
     with engine.connect() as conn:
         row = conn.execute(
@@ -176,21 +183,17 @@ def _ingest_one(engine, inp: Input, fmt, options, progress, batch_size, walked, 
     if row is not None:
         msg = f"{inp.display}: already ingested as source {row.id} ({row.path}); skipped"
         return SourceResult(inp.display, None, inp.sha256, inp.size, status="skipped", message=msg, source_id=row.id)
-    if fmt:
-        parser = make_parser(fmt, options)
-        evidence = "forced with --format"
-    else:
-        try:
-            det = detect(inp)
-        except UnknownFormat as exc:
-            if walked:
-                result.warnings.append(f"{exc} (skipped)")
-                return SourceResult(inp.display, None, inp.sha256, inp.size, status="skipped", message=str(exc))
-            result.errors.append(str(exc))
-            return SourceResult(inp.display, None, inp.sha256, inp.size, status="error", message=str(exc))
-        parser = make_parser(det.format, options)
-        evidence = det.evidence
-    _ = evidence
+    try:
+        parser, _evidence = _choose_parser(inp, fmt, options)
+    except UnknownFormat as exc:
+        if walked:
+            result.warnings.append(f"{inp.display}: not a known log format; skipped (force one with --format)")
+            return SourceResult(inp.display, None, inp.sha256, inp.size, status="skipped", message=str(exc))
+        result.errors.append(str(exc))
+        return SourceResult(inp.display, None, inp.sha256, inp.size, status="error", message=str(exc))
+    except ValueError as exc:  # a parser refused an option (bad --year, --tz ...)
+        result.errors.append(f"{inp.display}: {exc}")
+        return SourceResult(inp.display, None, inp.sha256, inp.size, status="error", message=str(exc))
     sr = SourceResult(inp.display, parser.name, inp.sha256, inp.size)
     path_text = inp.display if inp.display == "-" else str(Path(inp.display).resolve())
     with engine.begin() as conn:
@@ -279,7 +282,9 @@ class _BatchWriter:
                 key = f"sha:{sha}"
             prepared.append((item, raw_b, sha, key, dedup_hash(key)))
         # ---- dedup against the index
-        existing: dict[int, list[tuple]] = {}
+        # dedup hash -> {(source_id, format, record_id, raw_sha256)} already indexed; DISTINCT
+        # and a set keep this linear when a file repeats one line many times
+        existing: dict[int, set[tuple]] = {}
         hashes = list({p[4] for p in prepared})
         if hashes:
             with self.engine.connect() as conn:
@@ -288,8 +293,9 @@ class _BatchWriter:
                     for r in conn.execute(
                         select(events.c.dedup, events.c.source_id, events.c.format, events.c.record_id, events.c.raw_sha256)
                         .where(events.c.dedup.in_(chunk))
+                        .distinct()
                     ):
-                        existing.setdefault(r.dedup, []).append(tuple(r[1:]))
+                        existing.setdefault(r.dedup, set()).add(tuple(r[1:]))
         for item, raw_b, sha, key, h in prepared:
             sr.records += item.records
             sr.duplicates += item.dup
@@ -311,7 +317,7 @@ class _BatchWriter:
                 resource=item.resource, account=item.account, region=item.region,
                 message=item.message, extra=extra, raw=rawcodec.encode(raw_b), raw_sha256=sha, dedup=h,
             ))
-            existing.setdefault(h, []).append((self.sid, item.format, item.record_id, sha))
+            existing.setdefault(h, set()).add((self.sid, item.format, item.record_id, sha))
             fts_rows.append({"rowid": eid, "message": item.message or "", "raw": raw_b.decode("utf-8", "replace")})
             sr.events += 1
             if sr.first_ts is None or item.ts_us < sr.first_ts:

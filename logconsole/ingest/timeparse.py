@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from logconsole.ingest.base import ParseError
 
@@ -101,3 +102,26 @@ def _check(us: int) -> int:
     if not (MIN_US <= us <= MAX_US):
         raise ParseError(f"time out of range ({format_us(us) if -62e15 < us < 2.5e17 else us})")
     return us
+
+
+_TZ_OFFSET = re.compile(r"(?:UTC|GMT)?([+-])(\d{1,2}):?(\d{2})?")
+
+
+def parse_tz(spec: str, abbreviations: dict[str, int] | None = None) -> tzinfo:
+    """A zone option: ``UTC``/``Z``/``GMT``, ``+HH:MM``/``-HHMM``, an IANA name (DST-aware),
+    or one of *abbreviations* (name -> minutes east of UTC).  Raises ValueError."""
+    s = str(spec).strip()
+    if s.upper() in ("UTC", "Z", "GMT", "UTC+0", "GMT+0"):
+        return timezone.utc
+    m = _TZ_OFFSET.fullmatch(s)
+    if m:
+        off = timedelta(hours=int(m.group(2)), minutes=int(m.group(3) or 0))
+        if off >= timedelta(hours=24):
+            raise ValueError(f"time zone offset out of range: {s!r}")
+        return timezone(-off if m.group(1) == "-" else off)
+    if abbreviations and s.upper() in abbreviations:
+        return timezone(timedelta(minutes=abbreviations[s.upper()]))
+    try:
+        return ZoneInfo(s)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {s!r}: use UTC, +HH:MM or an IANA name such as Europe/Berlin") from None
