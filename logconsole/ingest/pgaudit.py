@@ -32,7 +32,7 @@ from typing import Any, Iterator
 
 from logconsole.ingest.base import Event, Evidence, ParseError, Parser, Quarantined, norm_ip, register
 from logconsole.ingest.reader import Input, Sample, TruncatedInput
-from logconsole.ingest.timeparse import MAX_US, MIN_US, dt_to_us
+from logconsole.ingest.timeparse import MAX_US, MIN_US, dt_to_us, parse_tz
 from logconsole.store.sanitize import one_line
 
 _BASE_COLS = [
@@ -83,19 +83,7 @@ _PENDING_SESSIONS = 1024
 def _tz_from_option(spec: Any) -> tzinfo | None:
     if spec in (None, ""):
         return None
-    s = str(spec).strip()
-    m = re.fullmatch(r"([+-])(\d{2}):?(\d{2})", s)
-    if m:
-        off = timedelta(hours=int(m.group(2)), minutes=int(m.group(3)))
-        return timezone(-off if m.group(1) == "-" else off)
-    if s.upper() in _ABBREV:
-        return timezone(timedelta(minutes=_ABBREV[s.upper()]))
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    try:
-        return ZoneInfo(s)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {s!r}") from None
+    return parse_tz(str(spec), _ABBREV)
 
 
 @register

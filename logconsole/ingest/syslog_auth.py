@@ -27,11 +27,10 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any, Iterator
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from logconsole.ingest.base import Event, Evidence, ParseError, Parser, Quarantined, norm_ip, register
 from logconsole.ingest.reader import Input, Sample, TruncatedInput
-from logconsole.ingest.timeparse import MAX_US, MIN_US, dt_to_us, parse_iso
+from logconsole.ingest.timeparse import MAX_US, MIN_US, dt_to_us, parse_iso, parse_tz
 from logconsole.store.sanitize import one_line
 
 _MONTHS = {m: i for i, m in enumerate(
@@ -148,17 +147,7 @@ _CRON_CMD = _R(r"\((?P<user>[^)]+)\) CMD \((?P<cmd>.*)\)\s*$")
 
 
 def _tz(spec: Any) -> tzinfo:
-    s = str(spec).strip()
-    if s.upper() in ("UTC", "Z", "GMT"):
-        return timezone.utc
-    m = re.fullmatch(r"([+-])(\d{2}):?(\d{2})", s)
-    if m:
-        off = timedelta(hours=int(m.group(2)), minutes=int(m.group(3)))
-        return timezone(-off if m.group(1) == "-" else off)
-    try:
-        return ZoneInfo(s)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {s!r} (use an IANA name such as Europe/Berlin or +02:00)") from None
+    return parse_tz(str(spec))
 
 
 @register
