@@ -318,6 +318,43 @@ def finding_rows(conn, row: dict[str, Any]) -> list[dict[str, Any]]:
     return [dict(r._mapping) for r in conn.execute(q)]
 
 
+def finding_window(conn, row: dict[str, Any], head: int, tail: int):
+    """``(count, first rows, last rows or None)``: all rows when count <= head + tail, else the first
+    *head* and the last *tail* in report order (two LIMIT queries; nothing else is loaded)."""
+    where = F.finding_where(row)
+    n = conn.execute(select(func.count()).select_from(events).where(where)).scalar_one()
+    base = select(*_EV_COLS, sources.c.path.label("source_path")).select_from(
+        events.join(sources, sources.c.id == events.c.source_id)).where(where)
+    if n <= head + tail:
+        return n, [dict(r._mapping) for r in conn.execute(base.order_by(*F.REPORT_ORDER))], None
+    first = [dict(r._mapping) for r in conn.execute(base.order_by(*F.REPORT_ORDER).limit(head))]
+    last = [dict(r._mapping) for r in conn.execute(base.order_by(*[c.desc() for c in F.REPORT_ORDER]).limit(tail))]
+    last.reverse()
+    return n, first, last
+
+
+def _collect_actors(conn, where, fid: int, actors: dict[str, dict[str, Any]]) -> None:
+    """Per actor (SQL aggregates over the finding's events): count, type, first/last, source IPs."""
+    for actor, typ, cnt, first, last in conn.execute(
+        select(events.c.actor, func.min(events.c.actor_type), func.count(), func.min(events.c.ts_us), func.max(events.c.ts_us))
+        .where(where).group_by(events.c.actor)
+    ):
+        a = actor or ""
+        d = actors.setdefault(a, {"events": 0, "findings": set(), "type": typ, "first": first, "last": last, "ips": {}})
+        d["events"] += cnt
+        d["findings"].add(fid)
+        d["first"] = min(d["first"], first)
+        d["last"] = max(d["last"], last)
+        if d["type"] is None:
+            d["type"] = typ
+    for actor, ip, cnt in conn.execute(
+        select(events.c.actor, events.c.src_ip, func.count())
+        .where(where, events.c.src_ip.is_not(None)).group_by(events.c.actor, events.c.src_ip)
+    ):
+        ips = actors[actor or ""]["ips"]
+        ips[ip] = ips.get(ip, 0) + cnt
+
+
 def _notes(conn, rows: list[dict[str, Any]]) -> dict[tuple[int, str], str]:
     from logconsole.store.annotations import annotation_tags, annotations
 
@@ -364,41 +401,34 @@ def _findings(conn, finds, opts: ReportOptions, actors: dict[str, dict[str, Any]
     out.append("Most severe first. Source references (`S3 line 1, record 4`: source S3 of section 3.1, line 1, "
                "element 4 (from 0) of the file's record array) and the first 12 hex digits of each record's SHA-256 lead back to the evidence.\n")
     for f in finds:
-        rows = finding_rows(conn, f)
-        notes = _notes(conn, rows)
+        where = F.finding_where(f)
+        n, rows, tail = finding_window(conn, f, opts.head_rows, opts.tail_rows)
+        shown = rows + (tail or [])
+        notes = _notes(conn, shown)
         out.append(f"### F{f['id']}. {md(f['title'], 300)}\n")
-        meta = [f"**Severity:** {f['severity']}", f"**Events:** {_int(len(rows))}"]
-        if rows:
-            meta.append(f"**Time range:** {_t(rows[0]['ts_us'])} .. {_t(rows[-1]['ts_us'])}")
+        meta = [f"**Severity:** {f['severity']}", f"**Events:** {_int(n)}"]
+        if shown:
+            meta.append(f"**Time range:** {_t(shown[0]['ts_us'])} .. {_t(shown[-1]['ts_us'])}")
         out.append(" · ".join(meta) + "\n")
         if f["query"]:
             out.append(f"**Filter:** {md_code(f['query'], 500)}\n")
         if f.get("missing"):
             out.append(f"**Note:** {f['missing']} attached event(s) are no longer in the index.\n")
         out.append(narrative_block(f["narrative"]))
-        for r in rows:
-            a = r["actor"] or ""
-            d = actors.setdefault(a, {"events": 0, "findings": set(), "type": r["actor_type"], "first": r["ts_us"], "last": r["ts_us"], "ips": {}})
-            d["events"] += 1
-            d["findings"].add(f["id"])
-            d["first"] = min(d["first"], r["ts_us"])
-            d["last"] = max(d["last"], r["ts_us"])
-            if r["src_ip"]:
-                d["ips"][r["src_ip"]] = d["ips"].get(r["src_ip"], 0) + 1
-        if not rows:
+        _collect_actors(conn, where, f["id"], actors)
+        if not n:
             out.append("_No events._\n")
             continue
         table_rows = [_event_cells(i, r, notes) for i, r in enumerate(rows, start=1)]
-        n = len(table_rows)
-        if n > opts.head_rows + opts.tail_rows:
-            left = n - opts.head_rows - opts.tail_rows
-            gap = ["…", f"{_int(left)} more events (rows {opts.head_rows + 1}-{n - opts.tail_rows})"] + [""] * 8
-            table_rows = table_rows[: opts.head_rows] + [gap] + table_rows[-opts.tail_rows:]
+        if tail is not None:
+            left = n - len(rows) - len(tail)
+            gap = ["…", f"{_int(left)} more events (rows {len(rows) + 1}-{n - len(tail)})"] + [""] * 8
+            table_rows += [gap] + [_event_cells(n - len(tail) + i, r, notes) for i, r in enumerate(tail, start=1)]
         out.append(md_table(
             ["#", "Time (UTC)", "Source / record", "Actor", "Action", "Resource", "Outcome", "Source IP", "SHA-256", "Note"],
             table_rows, align="rlllllllll"))
-        if n > opts.head_rows + opts.tail_rows:
-            out.append(f"The table keeps the first {opts.head_rows} and the last {opts.tail_rows} of {_int(n)} events; "
+        if tail is not None:
+            out.append(f"The table keeps the first {len(rows)} and the last {len(tail)} of {_int(n)} events; "
                        f"all of them: `logconsole finding show {f['id']} --all` or `logconsole search finding:{f['id']} -n 0`.\n")
     return "\n".join(out)
 
