@@ -104,7 +104,13 @@ def record_checkpoint(engine: Engine, trigger: str = "ingest") -> dict[str, Any]
 
 
 def _post_ingest(engine: Engine, result: Any) -> None:
-    record_checkpoint(engine, "ingest")
+    try:
+        record_checkpoint(engine, "ingest")
+    except Exception as exc:  # noqa: BLE001 - a failed checkpoint must not fail the ingest
+        warnings = getattr(result, "warnings", None)
+        if isinstance(warnings, list):
+            warnings.append(f"index checkpoint not recorded ({exc.__class__.__name__}: {str(exc)[:120]}); "
+                            "`logconsole verify --index` will report the events as added after the last checkpoint")
 
 
 if _post_ingest not in POST_INGEST and not any(getattr(h, "__name__", "") == "_post_ingest" and
