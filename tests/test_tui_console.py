@@ -591,3 +591,26 @@ def test_console_modules_stay_out_of_the_core():
     code = ("import sys, logconsole.store.timeline, logconsole.store.annotations, logconsole.commands.console;"
             "sys.exit(1 if any(m == 'textual' or m.startswith('textual.') for m in sys.modules) else 0)")
     assert subprocess.run([sys.executable, "-c", code], env={**os.environ}).returncode == 0
+
+
+@sync
+async def test_ansi_palette_mode_and_database_errors_do_not_crash(case, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    from logconsole.store import timeline as timeline_mod
+
+    app = make_app(case, ansi_color=True)  # the terminal's own 16-colour palette
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        assert app.ansi_color and tl(app).count == N
+        row_line = list(app.screen._compositor.render_strips())[3]
+        assert any(s.style and s.style.reverse for s in row_line if s.text.strip())
+
+        def broken(self):
+            raise OperationalError("SELECT", {}, Exception("database is locked"))
+
+        monkeypatch.setattr(timeline_mod.TimelineQuery, "count", broken)
+        tl(app).apply_filter("outcome:failure")
+        await settle(app, pilot)
+        assert app.is_running and tl(app).count == N  # previous results kept
+        assert any("database is locked" in n.message for n in app._notifications)

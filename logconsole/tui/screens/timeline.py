@@ -205,8 +205,21 @@ class TimelineScreen(Screen[None]):
         self.bar.set_applied(text, self.breadcrumb(), None, self.total)
         self._load(text, self._gen, focus_event, focus_time)
 
-    @work(thread=True, exclusive=True, group="timeline-load")
+    @work(thread=True, exclusive=True, group="timeline-load", exit_on_error=False)
     def _load(self, text: str, gen: int, focus_event: int | None, focus_time: int | None) -> None:
+        try:
+            self._load_inner(text, gen, focus_event, focus_time)
+        except Exception as exc:  # a database error must not take the console down
+            msg = f"could not load the timeline: {exc.__class__.__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            self.app.call_from_thread(self._load_failed, gen, msg)
+
+    def _load_failed(self, gen: int, message: str) -> None:
+        if gen != self._gen:
+            return
+        self.bar.set_applied(self.filter.text if self.filter else "", self.breadcrumb(), self.count, self.total)
+        self.notify(one_line(message, 300), severity="error", markup=False, timeout=8)
+
+    def _load_inner(self, text: str, gen: int, focus_event: int | None, focus_time: int | None) -> None:
         flt = compile_filter(text)
         q = TimelineQuery(self.engine, flt.where)
         n = q.count()

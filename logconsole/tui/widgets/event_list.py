@@ -311,7 +311,11 @@ class EventList(ScrollView, can_focus=True):
                 return Strip([Segment(fit(" " + self.empty_message, width), base + st["empty"])]).adjust_cell_length(
                     width, base)
             return Strip.blank(width, base)
-        row = self.query_.row(offset)
+        try:
+            row = self.query_.row(offset)
+        except Exception as exc:  # e.g. the database is locked by a writer: show it, retry on next paint
+            msg = f" ({exc.__class__.__name__}: row {offset + 1} not readable now; Ctrl+R reloads)"
+            return Strip([Segment(fit(msg, width), base + st["empty"])]).adjust_cell_length(width, base)
         if row is None:
             return Strip.blank(width, base)
         return self._render_row(row, offset == self.cursor, width, base)

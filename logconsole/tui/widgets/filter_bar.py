@@ -176,10 +176,13 @@ class FilterBar(Vertical):
         self._preview_timer = None
         self._count_preview(flt)
 
-    @work(thread=True, exclusive=True, group="filter-preview")
+    @work(thread=True, exclusive=True, group="filter-preview", exit_on_error=False)
     def _count_preview(self, flt) -> None:
-        with self.engine.connect() as conn:
-            n = count_where(conn, flt.where)
+        try:
+            with self.engine.connect() as conn:
+                n = count_where(conn, flt.where)
+        except Exception:  # the preview is best effort; applying reports errors
+            return
         if get_current_worker().is_cancelled:
             return
         self.app.call_from_thread(self._show_preview, flt.text, n)
