@@ -295,3 +295,19 @@ def test_bigquery_time_with_utc_suffix_keeps_microseconds():
 
     assert format_us(parse_time("2022-03-04 05:06:07.123456 UTC")) == "2022-03-04T05:06:07.123456Z"
     assert format_us(parse_time("2022-03-04 05:06:07.12 UTC")) == "2022-03-04T05:06:07.120Z"
+
+
+def test_jq_stream_with_a_broken_object_loses_only_that_object(engine, tmp_path):
+    objs = [json.loads(ln) for ln in LINES]
+    parts = [json.dumps(o, indent=2) for o in objs]
+    parts[3] = parts[3][: len(parts[3]) // 2]  # cut in the middle: jq output spliced by a crash
+    p = tmp_path / "jq-broken.json"
+    p.write_text("\n".join(parts) + "\n")
+    [sr] = _ingest(engine, p, fmt="gcp-audit").sources
+    assert (sr.records, sr.events, sr.quarantined) == (11, 10, 1)
+    [q] = _quarantine(engine)
+    starts = [1]
+    for part in parts[:-1]:
+        starts.append(starts[-1] + part.count("\n") + 1)
+    assert q["line"] == starts[3] and "bad JSON" in q["reason"]
+    assert sorted(r["line"] for r in _rows(engine)) == sorted(starts[:3] + starts[4:])

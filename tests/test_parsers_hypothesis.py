@@ -20,6 +20,7 @@ Examples per format: ``LOGCONSOLE_HYPOTHESIS_EXAMPLES`` (default 25).
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -53,8 +54,22 @@ def _load_samples() -> dict[str, list[tuple[str, bytes]]]:
         if d.is_dir():
             for f in sorted(d.iterdir()):
                 if f.is_file():
-                    by_fmt.setdefault(fmt, []).append((f.name, f.read_bytes()))
+                    data = f.read_bytes()
+                    by_fmt.setdefault(fmt, []).append((f.name, data))
+                    pretty = _pretty(data)
+                    if pretty is not None:  # the same records as `jq .` prints them
+                        by_fmt[fmt].append((f.name + ".pretty", pretty))
     return by_fmt
+
+
+def _pretty(data: bytes) -> bytes | None:
+    try:
+        objs = [json.loads(ln) for ln in data.splitlines() if ln.strip()]
+    except ValueError:
+        return None
+    if not objs or not all(isinstance(o, dict) for o in objs) or len(objs) < 2:
+        return None
+    return ("\n".join(json.dumps(o, indent=2) for o in objs[:40]) + "\n").encode()
 
 
 SAMPLES = _load_samples()

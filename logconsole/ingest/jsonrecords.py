@@ -70,7 +70,7 @@ def container_kind(head: bytes, keys: tuple[str, ...]) -> tuple[str, str | None]
 
 
 class _Wrapped:
-    """Duck-typed Input for iter_array_records: skips a BOM, optionally brackets a stream."""
+    """Duck-typed Input for iter_array_records: skips a BOM (optionally brackets a stream)."""
 
     def __init__(self, inp: Input, bracket: bool) -> None:
         self.inp = inp
@@ -186,10 +186,13 @@ def iter_json_records(inp: Input, keys: tuple[str, ...] = ()) -> Iterator[JsonRe
     if kind == "lines":
         yield from _iter_lines(inp)
         return
+    if kind == "stream":
+        yield from _iter_stream(_Wrapped(inp, False))  # type: ignore[arg-type]
+        return
     if kind == "object":
         src = iter_array_records(_Wrapped(inp, False), key)  # type: ignore[arg-type]
     else:
-        src = iter_array_records(_Wrapped(inp, kind == "stream"), None)  # type: ignore[arg-type]
+        src = iter_array_records(_Wrapped(inp, False), None)  # type: ignore[arg-type]
     for item in src:
         if isinstance(item, ArrayProblem):
             yield Quarantined(item.reason, item.raw, line=item.line, rec_index=item.index)
@@ -201,6 +204,83 @@ def iter_json_records(inp: Input, keys: tuple[str, ...] = ()) -> Iterator[JsonRe
             )
             continue
         yield JsonRecord(item.obj, item.raw, item.line, None if kind == "stream" else item.index)
+
+
+_DECODER = json.JSONDecoder()
+_WS_RE = re.compile(r"[ \t\r\n]*")
+#: an object that fails to parse is skipped up to the next line starting with "{"
+_RESYNC = re.compile(r"\n(?=\{)")
+
+
+def _iter_stream(src: _Wrapped) -> Iterator[JsonRecord | Quarantined]:
+    """Concatenated (pretty-printed) JSON objects, e.g. ``jq .`` output.
+
+    A broken object is quarantined up to the next line that starts with ``{``
+    (where ``jq`` starts every object), so one bad object costs one record.
+    """
+    dec = codecs.getincrementaldecoder("utf-8")("surrogateescape")
+    chunks = src.iter_chunks()
+    buf = ""
+    eof = False
+    line = 1  # line number of buf[counted]
+    counted = 0
+
+    def more() -> bool:
+        nonlocal buf, eof
+        if eof:
+            return False
+        try:
+            buf += dec.decode(next(chunks))
+            return True
+        except StopIteration:
+            buf += dec.decode(b"", final=True)
+            eof = True
+            return False
+
+    def line_at(pos: int) -> int:
+        nonlocal line, counted
+        line += buf.count("\n", counted, pos)
+        counted = pos
+        return line
+
+    pos = 0
+    while True:
+        pos = _WS_RE.match(buf, pos).end()  # type: ignore[union-attr]
+        if pos >= len(buf):
+            if more():
+                continue
+            return
+        start = line_at(pos)
+        err = None
+        try:
+            obj, end = _DECODER.raw_decode(buf, pos)
+        except RecursionError:
+            err = "JSON nested too deeply"
+        except json.JSONDecodeError as exc:
+            if not eof and len(buf) - pos < MAX_RECORD_STREAM and more():
+                continue  # maybe the object continues in the next chunk
+            err = f"bad JSON: {exc.msg}"
+        if err is None:
+            if isinstance(obj, dict):
+                yield JsonRecord(obj, buf[pos:end], start, None)
+            else:
+                yield Quarantined(f"expected a JSON object, got {type(obj).__name__}", buf[pos:end], line=start)
+            pos = end
+        else:
+            m = _RESYNC.search(buf, pos + 1)
+            while m is None and not eof and len(buf) - pos < MAX_RECORD_STREAM and more():
+                m = _RESYNC.search(buf, pos + 1)
+            stop = m.start() + 1 if m else len(buf)
+            yield Quarantined(err, buf[pos:stop], line=start)
+            pos = stop
+        if pos > 1 << 20:  # drop what has been consumed
+            line_at(pos)
+            buf = buf[pos:]
+            counted -= pos
+            pos = 0
+
+
+MAX_RECORD_STREAM = 16 * 1024 * 1024
 
 
 def _iter_lines(inp: Input) -> Iterator[JsonRecord | Quarantined]:
