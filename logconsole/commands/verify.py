@@ -68,25 +68,30 @@ def _detect(path: str) -> str | None:
     return None
 
 
-def _expand(paths: list[str]) -> list[str]:
-    """Directories that are CloudTrail buckets stay whole; other directories are walked."""
+def _expand(paths: list[str]) -> list[tuple[str, bool]]:
+    """(path, named) pairs: directories that are CloudTrail buckets stay whole; other directories
+    are walked (their files are not *named*: those without any scheme are skipped quietly).
+    An ``AWSLogs`` tree without digests becomes one (unverifiable) target."""
     from logconsole.analysis.chain.cloudtrail_digest import is_bucket
 
-    out: list[str] = []
+    out: list[tuple[str, bool]] = []
     for p in paths:
         if os.path.isdir(p) and not is_bucket(p):
             for root, dirs, files in os.walk(p):
                 dirs.sort()
                 dirs[:] = [d for d in dirs if not d.startswith(".")]
-                if is_bucket(root) and root != p:
-                    out.append(root)
+                if root != p and is_bucket(root):
+                    out.append((root, True))
                     dirs[:] = []
                     continue
+                if "AWSLogs" in dirs and not is_bucket(root):
+                    out.append((os.path.join(root, "AWSLogs"), True))
+                    dirs.remove("AWSLogs")
                 for name in sorted(files):
                     if not name.startswith(".") and not name.endswith((".checkpoint", ".head.json")):
-                        out.append(os.path.join(root, name))
+                        out.append((os.path.join(root, name), False))
         else:
-            out.append(p)
+            out.append((p, True))
     return out
 
 
@@ -196,8 +201,9 @@ def verify(paths, scheme, index_, from_index, hash_field, prev_field, seq_field,
     chains: list[str] = []
     chain_opts = opts
     expanded = _expand(list(paths))
-    order = {p: i for i, p in enumerate(expanded)}
-    for p in expanded:
+    order = {p: i for i, (p, _named) in enumerate(expanded)}
+    skipped = 0
+    for p, named in expanded:
         if not os.path.exists(p):
             results.append(unverifiable(p, scheme if scheme != "auto" else "unknown", f"{p}: no such file or directory"))
             continue
@@ -207,7 +213,15 @@ def verify(paths, scheme, index_, from_index, hash_field, prev_field, seq_field,
         s = scheme
         if s == "auto":
             s = "hash-chain" if (opts.fields_explicit and not os.path.isdir(p)) else _detect(p)
+        if s is None and os.path.isdir(p) and os.path.basename(p.rstrip("/")) == "AWSLogs":
+            results.append(unverifiable(p, "cloudtrail-digest", f"{p}: CloudTrail logs without CloudTrail-Digest "
+                                        "files: log file integrity validation was off or the digests were not "
+                                        "collected, so these logs cannot be verified"))
+            continue
         if s is None:
+            if not named:
+                skipped += 1
+                continue
             results.append(unverifiable(p, "unknown", f"{p}: no chain, digest or sequence numbers found "
                                         "(use --scheme to force one)"))
             continue
@@ -231,6 +245,10 @@ def verify(paths, scheme, index_, from_index, hash_field, prev_field, seq_field,
                                                 tolerance_us=tol))
     if chains:
         results.extend(hashchain.verify_files(chains, chain_opts))
+    if skipped:
+        warn(f"{skipped} file(s) found in directories carry no chain, digest or sequence numbers; skipped")
+    if not results:
+        fail("nothing to verify: no chain, digest or sequence numbers found in the given paths")
 
     # keep the order the user gave (index targets first)
     results.sort(key=lambda r: -1 if r.scheme == "index" or r.source_id is not None and r.path not in order

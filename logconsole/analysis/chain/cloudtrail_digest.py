@@ -77,10 +77,14 @@ class _Digest:
 
 
 def is_bucket(path: str) -> bool:
+    """A bucket copy: the directory holding ``AWSLogs/`` (or ``AWSLogs`` itself) with digests below."""
     p = Path(path)
     if not p.is_dir():
         return False
-    for _root, dirs, _files in os.walk(p):
+    top = p if p.name == "AWSLogs" else p / "AWSLogs"
+    if not top.is_dir():
+        return False
+    for _root, dirs, _files in os.walk(top):
         if "CloudTrail-Digest" in dirs:
             return True
     return False
