@@ -30,13 +30,13 @@ def test_exit_codes_and_json_shape(tmp_path):
     bad = ch.write(tmp_path / "bad.log", lines)
     r = run(clean, "--json", "--no-store")
     assert r.exit_code == 0
-    doc = json.loads(r.output)
+    doc = json.loads(r.stdout)
     (t,) = doc["targets"]
     assert set(t) >= {"path", "scheme", "status", "records", "coverage", "anchor", "failures"}
     assert (t["scheme"], t["status"], t["records"]) == ("hash-chain", "consistent", 30)
     r = run(clean, bad, "--json", "--no-store")
     assert r.exit_code == 1
-    doc = json.loads(r.output)
+    doc = json.loads(r.stdout)
     assert [t["status"] for t in doc["targets"]] == ["consistent", "tampered"]
     assert doc["targets"][1]["failures"] == [
         {"kind": "modified", "line": 5, "seq": 5, "detail": doc["targets"][1]["failures"][0]["detail"],
@@ -45,7 +45,7 @@ def test_exit_codes_and_json_shape(tmp_path):
     unknown = tmp_path / "plain.txt"
     unknown.write_text("hello\n")
     r = run(unknown, "--json", "--no-store")
-    assert r.exit_code == 2 and json.loads(r.output)["targets"][0]["status"] == "unverifiable"
+    assert r.exit_code == 2 and json.loads(r.stdout)["targets"][0]["status"] == "unverifiable"
     # mixed: one verifiable, one not -> not everything intact/consistent -> 2
     assert run(clean, unknown, "--no-store").exit_code == 2
 
@@ -67,7 +67,7 @@ def test_hmac_and_checkpoint_options(tmp_path):
     cf.write_checkpoint(p, 15, ch.records[-1]["hash"], priv)
     (tmp_path / "ck.pem").write_bytes(pem)
     r = run(p, "--hmac-key-file", key, "--pubkey", tmp_path / "ck.pem", "--json", "--no-store")
-    t = json.loads(r.output)["targets"][0]
+    t = json.loads(r.stdout)["targets"][0]
     assert r.exit_code == 0 and t["status"] == "intact"
     assert "HMAC-SHA256" in t["anchor"] and "Ed25519 checkpoint" in t["anchor"]
     r = run(p, "--json", "--no-store")  # without the key every record fails
@@ -85,18 +85,18 @@ def test_cloudtrail_bucket(tmp_path):
     b = cf.make_bucket(tmp_path / "bucket", hours=3)
     end = (b.end + timedelta(minutes=20)).strftime("%Y-%m-%dT%H:%M:%SZ")
     r = run(b.root, "--public-keys", b.keys_file, "--expected-end", end, "--json", "--no-store")
-    t = json.loads(r.output)["targets"][0]
+    t = json.loads(r.stdout)["targets"][0]
     assert r.exit_code == 0 and (t["scheme"], t["status"]) == ("cloudtrail-digest", "intact")
     b.digests[-1].unlink()
     r = run(b.root, "--public-keys", b.keys_file, "--expected-end", end, "--json", "--no-store")
     assert r.exit_code == 1
-    assert [f["kind"] for f in json.loads(r.output)["targets"][0]["failures"]] == ["truncated"]
+    assert [f["kind"] for f in json.loads(r.stdout)["targets"][0]["failures"]] == ["truncated"]
     assert run(b.root, "--public-keys", tmp_path / "missing.json", "--no-store").exit_code == 2
 
 
 def test_real_samples_directory_has_no_failures():
     r = run(REAL, "--json", "--no-store")
-    doc = json.loads(r.output)
+    doc = json.loads(r.stdout)
     assert all(t["failures"] == [] for t in doc["targets"]), [t for t in doc["targets"] if t["failures"]]
     assert {t["status"] for t in doc["targets"]} <= {"consistent", "unverifiable"}
     schemes = {Path(t["path"]).name: t["scheme"] for t in doc["targets"]}
@@ -105,7 +105,7 @@ def test_real_samples_directory_has_no_failures():
     assert "demo.log" not in schemes  # found by walking, no scheme: skipped with a warning, not a target
     # named explicitly, the same file is an unverifiable target
     r = run(REAL / "k8s-audit" / "demo.log", "--json", "--no-store")
-    assert r.exit_code == 2 and json.loads(r.output)["targets"][0]["scheme"] == "unknown"
+    assert r.exit_code == 2 and json.loads(r.stdout)["targets"][0]["scheme"] == "unknown"
 
 
 def test_index_verification_and_stored_results(tmp_path):
@@ -121,7 +121,7 @@ def test_index_verification_and_stored_results(tmp_path):
     ingest_paths(eng, [str(REAL / "k8s-audit" / "demo.log"), str(log)], fmt=None)
     r = run("--index", "--json", db=db)
     assert r.exit_code == 0, r.output
-    assert json.loads(r.output)["targets"][0]["status"] == "intact"
+    assert json.loads(r.stdout)["targets"][0]["status"] == "intact"
     r = run(log, "--json", db=db)
     assert r.exit_code == 1
     with eng.connect() as conn:
@@ -148,7 +148,7 @@ def test_from_index_sequence_analysis(tmp_path):
     res = ingest_paths(eng, [str(p)])
     assert not res.errors, res.errors
     r = run("--from-index", "--json", db=db)
-    doc = json.loads(r.output)
+    doc = json.loads(r.stdout)
     (t,) = doc["targets"]
     assert r.exit_code == 1 and t["scheme"] == "sequence"
     (f,) = t["failures"]
@@ -164,7 +164,7 @@ def test_real_samples_in_the_index_have_no_failures(tmp_path):
     eng = open_db(db)
     ingest_paths(eng, [str(REAL)], strict_paths=False)
     r = run("--index", "--from-index", "--json", "--no-store", db=db)
-    doc = json.loads(r.output)
+    doc = json.loads(r.stdout)
     assert all(t["failures"] == [] for t in doc["targets"]), [t for t in doc["targets"] if t["failures"]]
     by = {(Path(t["path"]).name, t["scheme"]): t["status"] for t in doc["targets"]}
     assert by[(db.name, "index")] == "intact"

@@ -25,14 +25,14 @@ def _verify(*paths, json_out=True):
 def test_original_chain_holds():
     r = _verify(APP / "audit.jsonl")
     assert r.exit_code == 0
-    (t,) = json.loads(r.output)["targets"]
+    (t,) = json.loads(r.stdout)["targets"]
     assert (t["scheme"], t["status"], t["records"], t["failures"]) == ("hash-chain", "consistent", 111, [])
 
 
 def test_tampered_copy_is_localised_as_documented():
     r = _verify(APP / "audit.tampered.jsonl")
     assert r.exit_code == 1
-    (t,) = json.loads(r.output)["targets"]
+    (t,) = json.loads(r.stdout)["targets"]
     assert t["status"] == "tampered"
     assert [(f["kind"], f["line"], f["seq"], f.get("missing")) for f in t["failures"]] == [
         ("modified", 2, 2, None), ("deleted", 5, 6, 1)]
