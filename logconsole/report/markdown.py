@@ -334,10 +334,11 @@ def finding_window(conn, row: dict[str, Any], head: int, tail: int):
 
 
 def _collect_actors(conn, where, fid: int, actors: dict[str, dict[str, Any]]) -> None:
-    """Per actor (SQL aggregates over the finding's events): count, type, first/last, source IPs."""
-    for actor, typ, cnt, first, last in conn.execute(
-        select(events.c.actor, func.min(events.c.actor_type), func.count(), func.min(events.c.ts_us), func.max(events.c.ts_us))
-        .where(where).group_by(events.c.actor)
+    """Per actor (one SQL aggregate over the finding's events): count, type, first/last, source IPs."""
+    for actor, ip, typ, cnt, first, last in conn.execute(
+        select(events.c.actor, events.c.src_ip, func.min(events.c.actor_type), func.count(),
+               func.min(events.c.ts_us), func.max(events.c.ts_us))
+        .where(where).group_by(events.c.actor, events.c.src_ip)
     ):
         a = actor or ""
         d = actors.setdefault(a, {"events": 0, "findings": set(), "type": typ, "first": first, "last": last, "ips": {}})
@@ -345,14 +346,10 @@ def _collect_actors(conn, where, fid: int, actors: dict[str, dict[str, Any]]) ->
         d["findings"].add(fid)
         d["first"] = min(d["first"], first)
         d["last"] = max(d["last"], last)
-        if d["type"] is None:
+        if d["type"] is None or (typ is not None and typ < d["type"]):
             d["type"] = typ
-    for actor, ip, cnt in conn.execute(
-        select(events.c.actor, events.c.src_ip, func.count())
-        .where(where, events.c.src_ip.is_not(None)).group_by(events.c.actor, events.c.src_ip)
-    ):
-        ips = actors[actor or ""]["ips"]
-        ips[ip] = ips.get(ip, 0) + cnt
+        if ip is not None:
+            d["ips"][ip] = d["ips"].get(ip, 0) + cnt
 
 
 def _notes(conn, rows: list[dict[str, Any]]) -> dict[tuple[int, str], str]:
