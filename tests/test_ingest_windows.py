@@ -64,6 +64,12 @@ def test_nxlog_counts_and_channels(engine):
                                          "WORKSTATION6.theshire.local"}
     # EventTime is local (UTC-4): inferred from @timestamp vs EventReceivedTime for every Security record
     assert all(r["extra"]["time_zone"].startswith("-04:00 (inferred") for r in rows if r["service"] == "Security")
+    # ... and the source row says so (Sysmon records use their own UtcTime)
+    from logconsole.store.schema import sources
+
+    with engine.connect() as conn:
+        opts = json.loads(conn.execute(select(sources.c.options)).scalar())
+    assert opts == {"local_time_conversion": {"-04:00 (inferred: EventReceivedTime vs @timestamp)": 131}}
 
 
 def test_nxlog_network_logon_by_hand(engine):

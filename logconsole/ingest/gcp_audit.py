@@ -253,11 +253,13 @@ def _actor_type(email: str | None, subject: str | None) -> str | None:
             return "User"
         if subject.startswith(("principal://", "principalSet://")):
             return "FederatedPrincipal"
+        if subject.startswith("system:serviceaccount:"):
+            return "ServiceAccount"
         if subject.startswith("system:"):
             return "System"
     if email:
-        if email.endswith(".gserviceaccount.com"):
-            return "ServiceAccount"
+        if email.endswith(".gserviceaccount.com") or email.startswith("system:serviceaccount:"):
+            return "ServiceAccount"  # IAM, or Kubernetes (GKE audit logs in Cloud Logging)
         if email.startswith("system:"):
             return "System"
         if "@" in email:

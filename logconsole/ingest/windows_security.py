@@ -330,6 +330,8 @@ class WindowsSecurityParser(Parser):
         super().__init__(**options)
         self._tz = _tz_option(options.get("tz"))
         self._last_inferred: int | None = None
+        #: how zone-less local times were converted in this source: {note: count}
+        self._zones: dict[str, int] = {}
 
     def sniff(self, sample: Sample) -> Evidence | None:
         sample = utf8_sample(sample)
@@ -354,6 +356,13 @@ class WindowsSecurityParser(Parser):
         if b'"RecordId"' in head and b'"LogName"' in head and b'"MachineName"' in head and b'"Id"' in head:
             return Evidence(85, "JSON container of Get-WinEvent | ConvertTo-Json records")
         return None
+
+    def source_options(self) -> dict[str, Any]:
+        """The options, plus how zone-less local times were converted (stored on the source)."""
+        opts = super().source_options()
+        if self._zones:
+            opts["local_time_conversion"] = dict(sorted(self._zones.items()))
+        return opts
 
     def parse(self, inp: Input) -> Iterator[Event | Quarantined]:
         for rec in iter_json_records(inp, _CONTAINER_KEYS):
@@ -394,6 +403,9 @@ class WindowsSecurityParser(Parser):
             if field == "UtcTime":
                 extra["time_zone"] = "UTC (Sysmon UtcTime)"
                 return naive_us, field
+            note = extra.get("time_zone")
+            if note:
+                self._zones[note] = self._zones.get(note, 0) + 1
             return naive_us - off, field
         if field == "TimeCreated" and isinstance(rec.get("TimeGenerated"), str) and rec.get("TimeGenerated") != raw:
             extra["time_generated"] = rec["TimeGenerated"]
