@@ -113,3 +113,15 @@ def test_whole_folder_in_one_run(engine):
         assert s.quarantined == 0
     skipped = {Path(s.path).name for s in res.sources if s.status == "skipped"}
     assert "SOURCES.md" in skipped
+
+
+def test_unrecognized_file_is_an_error_naming_it_and_suggesting_format():
+    from logconsole.ingest.detect import UnknownFormat
+
+    lic = sorted((REALDATA / "LICENSES").iterdir())[0]
+    with pytest.raises(UnknownFormat) as exc:
+        detect(Input.open(lic))
+    msg = str(exc.value)
+    assert str(lic) in msg and "--format" in msg and "\n" not in msg
+    for fmt in FOLDER_FORMAT.values():
+        assert fmt in msg
