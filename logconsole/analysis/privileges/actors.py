@@ -19,7 +19,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
 from logconsole.analysis.privileges import catalog as cat
 from logconsole.analysis.privileges import mapping, risk
@@ -175,6 +175,10 @@ def analyze(engine: Engine, since: int | None = None, until: int | None = None, 
                for s in grants.snapshots):
             gformats |= _generic_format_names(conn)
         usage = collect(conn, since, until, gformats, only_actor=only)
+        # the window is the index's time span (clipped to --since/--until), the same for every actor
+        lo, hi = conn.execute(select(func.min(events.c.ts_us), func.max(events.c.ts_us))).one()
+        if lo is not None:
+            usage.bounds = (max(lo, since) if since is not None else lo, min(hi, until) if until is not None else hi)
         views = _build(conn, grants, usage, since, until, only, detail or with_events or only is not None)
         if with_events:
             for v in views:

@@ -13,10 +13,11 @@ Denied attempts are never included: they are what the actor must *not* get.
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 import yaml
-from sqlalchemy import Engine, distinct, select
+from sqlalchemy import Engine, select
 
 from logconsole.analysis.privileges import catalog as cat
 from logconsole.analysis.privileges import mapping
@@ -24,6 +25,7 @@ from logconsole.analysis.privileges.actors import ActorView
 from logconsole.store.schema import events
 
 MAX_RESOURCES = 20
+MAX_SCAN = 5000
 
 
 def suggest(engine: Engine, v: ActorView, since: int | None = None, until: int | None = None) -> str:
@@ -35,40 +37,52 @@ def suggest(engine: Engine, v: ActorView, since: int | None = None, until: int |
 
 
 def _resources(engine: Engine, actor: str, raw: set[tuple[str | None, str | None]], since, until) -> list[str]:
+    """The resources an action was used on, as IAM Resource patterns: the ARNs
+    when there are few, their common ARN prefix + ``*`` when there are many,
+    ``"*"`` when any event has no ARN (or the prefix would be the service)."""
     E = events.c
     out: set[str] = set()
     with engine.connect() as conn:
         for svc, act in raw:
-            q = select(distinct(E.resource)).where(E.actor == actor, E.action == act)
+            q = select(E.resource).distinct().where(E.actor == actor, E.action == act)
             q = q.where(E.service.is_(None) if svc is None else E.service == svc)
+            q = q.where(E.error_code.is_(None))
             if since is not None:
                 q = q.where(E.ts_us >= since)
             if until is not None:
                 q = q.where(E.ts_us <= until)
-            for (res,) in conn.execute(q.limit(MAX_RESOURCES + 1)):
+            for (res,) in conn.execute(q.limit(MAX_SCAN)):
                 if res is None or not str(res).startswith("arn:"):
                     return ["*"]
                 out.add(str(res))
-            if len(out) > MAX_RESOURCES:
-                return ["*"]
-    return sorted(out) or ["*"]
+    if not out:
+        return ["*"]
+    if len(out) <= MAX_RESOURCES:
+        return sorted(out)
+    prefix = os.path.commonprefix(sorted(out))
+    cut = max(prefix.rfind("/"), prefix.rfind(":"))
+    prefix = prefix[: cut + 1] if cut >= 0 else ""
+    if prefix.count(":") < 5 and not prefix.startswith("arn:aws:s3:::") or prefix in ("arn:aws:s3:::",):
+        return ["*"]
+    return [prefix + "*"]
 
 
 def suggest_aws(engine: Engine, v: ActorView, since=None, until=None) -> dict[str, Any]:
-    by_service: dict[str, dict[str, set]] = {}
+    by_res: dict[tuple[str, tuple[str, ...]], set[str]] = {}
     for r in v.rows:
         if r.state not in ("used", "used_not_granted") or r.action in mapping.IGNORED:
             continue
         svc = r.action.split(":", 1)[0]
-        d = by_service.setdefault(svc, {"actions": set(), "raw": set()})
-        d["actions"].add(cat.canonical(r.action) if cat.known(r.action) else r.action)
-        d["raw"] |= r.raw
+        res = tuple(_resources(engine, v.name, r.raw, since, until))
+        by_res.setdefault((svc, res), set()).add(cat.canonical(r.action) if cat.known(r.action) else r.action)
     statements = []
-    for svc, d in sorted(by_service.items()):
-        res = _resources(engine, v.name, d["raw"], since, until)
-        sid = "Used" + "".join(p.capitalize() for p in svc.replace("_", "-").split("-"))
-        statements.append({"Sid": sid, "Effect": "Allow", "Action": sorted(d["actions"]),
-                           "Resource": res[0] if res == ["*"] else res})
+    seen: dict[str, int] = {}
+    for (svc, res), acts in sorted(by_res.items()):
+        base = "Used" + "".join(p.capitalize() for p in svc.replace("_", "-").split("-"))
+        seen[base] = seen.get(base, 0) + 1
+        sid = base if seen[base] == 1 else f"{base}Part{seen[base]}"
+        statements.append({"Sid": sid, "Effect": "Allow", "Action": sorted(acts),
+                           "Resource": res[0] if len(res) == 1 else list(res)})
     return {"Version": "2012-10-17", "Statement": statements}
 
 
@@ -96,9 +110,11 @@ def suggest_k8s(v: ActorView) -> list[dict[str, Any]]:
             continue
         group, res, verb = parts
         ns, _, name = (rkey or "/").partition("/")
-        d = ns_rules.setdefault(ns or None, {}).setdefault((group, res), {"verbs": set(), "names": set(), "unnamed": set()})
-        d["verbs"].add(verb)
-        (d["names"] if name else d["unnamed"]).add(name or verb)
+        d = ns_rules.setdefault(ns or None, {}).setdefault((group, res), {"named": {}, "unnamed": set()})
+        if name and verb not in ("list", "watch", "create", "deletecollection"):
+            d["named"].setdefault(verb, set()).add(name)
+        else:
+            d["unnamed"].add(verb)
     subject = _subject(v.name)
     safe = "".join(c if c.isalnum() or c in "-." else "-" for c in v.name).strip("-").lower()[:50] or "actor"
     docs: list[dict[str, Any]] = []
@@ -106,10 +122,12 @@ def suggest_k8s(v: ActorView) -> list[dict[str, Any]]:
     def rules_of(table: dict[tuple[str, str], dict[str, set]]) -> list[dict[str, Any]]:
         out = []
         for (group, res), d in sorted(table.items()):
-            rule: dict[str, Any] = {"apiGroups": [group], "resources": [res], "verbs": sorted(d["verbs"])}
-            if d["names"] and not d["unnamed"]:
-                rule["resourceNames"] = sorted(d["names"])
-            out.append(rule)
+            if d["unnamed"]:
+                out.append({"apiGroups": [group], "resources": [res], "verbs": sorted(d["unnamed"])})
+            named = {vb: ns_ for vb, ns_ in d["named"].items() if vb not in d["unnamed"]}
+            if named:
+                out.append({"apiGroups": [group], "resources": [res], "verbs": sorted(named),
+                            "resourceNames": sorted(set().union(*named.values()))})
         return out
 
     cluster = ns_rules.pop(None, {})
