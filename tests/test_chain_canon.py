@@ -23,6 +23,14 @@ records = st.dictionaries(keys, values, max_size=8)
 @given(records)
 def test_fast_path_equals_rfc8785(rec):
     assert canon_jcs(rec) == rfc8785.dumps(rec)
+    # on this domain the sorted profile is the same bytes as json.dumps(sort_keys) too
+    assert canon_sorted(rec) == json.dumps(rec, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(keys, st.one_of(values, st.floats(allow_nan=False, allow_infinity=False)), max_size=6))
+def test_sorted_matches_json_dumps(rec):
+    assert canon_sorted(rec) == json.dumps(rec, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 @settings(max_examples=200, deadline=None)

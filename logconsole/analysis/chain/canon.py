@@ -6,8 +6,9 @@
   above U+E000), RFC 8785 output equals ``json.dumps(sort_keys=True,
   separators=(",", ":"), ensure_ascii=False)``: both escape exactly ``"``, ``\\``
   and the C0 controls the same way (``\\b \\t \\n \\f \\r``, else ``\\u00xx``
-  lowercase) and keep everything else literal.  tests/test_chain_canon.py checks
-  the equality on generated samples.
+  lowercase) and keep everything else literal; so does ``orjson.dumps`` with
+  ``OPT_SORT_KEYS``, which is what the fast path calls (json.dumps without orjson).
+  tests/test_chain_canon.py checks the equality on generated samples.
 * ``sorted``: compact JSON with sorted keys and non-ASCII kept, as many home-grown
   loggers hash (``json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=False)``).
 """
@@ -18,6 +19,25 @@ import json
 from typing import Any, Callable
 
 import rfc8785
+
+try:
+    import orjson
+
+    _OPT = orjson.OPT_SORT_KEYS
+
+    def _fast_dumps(obj: Any) -> bytes:
+        try:
+            return orjson.dumps(obj, option=_OPT)
+        except orjson.JSONEncodeError:
+            raise CanonError("record contains text that is not valid Unicode (lone surrogate)") from None
+except ImportError:  # pragma: no cover - orjson is a declared dependency
+    orjson = None
+
+    def _fast_dumps(obj: Any) -> bytes:
+        try:
+            return _dumps_sorted(obj).encode("utf-8")
+        except UnicodeEncodeError:
+            raise CanonError("record contains text that is not valid Unicode (lone surrogate)") from None
 
 MAX_SAFE = (1 << 53) - 1
 _dumps_sorted = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
@@ -58,10 +78,7 @@ def jcs_fast_ok(o: Any) -> bool:
 
 def canon_jcs(obj: Any) -> bytes:
     if jcs_fast_ok(obj):
-        try:
-            return _dumps_sorted(obj).encode("utf-8")
-        except UnicodeEncodeError:
-            raise CanonError("record contains text that is not valid Unicode (lone surrogate)") from None
+        return _fast_dumps(obj)
     return canon_jcs_slow(obj)
 
 
@@ -75,6 +92,8 @@ def canon_jcs_slow(obj: Any) -> bytes:
 
 
 def canon_sorted(obj: Any) -> bytes:
+    if jcs_fast_ok(obj):  # no floats, safe ints: json.dumps, RFC 8785 and orjson agree byte for byte
+        return _fast_dumps(obj)
     try:
         return _dumps_sorted(obj).encode("utf-8")
     except UnicodeEncodeError:
