@@ -22,6 +22,7 @@ class _Progress:
         self.tty = sys.stderr.isatty()
         self.last_path: str | None = None
         self.last_t = 0.0
+        self.dirty = False
 
     def __call__(self, path: str, done: int, total: int, records: int) -> None:
         now = time.monotonic()
@@ -32,11 +33,16 @@ class _Progress:
         pct = f"{100 * done // total:3d}%" if total else "   ?"
         name = path if len(path) <= 50 else "…" + path[-49:]
         line = f"ingesting {name}  {pct}  {records:,} records"
-        if self.tty:
-            click.echo("\r\x1b[2K" + line, err=True, nl=bool(final))
+        if self.tty:  # one line, overwritten file after file
+            click.echo("\r\x1b[2K" + line, err=True, nl=False)
+            self.dirty = True
         elif final:
             click.echo(line, err=True)
         self.last_path = path
+
+    def finish(self) -> None:
+        if self.tty and self.dirty:
+            click.echo("\r\x1b[2K", err=True, nl=False)
 
 
 @click.command("open")
@@ -64,10 +70,16 @@ def open_cmd(paths: tuple[str, ...], db_path: str | None, initial_filter: str, f
         if missing:
             fail(f"{missing[0]}: no such file or directory")
         engine = open_engine(db, create=True)
+        progress = _Progress()
         try:
-            result = ingest_paths(engine, paths, fmt=fmt, progress=_Progress())
+            result = ingest_paths(engine, paths, fmt=fmt, progress=progress)
         except (RuntimeError, OSError) as exc:
+            progress.finish()
             fail(str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__)
+        except KeyboardInterrupt:
+            progress.finish()
+            fail("interrupted; files ingested so far are kept, a partly ingested file is redone next time", 130)
+        progress.finish()
         for w in result.warnings:
             warn(w)
         for e in result.errors:

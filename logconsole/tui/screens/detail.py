@@ -79,7 +79,7 @@ def pretty_raw(raw: str, fmt: str) -> tuple[str, str]:
 
 def fields_table(ev: dict) -> Table:
     t = Table.grid(padding=(0, 1))
-    t.add_column(style="bold", no_wrap=True)
+    t.add_column(style="bold", no_wrap=True, max_width=24, overflow="ellipsis")
     t.add_column(overflow="fold")
     for label, key in FIELD_ROWS:
         v = ev.get(key)

@@ -55,12 +55,12 @@ def help_table() -> Group:
     sections: dict[str, list[tuple[str, str]]] = {}
     for ctx, keys, desc in help_rows() + _widget_rows():
         sections.setdefault(ctx, []).append((keys, desc))
-    width = min(16, max(len(k) for rows in sections.values() for k, _ in rows))
+    width = 14  # fixed, so other areas' keys cannot reflow this screen
     parts = []
     for ctx, rows in sections.items():
         parts.append(Text(ctx, style="bold underline"))
         t = Table(box=None, show_header=False, padding=(0, 1), expand=True)
-        t.add_column(no_wrap=True, style="bold", width=width)
+        t.add_column(style="bold", width=width, overflow="fold")
         t.add_column(ratio=1)
         for keys, desc in rows:
             t.add_row(Text(keys), Text(desc))

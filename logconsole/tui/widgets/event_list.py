@@ -57,7 +57,7 @@ def layout_columns(width: int) -> ColumnLayout:
     fmt_w = 12 if width >= 130 else (9 if width >= 100 else 5)
     fixed = 1 + time_w + out_w + ip_w + fmt_w + len(COLUMNS)  # flag column + one space per column
     flex = max(18, width - fixed)
-    actor = max(6, flex // 3)
+    actor = max(6, flex * 2 // 5)  # "who" gets the most room
     action = max(6, flex * 3 // 10)
     resource = max(6, flex - actor - action)
     return ColumnLayout((time_w, actor, action, resource, out_w, ip_w, fmt_w))
@@ -81,6 +81,9 @@ def short_actor(actor: str | None) -> str:
             res = parts[5]
             kind, _, rest = res.partition("/")
             return rest or res if kind in ("user", "assumed-role", "role", "federated-user") else res
+    for prefix, short in (("system:serviceaccount:", "sa:"), ("system:node:", "node:")):
+        if actor.startswith(prefix) and len(actor) > len(prefix):
+            return short + actor[len(prefix):]
     return actor
 
 
