@@ -400,3 +400,38 @@ def test_report_on_an_empty_index(tmp_path: Path) -> None:
     assert_tables_sound(text, min_tables=2)
     heads = [ln for ln in text.splitlines() if ln.startswith("## ")]
     assert len(heads) == 6
+
+
+# ----------------------------------------------------------------- property: any text stays one literal cell
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+_ALPHABET = st.characters(codec="utf-8", exclude_categories=("Cs",)) | st.sampled_from(list("|`*_[]()<>!&~$#\\-+=.:/ \n\r\t\x1b\x07"))
+#: any text, and short runs of block-marker characters (---, ===, "1. ", "    ", "> ") that only matter at a line start
+_VALUES = st.text(alphabet=_ALPHABET, max_size=60) | st.text(alphabet=st.sampled_from(list("-=*_+#>1.) \t")), max_size=8)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_VALUES)
+def test_md_any_text_is_one_literal_cell(value: str) -> None:
+    from logconsole.store.sanitize import one_line
+
+    table = md_table(["a", "b", "c"], [["x", md(value), "y"]])
+    (t,) = tables(table)
+    assert t["header"] == 3 and len(t["rows"]) == 1 and t["rows"][0]["cells"] == 3
+    cell = t["rows"][0]["inline"][1]
+    assert inline_kinds(cell) <= {"text", "softbreak"}
+    rendered = cell_texts(cell)
+    # what a reader sees is the one-line inert form of the value (cells are trimmed; CommonMark
+    # replaces U+0000 and decodes nothing else because & is escaped)
+    assert rendered.strip() == one_line(value, 200).replace("\x00", "\ufffd").strip()
+
+
+@settings(max_examples=300, deadline=None)
+@given(_VALUES)
+def test_md_any_text_forms_no_markdown_in_running_text(value: str) -> None:
+    toks = MDP.parse("Value: " + md(value) + "\n\n" + md(value) + "\n")
+    assert {t.type for t in toks} <= {"paragraph_open", "paragraph_close", "inline"}
+    for t in toks:
+        if t.type == "inline":
+            assert inline_kinds(t) <= {"text", "softbreak"}, (value, t.children)

@@ -37,13 +37,16 @@ def md(value: object, limit: int | None = DEFAULT_CELL_LIMIT) -> str:
     """A log-derived value as inert inline Markdown (one line, at most *limit* characters before escaping)."""
     if value is None:
         return ""
-    s = one_line(str(value), limit)
+    # surrounding whitespace is trimmed (table cells drop it anyway; in running
+    # text, leading spaces could start an indented code block)
+    s = one_line(str(value), limit).strip()
     s = _MD_MIN.sub(r"\\\1", s)
-    # a value that starts like a list item, heading or block quote is harmless
-    # inside a table cell, but not in running text: escape a leading marker
-    if re.match(r"[+\-=#](\s|$)|#{1,6}(\s|$)", s):
+    # a value that starts like a list item, heading, thematic break or block
+    # quote is harmless inside a table cell, but not in running text: escape
+    # a leading marker
+    if s[:1] in ("+", "-", "=", "#"):
         s = "\\" + s
-    elif re.match(r"\d+[.)](\s|$)", s):
+    elif re.match(r"\d{1,9}[.)](\s|$)", s):
         s = re.sub(r"^(\d+)([.)])", r"\1\\\2", s)
     # GFM autolinks (www., http://) need no brackets: break them with an escape
     s = re.sub(r"(?i)\b(https?|ftp)(:)(//)", r"\1\\\2\3", s)
