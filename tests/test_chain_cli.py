@@ -171,3 +171,25 @@ def test_real_samples_in_the_index_have_no_failures(tmp_path):
     assert by[("WORKSTATION6_Windows_Security_2022-09-22T12313335.json", "sequence")] == "consistent"
     assert by[("audit-rhel7.log", "sequence")] == "unverifiable"
     eng.dispose()
+
+
+def test_failures_in_a_deduplicated_copy_point_at_the_original_event(tmp_path):
+    """A tampered copy shares most records with the original; its failures still open an event."""
+    from logconsole.ingest.pipeline import ingest_paths
+    from logconsole.store.schema import events
+
+    db = tmp_path / "case.db"
+    eng = open_db(db)
+    ch = cf.make_chain(20)
+    orig = ch.write(tmp_path / "orig.log")
+    lines, _ = cf.t_deleted(ch, 9)
+    copy = ch.write(tmp_path / "copy.log", lines)
+    ingest_paths(eng, [str(orig), str(copy)])
+    r = run(copy, "--json", db=db)
+    (f,) = json.loads(r.stdout)["targets"][0]["failures"]
+    assert (f["kind"], f["line"], f["seq"]) == ("deleted", 10, 11)
+    if f.get("event_id") is not None:  # the file format was ingested with its lines as raw records
+        with eng.connect() as conn:
+            ev = conn.execute(select(events.c.line, events.c.raw).where(events.c.id == f["event_id"])).first()
+        assert ev.line == 11  # the same record (seq 11) in the original file
+    eng.dispose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from pathlib import Path
@@ -37,10 +38,34 @@ def _event_at(conn, source_id: int, line: int) -> int | None:
     return ids[0] if len(ids) == 1 else None
 
 
+def _line_hashes(path: str, lines: set[int]) -> dict[int, str]:
+    """SHA-256 of the given lines' bytes (what the index stores as raw_sha256 for line formats)."""
+    from logconsole.analysis.chain.textio import iter_lines
+
+    out: dict[int, str] = {}
+    if not lines:
+        return out
+    last = max(lines)
+    try:
+        for n, line in iter_lines(path):
+            if n in lines and line is not None:
+                out[n] = hashlib.sha256(line).hexdigest()
+            if n >= last:
+                break
+    except OSError:
+        pass
+    return out
+
+
 def link_to_index(engine: Engine, results: Iterable[TargetResult]) -> None:
-    """Fill ``source_id`` and failures' ``event_id`` where the verified files were ingested."""
+    """Fill ``source_id`` and failures' ``event_id`` where the verified files were ingested.
+
+    A record is found by (source, line); a line the ingest counted as a duplicate of
+    an event from another file (a copied log) is found by its raw SHA-256.
+    """
     with engine.connect() as conn:
         smap = _source_map(conn)
+        by_file: dict[str, list[Failure]] = {}
         for r in results:
             if r.scheme == "index":
                 continue
@@ -52,6 +77,21 @@ def link_to_index(engine: Engine, results: Iterable[TargetResult]) -> None:
                 sid = smap.get(_resolve(f.file) or "") if f.file else r.source_id
                 if sid is not None:
                     f.event_id = _event_at(conn, sid, f.line)
+                    if f.event_id is None and r.scheme == "hash-chain":
+                        by_file.setdefault(f.file or r.path, []).append(f)
+        for path, fails in by_file.items():
+            hashes = _line_hashes(path, {f.line for f in fails if f.line is not None})
+            wanted = sorted(set(hashes.values()))
+            found: dict[str, int] = {}
+            for i in range(0, len(wanted), 500):
+                for eid, sha in conn.execute(select(func.min(events.c.id), events.c.raw_sha256)
+                                             .where(events.c.raw_sha256.in_(wanted[i:i + 500]))
+                                             .group_by(events.c.raw_sha256)):
+                    found[sha] = eid
+            for f in fails:
+                sha = hashes.get(f.line)
+                if sha in found:
+                    f.event_id = found[sha]
 
 
 def store_results(engine: Engine, results: list[TargetResult], *, command: dict[str, Any] | None = None,
