@@ -46,6 +46,9 @@ class ReportOptions:
     db_label: str | None = None
     head_rows: int = HEAD_ROWS
     tail_rows: int = TAIL_ROWS
+    case_id: str | None = None
+    analyst: str | None = None
+    summary: str | None = None  # the investigator's executive summary (Markdown)
 
 
 def _t(us: int | None) -> str:
@@ -97,7 +100,7 @@ def build_report(engine: Engine, opts: ReportOptions | None = None) -> str:
         ).one()
         out: list[str] = []
         out.append(_header(conn, engine, opts, at_us, srcs, paths, total_events))
-        out.append(_summary(conn, finds, total_events, first_all, last_all, srcs))
+        out.append(_summary(conn, finds, total_events, first_all, last_all, srcs, opts.summary))
         ready = source_readiness(engine)
         out.append(_evidence(conn, engine, srcs, paths, ready, priv))
         out.append(_method(conn, finds, srcs))
@@ -110,7 +113,12 @@ def build_report(engine: Engine, opts: ReportOptions | None = None) -> str:
 
 # ====================================================================== 1 header
 def _header(conn, engine, opts, at_us, srcs, paths, total_events) -> str:
-    rows = [
+    rows = []
+    if opts.case_id:
+        rows.append(["Case", md(opts.case_id, 300)])
+    if opts.analyst:
+        rows.append(["Analyst", md(opts.analyst, 300)])
+    rows += [
         ["Generated at (UTC)", md(format_us(at_us))],
         ["Tool", md(f"logconsole {__version__}")],
         ["Index", md(opts.db_label or os.path.basename(engine.url.database or "") or "-")
@@ -135,8 +143,10 @@ def _header(conn, engine, opts, at_us, srcs, paths, total_events) -> str:
 
 
 # ====================================================================== 2 summary
-def _summary(conn, finds, total_events, first_all, last_all, srcs) -> str:
+def _summary(conn, finds, total_events, first_all, last_all, srcs, summary: str | None = None) -> str:
     out = ["## 2. Summary\n"]
+    if summary and summary.strip():
+        out.append(narrative_block(summary))
     by = {s: 0 for s in reversed(F.SEVERITIES)}
     for f in finds:
         by[f["severity"]] = by.get(f["severity"], 0) + 1
