@@ -422,3 +422,25 @@ def test_other_channels_named_or_fallback(engine, tmp_path):
     assert (ps["action"], ps["actor_uid"], ps["outcome"]) == ("powershell-script-block", "S-1-5-21-9-9-9-1001", "unknown")
     assert (svc["action"], svc["resource"], svc["extra"]["service_file"]) == ("service-installed", "evilsvc", "C:\\evil.exe")
     assert app["action"] == "Application:1000" and app["service"] == "Application"
+
+
+def test_xmltodict_style_named_data(engine, tmp_path):
+    """python-evtx + xmltodict: EventData.Data is a list of {"@Name", "#text"} (or #attributes.Name)."""
+    ev = {"Event": {"System": {"EventID": {"#text": "4625", "@Qualifiers": ""}, "EventRecordID": "31",
+                               "Channel": "Security", "Computer": "ws3",
+                               "TimeCreated": {"@SystemTime": "2020-02-02 02:02:02.000002+00:00"},
+                               "Keywords": "0x8010000000000000"},
+                    "EventData": {"Data": [{"@Name": "TargetUserName", "#text": "root"},
+                                           {"#attributes": {"Name": "TargetDomainName"}, "#text": "WS3"},
+                                           {"@Name": "IpAddress", "#text": "203.0.113.99"},
+                                           {"@Name": "SubStatus", "#text": "0xC0000064"},
+                                           {"@Name": "LogonType", "#text": "3"}]}}}
+    p = tmp_path / "xmltodict.jsonl"
+    p.write_text(json.dumps(ev) + "\n")
+    [sr] = _ingest(engine, p).sources
+    assert (sr.format, sr.events) == ("windows-security", 1)
+    r = _one(engine, "ws3/Security/31")
+    assert (r["actor"], r["action"], r["outcome"], r["error_code"], r["src_ip"]) == (
+        "WS3\\root", "logon-failed", "failure", "0xC0000064", "203.0.113.99")
+    assert r["extra"]["status_text"] == "user name does not exist"
+    assert format_us(r["ts_us"]) == "2020-02-02T02:02:02.000002Z"

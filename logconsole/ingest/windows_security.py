@@ -209,6 +209,25 @@ def _int(v: Any) -> int | None:
     return None
 
 
+def _named_data(data: dict[str, Any]) -> dict[str, Any]:
+    """xmltodict-style ``{"Data": [{"@Name": k, "#text": v}, ...]}`` flattened to ``{k: v}``."""
+    items = data.get("Data")
+    if isinstance(items, dict):
+        items = [items]
+    if not isinstance(items, list):
+        return data
+    out = {k: v for k, v in data.items() if k not in ("Data", "#attributes", "@xmlns")}
+    for it in items:
+        if not isinstance(it, dict):
+            continue
+        name = it.get("@Name")
+        if name is None and isinstance(it.get("#attributes"), dict):
+            name = it["#attributes"].get("Name")
+        if isinstance(name, str):
+            out.setdefault(name, it.get("#text"))
+    return out
+
+
 def _xml_data(xml: str) -> dict[str, str]:
     if len(xml) > 1_000_000:
         return {}
@@ -229,13 +248,17 @@ def _view(obj: dict[str, Any], shape: str) -> _View:
         v.record_number = _int(sysd.get("EventRecordID"))
         v.channel = as_str(sysd.get("Channel"))
         prov = sysd.get("Provider")
-        v.provider = as_str(prov.get("#attributes", {}).get("Name") if isinstance(prov, dict) and isinstance(prov.get("#attributes"), dict) else prov)
+        if isinstance(prov, dict):
+            pa = prov.get("#attributes") if isinstance(prov.get("#attributes"), dict) else prov
+            prov = pa.get("Name") or pa.get("@Name")
+        v.provider = as_str(prov)
         v.computer = as_str(sysd.get("Computer"))
         v.keywords = sysd.get("Keywords")
         tc = sysd.get("TimeCreated")
         if isinstance(tc, dict):
             attrs = tc.get("#attributes") if isinstance(tc.get("#attributes"), dict) else tc
-            v.time_raw, v.time_field = attrs.get("SystemTime"), "System.TimeCreated.SystemTime"
+            v.time_raw = attrs.get("SystemTime") or tc.get("@SystemTime")  # evtx_dump / xmltodict
+            v.time_field = "System.TimeCreated.SystemTime"
         data = ev.get("EventData")
         if not isinstance(data, dict):
             ud = ev.get("UserData")
@@ -245,10 +268,11 @@ def _view(obj: dict[str, Any], shape: str) -> _View:
                 data = {}
         sec = sysd.get("Security")
         if isinstance(sec, dict):
-            uid = sec.get("#attributes", {}).get("UserID") if isinstance(sec.get("#attributes"), dict) else None
+            sa = sec.get("#attributes") if isinstance(sec.get("#attributes"), dict) else sec
+            uid = sa.get("UserID") or sa.get("@UserID")
             if uid and "UserID" not in data:
                 data = {**data, "UserID": uid}
-        v.data = {k: val for k, val in data.items() if k != "#attributes"}
+        v.data = {k: val for k, val in _named_data(data).items() if k != "#attributes"}
     elif shape == "winlogbeat":
         wl = obj["winlog"]
         v.event_id = _int(wl.get("event_id")) or _int((obj.get("event") or {}).get("code") if isinstance(obj.get("event"), dict) else None)
@@ -312,7 +336,7 @@ def _view(obj: dict[str, Any], shape: str) -> _View:
             for k, val in _xml_data(ed).items():
                 data.setdefault(k, val)
         elif isinstance(ed, dict):
-            for k, val in ed.items():
+            for k, val in _named_data(ed).items():
                 data.setdefault(k, val)
         v.data = data
     if v.event_id is None:
