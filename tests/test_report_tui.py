@@ -243,3 +243,43 @@ async def test_readiness_screen(case):
         assert rs.query_one(DataTable).row_count == 1
         await pilot.press("escape")
         await settle(pilot, lambda: app.screen is scr)
+
+
+@sync
+async def test_add_marked_to_existing_and_new_finding(case):
+    from textual.widgets import Static as _Static
+
+    from logconsole.tui.screens.findings import add_marked_to_finding
+
+    eng, _ = case
+
+    class Plain(App):
+        def __init__(self):
+            super().__init__()
+            self.done = []
+
+        def compose(self):
+            yield _Static("timeline stand-in")
+
+    app = Plain()
+    async with app.run_test(size=(120, 30)) as pilot:
+        add_marked_to_finding(app, eng, app.done.append)
+        await settle(pilot, lambda: isinstance(app.screen, PickScreen))
+        await pilot.press("home", "down", "down", "enter")  # F2 (second existing finding)
+        await settle(pilot, lambda: app.done == [2])
+        with eng.connect() as conn:
+            assert F.get_finding_row(conn, 2) and len(F.finding_event_ids(conn, 2)) == 4
+        add_marked_to_finding(app, eng, app.done.append)
+        await settle(pilot, lambda: isinstance(app.screen, PickScreen))
+        await pilot.press("home", "enter")  # new finding
+        await settle(pilot, lambda: not isinstance(app.screen, PickScreen) and app.screen.query(Input))
+        app.screen.query_one(Input).value = "Fresh"
+        await pilot.press("enter")
+        await settle(pilot, lambda: isinstance(app.screen, PickScreen))
+        await pilot.press("home", "enter")
+        await settle(pilot, lambda: len(app.done) == 2)
+        fid = app.done[1]
+        with eng.connect() as conn:
+            row = F.get_finding_row(conn, fid)
+            assert row["title"] == "Fresh" and row["severity"] == "critical"
+            assert len(F.finding_event_ids(conn, fid)) == 2

@@ -345,6 +345,74 @@ class FindingsScreen(Screen[str | None]):
         self.dismiss(None)
 
 
+def add_marked_to_finding(app, engine: Engine, on_done=None) -> None:
+    """From any screen (e.g. the timeline): attach the bookmarked events to a new or existing finding.
+
+    Pushes a picker ("new finding…" or one of the findings); a new finding then
+    asks for its title and severity.  *on_done(finding_id | None)* runs at the end.
+    """
+    from logconsole.store import annotations as A
+    from logconsole.tui.screens.prompt import PickScreen, PromptScreen
+
+    with engine.connect() as conn:
+        ids = A.marked_event_ids(conn)
+        existing = F.list_findings(conn, with_counts=False)
+    finish = on_done or (lambda _fid: None)
+    if not ids:
+        app.notify("no bookmarked events: mark events with m first", severity="warning", markup=False)
+        finish(None)
+        return
+
+    def attach(fid: int) -> None:
+        try:
+            with engine.begin() as conn:
+                n = F.attach_events(conn, fid, ids)
+        except F.FindingError as exc:
+            app.notify(str(exc), severity="error", markup=False)
+            finish(None)
+            return
+        app.notify(f"{n} bookmarked event(s) added to finding {fid}", markup=False, timeout=3)
+        finish(fid)
+
+    def new() -> None:
+        def got_title(title: str | None) -> None:
+            if not title or not title.strip():
+                finish(None)
+                return
+
+            def got_sev(sev: str | None) -> None:
+                if sev is None:
+                    finish(None)
+                    return
+                try:
+                    with engine.begin() as conn:
+                        fid = F.create_finding(conn, title, severity=sev, event_ids=ids)
+                except F.FindingError as exc:
+                    app.notify(str(exc), severity="error", markup=False)
+                    finish(None)
+                    return
+                app.notify(f"finding {fid} created from {len(ids)} bookmarked event(s)", markup=False, timeout=3)
+                finish(fid)
+
+            app.push_screen(PickScreen("Severity", [(x, x) for x in reversed(F.SEVERITIES)]), got_sev)
+
+        app.push_screen(PromptScreen(f"New finding from {len(ids)} bookmarked event(s): title",
+                                     hint="Enter to continue, Esc to cancel"), got_title)
+
+    def picked(value: str | None) -> None:
+        if value is None:
+            finish(None)
+        elif value == "new":
+            new()
+        else:
+            attach(int(value))
+
+    items = [("New finding…", "new")] + [
+        (f"F{f['id']}  [{f['severity']}]  {one_line(f['title'], 70)}", str(f["id"])) for f in existing
+    ]
+    app.push_screen(PickScreen(f"Add {len(ids)} bookmarked event(s) to", items), picked)
+
+
 class ReadinessScreen(Screen[None]):
     """Audit readiness per format (or per source with `s`), and the grants counts."""
 
