@@ -258,11 +258,10 @@ def verify(paths, scheme, index_, from_index, hash_field, prev_field, seq_field,
     if store and (engine is not None or db_path or os.path.exists(db_file)):
         try:
             from logconsole.analysis.chain.results import store_results
+            from logconsole.store.db import open_db
 
-            engine = engine or open_engine(db_path)
+            engine = engine or open_db(db_file, create=bool(db_path))
             store_results(engine, results, command={"argv": sys.argv[1:]}, exit_code=code, started_us=started)
-        except SystemExit:
-            raise
         except Exception as exc:  # noqa: BLE001 - storing is secondary to reporting
             warn(f"results not stored in {db_file}: {exc}")
     if as_json:

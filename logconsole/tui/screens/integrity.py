@@ -207,6 +207,8 @@ class IntegrityScreen(Screen[str | None]):
         self.app.call_from_thread(self._show, results)
 
     def _show(self, results: list[TargetResult]) -> None:
+        if not self.is_attached:  # dismissed while the worker ran
+            return
         self.results = results
         table = self.query_one("#integrity-targets", DataTable)
         table.clear()
