@@ -286,3 +286,24 @@ def test_modification_in_second_file_is_reported_in_that_file(tmp_path):
     res = verify_files([str(p) for p in paths], ChainOptions())
     assert [r.failures for r in (res[0], res[2])] == [[], []]
     assert [(f.kind, f.line, f.seq, f.file) for f in res[1].failures] == [("modified", 4, 19, str(paths[1]))]
+
+
+def test_common_genesis_values_are_accepted_unless_genesis_is_given(tmp_path):
+    for first_prev in (None, "", "GENESIS"):
+        ch = cf.make_chain(10, prev=first_prev if first_prev is not None else cf.GENESIS)
+        recs = [dict(r) for r in ch.records]
+        recs[0]["prev_hash"] = first_prev
+        recs = ch.reseal_from(1, [cf.seal(recs[0])] + recs[1:])
+        p = ch.write(tmp_path / "g.log", [ch.line(r) for r in recs])
+        assert _run(p, ChainOptions()).failures == [], first_prev
+        r = _run(p, ChainOptions(genesis="0" * 64, genesis_explicit=True))
+        expected = "malformed" if first_prev is None else "truncated"  # null is no hash at all
+        assert [(f.kind, f.line) for f in r.failures] == [(expected, 1)]
+
+
+def test_chain_restart_in_the_middle(tmp_path):
+    ch = cf.make_chain(10)
+    other = cf.make_chain(5, seed=9, start_seq=11)
+    p = ch.write(tmp_path / "r.log", ch.lines() + other.lines())
+    r = _run(p, ChainOptions())
+    assert [(f.kind, f.line, f.seq) for f in r.failures] == [("broken_link", 11, 11)]

@@ -178,6 +178,7 @@ def verify(paths, scheme, index_, from_index, hash_field, prev_field, seq_field,
         opts.time_field = time_field
     if genesis is not None:
         opts.genesis = genesis
+        opts.genesis_explicit = True
     opts.fields_explicit = bool(hash_field or prev_field)
     if time_tolerance is not None:
         opts.time_tolerance_us = int(time_tolerance * 1_000_000)

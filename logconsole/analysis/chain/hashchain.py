@@ -42,6 +42,8 @@ except ImportError:  # pragma: no cover - orjson is a declared dependency
     _fast_loads = None
 
 GENESIS = "0" * 64
+#: what loggers write as the first record's previous hash, accepted unless --genesis is given
+GENESIS_VALUES = frozenset({GENESIS, "", "0", "GENESIS", "genesis", "null", "none", "None"})
 TIME_FIELDS = ("time", "timestamp", "ts", "@timestamp", "eventTime")
 #: Field-name pairs recognised by auto-detection (hash, prev) when no option is given.
 KNOWN_PROFILES = (
@@ -66,10 +68,16 @@ class ChainOptions:
     pubkey_pem: bytes | None = None
     pubkey_name: str | None = None
     genesis: str = GENESIS
+    genesis_explicit: bool = False  # --genesis given: only that value starts a chain
     time_tolerance_us: int = 0
     fast_path: bool = True
     #: set by detection when the field names were not given explicitly
     fields_explicit: bool = False
+
+    def is_genesis(self, value: str | None) -> bool:
+        if self.genesis_explicit:
+            return value == self.genesis
+        return value is None or value == self.genesis or value in GENESIS_VALUES
 
     def __post_init__(self) -> None:
         if self.canon not in CANONS:
@@ -241,7 +249,7 @@ def order_files(paths: list[str], opts: ChainOptions) -> list[list[str]]:
         ordered = sorted(paths, key=_rotation_key)
     groups: list[list[str]] = []
     for p in ordered:
-        if not groups or peeks[p][1] == opts.genesis:
+        if not groups or opts.is_genesis(peeks[p][1]):
             groups.append([p])
         else:
             groups[-1].append(p)
@@ -367,7 +375,7 @@ class _Verifier:
                         if type(stored) is not str:
                             bad = f"no {hf!r} string field"
                             stored = None
-                        elif type(pv) is not str:
+                        elif type(pv) is not str and not (pv is None and pf in obj and opts.is_genesis(None)):
                             bad = f"no {pf!r} string field"
                             stored = pv = None
                         else:
@@ -407,7 +415,7 @@ class _Verifier:
                     if bad or not ok:
                         anomaly = True
                     elif not have_prev:
-                        anomaly = pv != opts.genesis
+                        anomaly = not opts.is_genesis(pv)
                     elif p_bad:
                         anomaly = False
                     else:
@@ -540,7 +548,7 @@ class _Verifier:
                 pr = K.get(base[j]) if base[j] is not None else None
             nx = K.get(j + 1)
             if pr is None and j == 0:
-                expected = opts.genesis
+                expected = r.prev if opts.is_genesis(r.prev) else opts.genesis
             elif pr is None or pr.malformed:
                 expected = None
             else:
@@ -585,7 +593,7 @@ class _Verifier:
                 later = [p for p in pos_of.get(r.prev or "", []) if p > j]
                 earlier = [p for p in pos_of.get(r.prev or "", []) if p < j - 1]
                 if later:
-                    add(r, "reordered", f"record is out of place: its predecessor (prev_hash {r.prev[:12]}...) "
+                    add(r, "reordered", f"record is out of place: its predecessor (prev_hash {(r.prev or '')[:12]}...) "
                         f"comes later in the log (record #{later[0] + 1})")
                     reorder_until = max(reorder_until, max(later) + 1)
                 elif earlier and j <= reorder_until + 1:
@@ -607,9 +615,13 @@ class _Verifier:
                             "the records in between are out of place")
                         reorder_until = max(reorder_until, j)
                         continue
+                elif j > 0 and not r.first_in_file and opts.is_genesis(r.prev):
+                    add(r, "broken_link", "the chain restarts here: prev_hash is the genesis value in the middle "
+                        "of the log (records before it are not linked to the records after it)")
+                    continue
                 elif r.first_in_file and j > 0:
                     prev_file = self.files[r.fidx - 1] if r.fidx > 0 else "?"
-                    if r.prev == opts.genesis:
+                    if opts.is_genesis(r.prev):
                         add(r, "broken_link", f"a new chain starts here instead of continuing {prev_file}")
                     else:
                         step = (r.seq - pr.seq) if (r.seq is not None and pr is not None and pr.seq is not None) else None
@@ -637,7 +649,7 @@ class _Verifier:
                         add(pr, "modified", f"record rewritten with a recomputed hash: the next record "
                             f"(line {r.line}) still links to its original hash")
                     else:
-                        add(r, "broken_link", f"prev_hash {r.prev[:12]}... names no record in the log")
+                        add(r, "broken_link", f"prev_hash {(r.prev or '')[:12]}... names no record in the log")
                     continue
                 else:
                     add(r, "broken_link", "prev_hash names no record in the log: the record(s) before it were "
