@@ -435,3 +435,14 @@ def test_md_any_text_forms_no_markdown_in_running_text(value: str) -> None:
     for t in toks:
         if t.type == "inline":
             assert inline_kinds(t) <= {"text", "softbreak"}, (value, t.children)
+
+
+def test_actors_section_counts_each_event_once(hostile_db) -> None:
+    eng, _ = hostile_db
+    text = _report(eng)
+    sec = text.split("## 6. Actors involved", 1)[1].split("### Privilege summary", 1)[0]
+    (t,) = tables(sec)
+    total = sum(int(cell_texts(r["inline"][2]).replace(",", "")) for r in t["rows"])
+    assert total == len(HOSTILE)  # findings 1 and 3 overlap; each event counted once
+    findings_col = {cell_texts(r["inline"][0]): cell_texts(r["inline"][3]) for r in t["rows"]}
+    assert findings_col["empty"] == "F1, F3"  # HOSTILE[-1] == "" -> actor "empty", a failure (index 15)

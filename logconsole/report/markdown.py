@@ -106,6 +106,7 @@ def build_report(engine: Engine, opts: ReportOptions | None = None) -> str:
         out.append(_method(conn, finds, srcs))
         actors: dict[str, dict[str, Any]] = {}
         out.append(_findings(conn, finds, opts, actors))
+        _actor_stats(conn, finds, actors)
         out.append(_actors(conn, actors, priv))
         out.append(_gaps(conn, engine, srcs, paths, ready, priv, actors, first_all, last_all))
     return "\n".join(s.rstrip("\n") + "\n" for s in out)
@@ -344,16 +345,27 @@ def finding_window(conn, row: dict[str, Any], head: int, tail: int):
 
 
 def _collect_actors(conn, where, fid: int, actors: dict[str, dict[str, Any]]) -> None:
-    """Per actor (one SQL aggregate over the finding's events): count, type, first/last, source IPs."""
+    """Record which actors appear in finding *fid* (counts come from :func:`_actor_stats`)."""
+    for (actor,) in conn.execute(select(events.c.actor).where(where).distinct()):
+        actors.setdefault(actor or "", {"findings": set()})["findings"].add(fid)
+
+
+def _actor_stats(conn, finds, actors: dict[str, dict[str, Any]]) -> None:
+    """Distinct events per actor over all findings (an event in two findings counts once)."""
+    if not finds:
+        return
+    from sqlalchemy import or_
+
+    where = or_(*[F.finding_where(f) for f in finds])
     for actor, ip, typ, cnt, first, last in conn.execute(
         select(events.c.actor, events.c.src_ip, func.min(events.c.actor_type), func.count(),
                func.min(events.c.ts_us), func.max(events.c.ts_us))
         .where(where).group_by(events.c.actor, events.c.src_ip)
     ):
-        a = actor or ""
-        d = actors.setdefault(a, {"events": 0, "findings": set(), "type": typ, "first": first, "last": last, "ips": {}})
+        d = actors.setdefault(actor or "", {"findings": set()})
+        if "events" not in d:
+            d.update({"events": 0, "type": typ, "first": first, "last": last, "ips": {}})
         d["events"] += cnt
-        d["findings"].add(fid)
         d["first"] = min(d["first"], first)
         d["last"] = max(d["last"], last)
         if d["type"] is None or (typ is not None and typ < d["type"]):
