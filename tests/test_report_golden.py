@@ -62,7 +62,13 @@ def test_readme_commands_reproduce_the_committed_report(built_report: str) -> No
     if os.environ.get("LOGCONSOLE_UPDATE_GOLDEN"):
         GOLDEN.write_text(built_report, encoding="utf-8")
     golden = GOLDEN.read_text(encoding="utf-8")
-    assert normalize(built_report) == normalize(golden)
+    a, b = normalize(golden), normalize(built_report)
+    if a != b:
+        import difflib
+
+        diff = "".join(list(difflib.unified_diff(a.splitlines(True), b.splitlines(True), "docs/example-report.md", "built"))[:60])
+        pytest.fail("the sample report changed; if intended, regenerate with "
+                    "`LOGCONSOLE_UPDATE_GOLDEN=1 .venv/bin/pytest tests/test_report_golden.py`\n" + diff)
 
 
 def test_sample_report_content(built_report: str) -> None:
