@@ -157,7 +157,7 @@ class TimelineScreen(Screen[None]):
 
     def _sync_header(self) -> None:
         header = self.query_one(EventHeader)
-        header.list_width = self.events.scrollable_content_region.width or self.events.size.width
+        header.layout_ = self.events.layout
         header.column = self.events.column
 
     # ---------------------------------------------------------------- loading
@@ -233,18 +233,20 @@ class TimelineScreen(Screen[None]):
         elif focus_time is not None:
             cursor = q.offset_of_time(focus_time)
         cursor = max(0, min(cursor, n - 1))
+        sample: list = []
         if n:
-            q.row(cursor)  # warm the page under the cursor
+            # the rows around the cursor (warms the page) size the columns
+            sample = q.rows(max(0, cursor - 50), 100)
         if get_current_worker().is_cancelled:
             return
-        self.app.call_from_thread(self._install, gen, flt, q, n, cursor)
+        self.app.call_from_thread(self._install, gen, flt, q, n, cursor, sample)
 
-    def _install(self, gen: int, flt: Filter, q: TimelineQuery, n: int, cursor: int) -> None:
+    def _install(self, gen: int, flt: Filter, q: TimelineQuery, n: int, cursor: int, sample: list) -> None:
         if gen != self._gen:
             return
         self.filter = flt
         self.count = n
-        self.events.set_query(q, n, cursor)
+        self.events.set_query(q, n, cursor, sample=sample)
         self.bar.set_applied(flt.text, self.breadcrumb(), n, self.total)
         for wid in ("histogram", "facets"):
             w = self._optional_widget(wid)
@@ -283,6 +285,10 @@ class TimelineScreen(Screen[None]):
     @on(EventList.Selected)
     def _on_selected(self, event: EventList.Selected) -> None:
         self.open_detail(event.row.id)
+
+    @on(EventList.LayoutChanged)
+    def _on_layout_changed(self) -> None:
+        self._sync_header()
 
     @on(EventList.Highlighted)
     def _on_highlighted(self) -> None:

@@ -50,17 +50,40 @@ class ColumnLayout:
         return 1 + sum(self.widths) + len(self.widths)
 
 
-def layout_columns(width: int) -> ColumnLayout:
-    """Column widths for a list *width* cells wide (80 columns is the minimum we design for)."""
+FLEX_COLUMNS = ("actor", "action", "resource")
+WANT_CAP = 60
+
+
+def layout_columns(width: int, wants: dict[str, int] | None = None) -> ColumnLayout:
+    """Column widths for a list *width* cells wide (80 columns is the minimum we design for).
+
+    Time, outcome, source IP and format have fixed widths; actor, action and
+    resource share the rest.  *wants* (the widest value of each in a sample of
+    the current rows) lets a column that needs little give room to the others,
+    so short actor names leave space for long resource ARNs.
+    """
     time_w, out_w = 20, 4
     ip_w = 15 if width >= 100 else 13
     fmt_w = 12 if width >= 130 else (9 if width >= 100 else 5)
     fixed = 1 + time_w + out_w + ip_w + fmt_w + len(COLUMNS)  # flag column + one space per column
     flex = max(18, width - fixed)
-    actor = max(6, flex * 2 // 5)  # "who" gets the most room
-    action = max(6, flex * 3 // 10)
-    resource = max(6, flex - actor - action)
-    return ColumnLayout((time_w, actor, action, resource, out_w, ip_w, fmt_w))
+    if not wants:
+        actor = max(6, flex * 2 // 5)  # "who" gets the most room
+        action = max(6, flex * 3 // 10)
+        resource = max(6, flex - actor - action)
+        return ColumnLayout((time_w, actor, action, resource, out_w, ip_w, fmt_w))
+    want = {c: max(6, min(WANT_CAP, wants.get(c, WANT_CAP))) for c in FLEX_COLUMNS}
+    got: dict[str, int] = {}
+    left = flex
+    # water-filling: the most modest column is served first, at most its fair share
+    for i, c in enumerate(sorted(FLEX_COLUMNS, key=lambda c: want[c])):
+        share = left // (len(FLEX_COLUMNS) - i)
+        got[c] = max(6, min(want[c], share))
+        left -= got[c]
+    if left > 0:  # everyone is satisfied: the spare room goes to resource, then actor
+        got["resource"] += left - left // 3
+        got["actor"] += left // 3
+    return ColumnLayout((time_w, got["actor"], got["action"], got["resource"], out_w, ip_w, fmt_w))
 
 
 def fit(value: str, width: int) -> str:
@@ -137,10 +160,10 @@ class EventHeader(Widget):
 
     COMPONENT_CLASSES = {"event-header--current"}
     column: reactive[int] = reactive(1)
-    list_width: reactive[int] = reactive(80)
+    layout_: reactive[ColumnLayout] = reactive(lambda: layout_columns(80))
 
     def render(self) -> Text:
-        lay = layout_columns(self.list_width)
+        lay = self.layout_
         t = Text("  ", no_wrap=True, overflow="crop")
         cur = self.get_component_rich_style("event-header--current", partial=True)
         for i, ((col, label, _), w) in enumerate(zip(COLUMNS, lay.widths)):
@@ -172,6 +195,9 @@ class EventList(ScrollView, can_focus=True):
             self.row = row
             self.offset = offset
 
+    class LayoutChanged(Message):
+        """The column widths changed (new width or new rows); the header follows."""
+
     class Selected(Message):
         def __init__(self, row: TimelineRow) -> None:
             super().__init__()
@@ -185,11 +211,20 @@ class EventList(ScrollView, can_focus=True):
         self.flags: dict[tuple[int, str], tuple[bool, bool]] = {}
         self.empty_message = "No events."
         self._style_cache: dict[str, Style] | None = None
+        self.wants: dict[str, int] | None = None
+        self._layout: tuple[int, ColumnLayout] | None = None
 
     # ---------------------------------------------------------------- data
-    def set_query(self, query: TimelineQuery | None, count: int, cursor: int = 0) -> None:
+    def set_query(self, query: TimelineQuery | None, count: int, cursor: int = 0,
+                  sample: list[TimelineRow] | None = None) -> None:
+        """Show *query* (*count* rows); *sample* rows size the flexible columns."""
         self.query_ = query
         self.row_count = count
+        if sample:
+            self.wants = {
+                c: max(cell_len(one_line(cell_text(r, c))) for r in sample) for c in FLEX_COLUMNS
+            }
+        self._layout = None
         self.virtual_size = Size(self.size.width, max(count, 0))
         self._move(cursor, center=True)
         self.refresh()
@@ -197,6 +232,16 @@ class EventList(ScrollView, can_focus=True):
     def set_flags(self, flags: dict[tuple[int, str], tuple[bool, bool]]) -> None:
         self.flags = flags
         self.refresh()
+
+    @property
+    def layout(self) -> ColumnLayout:
+        width = self.scrollable_content_region.width or self.size.width or 80
+        if self._layout is None or self._layout[0] != width:
+            old = self._layout[1] if self._layout else None
+            self._layout = (width, layout_columns(width, self.wants))
+            if self._layout[1] != old:
+                self.post_message(self.LayoutChanged())
+        return self._layout[1]
 
     @property
     def current_row(self) -> TimelineRow | None:
@@ -324,7 +369,7 @@ class EventList(ScrollView, can_focus=True):
         return self._render_row(row, offset == self.cursor, width, base)
 
     def _render_row(self, row: TimelineRow, is_cursor: bool, width: int, base: Style) -> Strip:
-        lay = layout_columns(width)
+        lay = self.layout
         st = self._styles()
         style = base
         if row.outcome == "failure":
