@@ -47,7 +47,22 @@ def iter_array_records(inp: Input, key: str | None = "Records") -> Iterator[Arra
     buf = ""
     eof = False
     truncated: str | None = None
-    line = 1  # line number at buf[0]
+    line = 1  # line number at buf[lpos]
+    lpos = 0  # newlines are counted incrementally: never rescan from buf[0]
+
+    def line_at(p: int) -> int:
+        nonlocal line, lpos
+        if p > lpos:
+            line += buf.count("\n", lpos, p)
+            lpos = p
+        return line
+
+    def cut(p: int) -> None:
+        """Drop buf[:p] (already consumed)."""
+        nonlocal buf, lpos
+        line_at(p)
+        buf = buf[p:]
+        lpos = 0
 
     def more() -> bool:
         nonlocal buf, eof, truncated
@@ -81,8 +96,7 @@ def iter_array_records(inp: Input, key: str | None = "Records") -> Iterator[Arra
             if len(buf) > MAX_RECORD or not more():
                 yield ArrayProblem(None, 1, f'no "{key}" array found' + (f" ({truncated})" if truncated else ""), buf[:4096])
                 return
-    line += buf.count("\n", 0, pos)
-    buf = buf[pos:]
+    cut(pos)
     pos = 0
     index = 0
     while True:
@@ -98,11 +112,11 @@ def iter_array_records(inp: Input, key: str | None = "Records") -> Iterator[Arra
             break
         if pos >= len(buf):
             reason = truncated or "container ends before the closing ]"
-            yield ArrayProblem(index, line + buf.count("\n", 0, pos), f"truncated container: {reason}", "")
+            yield ArrayProblem(index, line_at(pos), f"truncated container: {reason}", "")
             return
         if buf[pos] == "]":
             return
-        start_line = line + buf.count("\n", 0, pos)
+        start_line = line_at(pos)
         try:
             obj, end = _decoder.raw_decode(buf, pos)
         except RecursionError:
@@ -125,16 +139,14 @@ def iter_array_records(inp: Input, key: str | None = "Records") -> Iterator[Arra
                 return
             yield ArrayProblem(index, start_line, err, buf[pos:nxt.start() + 1])
             index += 1
-            line = line + buf.count("\n", 0, nxt.start() + 1)
-            buf = buf[nxt.start() + 1:]
+            cut(nxt.start() + 1)
             pos = 0
             continue
         yield ArrayRecord(index, start_line, buf[pos:end], obj)
         index += 1
         pos = end
         if pos > _CUT:
-            line += buf.count("\n", 0, pos)
-            buf = buf[pos:]
+            cut(pos)
             pos = 0
 
 

@@ -11,7 +11,7 @@ from logconsole.ingest.base import ParseError
 UTC = timezone.utc
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
-_FRAC = re.compile(r"(\.\d{1,6})\d+")  # fromisoformat wants at most 6 digits
+_FRAC = re.compile(r"(\.\d{6})\d+")  # fromisoformat wants at most 6 digits: drop the rest
 _SPACE_T = re.compile(r"^(\d{4}-\d{2}-\d{2}) (\d)")
 _TZ_NOCOLON = re.compile(r"([+-]\d{2})(\d{2})$")
 _UTC_SUFFIX = re.compile(r"\s*(UTC|GMT)$")
