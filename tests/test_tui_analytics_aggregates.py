@@ -209,3 +209,24 @@ def test_background_job_errors_propagate(engine):
     job = agg.submit(engine, lambda c: agg.frequency(c, true(), "nope", 1, 0))
     with pytest.raises(KeyError):
         job.future.result(timeout=10)
+
+
+def test_cache_never_serves_stale_counts_for_filters_on_other_tables(engine):
+    """Facets of ``marked:true`` must follow new marks; event-only filters are cached."""
+    from sqlalchemy import Column, Integer, MetaData, Table, exists, select
+
+    md = MetaData()
+    marks = Table("t_marks", md, Column("event_id", Integer, primary_key=True))
+    md.create_all(engine)
+    where = exists(select(marks.c.event_id).where(marks.c.event_id == schema.events.c.id))
+    agg.clear_cache()
+    with engine.connect() as c:
+        assert agg.frequency(c, where, "actor", 10, 0).total == 0
+    with engine.begin() as c:
+        c.execute(marks.insert(), [{"event_id": 1}, {"event_id": 3}])
+    with engine.connect() as c:
+        p = agg.frequency(c, where, "actor", 10, 0)
+        assert (p.total, [(r.value, r.count) for r in p.rows]) == (2, [("alice", 1), ("bob", 1)])
+        assert agg.histogram(c, where, T0, T0 + 10 * S, 1)[0].total == 2
+    assert not agg._cacheable(select(schema.events.c.id).where(where))
+    assert agg._cacheable(select(schema.events.c.id).where(compile_filter('actor:x "some text"').where))

@@ -138,7 +138,8 @@ def _group_col(name: str, where):
 # ------------------------------------------------------------------ caching
 #
 # Facets and histograms of an unchanged index do not change: going back up the
-# drill-down stack, or re-opening a frequency table, is answered from memory.
+# drill-down stack, or re-opening a frequency table, is answered from memory
+# (only for filters over the events themselves, see :func:`_cacheable`).
 # The key is the database, its newest event id and source count (an ingest
 # changes them; both are O(1) lookups) and the compiled statement with its
 # parameters.
@@ -154,7 +155,25 @@ def _data_version(conn) -> tuple:
     return (str(conn.engine.url), max_id, n_sources)
 
 
+#: Tables that change only when events are ingested (the version key covers them).
+_STABLE_TABLES = {"events", "sources"}
+
+
+def _cacheable(stmt) -> bool:
+    """Only statements over events/sources are cached: a filter on marks, tags or findings
+    (other tables, changed by the investigator at any time) is always recounted."""
+    from sqlalchemy.sql.util import find_tables
+
+    try:
+        tables = find_tables(stmt, check_columns=True, include_aliases=False, include_joins=False)
+    except Exception:  # pragma: no cover - unusual constructs: do not cache
+        return False
+    return all(getattr(t, "name", None) in _STABLE_TABLES for t in tables)
+
+
 def _cached_rows(conn, stmt) -> list:
+    if not _cacheable(stmt):
+        return conn.execute(stmt).all()
     compiled = stmt.compile(dialect=conn.dialect)
     try:
         key = (_data_version(conn), str(compiled), tuple(sorted(compiled.params.items())))
@@ -308,18 +327,26 @@ def _grouped(where, name: str):
         key = _group_col("src_ip_key", where)
         by_key = (
             select(key.label("k"), literal(None).label("v"), func.count().label("n"))
+            .select_from(ev)
             .where(w, ev.c.src_ip_key.is_not(None))
             .group_by(key)
         )
         text_col = _group_col("src_ip", where)
         by_text = (
             select(literal(None).label("k"), text_col.label("v"), func.count().label("n"))
+            .select_from(ev)
             .where(w, ev.c.src_ip_key.is_(None))
             .group_by(text_col)
         )
         return by_key.union_all(by_text).subquery("g")
     col = _group_col(name, where)
-    return select(col.label("k"), col.label("v"), func.count().label("n")).where(w).group_by(col).subquery("g")
+    return (
+        select(col.label("k"), col.label("v"), func.count().label("n"))
+        .select_from(ev)
+        .where(w)
+        .group_by(col)
+        .subquery("g")
+    )
 
 
 def frequency(conn, where, column: str, limit: int = 100, offset: int = 0) -> FrequencyPage:
