@@ -28,7 +28,6 @@ import json
 import re
 from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any, Iterator
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from logconsole.ingest.base import Event, Evidence, ParseError, Parser, Quarantined, register
 from logconsole.ingest.jsonrecords import (
@@ -42,14 +41,13 @@ from logconsole.ingest.jsonrecords import (
     utf8_sample,
 )
 from logconsole.ingest.reader import Input, Sample
-from logconsole.ingest.timeparse import parse_iso, parse_time
+from logconsole.ingest.timeparse import parse_iso, parse_time, parse_tz
 
 _CONTAINER_KEYS = ("Events", "events", "records", "value")
 AUDIT_SUCCESS = 0x20000000000000
 AUDIT_FAILURE = 0x10000000000000
 _NULL = {"", "-", "S-1-0-0", "%%1793", "NULL SID"}
 _DATA_RE = re.compile(r'<Data\s+Name\s*=\s*["\']([^"\']+)["\']\s*(?:/>|>(.*?)</Data>)', re.S)
-_TZ_RE = re.compile(r"^(?:UTC|Z|([+-])(\d{1,2}):?(\d{2}))$", re.I)
 _DATE_MS = re.compile(r"^/Date\((-?\d+)\)/$")
 
 #: Security channel event id -> readable action
@@ -644,17 +642,7 @@ def _tz_option(v: Any) -> tzinfo | None:
     """``+HH:MM`` / ``-HHMM``, ``UTC``/``Z``, or an IANA zone name (DST-aware)."""
     if v in (None, ""):
         return None
-    s = str(v).strip()
-    m = _TZ_RE.match(s)
-    if m:
-        if not m.group(1):
-            return timezone.utc
-        off = timedelta(hours=int(m.group(2)), minutes=int(m.group(3)))
-        return timezone(-off if m.group(1) == "-" else off)
-    try:
-        return ZoneInfo(s)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {s!r}: use UTC, +HH:MM or an IANA name like Europe/Berlin") from None
+    return parse_tz(str(v))
 
 
 def _fmt_off(us: int) -> str:
