@@ -614,3 +614,17 @@ async def test_ansi_palette_mode_and_database_errors_do_not_crash(case, monkeypa
         await settle(app, pilot)
         assert app.is_running and tl(app).count == N  # previous results kept
         assert any("database is locked" in n.message for n in app._notifications)
+
+
+@sync
+async def test_tab_cycles_panes_and_ctrl_q_quits(case):
+    app = make_app(case)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        assert app.focused is evlist(app)
+        await press(app, pilot, "tab")
+        assert app.focused is not evlist(app)
+        await press(app, pilot, "shift+tab")
+        assert app.focused is evlist(app)
+        await press(app, pilot, "ctrl+q")
+    assert app.return_code == 0
