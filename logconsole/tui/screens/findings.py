@@ -420,7 +420,7 @@ class ReadinessScreen(Screen[None]):
     DEFAULT_CSS = """
     ReadinessScreen #ready-title { height: 1; padding: 0 1; }
     ReadinessScreen #ready-table { height: 1fr; }
-    ReadinessScreen #ready-grants { height: auto; max-height: 12; padding: 0 1; border-top: solid $accent; }
+    ReadinessScreen #ready-grants-box { height: auto; max-height: 12; padding: 0 1; border-top: solid $accent; }
     """
 
     def __init__(self, engine: Engine) -> None:
@@ -432,7 +432,8 @@ class ReadinessScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Static(Text("Audit readiness: computing…", style="bold"), id="ready-title")
         yield DataTable(id="ready-table", cursor_type="row", zebra_stripes=False)
-        yield Static(id="ready-grants")
+        with VerticalScroll(id="ready-grants-box"):
+            yield Static(id="ready-grants")
         yield Footer()
 
     def on_mount(self) -> None:
