@@ -210,10 +210,12 @@ def actors(sort_key, provider, since, until, db_path, as_json):
 @click.option("--suggest-policy", is_flag=True, help="Print a least-privilege policy from what was used "
               "(IAM JSON for AWS, Role YAML for Kubernetes).")
 @click.option("--all-permissions", is_flag=True, help="Text output: list every permission row (default: 40).")
+@click.option("--provider", type=click.Choice(["aws", "k8s", "generic"]), default=None,
+              help="When a name exists in several systems (a Kubernetes user and a portal user).")
 @_window
 @db_option
 @json_option
-def actor(name, suggest_policy, all_permissions, since, until, db_path, as_json):
+def actor(name, suggest_policy, all_permissions, provider, since, until, db_path, as_json):
     """One actor: permissions with their state, denied attempts, findings.
 
     NAME is the actor as `logconsole actors` shows it (the ARN for AWS); an
@@ -224,13 +226,14 @@ def actor(name, suggest_policy, all_permissions, since, until, db_path, as_json)
     lo, hi = _parse_window(since, until)
     engine = open_engine(db_path)
     a = analyze(engine, lo, hi)
-    hits = resolve_name(a, name)
+    hits = [h for h in resolve_name(a, name) if provider is None or h.provider == provider]
     if not hits:
         fail(f"no actor {name!r} in the index or the imported grants (see `logconsole actors`)")
     if len(hits) > 1:
-        fail(f"{name!r} is ambiguous: " + ", ".join(one_line(h.name) for h in hits[:10]))
-    full = analyze(engine, lo, hi, only=hits[0].name, with_events=True)
-    v = next(x for x in full.actors if x.name == hits[0].name)
+        fail(f"{name!r} is ambiguous: " + ", ".join(f"{one_line(h.name)} ({h.provider})" for h in hits[:10])
+             + " (give the full name or --provider)")
+    full = analyze(engine, lo, hi, only=hits[0].name, provider=hits[0].provider, with_events=True)
+    v = next(x for x in full.actors if x.name == hits[0].name and x.provider == hits[0].provider)
     if suggest_policy:
         from logconsole.analysis.privileges.suggest import suggest
 

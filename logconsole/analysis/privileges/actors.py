@@ -164,7 +164,7 @@ class Analysis:
 
 
 def analyze(engine: Engine, since: int | None = None, until: int | None = None, *, only: str | None = None,
-            with_events: bool = False, detail: bool = False) -> Analysis:
+            provider: str | None = None, with_events: bool = False, detail: bool = False) -> Analysis:
     """Per-actor analysis.  *detail* (implied by *only* / *with_events*) fills the
     provenance of every permission row; without it rows carry states and counts
     only (the actors list), which is what makes 300 actors x 20,000 actions fast."""
@@ -174,12 +174,12 @@ def analyze(engine: Engine, since: int | None = None, until: int | None = None, 
         if any(s["format"] == "policy" and not json.loads(s["summary"] or "{}").get("meta", {}).get("formats")
                for s in grants.snapshots):
             gformats |= _generic_format_names(conn)
-        usage = collect(conn, since, until, gformats, only_actor=only)
+        usage = collect(conn, since, until, gformats, only_actor=only, only_provider=provider)
         # the window is the index's time span (clipped to --since/--until), the same for every actor
         lo, hi = conn.execute(select(func.min(events.c.ts_us), func.max(events.c.ts_us))).one()
         if lo is not None:
             usage.bounds = (max(lo, since) if since is not None else lo, min(hi, until) if until is not None else hi)
-        views = _build(conn, grants, usage, since, until, only, detail or with_events or only is not None)
+        views = _build(conn, grants, usage, since, until, only, provider, detail or with_events or only is not None)
         if with_events:
             for v in views:
                 _fill_evidence(conn, v, since, until)
@@ -224,33 +224,30 @@ def sort_views(views: list[ActorView], key: str = "overprivilege") -> list[Actor
 # ====================================================================== build
 
 
-def _principal_index(grants: GrantSet) -> dict[str, Principal]:
-    out: dict[str, Principal] = {}
+def _principal_index(grants: GrantSet) -> dict[tuple[str, str], Principal]:
+    out: dict[tuple[str, str], Principal] = {}
     for p in grants.principals:
         if p.kind in ("aws_group", "k8s_group"):
             continue
-        out.setdefault(p.name, p)
+        out.setdefault((p.provider, p.name), p)
     return out
 
 
-def _build(conn, grants: GrantSet, usage: UsageData, since, until, only: str | None, detail: bool) -> list[ActorView]:
+def _build(conn, grants: GrantSet, usage: UsageData, since, until, only: str | None, only_provider: str | None,
+           detail: bool) -> list[ActorView]:
     principals = _principal_index(grants)
-    names: dict[str, str] = {}
-    for name, a in usage.actors.items():
-        names[name] = a.provider
-    for name, p in principals.items():
-        prov = {"aws": "aws", "k8s": "k8s", "generic": "generic"}[p.provider]
-        names.setdefault(name, prov)
+    keys: dict[tuple[str, str], None] = dict.fromkeys(usage.actors)
+    keys.update(dict.fromkeys(principals))
     if only is not None:
-        names = {n: p for n, p in names.items() if n == only}
+        keys = {k: None for k in keys if k[1] == only and (only_provider is None or k[0] == only_provider)}
     accounts = grants.aws_accounts()
     has_k8s = any(s["format"] == "k8s-rbac" for s in grants.snapshots)
     window_start = since if since is not None else usage.bounds[0]
     window_end = until if until is not None else usage.bounds[1]
     views = []
-    for name, prov in names.items():
-        u = usage.actors.get(name)
-        p = principals.get(name)
+    for prov, name in keys:
+        u = usage.actors.get((prov, name))
+        p = principals.get((prov, name))
         if prov == "aws":
             acct = name.split(":")[4] if name.startswith("arn:") and name.count(":") >= 5 else ""
             covered = p is not None or (acct in accounts and (u is None or u.type != "AWSService"))
@@ -859,6 +856,13 @@ def timeline_filter(v: ActorView, row: PermRow | dict[str, Any] | None = None) -
         who = f"(actor:{quote_value(v.name)} OR extra.impersonated_user:{quote_value(v.name)})"
     else:
         who = f"actor:{quote_value(v.name)}"
+    # names are per system: the same user name may exist in the cluster and in an application log
+    if v.provider == "k8s":
+        who = f"format:k8s-audit {who}"
+    elif v.provider == "generic" and v.usage is not None and v.usage.formats:
+        fm = sorted(v.usage.formats)
+        who = (f"format:{quote_value(fm[0])} " if len(fm) == 1
+               else "(" + " OR ".join(f"format:{quote_value(x)}" for x in fm) + ") ") + who
     raws: set[tuple[str | None, str | None]] = set()
     action = None
     if isinstance(row, PermRow):
@@ -869,7 +873,8 @@ def timeline_filter(v: ActorView, row: PermRow | dict[str, Any] | None = None) -
         action = row.get("action")
     imps = sorted({a.split(" ", 1)[1] for _s, a in raws if a and a.startswith("impersonate ")})
     if imps:
-        return f"actor:{quote_value(v.name)} (" + " OR ".join(f"extra.impersonated_user:{quote_value(i)}" for i in imps) + ")"
+        return (f"format:k8s-audit actor:{quote_value(v.name)} ("
+                + " OR ".join(f"extra.impersonated_user:{quote_value(i)}" for i in imps) + ")")
     names = sorted({a for _s, a in raws if a})
     if not names and action and v.provider == "aws" and ":" in action and "*" not in action:
         names = [action.split(":", 1)[1]]

@@ -79,7 +79,7 @@ class ActorUsage:
 
 @dataclass
 class UsageData:
-    actors: dict[str, ActorUsage]
+    actors: dict[tuple[str, str], ActorUsage]  # (provider, name)
     data_services: set[str]  # AWS services with data events in the window
     window: tuple[int | None, int | None]
     bounds: tuple[int | None, int | None]  # first/last event time in the window
@@ -190,15 +190,16 @@ def _store_cache(conn, fresh: list[dict[str, Any]]) -> None:
 
 
 def collect(conn, since: int | None = None, until: int | None = None, generic_formats: set[str] | None = None,
-            only_actor: str | None = None) -> UsageData:
-    """What every actor (or only *only_actor*) did in the window."""
+            only_actor: str | None = None, only_provider: str | None = None) -> UsageData:
+    """What every actor (or only *only_actor*) did in the window.  Actors are keyed
+    by (provider, name): a Kubernetes user and a portal user may share a name."""
     win = _window(since, until)
-    actors: dict[str, ActorUsage] = {}
+    actors: dict[tuple[str, str], ActorUsage] = {}
 
     def get(name: str, provider: str) -> ActorUsage:
-        a = actors.get(name)
+        a = actors.get((provider, name))
         if a is None:
-            a = actors[name] = ActorUsage(name, provider)
+            a = actors[(provider, name)] = ActorUsage(name, provider)
         return a
 
     rows = _aggregate_rows(conn, since, until)
@@ -310,10 +311,11 @@ def collect(conn, since: int | None = None, until: int | None = None, generic_fo
             a.formats.add(fmt)
             a.touch(n, t0, t1)
             key = (act or "").lower()
-            if outc == "failure" and err and _GENERIC_DENIED.search(err):
-                for eid, ts in _generic_ids(conn, actor, fmt, act, res, err, n):
-                    a.denied.append(DeniedEvent(eid, ts, key, res, act, fmt, err))
-                continue
+            if outc == "failure":
+                if err and _GENERIC_DENIED.search(err):
+                    for eid, ts in _generic_ids(conn, actor, fmt, act, res, err, n):
+                        a.denied.append(DeniedEvent(eid, ts, key, res, act, fmt, err))
+                continue  # any other failure (bad password, missing object) is neither use nor denial
             u = a.used.get((key, res))
             if u is None:
                 u = a.used[(key, res)] = Used(key, res)
@@ -324,16 +326,17 @@ def collect(conn, since: int | None = None, until: int | None = None, generic_fo
     if only_actor is not None:
         scond = [E.actor == only_actor, E.format == CT, E.session.is_not(None), *win]
         for actor, sess, n in conn.execute(select(E.actor, E.session, func.count()).where(and_(*scond)).group_by(E.actor, E.session)):
-            if actor in actors:
-                actors[actor].sessions[sess] = n
-        fmts = [CT, K8S, *sorted(generic_formats or ())]
+            if ("aws", actor) in actors:
+                actors[("aws", actor)].sessions[sess] = n
+        fmts = {"aws": [CT], "k8s": [K8S], "generic": sorted(generic_formats or ())}.get(
+            only_provider or "", [CT, K8S, *sorted(generic_formats or ())])
         for extra_cond in (E.actor == only_actor, _IMP == only_actor):
             q = (select(E.src_ip, func.count()).where(E.format.in_(fmts), E.src_ip.is_not(None), extra_cond, *win)
                  .group_by(E.src_ip))
             for ip, n in conn.execute(q):
-                if only_actor in actors:
-                    ips = actors[only_actor].ips
-                    ips[ip] = ips.get(ip, 0) + n
+                for a in actors.values():
+                    if a.name == only_actor and (only_provider is None or a.provider == only_provider):
+                        a.ips[ip] = a.ips.get(ip, 0) + n
     firsts = [a.first for a in actors.values() if a.first is not None]
     lasts = [a.last for a in actors.values() if a.last is not None]
     return UsageData(actors, data_services, (since, until), (min(firsts, default=None), max(lasts, default=None)))

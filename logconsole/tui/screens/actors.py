@@ -197,7 +197,8 @@ class ActorsScreen(Screen[str | None]):
             if result:
                 self.dismiss(result)
 
-        self.app.push_screen(ActorDetailScreen(self.engine, v.name, since=self.since, until=self.until), done)
+        self.app.push_screen(ActorDetailScreen(self.engine, v.name, provider=v.provider, since=self.since,
+                                               until=self.until), done)
 
     def action_timeline(self) -> None:
         from logconsole.analysis.privileges.actors import timeline_filter
@@ -238,10 +239,12 @@ class ActorDetailScreen(Screen[str | None]):
     ActorDetailScreen DataTable { height: 1fr; }
     """
 
-    def __init__(self, engine: Engine, actor: str, *, since: int | None = None, until: int | None = None) -> None:
+    def __init__(self, engine: Engine, actor: str, *, provider: str | None = None, since: int | None = None,
+                 until: int | None = None) -> None:
         super().__init__()
         self.engine = engine
         self.actor = actor
+        self.provider = provider
         self.since = since
         self.until = until
         self.view: Any = None
@@ -271,7 +274,7 @@ class ActorDetailScreen(Screen[str | None]):
         from logconsole.analysis.privileges.actors import actor_report, analyze
 
         try:
-            a = analyze(self.engine, self.since, self.until, only=self.actor, with_events=True)
+            a = analyze(self.engine, self.since, self.until, only=self.actor, provider=self.provider, with_events=True)
             view = next((v for v in a.actors if v.name == self.actor), None)
             report = actor_report(view, a) if view is not None else None
         except Exception as exc:
