@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-from sqlalchemy import Engine, bindparam, delete, func, insert, select, update
+from sqlalchemy import Engine, delete, func, insert, select, update
 
 from logconsole.ingest.base import REGISTRY, Event, Parser, Quarantined
 from logconsole.ingest.detect import UnknownFormat, detect

@@ -87,7 +87,7 @@ def parse_time(value) -> int:
     if value is None or value == "":
         raise ParseError("missing time")
     if isinstance(value, bool):
-        raise ParseError(f"time has wrong type bool")
+        raise ParseError("time has wrong type bool")
     if isinstance(value, (int, float)):
         return parse_epoch(value)
     if isinstance(value, str):
