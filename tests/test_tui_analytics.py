@@ -400,3 +400,17 @@ def test_breadcrumb_forms():
     given = RText("all events › failures")
     assert breadcrumb_text(given, "actor").plain == "all events › failures › frequency of Actor"
     assert given.plain == "all events › failures"  # the caller's Text is not modified
+
+
+def test_fit_value_cuts_long_and_wide_values_safely():
+    from rich.cells import cell_len
+
+    from logconsole.tui.widgets.facets import fit_value
+
+    assert fit_value("arn:aws:iam::111122223333:user/alice", 20, "actor") == "…22223333:user/alice"
+    assert fit_value("GetObject", 6, "action") == "GetOb…"
+    assert fit_value(None, 8, "actor") == "(empty) "
+    for col in ("resource", "action"):
+        for v in ("日本語" * 10, "a\x1b[2J" * 300_000, "x" * 3):
+            out = fit_value(v, 9, col)
+            assert cell_len(out) == 9 and "\x1b" not in out
