@@ -392,14 +392,16 @@ def _remember_index(dbapi_conn, _record) -> None:
         pass
 
 
-def _resolve_from_last_index(fid: int):
-    path = _LAST_DB[0]
-    if not path:
-        return None
+def _read_queries(path: str, fid: int | None):
+    """Saved queries straight from the index file (read-only; never creates a file)."""
+    import os
     import sqlite3
+    from urllib.parse import quote
 
+    if not path or not os.path.exists(path):
+        return None
     try:
-        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        con = sqlite3.connect(f"file:{quote(os.path.abspath(path))}?mode=ro", uri=True)
         try:
             if fid is None:
                 return [tuple(r) for r in con.execute(
@@ -413,26 +415,27 @@ def _resolve_from_last_index(fid: int):
     return (r[0], r[1]) if r else None
 
 
-QUERY_RESOLVER[0] = _resolve_from_last_index
+#: the index pinned by :func:`install_resolver` (else the one opened last)
+_PINNED_DB: list[str | None] = [None]
+
+
+def _resolve(fid: int | None):
+    import os
+
+    pinned = _PINNED_DB[0]
+    path = pinned if pinned and os.path.exists(pinned) else _LAST_DB[0]
+    return _read_queries(path, fid) if path else None
+
+
+QUERY_RESOLVER[0] = _resolve
 
 
 def install_resolver(engine) -> None:
-    """Let ``finding:N`` include the saved query of finding N, read from *engine*'s index."""
-
-    def resolve(fid: int | None):
-        with engine.connect() as conn:
-            if fid is None:
-                return [
-                    (r[0], r[1]) for r in conn.execute(
-                        select(findings.c.query, findings.c.query_now_us)
-                        .where(findings.c.query.is_not(None), ~findings.c.query.contains("finding:"))
-                        .order_by(findings.c.id)
-                    )
-                ]
-            r = conn.execute(select(findings.c.query, findings.c.query_now_us).where(findings.c.id == fid)).first()
-        return (r[0], r[1]) if r else None
-
-    QUERY_RESOLVER[0] = resolve
+    """Let ``finding:N`` read finding N's saved query from *engine*'s index (the CLI and the console call this)."""
+    db = engine.url.database
+    if db and db != ":memory:":
+        _PINNED_DB[0] = db
+    QUERY_RESOLVER[0] = _resolve
 
 
 __all__ = [
