@@ -273,6 +273,21 @@ class _TimeCache:
         if tv == self.last_key and type(tv) is type(self.last_key):
             return self.last_val
         val = self.cache.get(tv) if isinstance(tv, str) else None
+        if val is None and type(tv) is str and len(tv) >= 20 and tv[-1] == "Z" and tv[16] == ":" and tv[10] == "T":
+            # "YYYY-MM-DDTHH:MM:SS[.ffffff]Z": parse the minute once, add seconds and fraction
+            base = self.cache.get(tv[:16])
+            if base is None:
+                try:
+                    base = parse_time(tv[:16] + ":00Z")
+                except Exception:  # noqa: BLE001
+                    base = None
+                self.cache[tv[:16]] = base
+            sec, frac = tv[17:19], tv[19:-1]
+            if base is not None and sec.isdigit() and sec < "60" and (not frac or (frac[0] == "." and frac[1:].isdigit()
+                                                                   and len(frac) <= 10)):
+                val = base + int(sec) * 1_000_000 + (int((frac[1:] + "000000")[:6]) if frac else 0)
+                self.last_key, self.last_val = tv, val
+                return val
         if val is None:
             try:
                 val = parse_time(tv)
