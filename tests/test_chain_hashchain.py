@@ -307,3 +307,29 @@ def test_chain_restart_in_the_middle(tmp_path):
     p = ch.write(tmp_path / "r.log", ch.lines() + other.lines())
     r = _run(p, ChainOptions())
     assert [(f.kind, f.line, f.seq) for f in r.failures] == [("broken_link", 11, 11)]
+
+
+def test_time_cache_equals_parse_time():
+    from datetime import datetime, timedelta, timezone
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from logconsole.analysis.chain.hashchain import _TimeCache
+    from logconsole.ingest.timeparse import parse_time
+
+    cache = _TimeCache()
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2100, 1, 1)), st.integers(0, 6))
+    def check(dt, digits):
+        s = dt.strftime("%Y-%m-%dT%H:%M:%S") + (("." + f"{dt.microsecond:06d}"[:digits]) if digits else "") + "Z"
+        assert cache.get(s) == parse_time(s)
+
+    check()
+    for odd in ("2026-03-01T09:00:07+01:00", "2026-03-01 09:00:07Z", "garbage-garbage-garbageZ", 1772355600):
+        try:
+            ref = parse_time(odd)
+        except Exception:  # noqa: BLE001
+            ref = None
+        assert cache.get(odd) == ref
