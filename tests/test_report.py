@@ -446,3 +446,18 @@ def test_actors_section_counts_each_event_once(hostile_db) -> None:
     assert total == len(HOSTILE)  # findings 1 and 3 overlap; each event counted once
     findings_col = {cell_texts(r["inline"][0]): cell_texts(r["inline"][3]) for r in t["rows"]}
     assert findings_col["empty"] == "F1, F3"  # HOSTILE[-1] == "" -> actor "empty", a failure (index 15)
+
+
+def test_rehash_detects_changed_and_missing_evidence(hostile_db) -> None:
+    eng, tmp = hostile_db
+    text = build_report(eng, ReportOptions(at_us=0, rehash=True))
+    assert "all match the hashes taken at ingest" in text and "| same |" in text
+    src = tmp / "evidence" / "weird|name`.jsonl"
+    src.write_text(src.read_text() + "\n")
+    text = build_report(eng, ReportOptions(at_us=0, rehash=True))
+    assert "CHANGED (now " in text and "1 file(s) differ" in text
+    src.unlink()
+    text = build_report(eng, ReportOptions(at_us=0, rehash=True))
+    assert "| not found |" in text
+    assert_tables_sound(text)
+    assert "not hashed again" in build_report(eng, ReportOptions(at_us=0))

@@ -98,6 +98,7 @@ def readiness_cmd(by_source, db_path, as_json):
 @click.option("--at", "at", default=None, help="Pin the report's generated-at time (ISO 8601), for reproducible reports.")
 @click.option("--evidence-root", default=None,
               help="Show source paths relative to this directory (default: their common parent).")
+@click.option("--rehash", is_flag=True, help="Hash every evidence file again and compare with the ingest hash.")
 @click.option("--case", "case_id", default=None, help="Case id shown in the report header.")
 @click.option("--analyst", default=None, help="Analyst shown in the report header.")
 @click.option("--summary", default=None, help="Executive summary (Markdown) opening section 2; @FILE reads a file, @- stdin.")
@@ -105,7 +106,7 @@ def readiness_cmd(by_source, db_path, as_json):
 @click.option("--finding", "finding_id", type=int, default=None, help="csv/jsonl/timesketch: the events of one finding.")
 @click.option("--raw", is_flag=True, help="jsonl: include the raw record.")
 @db_option
-def export_cmd(out_path, fmt, title, at, evidence_root, case_id, analyst, summary, query, finding_id, raw, db_path):
+def export_cmd(out_path, fmt, title, at, evidence_root, rehash, case_id, analyst, summary, query, finding_id, raw, db_path):
     """Write the Markdown findings report, or the timeline as CSV / JSONL / Timesketch JSONL.
 
     \b
@@ -129,7 +130,8 @@ def export_cmd(out_path, fmt, title, at, evidence_root, case_id, analyst, summar
 
         text = build_report(eng, ReportOptions(title=title, at_us=at_us, evidence_root=evidence_root,
                                                db_label=os.path.basename(str(eng.url.database or "")),
-                                               case_id=case_id, analyst=analyst, summary=_read_text(summary)))
+                                               case_id=case_id, analyst=analyst, summary=_read_text(summary),
+                                               rehash=rehash))
         if out_path:
             data = text.encode("utf-8")
             with open(out_path, "wb") as fh:
@@ -144,8 +146,8 @@ def export_cmd(out_path, fmt, title, at, evidence_root, case_id, analyst, summar
 
     from logconsole.report.exports import export_timeline
 
-    if case_id or analyst or summary or at:
-        fail("--case, --analyst, --summary and --at apply to the Markdown report")
+    if case_id or analyst or summary or at or rehash:
+        fail("--case, --analyst, --summary, --at and --rehash apply to the Markdown report")
     if query and finding_id is not None:
         fail("give --query or --finding, not both")
     where = true()

@@ -48,6 +48,7 @@ class ReportOptions:
     tail_rows: int = TAIL_ROWS
     case_id: str | None = None
     analyst: str | None = None
+    rehash: bool = False  # re-hash every evidence file at export and compare with the ingest hash
     summary: str | None = None  # the investigator's executive summary (Markdown)
 
 
@@ -102,7 +103,7 @@ def build_report(engine: Engine, opts: ReportOptions | None = None) -> str:
         out.append(_header(conn, engine, opts, at_us, srcs, paths, total_events))
         out.append(_summary(conn, finds, total_events, first_all, last_all, srcs, opts.summary))
         ready = source_readiness(engine)
-        out.append(_evidence(conn, engine, srcs, paths, ready, priv))
+        out.append(_evidence(conn, engine, srcs, paths, ready, priv, opts.rehash))
         out.append(_method(conn, finds, srcs))
         actors: dict[str, dict[str, Any]] = {}
         out.append(_findings(conn, finds, opts, actors))
@@ -171,25 +172,68 @@ def _summary(conn, finds, total_events, first_all, last_all, srcs, summary: str 
 
 
 # ====================================================================== 3 evidence
-def _evidence(conn, engine, srcs, paths, ready, priv) -> str:
+def rehash_status(path: str, sha256: str) -> str:
+    """Re-hash an evidence file now (read-only, streamed): ``same``, ``CHANGED ...``, ``not found``."""
+    import hashlib
+
+    if not path or path == "-":
+        return "n/a (stdin)"
+    try:
+        h = hashlib.sha256()
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+    except FileNotFoundError:
+        return "not found"
+    except OSError as exc:
+        return f"unreadable ({exc.strerror or exc.__class__.__name__})"
+    now = h.hexdigest()
+    return "same" if now == sha256 else f"CHANGED (now {now[:12]})"
+
+
+def _evidence(conn, engine, srcs, paths, ready, priv, rehash: bool = False) -> str:
     out = ["## 3. Evidence and integrity\n", "### 3.1 Sources\n"]
     out.append(
-        "One row per evidence file as ingested (opened read-only; SHA-256 of the file's bytes). "
+        "One row per evidence file as ingested (opened read-only; SHA-256 of the file's bytes at ingest). "
         "Accounting per file: records read = events + duplicates + merged + quarantined.\n"
     )
     if not srcs:
         out.append("No sources ingested (`logconsole ingest PATH...`).\n")
+    with_merged = any(s.get("merged") for s in srcs)
     rows = []
+    changed = 0
     for s in srcs:
-        rows.append([
+        row = [
             f"S{s['id']}", md(paths.show(s["path"]), 300), md(s["format"]), f"`{s['sha256']}`" if s["sha256"] else "",
-            _int(s["bytes"]), _int(s["records"]), _int(s["events"]), _int(s["duplicates"] + (s.get("merged") or 0)),
-            _int(s["quarantined"]), _t(s["first_ts"]), _t(s["last_ts"]),
-        ])
+            _int(s["bytes"]), _int(s["records"]), _int(s["events"]), _int(s["duplicates"]),
+        ]
+        if with_merged:
+            row.append(_int(s.get("merged") or 0))
+        row += [_int(s["quarantined"]), _t(s["first_ts"]), _t(s["last_ts"])]
+        if rehash:
+            st = rehash_status(s["path"], s["sha256"])
+            changed += st != "same"
+            row.append(md(st))
+        rows.append(row)
     if rows:
-        out.append(md_table(
-            ["Source", "Path", "Format", "SHA-256", "Bytes", "Records", "Events", "Duplicates", "Quarantined", "First event (UTC)", "Last event (UTC)"],
-            rows, align="lllrrrrrrll"))
+        head = ["Source", "Path", "Format", "SHA-256", "Bytes", "Records", "Events", "Duplicates"]
+        align = "lllrrrrr"
+        if with_merged:
+            head.append("Merged")
+            align += "r"
+        head += ["Quarantined", "First event (UTC)", "Last event (UTC)"]
+        align += "rll"
+        if rehash:
+            head.append("At export")
+            align += "l"
+        out.append(md_table(head, rows, align=align))
+        if rehash:
+            out.append("Every file was hashed again when this report was written: "
+                       + ("all match the hashes taken at ingest.\n" if not changed
+                          else f"{changed} file(s) differ from, or are missing since, the ingest (column \"At export\").\n"))
+        else:
+            out.append("The files were not hashed again for this report (`logconsole export --rehash` compares them "
+                       "with the hashes taken at ingest).\n")
     incomplete = [s for s in srcs if s["status"] != "complete"]
     if incomplete:
         out.append(f"{len(incomplete)} source(s) were left incomplete by an interrupted ingest: "
