@@ -213,3 +213,19 @@ def test_fixture_shape(tmp_path):
     assert len(_ids(eng, f'actor:"{ALICE}"')) == 80
     assert len(_ids(eng, f'actor:"{BOB}"')) == 80
     assert len(_ids(eng, "outcome:failure")) == 40
+
+
+def test_anchors_make_every_jump_short(big):
+    exp = expected_ids(big)
+    q = TimelineQuery(big, page_size=20)
+    assert q.build_anchors(every_pages=5, min_rows=1000) == 30  # one per 100 rows
+    assert TimelineQuery(big).build_anchors(min_rows=10_000) == 0  # small results skip it
+    r = random.Random(3)
+    for off in [r.randrange(len(exp)) for _ in range(40)]:
+        before = q.stats.offset_rows_skipped
+        assert q.row(off).id == exp[off]
+        assert q.stats.offset_rows_skipped - before < 100
+    fq = TimelineQuery(big, compile_filter("outcome:failure").where, page_size=10)
+    fexp = expected_ids(big, compile_filter("outcome:failure").where)
+    assert fq.build_anchors(every_pages=3, min_rows=1) == -(-len(fexp) // 30)
+    assert [fq.row(i).id for i in range(0, len(fexp), 37)] == fexp[::37]

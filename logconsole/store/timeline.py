@@ -18,6 +18,9 @@ How a page at offset N is found (``page_size`` rows per page, default 200):
   read, and a jump to the middle of a million rows scans at most half the
   index once (measured: ~5-10 ms unfiltered, ~50-100 ms for a filter on an
   unindexed column, on a 2-core box; see ``benchmarks/bench_console.py``).
+  For big results the console also calls :meth:`TimelineQuery.build_anchors`
+  in the background: one window-function pass records an anchor every 1,000
+  rows, after which any jump skips at most 1,000 index entries.
 
 Nothing here imports Textual; the CLI and the TUI share it.
 """
@@ -200,6 +203,29 @@ class TimelineQuery:
         if not forward:
             rows.reverse()
         return rows
+
+    def build_anchors(self, every_pages: int = 5, min_rows: int = 50_000) -> int:
+        """Record the key of every *every_pages*-th page start in one pass over the index.
+
+        Afterwards any offset is at most ``every_pages * page_size`` rows from a
+        known anchor, so scrollbar drags and jumps into the middle of millions of
+        rows cost a short OFFSET instead of up to half the index.  One SQL pass
+        (a window function, in SQLite's C code) - run it in a background thread.
+        Skipped below *min_rows* (OFFSET is cheap there).  Returns anchors added.
+        """
+        n = self.count()
+        if n < min_rows:
+            return 0
+        step = every_pages * self.page_size
+        rn = func.row_number().over(order_by=(events.c.ts_us, events.c.id)).label("rn")
+        inner = select(events.c.ts_us, events.c.id, rn).where(self.where).subquery()
+        stmt = select(inner.c.rn, inner.c.ts_us, inner.c.id).where((inner.c.rn - 1) % step == 0)
+        with self.engine.connect() as conn:
+            found = {(int(r[0]) - 1) // self.page_size: (r[1], r[2]) for r in conn.execute(stmt)}
+        with self._lock:
+            before = len(self._anchors)
+            self._anchors.update(found)
+            return len(self._anchors) - before
 
     # ------------------------------------------------------------------ positions
     def offset_of_key(self, key: tuple[int, int]) -> int:

@@ -40,6 +40,8 @@ from logconsole.tui.widgets.filter_bar import FilterBar
 
 FACETS_MIN_WIDTH = 140
 HISTOGRAM_MIN_HEIGHT = 30
+ANCHOR_MIN_ROWS = 50_000
+ANCHOR_DELAY = 1.0
 _REL_JUMP = re.compile(r"^([+-])(\d+(?:\.\d+)?)([smhdw])$")
 _UNIT_US = {"s": 1_000_000, "m": 60_000_000, "h": 3_600_000_000, "d": 86_400_000_000, "w": 604_800_000_000}
 _TIME_TERM = re.compile(r'(?<!\S)(since|until):("(?:[^"\\]|\\.)*"|\S+)')
@@ -247,6 +249,8 @@ class TimelineScreen(Screen[None]):
         self.filter = flt
         self.count = n
         self.events.set_query(q, n, cursor, sample=sample)
+        if n >= ANCHOR_MIN_ROWS:  # after the first paint and the analytics, index the big result
+            self.set_timer(ANCHOR_DELAY, lambda: self._build_anchors(gen, q))
         self.bar.set_applied(flt.text, self.breadcrumb(), n, self.total)
         for wid in ("histogram", "facets"):
             w = self._optional_widget(wid)
@@ -255,6 +259,15 @@ class TimelineScreen(Screen[None]):
             if w is not None and hasattr(w, "where"):
                 w.where = flt.where
         self._sync_header()
+
+    @work(thread=True, exclusive=True, group="timeline-anchors", exit_on_error=False)
+    def _build_anchors(self, gen: int, q: TimelineQuery) -> None:
+        if gen != self._gen:
+            return
+        try:
+            q.build_anchors(min_rows=ANCHOR_MIN_ROWS)
+        except Exception:  # best effort: paging falls back to OFFSET from the nearest known key
+            pass
 
     def reload_flags(self) -> None:
         with self.engine.connect() as conn:
