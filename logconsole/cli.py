@@ -28,6 +28,8 @@ LAZY_COMMANDS: dict[str, str] = {
     "readiness": "logconsole.commands.report:readiness_cmd",
     "export": "logconsole.commands.report:export_cmd",
     "verify": "logconsole.commands.verify:verify",
+    "freq": "logconsole.commands.analytics:freq",
+    "histogram": "logconsole.commands.analytics:histogram",
 }
 
 
