@@ -53,7 +53,7 @@ AUDIT_MARKERS = {
 }
 
 
-@dataclass
+@dataclass(slots=True)
 class SeqItem:
     line: int | None
     stream: str
@@ -223,7 +223,7 @@ def read_items(path: str, kind: str, seq_field: str = "seq", time_field: str | N
             native = isinstance(obj.get("System"), dict) or isinstance(obj.get("Event"), dict) \
                 or "ProviderName" in obj or "Payload" in obj  # evtx dump, Get-WinEvent, EvtxECmd
             yield SeqItem(lineno, f"{computer}/{channel}", rid, _time(tv), marker=marker, file=path,
-                          stamp=json.dumps(obj, sort_keys=True), index=idx, forwarded=not native)
+                          stamp=hash(json.dumps(obj, sort_keys=True)), index=idx, forwarded=not native)
     else:
         for lineno, obj, idx in _json_records(path):
             s = _as_int(obj.get(seq_field))
@@ -231,7 +231,7 @@ def read_items(path: str, kind: str, seq_field: str = "seq", time_field: str | N
                 continue
             tv = obj.get(time_field) if time_field else next((obj[k] for k in ("time", "timestamp", "ts", "@timestamp")
                                                                if k in obj), None)
-            yield SeqItem(lineno, "", s, _time(tv), file=path, stamp=json.dumps(obj, sort_keys=True), index=idx)
+            yield SeqItem(lineno, "", s, _time(tv), file=path, stamp=hash(json.dumps(obj, sort_keys=True)), index=idx)
 
 
 # --------------------------------------------------------------------------- analysis
@@ -251,8 +251,10 @@ def _where(it: SeqItem) -> str:
     return f"line {it.line}"
 
 
-def analyze(items: Iterable[SeqItem], kind: str, res: TargetResult, tolerance_us: int = DEFAULT_TOLERANCE_US) -> None:
-    """Add failures (unexplained) and explained anomalies to *res* for every stream."""
+def analyze(items: Iterable[SeqItem], kind: str, res: TargetResult, tolerance_us: int = DEFAULT_TOLERANCE_US) -> int:
+    """Add failures (unexplained) and explained anomalies to *res* for every stream.
+
+    Returns how many streams were dense enough to judge (0: nothing verifiable)."""
     streams: dict[str, list[SeqItem]] = defaultdict(list)
     for it in items:
         streams[it.stream].append(it)
@@ -378,7 +380,7 @@ def analyze(items: Iterable[SeqItem], kind: str, res: TargetResult, tolerance_us
     res.records = total
     res.notes.extend(sparse_notes)
     res.coverage = "; ".join(summaries) if summaries else "no sequence numbers"
-    res._dense = dense_streams  # type: ignore[attr-defined]
+    return dense_streams
 
 
 def verify_file(path: str, kind: str | None = None, *, seq_field: str = "seq", time_field: str | None = None,
@@ -392,16 +394,9 @@ def verify_file(path: str, kind: str | None = None, *, seq_field: str = "seq", t
         items = list(read_items(path, kind, seq_field, time_field))
     except (OSError, ValueError) as exc:
         return unverifiable(path, "sequence", f"{path}: cannot read: {str(exc)[:120]}")
-    analyze(items, kind, res, tolerance_us)
+    dense = analyze(items, kind, res, tolerance_us)
     res.anchor = "none (sequence numbers are evidence, not proof)"
     res.notes.insert(0, "evidence, not proof: sequence numbers are written by the logging system itself")
-    return _finish(res)
-
-
-def _finish(res: TargetResult) -> TargetResult:
-    dense = getattr(res, "_dense", 0)
-    if hasattr(res, "_dense"):
-        del res._dense  # type: ignore[attr-defined]
     return res.finish(anchored=False, verifiable=dense > 0)
 
 
@@ -459,9 +454,9 @@ def verify_index_sources(engine, source_ids: list[int] | None = None,
                                          event_id=eid, file=spath, stamp=eid, index=rec_index,
                                          forwarded=extra.get("export") in (None, "flat", "winlogbeat")))
             res = TargetResult(spath, "sequence", files=[spath], source_id=sid)
-            analyze(items, kind, res, tolerance_us)
+            dense = analyze(items, kind, res, tolerance_us)
             res.anchor = "none (sequence numbers are evidence, not proof)"
             res.notes.insert(0, "evidence, not proof: sequence numbers are written by the logging system itself; "
                              "read from the index")
-            out.append(_finish(res))
+            out.append(res.finish(anchored=False, verifiable=dense > 0))
     return out
