@@ -200,7 +200,8 @@ def actors(sort_key, provider, since, until, db_path, as_json):
     for v in views:
         s = v.summary()
         g = "-" if s["granted"] is None else str(s["granted"])
-        click.echo(f"{one_line(s['actor'], w):{w}}  {one_line(s['type'], 14):14}  {s['events']:>7}  {(s['last_seen'] or '-'):20}  "
+        last = (s["last_seen"][:19] + "Z") if s["last_seen"] else "-"
+        click.echo(f"{one_line(s['actor'], w):{w}}  {one_line(s['type'], 14):14}  {s['events']:>7}  {last:20}  "
                    f"{g:>7}  {s['used']:>5}  {s['unused']:>6}  {s['unknown']:>5}  {s['used_not_granted']:>5}  "
                    f"{s['denied']:>6}  {s['findings']:>4}  {_bar(s['used'], s['granted'])}")
 

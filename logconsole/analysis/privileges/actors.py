@@ -468,6 +468,7 @@ def _denied(v: ActorView) -> None:
             dest.append({
                 "action": cat.canonical(key) if v.provider == "aws" and cat.known(key) else key,
                 "resource": res, "count": len(ds), "first": format_us(ds[0].ts), "last": format_us(ds[-1].ts),
+                "last_us": ds[-1].ts,
                 "events": [d.id for d in ds[:EVIDENCE_LIMIT]], "error": ds[0].code,
                 "raw_actions": sorted({d.raw_action for d in ds if d.raw_action}),
             })
@@ -571,11 +572,24 @@ def _findings(conn, v: ActorView, grants: GrantSet, usage: UsageData, wstart, we
                 detail += f"; {r.note}"
             f.append(Finding("used_not_granted", detail, "medium", raw=set(r.raw), extra={"action": r.action}))
     # ---- denied attempts (+ enumeration bursts)
+    later: dict[str, Used] = {}
+    if u is not None:
+        for (key, _r), uu in u.used.items():
+            k = key.lower()
+            if k not in later or (uu.last or 0) > (later[k].last or 0):
+                later[k] = uu
     for d in v.denied:
         res = f" on {d['resource']}" if d["resource"] else ""
-        f.append(Finding("denied_attempt", f"{d['action']}{res} denied {d['count']} time(s) "
-                         f"({d['first']} .. {d['last']}), {d['error'] or 'denied'}", "low", ids=list(d["events"]),
-                         extra={"action": d["action"], "resource": d["resource"]}))
+        detail = f"{d['action']}{res} denied {d['count']} time(s) ({d['first']} .. {d['last']}), {d['error'] or 'denied'}"
+        extra: dict[str, Any] = {"action": d["action"], "resource": d["resource"]}
+        sev = "low"
+        uu = later.get(str(d["action"]).lower())
+        if uu is not None and uu.last is not None and d["last_us"] is not None and uu.last > d["last_us"]:
+            # denied, then allowed: the privileges changed in between (or another resource was used)
+            detail += f"; later allowed: used {uu.count} time(s), last {format_us(uu.last)}"
+            extra["later_allowed"] = True
+            sev = "medium"
+        f.append(Finding("denied_attempt", detail, sev, ids=list(d["events"]), extra=extra))
     if u is not None:
         for _i, _j, ds in enumeration_bursts(u.denied):
             acts = sorted({d.key for d in ds})

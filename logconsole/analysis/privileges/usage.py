@@ -180,13 +180,43 @@ def _store_cache(conn, fresh: list[dict[str, Any]]) -> None:
     from logconsole.store.grants_schema import priv_usage_cache as C
 
     try:
-        with conn.engine.begin() as wconn:
-            stmt = insert(C)
-            wconn.execute(stmt.on_conflict_do_update(index_elements=["source_id"], set_={
-                "version": stmt.excluded.version, "computed_at": stmt.excluded.computed_at,
-                "events": stmt.excluded.events, "rows": stmt.excluded.rows}), fresh)
+        with conn.engine.connect() as wconn:
+            # a cache: never wait long for an ingest that holds the write lock
+            wconn.exec_driver_sql("PRAGMA busy_timeout=500")
+            try:
+                stmt = insert(C)
+                wconn.execute(stmt.on_conflict_do_update(index_elements=["source_id"], set_={
+                    "version": stmt.excluded.version, "computed_at": stmt.excluded.computed_at,
+                    "events": stmt.excluded.events, "rows": stmt.excluded.rows}), fresh)
+                wconn.commit()
+            except Exception:
+                wconn.rollback()
+                raise
+            finally:
+                wconn.exec_driver_sql("PRAGMA busy_timeout=10000")
+                wconn.commit()
     except Exception:  # read-only index or a concurrent writer: the rows are still used, just not kept
         pass
+
+
+def precompute(engine, result=None) -> int:
+    """Compute the per-source usage aggregates of every complete CloudTrail /
+    Kubernetes source that has none yet (``POST_INGEST``-compatible: ``fn(engine,
+    result)``), so that the first ``logconsole actors`` after an ingest is as fast
+    as the next ones.  Returns the number of sources aggregated."""
+    from logconsole.store.grants_schema import priv_usage_cache as C
+    from logconsole.store.schema import sources as S
+
+    with engine.connect() as conn:
+        have = {r[0] for r in conn.execute(select(C.c.source_id).where(C.c.version == CACHE_VERSION))}
+        todo = [r for r in conn.execute(select(S.c.id, S.c.format, S.c.events).where(
+            S.c.format.in_([CT, K8S]), S.c.status == "complete")) if r[0] not in have]
+        fresh = [{"source_id": sid, "version": CACHE_VERSION, "computed_at": time.time_ns() // 1000,
+                  "events": nev or 0, "rows": json.dumps(_source_rows(conn, sid, fmt), separators=(",", ":"))}
+                 for sid, fmt, nev in todo]
+        if fresh:
+            _store_cache(conn, fresh)
+    return len(fresh)
 
 
 def collect(conn, since: int | None = None, until: int | None = None, generic_formats: set[str] | None = None,
