@@ -318,10 +318,11 @@ def _method(conn, finds, srcs) -> str:
         "All times are UTC. Events were normalized by the parsers listed below into one index; each finding's events "
         "are the events attached to it (for example bookmarked in the timeline) plus every event matching its saved "
         "filter (logconsole filter language, `docs/query.md`). Relative times in a filter (`since:24h`) are resolved "
-        "against the moment the finding was saved, shown below for filters that use them. Timeline rows are ordered by time, source file, line "
+        "against the moment the finding was saved (shown when a filter uses them). Timeline rows are ordered by time, source file, line "
         "and record index; raw SHA-256 values are those of the exact record bytes in the evidence file.\n"
     )
     if finds:
+        relative = any(f["query"] and is_relative(f["query"]) for f in finds)
         rows = []
         for f in finds:
             sel = []
@@ -329,13 +330,14 @@ def _method(conn, finds, srcs) -> str:
                 sel.append(f"{f['attached']} attached event(s)")
             if f["query"]:
                 sel.append("saved filter")
-            rows.append([
-                f"F{f['id']}", md(" + ".join(sel) or "none"),
-                md(f["query"], 500) if f["query"] else "-",
-                _t(f["query_now_us"]) if f["query"] and is_relative(f["query"]) else "-",
-                f"{_t(f['first_us'])} .. {_t(f['last_us'])}" if f["events"] else "no events",
-            ])
-        out.append(md_table(["Finding", "Selection", "Filter", "Filter resolved at (UTC)", "Time range (UTC)"], rows))
+            row = [f"F{f['id']}", md(" + ".join(sel) or "none"), md(f["query"], 500) if f["query"] else "-"]
+            if relative:
+                row.append(_t(f["query_now_us"]) if f["query"] and is_relative(f["query"]) else "-")
+            row.append(f"{_t(f['first_us'])} .. {_t(f['last_us'])}" if f["events"] else "no events")
+            rows.append(row)
+        head = ["Finding", "Selection", "Filter"] + (["Filter resolved at (UTC)"] if relative else []) + ["Time range (UTC)"]
+        out.append(md_table(head, rows))
+        out.append("Each filter lists its events again with `logconsole search 'FILTER' -n 0`.\n")
     views = A.list_views(conn)
     if views:
         out.append("Saved views:\n")
