@@ -310,7 +310,7 @@ def test_chain_restart_in_the_middle(tmp_path):
 
 
 def test_time_cache_equals_parse_time():
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime
 
     from hypothesis import given, settings
     from hypothesis import strategies as st

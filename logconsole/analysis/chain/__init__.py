@@ -17,3 +17,5 @@ from logconsole.analysis.chain.model import (  # noqa: F401
     TargetResult,
     exit_code,
 )
+
+__all__ = ["FAILURE_KINDS", "STATUSES", "Failure", "TargetResult", "exit_code"]

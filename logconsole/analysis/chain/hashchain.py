@@ -339,7 +339,6 @@ class _Verifier:
         kept = self.kept
         anomalies = self.anomalies
         pos = 0
-        prev: Rec | None = None  # the previous record, as a Rec only when needed
         p_stored: str | None = opts.genesis
         p_seq: int | None = None
         p_ts: int | None = None
