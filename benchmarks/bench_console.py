@@ -322,6 +322,8 @@ def main(argv=None) -> int:
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--no-analytics", action="store_true", help="console without histogram and facets (comparison)")
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--size", default="120x40", help="terminal WxH for the headless console (default 120x40)")
+    ap.add_argument("--no-tmux", action="store_true", help="skip the process-start measurement in tmux")
     args = ap.parse_args(argv)
     path = args.db or Path(str(DEFAULT_DB).format(n=args.events))
     figures: dict = {"events": args.events, "db": str(path)}
@@ -334,7 +336,11 @@ def main(argv=None) -> int:
     if args.only in (None, "queries"):
         figures["queries"] = measure_queries(path)
     if args.only in (None, "console"):
-        figures["console"] = asyncio.run(measure_console(path, runs=args.runs, analytics=not args.no_analytics))
+        w, _, h = args.size.partition("x")
+        figures["console"] = asyncio.run(
+            measure_console(path, size=(int(w), int(h)), runs=args.runs, analytics=not args.no_analytics))
+        if not args.no_tmux:
+            figures["console"].update(measure_process_start(path, size=(int(w), int(h)), runs=args.runs))
     if args.json:
         print(json.dumps(figures, indent=2))
     else:
@@ -462,6 +468,41 @@ async def measure_console(path: Path, size=(120, 40), runs: int = 3, analytics: 
     if facets_first:
         out["facets_ready_after_start_ms"] = _ms(statistics.median(facets_first))
     return out
+
+
+def measure_process_start(path: Path, size=(120, 40), runs: int = 3) -> dict:
+    """``logconsole open --db INDEX`` as a person runs it (new process, imports included), in tmux,
+    until the first event row is on the terminal (polled with ``capture-pane`` every 10 ms)."""
+    import re
+    import shlex
+    import shutil
+    import subprocess
+
+    if shutil.which("tmux") is None:
+        return {"process_first_paint": "tmux not installed"}
+    exe = Path(sys.executable).parent / "logconsole"
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-c", "from logconsole.cli import main; main()"]
+    cmd += ["open", "--db", str(path)]
+    row = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\s+\S+\s+\S+")
+    times = []
+    for i in range(runs):
+        sock = f"lc-bench-{os.getpid()}-{i}"
+        tmux = ["tmux", "-L", sock]
+        try:
+            t0 = time.perf_counter()
+            subprocess.run(tmux + ["-f", "/dev/null", "new-session", "-d", "-s", "b", "-x", str(size[0]), "-y",
+                                   str(size[1]), "env -u COLUMNS -u LINES " + shlex.join(cmd)], check=True)
+            while time.perf_counter() - t0 < 30:
+                out = subprocess.run(tmux + ["capture-pane", "-p", "-t", "b"], capture_output=True, text=True).stdout
+                if row.search(out):
+                    times.append(time.perf_counter() - t0)
+                    break
+                time.sleep(0.01)
+        finally:
+            subprocess.run(tmux + ["kill-server"], capture_output=True)
+    if not times:
+        return {"process_first_paint": "no rows within 30 s"}
+    return {"process_first_paint_ms": _ms(statistics.median(times)), "process_first_paint_runs_ms": [_ms(x) for x in times]}
 
 
 def _print_report(f: dict) -> None:
