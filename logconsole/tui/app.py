@@ -49,6 +49,9 @@ class LogConsoleApp(App[None]):
         self.db_path = db_path or (engine.url.database or "")
         self.initial_filter = initial_filter
         self.cursor_blink = cursor_blink
+        if "TEXTUAL_ANIMATIONS" not in os.environ:
+            # over SSH every animation frame is a screen update: jump, don't glide
+            self.animation_level = "none"
         ann.register_filter_fields()
         self.sub_title = os.path.basename(self.db_path) if self.db_path else ""
 

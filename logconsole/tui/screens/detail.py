@@ -32,7 +32,7 @@ from logconsole.store.queries import get_event, record_ref
 from logconsole.store.sanitize import inert, one_line
 from logconsole.tui.keymap import bindings
 
-RAW_DISPLAY_CAP = 200_000
+RAW_DISPLAY_CAP = 60_000  # characters highlighted; larger records are cut (y copies all)
 WINDOW_US = 5 * 60 * 1_000_000
 
 #: (label, event key) rows of the fields table, in order
