@@ -461,3 +461,16 @@ def test_rehash_detects_changed_and_missing_evidence(hostile_db) -> None:
     assert "| not found |" in text
     assert_tables_sound(text)
     assert "not hashed again" in build_report(eng, ReportOptions(at_us=0))
+
+
+def test_finding_from_saved_view(hostile_db) -> None:
+    eng, tmp = hostile_db
+    db = str(tmp / "case.db")
+    with eng.begin() as conn:
+        A.save_view(conn, "fails", "outcome:failure")
+    r = run("finding", "add", "--db", db, "-t", "From view", "--view", "fails", "--json")
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.output)
+    assert d["query"] == "outcome:failure" and d["events"] == 6
+    r = run("finding", "add", "--db", db, "-t", "x", "--view", "nope")
+    assert r.exit_code == 2 and "no saved view 'nope'" in r.output and "fails" in r.output

@@ -61,6 +61,7 @@ def finding() -> None:
 @click.option("--title", "-t", required=True, help="One-line title.")
 @click.option("--severity", "-s", type=SEVERITY_CHOICE, default="medium", show_default=True)
 @click.option("--query", "-q", default=None, help="Saved filter: all events matching it belong to the finding.")
+@click.option("--view", default=None, help="Saved filter: the filter of this saved view (see the console's `v`).")
 @click.option("--marked", is_flag=True, help="Attach the events bookmarked in the timeline.")
 @click.option("--event", "event_ids", type=int, multiple=True, help="Attach an event by index id (repeatable).")
 @click.option("--note", "--narrative", "note", default=None,
@@ -68,16 +69,24 @@ def finding() -> None:
 @click.option("--unmark", is_flag=True, help="With --marked: clear the bookmarks once attached.")
 @db_option
 @json_option
-def add_cmd(title, severity, query, marked, event_ids, note, unmark, db_path, as_json):
-    """Create a finding from a filter, the marked events, or event ids."""
+def add_cmd(title, severity, query, view, marked, event_ids, note, unmark, db_path, as_json):
+    """Create a finding from a filter or saved view, the marked events, or event ids."""
     from logconsole.store import annotations as A
     from logconsole.store import findings_schema as F
 
-    if not (query or marked or event_ids):
-        fail("say which events: --query Q, --marked or --event ID")
+    if not (query or view or marked or event_ids):
+        fail("say which events: --query Q, --view NAME, --marked or --event ID")
+    if query and view:
+        fail("give --query or --view, not both")
     note = _read_text(note)
     eng = _engine(db_path)
     ids = list(event_ids)
+    if view:
+        with eng.connect() as conn:
+            views = dict(A.list_views(conn))
+        if view not in views:
+            fail(f"no saved view {view!r}" + (f"; saved views: {', '.join(sorted(views))}" if views else ""))
+        query = views[view]
     with eng.begin() as conn:
         if marked:
             mids = A.marked_event_ids(conn)

@@ -36,6 +36,7 @@ FINDINGS_KEYS: list[tuple[str, str, str]] = [
     ("enter", "open", "Show the finding's events in the timeline"),
     ("a", "new_from_marked", "New finding from the bookmarked events"),
     ("c", "new_from_filter", "New finding from the timeline's current filter"),
+    ("v", "new_from_view", "New finding from a saved view"),
     ("plus", "attach_marked", "Attach the bookmarked events to this finding"),
     ("t", "edit_title", "Edit the title"),
     ("s", "edit_severity", "Set the severity"),
@@ -81,7 +82,7 @@ class FindingsScreen(Screen[str | None]):
             with VerticalScroll(id="finding-pane"):
                 yield Static(id="finding-detail")
         yield Static(
-            Text("a new from bookmarks · c new from filter · + attach bookmarks · t title · s severity · "
+            Text("a new from bookmarks · c from filter · v from view · + attach bookmarks · t title · s severity · "
                  "n narrative · f filter · K/J move · x delete · e export · r readiness · Enter events", style="dim"),
             id="findings-help",
         )
@@ -245,6 +246,22 @@ class FindingsScreen(Screen[str | None]):
             self.notify(err, severity="error", markup=False)
             return
         self._new(ids=[], query=text, what="the current filter")
+
+    def action_new_from_view(self) -> None:
+        from logconsole.store import annotations as A
+        from logconsole.tui.screens.prompt import PickScreen
+
+        with self.engine.connect() as conn:
+            views = A.list_views(conn)
+        if not views:
+            self.notify("no saved views (save one in the timeline with s)", severity="warning", markup=False)
+            return
+
+        def picked(q: str | None) -> None:
+            if q:
+                self._new(ids=[], query=q, what="a saved view")
+
+        self.app.push_screen(PickScreen("New finding from the saved view", [(f"{n}: {q}", q) for n, q in views]), picked)
 
     def action_attach_marked(self) -> None:
         f = self.current()
