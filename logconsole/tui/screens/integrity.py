@@ -160,7 +160,7 @@ class IntegrityScreen(Screen[str | None]):
     BINDINGS = [
         Binding("escape,q", "close", "Back"),
         Binding("enter", "open", "Open in timeline"),
-        Binding("tab", "switch", "Targets/failures", show=False),
+        Binding("tab", "switch", "Targets/failures"),
         Binding("i", "verify_index", "Verify index"),
         Binding("r", "reload", "Reload"),
     ]
@@ -182,9 +182,10 @@ class IntegrityScreen(Screen[str | None]):
         yield FailureList(id="integrity-failures")
         yield Footer()
 
+    COLUMNS = ("status", "scheme", "target", "records", "failures", "anchor")
+
     def on_mount(self) -> None:
-        t = self.query_one("#integrity-targets", DataTable)
-        t.add_columns("status", "scheme", "target", "records", "failures", "anchor")
+        self.query_one("#integrity-targets", DataTable).add_columns(*self.COLUMNS)
         self.load()
 
     # ------------------------------------------------------------------ data
@@ -211,7 +212,8 @@ class IntegrityScreen(Screen[str | None]):
             return
         self.results = results
         table = self.query_one("#integrity-targets", DataTable)
-        table.clear()
+        table.clear(columns=True)  # column widths follow the new rows
+        table.add_columns(*self.COLUMNS)
         counts: dict[str, int] = {}
         for k, r in enumerate(results):
             counts[r.status] = counts.get(r.status, 0) + 1
