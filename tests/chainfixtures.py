@@ -238,7 +238,8 @@ class Bucket:
 
 
 def make_bucket(root: Path, *, hours: int = 4, logs_per_hour: int = 2, key=None, spki: bool = False,
-                empty_hour: int | None = None, with_sidecars: bool = True, overlap_at: int | None = None) -> Bucket:
+                empty_hour: int | None = None, with_sidecars: bool = True, overlap_at: int | None = None,
+                hole_at: int | None = None) -> Bucket:
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import padding
     from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
@@ -284,7 +285,8 @@ def make_bucket(root: Path, *, hours: int = 4, logs_per_hour: int = 2, key=None,
         dkey = f"AWSLogs/{ACCOUNT}/CloudTrail-Digest/{REGION}/{day}/{dname}"
         digest_obj = {
             "awsAccountId": ACCOUNT,
-            "digestStartTime": _ct_time(w0 - timedelta(minutes=10) if h == overlap_at else w0),
+            "digestStartTime": _ct_time(w0 - timedelta(minutes=10) if h == overlap_at
+                                        else w0 + timedelta(minutes=10) if h == hole_at else w0),
             "digestEndTime": _ct_time(w1),
             "digestS3Bucket": BUCKET, "digestS3Object": dkey, "digestPublicKeyFingerprint": fp,
             "digestSignatureAlgorithm": "SHA256withRSA", "newestEventTime": None, "oldestEventTime": None,

@@ -39,6 +39,9 @@ def run(b, **kw):
 
 
 def kinds(r):
+    """(kind, file) of every failure; CloudTrail failures name a file, never a line or seq."""
+    assert r.status == ("tampered" if r.failures else r.status)
+    assert all(f.line is None and f.seq is None and f.file for f in r.failures)
     return [(f.kind, f.file) for f in r.failures]
 
 
@@ -155,6 +158,13 @@ def test_windows_must_meet(tmp_path, key):
     b = cf.make_bucket(tmp_path / "b", key=key, hours=3, overlap_at=2)
     r = run(b)
     assert kinds(r) == [("time_regression", b.rel(b.digests[2]))]
+
+
+def test_windows_with_a_hole_do_not_meet(tmp_path, key):
+    b = cf.make_bucket(tmp_path / "b", key=key, hours=3, hole_at=1)
+    r = run(b)
+    assert kinds(r) == [("broken_link", b.rel(b.digests[1]))]
+    assert "do not meet" in r.failures[0].detail
 
 
 def test_malformed_digest(bucket):
