@@ -12,6 +12,12 @@ from logconsole.commands.common import db_option, emit_json, fail, json_option, 
 from logconsole.store.sanitize import inert, one_line
 
 
+def _tail(path: str, width: int) -> str:
+    """A path cut from the left so the file name stays visible."""
+    s = one_line(path)
+    return s if len(s) <= width else "…" + s[-(width - 1):]
+
+
 def _parse_at(value: str | None) -> int | None:
     if value is None:
         return None
@@ -69,11 +75,11 @@ def readiness_cmd(by_source, db_path, as_json):
         click.echo("")
         click.echo("weakest sources (all: --by-source):")
         for r in weak:
-            click.echo(f"  {r.score:>3}% {r.grade:<9} {one_line(r.path, 70)}  {one_line('; '.join(r.notes), 90)}")
+            click.echo(f"  {r.score:>3}% {r.grade:<9} {_tail(r.path, 70)}  {one_line('; '.join(r.notes), 90)}")
     else:
         for r in rows:
             click.echo(f"{r.score:>3}% {r.grade:<9} {one_line(r.format, 16):<16} {r.events:>8,} ev  "
-                       f"tamper: {r.tamper:<12} {one_line(r.path, 80)}")
+                       f"tamper: {r.tamper:<12} {_tail(r.path, 80)}")
             if r.notes:
                 click.echo(f"      {one_line('; '.join(r.notes), 140)}")
     g = res["grants"]

@@ -29,6 +29,11 @@ from logconsole.ingest.timeparse import format_us
 from logconsole.store import findings_schema as F
 from logconsole.store.sanitize import inert, one_line
 
+def _tail(path: str, width: int) -> str:
+    s = one_line(path)
+    return s if len(s) <= width else "…" + s[-(width - 1):]
+
+
 SEVERITY_STYLE = {"critical": "bold white on red", "high": "bold red", "medium": "yellow", "low": "cyan", "info": "dim"}
 
 #: (keys, action, description) - also shown by the screen's help line
@@ -478,7 +483,7 @@ class ReadinessScreen(Screen[None]):
                 table.add_row(
                     Text(f"{r['score']}%", justify="right"), Text(r["grade"]), Text(one_line(r["format"], 16)), Text(f"{n:,}", justify="right"),
                     Text(f"{r['success']:,} / {r['failure']:,}"), Text(self._pct(r["with_actor"], n)), Text(self._pct(r["with_ms"], n)),
-                    Text(self._pct(r["with_resource"], n)), Text(r["tamper"]), Text(one_line(r["path"], 70)), Text(one_line("; ".join(r["notes"]), 80)),
+                    Text(self._pct(r["with_resource"], n)), Text(r["tamper"]), Text(_tail(r["path"], 70)), Text(one_line("; ".join(r["notes"]), 80)),
                 )
         else:
             table.add_columns("format", "sources", "events", "ok / fail", "actor", "ms", "resource", "tamper-evident", "score")
