@@ -110,6 +110,8 @@ class FindingsScreen(Screen[str | None]):
         self.app.call_from_thread(self._show, items, select_id)
 
     def _show(self, items: list[dict[str, Any]], select_id: int | None) -> None:
+        if not self.is_mounted:  # dismissed while loading
+            return
         table = self.query_one(DataTable)
         keep = table.cursor_row
         table.clear()
@@ -473,6 +475,8 @@ class ReadinessScreen(Screen[None]):
         return f"{100 * n / d:.0f}%" if d else "-"
 
     def _show(self, res: dict[str, Any]) -> None:
+        if not self.is_mounted:
+            return
         self.result = res
         table = self.query_one(DataTable)
         table.clear(columns=True)
@@ -640,6 +644,8 @@ class ExportScreen(ModalScreen[str | None]):
             self.action_cancel()
 
     def _status(self, text: str, error: bool = False) -> None:
+        if not self.is_mounted:
+            return
         st = self.query_one("#export-status", Static)
         st.update(Text(one_line(text, 300)))
         st.set_class(error, "-error")
@@ -681,8 +687,10 @@ class ExportScreen(ModalScreen[str | None]):
         self.app.call_from_thread(self._done, path, msg)
 
     def _done(self, path: str, msg: str) -> None:
-        self._status(msg)
         self.app.notify(msg, markup=False, timeout=6)
+        if not self.is_mounted:
+            return
+        self._status(msg)
         self.dismiss(path)
 
     def action_cancel(self) -> None:
