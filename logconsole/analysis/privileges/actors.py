@@ -328,28 +328,39 @@ def _aws(v: ActorView, grants: GrantSet, usage: UsageData, window_start: int | N
                                      all(r.conditional for r in rs) if rs else False)
         return hit
 
+    unobs = _unobservable(frozenset(usage.data_services))
     for svc, acts in sorted(by_service.items()):
         svc_all = cat.service_set(svc)
-        any_used = any(a in used for a in acts)
-        states = {}
+        any_used = False
+        states: dict[str, Any] = {}
+        all_unused = True
         for a in acts:
             if a in used:
                 states[a] = "used"
+                any_used = True
+                all_unused = False
                 continue
-            reason = risk.unobservable_reason(a, usage.data_services)
+            reason = unobs.get(a)
             if reason is None and a not in old:
                 reason = "granted after the window started"
-            states[a] = ("unknown", reason) if reason else ("unused", None)
-        collapse = (not any_used and svc_all and (len(acts) > 1 or len(svc_all) == 1) and set(acts) >= svc_all
-                    and all(s[0] == "unused" for s in states.values()))
+            if reason:
+                states[a] = ("unknown", reason)
+                all_unused = False
+            else:
+                states[a] = _UNUSED
+        collapse = (all_unused and not any_used and svc_all and (len(acts) > 1 or len(svc_all) == 1)
+                    and len(acts) >= len(svc_all) and svc_all.issubset(acts))
         if collapse:
             provs, res, cond = prov_for(acts[0])
             rows.append(PermRow(f"{svc}:*", res, "unused", provenance=provs, actions=len(acts), conditional=cond,
                                 note=f"all {len(acts)} {svc} actions granted, none used"))
             continue
-        for a in sorted(acts):
-            ci = cat.info(a)
-            name, level = ci if ci else (a, "unknown")
+        for a in (sorted(acts) if detail else acts):
+            if detail:
+                ci = cat.info(a)
+                name, level = ci if ci else (a, "unknown")
+            else:  # the actors list: states and counts only
+                name, level = a, None
             st = states[a]
             provs, res, cond = prov_for(a)
             if st == "used":
@@ -379,9 +390,24 @@ def _aws(v: ActorView, grants: GrantSet, usage: UsageData, window_start: int | N
             note = "no grants imported for this actor's account"
         rows.append(PermRow(cat.canonical(u.key) if cat.known(u.key) else u.key, "*", state, u.count, u.last, u.first,
                             [], cat.access_level(a), note=note, raw=set(u.raw)))
-    v.rows = _sort_rows(rows)
+    v.rows = _sort_rows(rows) if detail else rows
     v._eff = eff  # type: ignore[attr-defined]
+    v._detail = detail  # type: ignore[attr-defined]
     v._rules = rules  # type: ignore[attr-defined]
+
+
+_UNUSED = ("unused", None)
+
+
+@lru_cache(maxsize=64)
+def _unobservable(data_services: frozenset[str]) -> dict[str, str]:
+    """Lowercase AWS actions that cannot be judged from these logs -> why."""
+    out = {}
+    for a in risk.AWS_NEVER_LOGGED | risk.AWS_DATA_EVENTS:
+        reason = risk.unobservable_reason(a, set(data_services))
+        if reason:
+            out[a] = reason
+    return out
 
 
 def _sort_rows(rows: list[PermRow]) -> list[PermRow]:
@@ -713,8 +739,9 @@ def _aws_escalation(conn, v: ActorView, usage: UsageData) -> None:
         for mname, (need, desc) in risk.AWS_ESCALATION.items():
             if all(n in granted for n in need) and not all(n in exercised for n in need if n != "iam:passrole"):
                 methods.append(f"{mname} ({desc})")
-                for r in eff.granting(need[0])[:1]:
-                    provs.add(_prov(r))
+                if getattr(v, "_detail", True):
+                    for r in eff.granting(need[0])[:1]:
+                        provs.add(_prov(r))
         if methods:
             f.append(Finding("privilege_escalation", f"granted, not exercised: {len(methods)} method(s): "
                              + _list(methods, 6), "medium", provenance=sorted(provs)[:20],
