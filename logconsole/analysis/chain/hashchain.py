@@ -577,10 +577,14 @@ class _Verifier:
                 inserted.add(j)
                 if nx is not None and pr is not None and nx.prev == pr.stored:
                     base[j + 1] = pr.pos
+                elif nx is not None and pr is None and j == 0 and opts.is_genesis(nx.prev):
+                    base[j + 1] = None  # the genuine chain starts after the replayed copy
                 continue
-            # -- 1. insertion: a later record links past this one, and nothing links to it
-            if pr is not None and not pr.malformed and (link_broken or not r.self_ok or
-                                                        (r.seq is not None and pr.seq is not None and r.seq <= pr.seq)):
+            # -- 1. insertion: a later record links past this one, nothing links to it, and it does not
+            #       link to a record further on (that would be a reordering)
+            links_forward = any(p > j for p in pos_of.get(r.prev or "", []))
+            if pr is not None and not pr.malformed and not links_forward and (
+                    link_broken or not r.self_ok or (r.seq is not None and pr.seq is not None and r.seq <= pr.seq)):
                 run_end = None
                 for k in range(1, 4):
                     q = K.get(j + k)
@@ -610,8 +614,8 @@ class _Verifier:
                     add(r, "reordered", f"record is out of place: its predecessor (prev_hash {(r.prev or '')[:12]}...) "
                         f"comes later in the log (record #{later[0] + 1})")
                     reorder_until = max(reorder_until, max(later) + 1)
-                elif earlier and j <= reorder_until + 1:
-                    pass  # a consequence of the reordering reported above
+                elif (earlier or (j > 0 and opts.is_genesis(r.prev))) and j <= reorder_until + 1:
+                    pass  # a consequence of the reordering reported above (the genesis record moved, too)
                 elif earlier:
                     p0 = earlier[-1]
                     skipped = [K.get(i) for i in range(p0 + 1, j)]
