@@ -138,7 +138,7 @@ def list_cmd(db_path, as_json):
 @json_option
 def show_cmd(finding_id, show_all, db_path, as_json):
     """A finding with its narrative and its events in report order."""
-    from logconsole.report.markdown import HEAD_ROWS, TAIL_ROWS, finding_rows, record_ref
+    from logconsole.report.markdown import HEAD_ROWS, TAIL_ROWS, finding_rows, finding_window, record_ref
     from logconsole.store import findings_schema as F
 
     eng = _engine(db_path)
@@ -148,7 +148,11 @@ def show_cmd(finding_id, show_all, db_path, as_json):
         except F.FindingError as exc:
             fail(str(exc))
         row = next(f for f in F.list_findings(conn) if f["id"] == finding_id)
-        evs = finding_rows(conn, row)
+        if as_json or show_all:
+            evs = finding_rows(conn, row)
+            n, tail = len(evs), None
+        else:
+            n, evs, tail = finding_window(conn, row, HEAD_ROWS, TAIL_ROWS)
     if as_json:
         d = _finding_json(row)
         d["event_list"] = [
@@ -162,20 +166,22 @@ def show_cmd(finding_id, show_all, db_path, as_json):
         return
     click.echo(f"finding {row['id']}  [{row['severity']}]  {one_line(row['title'])}")
     if row["query"]:
-        click.echo(f"filter: {one_line(row['query'])}  (relative times resolved at {format_us(row['query_now_us'])})")
+        from logconsole.report.markdown import is_relative
+
+        rel = f"  (relative times resolved at {format_us(row['query_now_us'])})" if is_relative(row["query"]) else ""
+        click.echo(f"filter: {one_line(row['query'])}{rel}")
     if row["attached"]:
         click.echo(f"attached events: {row['attached']:,}" + (f" ({row['missing']} no longer in the index)" if row["missing"] else ""))
     if row["narrative"]:
         click.echo("")
         click.echo(inert(row["narrative"], keep_newlines=True))
     click.echo("")
-    n = len(evs)
-    shown = list(enumerate(evs, 1))
-    if not show_all and n > HEAD_ROWS + TAIL_ROWS:
-        shown = shown[:HEAD_ROWS] + [(None, None)] + shown[-TAIL_ROWS:]
+    shown: list = list(enumerate(evs, 1))
+    if tail is not None:
+        shown += [(None, None)] + [(n - len(tail) + i, e) for i, e in enumerate(tail, 1)]
     for i, e in shown:
         if e is None:
-            click.echo(f"     … {n - HEAD_ROWS - TAIL_ROWS:,} more (--all)")
+            click.echo(f"     … {n - len(evs) - len(tail):,} more (--all)")
             continue
         click.echo(
             f"{i:>5}  {format_us(e['ts_us'])}  {one_line(record_ref(e), 28):<28} {one_line(e['actor'], 40):<40} "
