@@ -81,3 +81,44 @@ def test_two_tamperings_far_apart_are_both_reported(tmp_path_factory, a, b, seco
     p = ch.write(tmp_path_factory.mktemp("q") / "y.log", [ch.line(r) for r in recs])
     (r,) = verify_files([str(p)], ChainOptions())
     assert [(f.kind, f.line, f.seq) for f in r.failures] == [("modified", a + 1, a + 1), exp2]
+
+
+def _seqless_chain(n: int = 40) -> cf.Chain:
+    recs, prev = [], cf.GENESIS
+    for r in cf.make_chain(n).records:
+        x = {k: v for k, v in r.items() if k not in ("seq", "hash")}
+        x["prev_hash"] = prev
+        x = cf.seal(x)
+        recs.append(x)
+        prev = x["hash"]
+    return cf.Chain(recs, "jcs", None, "canonical")
+
+
+SEQLESS = _seqless_chain()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.sampled_from(["modified", "deleted", "inserted", "swap", "move"]), st.integers(1, 37), st.integers(1, 37))
+def test_without_seq_field(tmp_path_factory, kind, i, k):
+    """Without seq a deletion cannot be told from a rewrite: broken_link, at the first record after it."""
+    rs = [dict(r) for r in SEQLESS.records]
+    if kind == "modified":
+        rs[i]["actor"] = "zz"
+        exp = ("modified", i + 1)
+    elif kind == "deleted":
+        del rs[i]
+        exp = ("broken_link", i + 1)
+    elif kind == "inserted":
+        rs.insert(i, cf.seal({"prev_hash": rs[i - 1]["hash"], "actor": "m"}))
+        exp = ("inserted", i + 1)
+    elif kind == "swap":
+        rs[i], rs[i + 1] = rs[i + 1], rs[i]
+        exp = ("reordered", i + 1)
+    else:
+        if abs(i - k) <= 1:
+            return
+        rs.insert(k, rs.pop(i))
+        exp = ("reordered", min(i, k) + 1)
+    p = SEQLESS.write(tmp_path_factory.mktemp("s") / "x.log", [SEQLESS.line(r) for r in rs])
+    (r,) = verify_files([str(p)], ChainOptions())
+    assert [(f.kind, f.line) for f in r.failures] == [exp]
