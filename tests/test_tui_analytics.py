@@ -14,7 +14,7 @@ from textual.widgets import Static
 from logconsole.store import aggregates
 from logconsole.store.db import open_db
 from logconsole.store.filter import compile_filter
-from logconsole.tui.screens.frequency import FrequencyScreen, FrequencyTable
+from logconsole.tui.screens.frequency import FrequencyScreen
 from logconsole.tui.widgets.facets import FacetPanel
 from logconsole.tui.widgets.histogram import GLYPH_FAILURE, GLYPH_SUCCESS, Histogram, range_term
 
@@ -332,9 +332,13 @@ async def test_frequency_enter_returns_term_and_q_goes_back(engine):
 
 
 @sync
-async def test_frequency_pages_a_high_cardinality_column(engine, tmp_path):
+async def test_frequency_pages_a_high_cardinality_column(engine, tmp_path, monkeypatch):
+    import logconsole.tui.screens.frequency as freq
+
     eng = open_db(tmp_path / "many.db")
     insert_events(eng, [dict(ts_us=T0 + i, resource=f"r{i:05d}", actor="x" if i % 2 else "y") for i in range(1200)])
+    # above the prefetch limit: pages are fetched on demand, only those that are shown
+    monkeypatch.setattr(freq, "PREFETCH_ALL", 1000)
     aggregates.clear_cache()
     app = FreqHost(eng, column="resource")
     async with app.run_test(size=(80, 24)) as pilot:
@@ -346,6 +350,17 @@ async def test_frequency_pages_a_high_cardinality_column(engine, tmp_path):
         assert t.current.value == "r01199"
         assert list(sorted(t.pages)) == [0, 2]  # page 1 was never needed
         await pilot.press("enter")
+        await pilot.pause()
+        assert app.results == ['resource:"r01199"']
+    # below it, the rest of the table arrives right after the first page
+    monkeypatch.setattr(freq, "PREFETCH_ALL", 50_000)
+    app = FreqHost(eng, column="resource")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, lambda: freq_ready(app)() and sorted(app.screen.table.pages) == [0, 1, 2])
+        t = app.screen.table
+        assert [len(t.pages[i]) for i in (0, 1, 2)] == [500, 500, 200] and not t.pending
+        assert t.pages[1][0].value == "r00500" and t.pages[2][-1].value == "r01199"
+        await pilot.press("end", "enter")
         await pilot.pause()
         assert app.results == ['resource:"r01199"']
     eng.dispose()

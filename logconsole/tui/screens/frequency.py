@@ -38,6 +38,8 @@ from logconsole.store.sanitize import one_line
 from logconsole.tui.widgets.facets import fit_value
 
 PAGE = 500
+#: Up to this many distinct values, the whole table is fetched after its first page.
+PREFETCH_ALL = 50_000
 BAR = "■"
 
 
@@ -100,9 +102,9 @@ class FrequencyTable(ScrollView, can_focus=True):
         self._load(page)
 
     @work(group="frequency-pages")
-    async def _load(self, page: int) -> None:
+    async def _load(self, page: int, rows: int = PAGE) -> None:
         job = aggregates.submit(
-            self.engine, lambda conn: aggregates.frequency(conn, self.where, self.column, PAGE, page * PAGE)
+            self.engine, lambda conn: aggregates.frequency(conn, self.where, self.column, rows, page * PAGE)
         )
         try:
             res = await asyncio.wrap_future(job.future)
@@ -114,13 +116,21 @@ class FrequencyTable(ScrollView, can_focus=True):
         self._store(page, res)
 
     def _store(self, page: int, res: aggregates.FrequencyPage) -> None:
-        self.pending.discard(page)
-        self.pages[page] = res.rows
+        # a response may span several pages (see below): file each under its own number
+        for i in range(0, max(1, len(res.rows)), PAGE):
+            self.pending.discard(page + i // PAGE)
+            self.pages.setdefault(page + i // PAGE, res.rows[i: i + PAGE])
         first = self.distinct is None
         self.total, self.distinct, self.max_count = res.total, res.distinct, res.max_count
         if first:
             self.virtual_size = Size(self.size.width, self.distinct + 1)  # + the header line
             self.screen.post_message(FrequencyScreen.Counted(self.total, self.distinct))
+            if PAGE < self.distinct <= PREFETCH_ALL:
+                # every further page would cost a whole GROUP BY again: fetch the rest in one go,
+                # so that scrolling and End are instant afterwards
+                rest = list(range(1, -(-self.distinct // PAGE)))
+                self.pending.update(rest)
+                self._load(1, self.distinct - PAGE)
         self.refresh()
         self.post_message(self.Loaded(self, page))
 
