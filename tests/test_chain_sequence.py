@@ -168,3 +168,26 @@ def test_real_auditd_excerpts_are_unverifiable():
     for name in ("audit-rhel7.log", "audit_enriched.log"):
         r = verify_file(str(REAL / "auditd" / name))
         assert r.status == "unverifiable" and any("excerpt" in n for n in r.notes)
+
+
+def test_random_auditd_gaps_are_all_reported(tmp_path):
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(st.sets(st.integers(1001, 1058), max_size=8))
+    def check(skip):
+        lines = cf.auditd_lines(60, skip=skip)
+        p = tmp_path / "a.log"
+        p.write_text("\n".join(lines) + "\n")
+        r = verify_file(str(p))
+        present = [s for s in range(1000, 1060) if s not in skip]
+        expected = []
+        for k in range(1, len(present)):
+            a, b = present[k - 1], present[k]
+            if b - a > 1:
+                expected.append(("seq_gap", 2 * k + 1, b, b - a - 1))
+        assert [(f.kind, f.line, f.seq, f.missing) for f in r.failures] == expected
+        assert r.status == ("tampered" if expected else "consistent")
+
+    check()
