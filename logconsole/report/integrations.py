@@ -1,8 +1,10 @@
-"""What the report reads from other areas (privileges, chain verification), when they exist.
+"""What the report reads from other areas: the privileges analysis and chain verification.
 
-Each function returns ``None`` when its area is not installed (``ImportError``)
-or has nothing stored, and the report then says "not available" - it never
-invents data.  Everything here is read-only.
+Each function returns ``None`` when its area has nothing stored (no
+verification run, no checkpoint, no grants), and the report then says "not
+available" - it never invents data.  An analysis that raises is reported as
+"not available" with the error, so one broken area cannot stop a report.
+Everything here is read-only.
 """
 
 from __future__ import annotations
@@ -33,11 +35,8 @@ class Privileges:
     def analysis(self):
         if not self._tried:
             self._tried = True
-            try:
-                from logconsole.analysis.privileges.actors import analyze
-            except ImportError:
-                self.error = "the privileges analysis is not installed"
-                return None
+            from logconsole.analysis.privileges.actors import analyze
+
             try:
                 self._analysis = analyze(self.engine)
             except Exception as exc:  # a broken area must not break the report
@@ -89,10 +88,8 @@ def verification_results(engine: Engine) -> list[dict[str, Any]] | None:
     Each dict is ``TargetResult.as_json()`` plus ``source_id`` and ``files``
     (every file the target covers).
     """
-    try:
-        from logconsole.analysis.chain.results import latest_results
-    except ImportError:
-        return None
+    from logconsole.analysis.chain.results import latest_results
+
     if not _has_table(engine, "verify_targets"):
         return None
     try:
@@ -111,10 +108,8 @@ def verification_results(engine: Engine) -> list[dict[str, Any]] | None:
 
 def index_checkpoint(engine: Engine) -> dict[str, Any] | None:
     """The latest index checkpoint ``{root, size, created_us, tool_version, trigger}``, or None."""
-    try:
-        from logconsole.analysis.chain.custody import latest_checkpoint
-    except ImportError:
-        return None
+    from logconsole.analysis.chain.custody import latest_checkpoint
+
     if not _has_table(engine, "index_checkpoints"):
         return None
     try:
