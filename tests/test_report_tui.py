@@ -283,3 +283,14 @@ async def test_add_marked_to_existing_and_new_finding(case):
             row = F.get_finding_row(conn, fid)
             assert row["title"] == "Fresh" and row["severity"] == "critical"
             assert len(F.finding_event_ids(conn, fid)) == 2
+
+
+def test_keymap_entries_cover_every_binding():
+    from logconsole.tui.screens.findings import FINDINGS_KEYS, keymap_entries
+
+    km = keymap_entries()
+    assert [k.action for k in km["Findings"]] == [a for _k, a, _d in FINDINGS_KEYS]
+    actions = {b.action for b in FindingsScreen.BINDINGS}
+    assert actions == {a for _k, a, _d in FINDINGS_KEYS}
+    for a in actions:
+        assert hasattr(FindingsScreen, f"action_{a}")

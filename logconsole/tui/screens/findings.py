@@ -56,6 +56,25 @@ FINDINGS_KEYS: list[tuple[str, str, str]] = [
 ]
 
 
+def keymap_entries() -> dict[str, list]:
+    """This module's keys as ``logconsole.tui.keymap.Key`` lists, for the `?` help and the palette.
+
+    ``KEYMAP.update(keymap_entries())`` adds the contexts "Findings",
+    "Audit readiness" and "Narrative editor".
+    """
+    from logconsole.tui.keymap import Key
+
+    return {
+        "Findings": [Key(k, a, d, show=a in ("open", "new_from_marked", "export", "back", "delete"),
+                         display=" ".join(x if len(x) == 1 else x.capitalize() for x in k.split(",")))
+                     for k, a, d in FINDINGS_KEYS],
+        "Audit readiness": [Key("s", "toggle", "Per source / per format", show=True),
+                            Key("escape,q", "back", "Back", show=True, display="Esc q")],
+        "Narrative editor": [Key("ctrl+o", "save", "Save the narrative", display="Ctrl+O"),
+                             Key("escape", "cancel", "Cancel", display="Esc")],
+    }
+
+
 class FindingsScreen(Screen[str | None]):
     """Edit, reorder and delete findings; `e` opens the export dialog."""
 
