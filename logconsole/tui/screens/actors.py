@@ -237,6 +237,7 @@ class ActorDetailScreen(Screen[str | None]):
     ActorDetailScreen #finding-box { width: 2fr; border-left: solid $accent; }
     ActorDetailScreen .box-title { height: 1; padding: 0 1; text-style: bold; }
     ActorDetailScreen DataTable { height: 1fr; }
+    ActorDetailScreen #row-detail-box { height: 7; border-top: solid $accent; padding: 0 1; }
     """
 
     def __init__(self, engine: Engine, actor: str, *, provider: str | None = None, since: int | None = None,
@@ -261,6 +262,8 @@ class ActorDetailScreen(Screen[str | None]):
             with Vertical(id="finding-box"):
                 yield Static("Findings", classes="box-title")
                 yield DataTable(id="finding-table", cursor_type="row")
+        with VerticalScroll(id="row-detail-box"):
+            yield Static(id="row-detail")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -337,6 +340,55 @@ class ActorDetailScreen(Screen[str | None]):
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
         self._open(event.data_table.id, event.cursor_row)
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        """Show the whole highlighted row: why the actor has it (provenance), notes, evidence."""
+        event.stop()
+        if event.data_table is self.focused:
+            self._describe(event.data_table.id, event.cursor_row)
+
+    def on_descendant_focus(self, event) -> None:
+        w = self.focused
+        if isinstance(w, DataTable):
+            self._describe(w.id, w.cursor_row)
+
+    def _describe(self, table_id: str | None, row: int) -> None:
+        t = Text()
+        if table_id == "perm-table" and 0 <= row < len(self.perm_rows):
+            kind, obj = self.perm_rows[row]
+            if kind == "perm":
+                d = obj.as_dict()
+                t.append(f"{d['state']}  ", style=STATE_STYLE.get(d["state"], ""))
+                t.append(one_line(d["action"], 120), style="bold")
+                t.append(f" on {one_line(d['resource'], 200)}")
+                if d["count"]:
+                    t.append(f"  {d['count']:,}x, last {d['last_used']}")
+                if d.get("actions"):
+                    t.append(f"  ({d['actions']} actions)")
+                if d.get("conditional"):
+                    t.append("  [conditional]", style="yellow")
+                if d.get("note"):
+                    t.append("\n" + one_line(d["note"], 400), style="italic")
+                for prov in d["provenance"][:4]:
+                    t.append("\nwhy: " + one_line(prov, 400), style="dim")
+                if d.get("used_actions"):
+                    t.append("\nused: " + one_line(", ".join(d["used_actions"][:20]), 400))
+            else:
+                t.append("denied  ", style=STATE_STYLE["denied"])
+                t.append(one_line(obj["action"], 120), style="bold")
+                t.append(f" on {one_line(obj['resource'] or '-', 200)}  {obj['count']}x  {obj['first']} .. {obj['last']}"
+                         f"  {one_line(obj.get('error') or '', 60)}")
+                t.append("\nevents: " + ", ".join(str(i) for i in obj["events"][:20]), style="dim")
+        elif table_id == "finding-table" and 0 <= row < len(self.finding_rows):
+            f = self.finding_rows[row]
+            t.append(f"{f['severity']} ", style=SEVERITY_STYLE.get(f["severity"], ""))
+            t.append(f["kind"], style="bold")
+            t.append("\n" + inert(f["detail"]))
+            if f["events"]:
+                t.append("\nevents: " + ", ".join(str(i) for i in f["events"][:30]), style="dim")
+            for prov in (f.get("provenance") or [])[:3]:
+                t.append("\nwhy: " + one_line(prov, 400), style="dim")
+        self.query_one("#row-detail", Static).update(t)
 
     def action_open(self) -> None:
         focused = self.focused
