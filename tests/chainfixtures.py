@@ -239,7 +239,7 @@ class Bucket:
 
 def make_bucket(root: Path, *, hours: int = 4, logs_per_hour: int = 2, key=None, spki: bool = False,
                 empty_hour: int | None = None, with_sidecars: bool = True, overlap_at: int | None = None,
-                hole_at: int | None = None) -> Bucket:
+                hole_at: int | None = None, region: str = REGION) -> Bucket:
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import padding
     from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
@@ -268,12 +268,12 @@ def make_bucket(root: Path, *, hours: int = 4, logs_per_hour: int = 2, key=None,
             t = w0 + timedelta(minutes=5 + 20 * k)
             recs = [{"eventVersion": "1.08", "eventTime": _ct_time(t + timedelta(seconds=s)),
                      "eventSource": "iam.amazonaws.com", "eventName": rng.choice(["ListUsers", "AttachUserPolicy"]),
-                     "awsRegion": REGION, "sourceIPAddress": "203.0.113.7",
+                     "awsRegion": region, "sourceIPAddress": "203.0.113.7",
                      "userIdentity": {"type": "IAMUser", "userName": "alice"},
                      "eventID": f"{h:02d}{k:02d}{s:04d}-0000-4000-8000-000000000000"} for s in range(3)]
             body = json.dumps({"Records": recs}).encode()
-            name = f"{ACCOUNT}_CloudTrail_{REGION}_{_ct_stamp(t)}_{h:02d}{k:02d}abcdEFGH.json.gz"
-            key_path = f"AWSLogs/{ACCOUNT}/CloudTrail/{REGION}/{day}/{name}"
+            name = f"{ACCOUNT}_CloudTrail_{region}_{_ct_stamp(t)}_{h:02d}{k:02d}abcdEFGH.json.gz"
+            key_path = f"AWSLogs/{ACCOUNT}/CloudTrail/{region}/{day}/{name}"
             p = root / key_path
             p.parent.mkdir(parents=True, exist_ok=True)
             p.write_bytes(gzip.compress(body, mtime=0))
@@ -281,8 +281,8 @@ def make_bucket(root: Path, *, hours: int = 4, logs_per_hour: int = 2, key=None,
             listed.append({"s3Bucket": BUCKET, "s3Object": key_path, "hashValue": hashlib.sha256(body).hexdigest(),
                            "hashAlgorithm": "SHA-256", "newestEventTime": _ct_time(t + timedelta(seconds=2)),
                            "oldestEventTime": _ct_time(t)})
-        dname = f"{ACCOUNT}_CloudTrail-Digest_{REGION}_{TRAIL}_{REGION}_{w1.strftime('%Y%m%dT%H%M%SZ')}.json.gz"
-        dkey = f"AWSLogs/{ACCOUNT}/CloudTrail-Digest/{REGION}/{day}/{dname}"
+        dname = f"{ACCOUNT}_CloudTrail-Digest_{region}_{TRAIL}_{REGION}_{w1.strftime('%Y%m%dT%H%M%SZ')}.json.gz"
+        dkey = f"AWSLogs/{ACCOUNT}/CloudTrail-Digest/{region}/{day}/{dname}"
         digest_obj = {
             "awsAccountId": ACCOUNT,
             "digestStartTime": _ct_time(w0 - timedelta(minutes=10) if h == overlap_at

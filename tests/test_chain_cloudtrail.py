@@ -198,3 +198,17 @@ def test_real_cloudtrail_samples_are_not_buckets():
     root = Path(__file__).parent / "data" / "realdata" / "cloudtrail"
     assert not is_bucket(str(root))
     assert verify_bucket(str(root)).status == "unverifiable"
+
+
+def test_regions_are_separate_chains(tmp_path, key):
+    root = tmp_path / "b"
+    us = cf.make_bucket(root, key=key, hours=4)
+    eu = cf.make_bucket(root, key=key, hours=2, region="eu-west-1")
+    r = run(us)
+    assert r.failures == [] and r.status == "intact"
+    assert not any("re)started" in n for n in r.notes)  # a second region is not a logging restart
+    assert any("2 digest chains" in n for n in r.notes)
+    # eu-west-1 stopped two hours early: only that chain's tail is reported
+    r = run(us, expected_end_us=dt_to_us(us.end))
+    assert kinds(r) == [("truncated", eu.rel(eu.digests[-1]))]
+    assert "eu-west-1" in r.failures[0].detail

@@ -195,6 +195,22 @@ def _verify_rsa(key: Any, sig_hex: str, message: bytes) -> bool:
         return False
 
 
+def _region_of(rel: str, marker: str) -> str:
+    """``AWSLogs/ACCT/CloudTrail/REGION/...`` -> ``AWSLogs/ACCT/REGION`` (same key for logs and digests)."""
+    parts = rel.split("/")
+    if marker in parts:
+        i = parts.index(marker)
+        return "/".join(parts[:i] + parts[i + 1:i + 2])
+    return ""
+
+
+def _chain_group(rel: str) -> str:
+    """One digest chain: region, plus the file name without its timestamp (account, trail, home region)."""
+    name = rel.rsplit("/", 1)[-1]
+    stem = name.rsplit("_", 1)[0] if "_" in name else name
+    return f"{_region_of(rel, 'CloudTrail-Digest')}:{stem}"
+
+
 def _log_time_us(name: str) -> int | None:
     m = _LOG_STAMP.search(name)
     if not m:
@@ -313,35 +329,42 @@ def verify_bucket(root: str, opts: CloudTrailOptions | None = None) -> TargetRes
             res.fail("bad_signature", None, None, f"digest {d.rel}: signature verification failed "
                      f"(signature from {src})", file=d.rel)
 
-    # ---- the chain: previous pointers, hashes, windows
-    uncovered: list[tuple[int, int]] = []
+    # ---- the chain: previous pointers, hashes, windows - per digest chain (region and trail)
+    groups: dict[str, list[_Digest]] = {}
+    for d in good:
+        groups.setdefault(_chain_group(d.rel), []).append(d)
+    uncovered: dict[str, list[tuple[int, int]]] = {}
     restarts: list[str] = []
-    for i, d in enumerate(good):
-        pkey = d.obj.get("previousDigestS3Object")
-        if not isinstance(pkey, str) or not pkey:
-            if i > 0:
-                restarts.append(f"logging (re)started at {d.obj['digestStartTime']}: no digest chain link from "
-                                f"{good[i - 1].rel} (no log files were delivered between "
-                                f"{good[i - 1].obj['digestEndTime']} and {d.obj['digestStartTime']})")
-            continue
-        p = by_key.get(_awslogs_key(pkey))
-        if p is None:
-            res.fail("missing_file", None, None, f"digest {d.rel}: previous digest {_awslogs_key(pkey)} not found",
-                     file=d.rel)
-            lo = good[i - 1].end_us if i > 0 else None
-            uncovered.append((lo if lo is not None else -(1 << 62), d.start_us))
-            continue
-        ph = d.obj.get("previousDigestHashValue")
-        if not isinstance(ph, str) or ph.lower() != p.sha:
-            res.fail("broken_link", None, None, f"digest {d.rel}: previousDigestHashValue does not match SHA-256 of "
-                     f"{p.rel} (the previous digest was modified or replaced)", file=d.rel)
-        if p.end_us != d.start_us:
-            if d.start_us < p.end_us:
-                res.fail("time_regression", None, None, f"digest {d.rel}: window starts {d.obj['digestStartTime']}, "
-                         f"before the previous digest ends ({p.obj['digestEndTime']})", file=d.rel)
-            else:
-                res.fail("broken_link", None, None, f"digest {d.rel}: window starts {d.obj['digestStartTime']} but "
-                         f"the previous digest ends {p.obj['digestEndTime']}: the windows do not meet", file=d.rel)
+    for g, chain in groups.items():
+        for i, d in enumerate(chain):
+            pkey = d.obj.get("previousDigestS3Object")
+            if not isinstance(pkey, str) or not pkey:
+                if i > 0:
+                    restarts.append(f"logging (re)started at {d.obj['digestStartTime']}: no digest chain link from "
+                                    f"{chain[i - 1].rel} (no log files were delivered between "
+                                    f"{chain[i - 1].obj['digestEndTime']} and {d.obj['digestStartTime']})")
+                continue
+            p = by_key.get(_awslogs_key(pkey))
+            if p is None:
+                res.fail("missing_file", None, None, f"digest {d.rel}: previous digest {_awslogs_key(pkey)} not "
+                         "found", file=d.rel)
+                lo = chain[i - 1].end_us if i > 0 else None
+                uncovered.setdefault(_region_of(d.rel, "CloudTrail-Digest"), []).append(
+                    (lo if lo is not None else -(1 << 62), d.start_us))
+                continue
+            ph = d.obj.get("previousDigestHashValue")
+            if not isinstance(ph, str) or ph.lower() != p.sha:
+                res.fail("broken_link", None, None, f"digest {d.rel}: previousDigestHashValue does not match SHA-256 "
+                         f"of {p.rel} (the previous digest was modified or replaced)", file=d.rel)
+            if p.end_us != d.start_us:
+                if d.start_us < p.end_us:
+                    res.fail("time_regression", None, None, f"digest {d.rel}: window starts "
+                             f"{d.obj['digestStartTime']}, before the previous digest ends ({p.obj['digestEndTime']})",
+                             file=d.rel)
+                else:
+                    res.fail("broken_link", None, None, f"digest {d.rel}: window starts {d.obj['digestStartTime']} "
+                             f"but the previous digest ends {p.obj['digestEndTime']}: the windows do not meet",
+                             file=d.rel)
     # digests nobody links to although a newer one exists (e.g. a deleted digest in between)
     # are caught above as "previous digest not found" at the newer one.
 
@@ -374,32 +397,41 @@ def verify_bucket(root: str, opts: CloudTrailOptions | None = None) -> TargetRes
             else:
                 n_logs_ok += 1
     first_start = good[0].start_us if good else None
-    last_end = good[-1].end_us if good else None
+    last_end = max((d.end_us for d in good), default=None)
+    span: dict[str, tuple[int, int]] = {}  # region -> (first start, last end) of its digests
+    for d in good:
+        reg = _region_of(d.rel, "CloudTrail-Digest")
+        lo, hi = span.get(reg, (d.start_us, d.end_us))
+        span[reg] = (min(lo, d.start_us), max(hi, d.end_us))
     newer: list[str] = []
     in_gap: list[str] = []
     for lrel in sorted(set(local_logs) - listed):
         t = _log_time_us(Path(lrel).name)
-        if t is not None and last_end is not None and t >= last_end:
-            newer.append(lrel)
-        elif t is not None and any(lo <= t < hi for lo, hi in uncovered):
+        reg = _region_of(lrel, "CloudTrail")
+        lo, hi = span.get(reg, (None, None))
+        if t is not None and (hi is None or t >= hi):
+            newer.append(lrel)  # newer than the region's newest digest (or a region without digests)
+        elif t is not None and any(a <= t < b for a, b in uncovered.get(reg, [])):
             in_gap.append(lrel)
-        elif t is not None and first_start is not None and t < first_start:
-            newer.append(lrel)  # older than the first digest: outside the verified range
+        elif t is not None and lo is not None and t < lo:
+            newer.append(lrel)  # older than the region's first digest: outside the verified range
         else:
             res.fail("inserted", None, None, f"log file {lrel} is listed by no digest", file=lrel)
 
-    # ---- tail
-    if opts.expected_end_us is not None and last_end is not None:
-        if opts.expected_end_us - last_end >= TAIL_TOLERANCE_US:  # a whole hourly window is absent
-            hours = (opts.expected_end_us - last_end) / 3_600_000_000
-            res.fail("truncated", None, None, f"newest digest ends {format_us(last_end)} but coverage is expected "
-                     f"until {format_us(opts.expected_end_us)}: about {hours:.0f} hour(s) of digests are missing "
-                     "(deleted newest tail, or logging stopped)", file=good[-1].rel)
+    # ---- tail, per digest chain
+    if opts.expected_end_us is not None:
+        for g, chain in groups.items():
+            end = chain[-1].end_us
+            if opts.expected_end_us - end >= TAIL_TOLERANCE_US:  # a whole hourly window is absent
+                hours = (opts.expected_end_us - end) / 3_600_000_000
+                res.fail("truncated", None, None, f"newest digest of {g} ends {format_us(end)} but coverage is "
+                         f"expected until {format_us(opts.expected_end_us)}: about {hours:.0f} hour(s) of digests "
+                         "are missing (deleted newest tail, or logging stopped)", file=chain[-1].rel)
 
     # ---- verdict
     res.records = len(digests) + len(local_logs)
-    newest = good[-1] if good else None
-    anchored = bool(newest and newest.rel in verified)
+    newest = max(good, key=lambda d: d.end_us) if good else None
+    anchored = bool(good) and all(chain[-1].rel in verified for chain in groups.values())
     res.coverage = (
         f"{len(digests)} digest files, {len(local_logs)} log files ({n_logs_ok} hash-verified)"
         + (f", {format_us(first_start)} .. {format_us(last_end)}" if good else "")
@@ -427,4 +459,7 @@ def verify_bucket(root: str, opts: CloudTrailOptions | None = None) -> TargetRes
     if opts.expected_end_us is None and good:
         res.notes.append(f"newest digest ends {newest.obj['digestEndTime']}: pass --expected-end to rule out a "
                          "deleted newest tail")
+    if len(groups) > 1:
+        res.notes.append(f"{len(groups)} digest chains (region/trail): " + ", ".join(
+            f"{g} {format_us(c[0].start_us)} .. {format_us(c[-1].end_us)}" for g, c in sorted(groups.items())))
     return res.finish(anchored=anchored, verifiable=bool(good))
