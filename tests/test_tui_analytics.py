@@ -116,7 +116,7 @@ async def test_histogram_counts_and_draws_failures_with_their_own_glyph(engine):
         assert "UTC" in lines[-1] and "09-14 00:00Z" in lines[-1]
         # the cursor starts on the busiest bucket and the status names it in UTC
         assert h.cursor == 47
-        assert lines[0].startswith("2020-09-15T23:00:00Z +1h: 7 events  1 unknown")
+        assert lines[0].startswith("2020-09-15T23:00:00Z +1h: 7 events, 1 unknown")
 
 
 @sync
@@ -429,3 +429,30 @@ def test_fit_value_cuts_long_and_wide_values_safely():
         for v in ("日本語" * 10, "a\x1b[2J" * 300_000, "x" * 3):
             out = fit_value(v, 9, col)
             assert cell_len(out) == 9 and "\x1b" not in out
+
+
+class PanelsApp(App):
+    """The histogram over the facet panel, as the timeline lays them out."""
+
+    CSS = "FacetPanel { width: 1fr; }"
+
+    def __init__(self, engine):
+        super().__init__()
+        self.engine = engine
+
+    def compose(self) -> ComposeResult:
+        yield Histogram(self.engine, id="histogram")
+        yield FacetPanel(self.engine, id="facets")
+
+
+async def _panels_ready(pilot):
+    h = pilot.app.query_one(Histogram)
+    p = pilot.app.query_one(FacetPanel)
+    await settle(pilot, lambda: ready(h)() and not p.busy and p.lines[0].kind == "header")
+    h.focus()
+    await pilot.press("home", "right", "space", "right", "right")  # a half-marked range
+    await pilot.pause()
+
+
+def test_snapshot_histogram_and_facets_80x24(engine, snap_compare):
+    assert snap_compare(PanelsApp(engine), terminal_size=(80, 24), run_before=_panels_ready)

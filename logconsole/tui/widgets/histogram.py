@@ -373,25 +373,34 @@ class Histogram(Widget, can_focus=True):
     def _style(self, name: str) -> Style:
         return self.get_component_rich_style(name, partial=True)
 
-    def _status(self) -> str:
+    def _status(self, width: int = 200) -> str:
+        """The top line: the cursor's bucket, then (if they fit) the marked range and a hint."""
         d = self.data
         if d is None:
             return "Histogram: counting…"
         if d.full is None:
             return "Histogram: no events match the filter"
         b = d.buckets[self.cursor] if d.buckets else None
-        parts = []
+        text = ""
         if b is not None:
-            parts.append(f"{format_us(b.start_us)} +{width_label(d.width_us)}: {b.total:,} events")
+            text = f"{format_us(b.start_us)} +{width_label(d.width_us)}: {b.total:,} events"
             if b.failure:
-                parts.append(f"{b.failure:,} failed")
+                text += f", {b.failure:,} failed"
             if b.unknown:
-                parts.append(f"{b.unknown:,} unknown")
+                text += f", {b.unknown:,} unknown"
+        extras = []
         if self.mark_start is not None:
-            parts.append(f"range from {format_us(self.mark_start)} (space/Enter ends, Esc drops)")
+            same_day = b is not None and format_us(self.mark_start)[:10] == format_us(b.start_us)[:10]
+            start = format_us(self.mark_start)[11:] if same_day else format_us(self.mark_start)
+            extras += [f" · range from {start}", " (space/Enter ends it, Esc drops it)"]
         elif self.view is not None:
-            parts.append("zoomed (- out, 0 all)")
-        return "  ".join([parts[0] if parts else ""] + ([" · ".join(parts[1:])] if parts[1:] else []))
+            extras += [" · zoomed", " (- out, 0 all)"]
+        elif b is not None:
+            extras += [" · +/- zoom, space marks a range"]
+        for e in extras:
+            if len(text) + len(e) <= width:
+                text += e
+        return text
 
     def _bar_rows(self) -> int:
         return max(1, self.size.height - 2)
@@ -402,7 +411,7 @@ class Histogram(Widget, can_focus=True):
         if width <= 0:
             return Strip.blank(0)
         if y == 0:
-            title = self._status() + ("  …" if self.busy and self.data is not None else "")
+            title = self._status(width - 3) + ("  …" if self.busy and self.data is not None else "")
             strip = Strip([Segment(title[:width], base + self._style("histogram--title"))])
             return strip.adjust_cell_length(width, base)
         rows = self._bar_rows()
