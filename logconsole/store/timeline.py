@@ -97,12 +97,13 @@ class TimelineQuery:
         *,
         page_size: int = 200,
         cache_pages: int = 32,
+        known_count: int | None = None,
     ) -> None:
         self.engine = engine
         self.where = where if where is not None else true()
         self.page_size = page_size
         self.cache_pages = cache_pages
-        self._count: int | None = None
+        self._count: int | None = known_count  # when the caller already counted
         self._pages: OrderedDict[int, list[TimelineRow]] = OrderedDict()
         self._anchors: dict[int, tuple[int, int]] = {}  # page index -> key of its first row
         self._lock = threading.RLock()

@@ -223,9 +223,8 @@ class TimelineScreen(Screen[None]):
 
     def _load_inner(self, text: str, gen: int, focus_event: int | None, focus_time: int | None) -> None:
         flt = compile_filter(text)
-        q = TimelineQuery(self.engine, flt.where)
-        if flt.is_empty and self.total:
-            q._count = self.total  # "all events": counted on mount already
+        # "all events" was counted on mount already
+        q = TimelineQuery(self.engine, flt.where, known_count=self.total if flt.is_empty and self.total else None)
         n = q.count()
         cursor = 0
         if focus_event is not None:
