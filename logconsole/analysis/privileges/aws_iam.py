@@ -68,6 +68,16 @@ def _as_list(v: Any) -> list[str]:
     return [str(v)]
 
 
+def _list(obj: dict[str, Any], key: str, where: str) -> list[Any]:
+    """``obj[key]`` as a list (absent/null -> []); anything else is a format error."""
+    v = obj.get(key)
+    if v is None:
+        return []
+    if not isinstance(v, list):
+        raise GrantFormatError(f"{where}/{key}: expected a list, got {type(v).__name__}")
+    return v
+
+
 def statements(doc: dict[str, Any]) -> list[tuple[int | None, dict[str, Any]]]:
     st = doc.get("Statement")
     if isinstance(st, dict):
@@ -110,11 +120,11 @@ def parse(obj: Any, file: str) -> ParsedSnapshot:
 
     # managed policies: arn -> (name, default document, pointer, version id, create date)
     managed: dict[str, tuple[str, dict[str, Any] | None, tuple[Any, ...], str | None, int | None]] = {}
-    for i, pol in enumerate(obj.get("Policies") or []):
+    for i, pol in enumerate(_list(obj, "Policies", f"{file}#")):
         if not isinstance(pol, dict) or not pol.get("Arn"):
             continue
         default = None
-        versions = pol.get("PolicyVersionList") or []
+        versions = _list(pol, "PolicyVersionList", f"{file}#{_ptr('Policies', i)}")
         for j, ver in enumerate(versions):
             if isinstance(ver, dict) and (ver.get("IsDefaultVersion") or (ver.get("VersionId") and ver.get("VersionId") == pol.get("DefaultVersionId"))):
                 default = (j, ver)
@@ -131,7 +141,7 @@ def parse(obj: Any, file: str) -> ParsedSnapshot:
         )
 
     def attach(subject: str, via_prefix: str, attached: Any, base_ptr: tuple[Any, ...], since: int | None) -> None:
-        for k, ap in enumerate(attached or []):
+        for k, ap in enumerate(attached if isinstance(attached, list) else []):
             if not isinstance(ap, dict):
                 continue
             arn = ap.get("PolicyArn")
@@ -151,7 +161,7 @@ def parse(obj: Any, file: str) -> ParsedSnapshot:
             ))
 
     def inline(subject: str, via_prefix: str, lst: Any, key: str, base_ptr: tuple[Any, ...], since: int | None) -> None:
-        for k, ip in enumerate(lst or []):
+        for k, ip in enumerate(lst if isinstance(lst, list) else []):
             if not isinstance(ip, dict):
                 continue
             ptr = base_ptr + (key, k, "PolicyDocument")
@@ -175,7 +185,7 @@ def parse(obj: Any, file: str) -> ParsedSnapshot:
         ))
 
     groups: dict[str, tuple[int, dict[str, Any]]] = {}
-    for i, g in enumerate(obj.get("GroupDetailList") or []):
+    for i, g in enumerate(_list(obj, "GroupDetailList", f"{file}#")):
         if isinstance(g, dict) and g.get("GroupName"):
             groups[g["GroupName"]] = (i, g)
             snap.principals.append(Principal(
@@ -184,7 +194,7 @@ def parse(obj: Any, file: str) -> ParsedSnapshot:
             ))
 
     accounts = set()
-    for i, u in enumerate(obj.get("UserDetailList") or []):
+    for i, u in enumerate(_list(obj, "UserDetailList", f"{file}#")):
         if not isinstance(u, dict) or not u.get("Arn"):
             continue
         arn = u["Arn"]
@@ -206,7 +216,7 @@ def parse(obj: Any, file: str) -> ParsedSnapshot:
             inline(arn, f"group {gname} -> ", g.get("GroupPolicyList"), "GroupPolicyList", ("GroupDetailList", gi), created)
             attach(arn, f"group {gname} -> ", g.get("AttachedManagedPolicies"), ("GroupDetailList", gi, "AttachedManagedPolicies"), created)
 
-    for i, r in enumerate(obj.get("RoleDetailList") or []):
+    for i, r in enumerate(_list(obj, "RoleDetailList", f"{file}#")):
         if not isinstance(r, dict) or not r.get("Arn"):
             continue
         arn = r["Arn"]

@@ -69,7 +69,20 @@ def _json_error(path: str, text: str, exc: json.JSONDecodeError) -> GrantFormatE
 
 
 def parse_bytes(data: bytes, path: str, fmt: str | None = None) -> ParsedSnapshot:
-    """Detect (unless *fmt* is given) and parse a grants file."""
+    """Detect (unless *fmt* is given) and parse a grants file.  Any malformed
+    content is a :class:`GrantFormatError` naming the file, never a traceback."""
+    try:
+        return _parse_bytes(data, path, fmt)
+    except GrantFormatError:
+        raise
+    except RecursionError:
+        raise GrantFormatError(f"{path}: nested too deeply") from None
+    except (TypeError, AttributeError, ValueError, KeyError, IndexError) as exc:
+        raise GrantFormatError(f"{path}: malformed {fmt or 'grants'} content: an element has the wrong type "
+                               f"({exc.__class__.__name__}: {str(exc)[:120]})") from None
+
+
+def _parse_bytes(data: bytes, path: str, fmt: str | None = None) -> ParsedSnapshot:
     text = _decode(data, path)
     stripped = text.lstrip()
     obj: Any = None
