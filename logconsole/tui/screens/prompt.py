@@ -1,4 +1,4 @@
-"""Small modal dialogs: a one-line text prompt and a list picker."""
+"""A small modal dialog: a one-line text prompt (notes, tags, jump-to-time, view names)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Input, OptionList, Static
-from textual.widgets.option_list import Option
+from textual.widgets import Input, Static
 
 from logconsole.store.sanitize import one_line
 from logconsole.tui.widgets.filter_bar import QuietInput
@@ -68,28 +67,6 @@ class PromptScreen(ModalScreen[str | None]):
             self.app.bell()
             return
         self.dismiss(event.value)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-
-class PickScreen(ModalScreen[str | None]):
-    """Pick one of several (label, value) items; Enter picks, Escape cancels."""
-
-    BINDINGS = [Binding("escape,q", "cancel", "cancel", show=False)]
-
-    def __init__(self, title: str, items: list[tuple[str, str]]) -> None:
-        super().__init__()
-        self.title_text = title
-        self.items = items
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="pick-box", classes="dialog"):
-            yield Static(Text(self.title_text, style="bold"))
-            yield OptionList(*[Option(Text(one_line(label, 200)), id=str(i)) for i, (label, _) in enumerate(self.items)])
-
-    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(self.items[int(event.option.id or 0)][1])
 
     def action_cancel(self) -> None:
         self.dismiss(None)
