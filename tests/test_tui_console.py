@@ -579,6 +579,7 @@ def test_open_command_ingests_then_runs_the_app(tmp_path, monkeypatch):
 
     def fake_run(self, *a, **k):
         ran["filter"] = self.initial_filter
+        ran["mouse"] = k.get("mouse")
         with self.engine.connect() as conn:
             ran["n"] = conn.execute(select(events.c.id)).all()
 
@@ -593,8 +594,8 @@ def test_open_command_ingests_then_runs_the_app(tmp_path, monkeypatch):
     assert ran["filter"] == "outcome:failure" and len(ran["n"]) == 12
     r = CliRunner().invoke(main, ["open", "--db", db, "-f", "acter:x"])
     assert r.exit_code == 2 and "did you mean 'actor'" in r.output
-    r = CliRunner().invoke(main, ["open", "--db", db])
-    assert r.exit_code == 0 and ran["filter"] == ""
+    r = CliRunner().invoke(main, ["open", "--db", db, "--no-mouse"])
+    assert r.exit_code == 0 and ran["filter"] == "" and ran["mouse"] is False
 
 
 def test_console_modules_stay_out_of_the_core():

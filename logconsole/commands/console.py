@@ -50,7 +50,9 @@ class _Progress:
 @db_option
 @click.option("--filter", "-f", "initial_filter", default="", help="Start with this filter (the filter language).")
 @click.option("--format", "fmt", default=None, help="Force the format of the files to ingest (see `logconsole formats`).")
-def open_cmd(paths: tuple[str, ...], db_path: str | None, initial_filter: str, fmt: str | None) -> None:
+@click.option("--mouse/--no-mouse", default=True,
+              help="Capture the mouse (default); --no-mouse leaves it to the terminal for native text selection.")
+def open_cmd(paths: tuple[str, ...], db_path: str | None, initial_filter: str, fmt: str | None, mouse: bool) -> None:
     """Open the investigation console on the index; with PATHs, ingest them first.
 
     \b
@@ -111,4 +113,4 @@ def open_cmd(paths: tuple[str, ...], db_path: str | None, initial_filter: str, f
     from logconsole.tui.app import create_app
 
     app = create_app(engine, db_path=db, initial_filter=initial_filter)
-    app.run()
+    app.run(mouse=mouse)
