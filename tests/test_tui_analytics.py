@@ -456,3 +456,26 @@ async def _panels_ready(pilot):
 
 def test_snapshot_histogram_and_facets_80x24(engine, snap_compare):
     assert snap_compare(PanelsApp(engine), terminal_size=(80, 24), run_before=_panels_ready)
+
+
+@sync
+async def test_histogram_log_scale_keeps_quiet_buckets_visible(tmp_path):
+    eng = open_db(tmp_path / "burst.db")
+    # one burst of 1000 events in hour 0, a single failure in hour 5
+    rows = [dict(ts_us=T0 + i) for i in range(1000)] + [dict(ts_us=T0 + 5 * H, outcome="failure")]
+    insert_events(eng, rows)
+    aggregates.clear_cache()
+    app = HistApp(eng)
+    async with app.run_test(size=(40, 12)) as pilot:
+        h = app.query_one(Histogram)
+        h.focus()
+        await settle(pilot, ready(h))
+        col = 7 + (5 * H) // h.data.width_us
+        linear = "".join(ln[col] for ln in screen_text(h)[1:-1])
+        assert linear.strip() == "▁" and GLYPH_FAILURE not in linear  # 1 of 1000: a sliver
+        await pilot.press("L")
+        lines = screen_text(h)
+        log = "".join(ln[col] for ln in lines[1:-1])
+        assert GLYPH_FAILURE in log  # log(2)/log(1001) of 6 rows: a full failure cell
+        assert "log" in lines[-2]
+    eng.dispose()

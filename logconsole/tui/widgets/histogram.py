@@ -13,7 +13,8 @@ SQL ``GROUP BY`` on the bucket number); the widget only draws.
 
 Keys (when focused): ``←``/``→`` (``h``/``l``) move the bucket cursor,
 ``Home``/``End`` first/last bucket, ``+``/``=`` zoom in around the cursor,
-``-`` zoom out, ``0`` back to the whole filter's time span, ``space`` marks
+``-`` zoom out, ``0`` back to the whole filter's time span, ``L`` toggles a
+log scale (a quiet bucket stays visible next to a burst), ``space`` marks
 the start then the end of a range, ``Enter`` selects the range (or the cursor's
 bucket), ``Esc`` drops a half-marked range.  Selecting posts
 :class:`Histogram.RangeSelected` with UTC µs bounds ``[start_us, end_us)``
@@ -24,6 +25,7 @@ into ``since:``/``until:`` terms (:attr:`RangeSelected.term`).
 from __future__ import annotations
 
 import asyncio
+import math
 from dataclasses import dataclass
 
 from rich.segment import Segment
@@ -141,6 +143,7 @@ class Histogram(Widget, can_focus=True):
         Binding("plus,equals_sign", "zoom_in", "Zoom in", show=True),
         Binding("minus", "zoom_out", "Zoom out", show=True),
         Binding("0", "zoom_reset", "Whole span", show=False),
+        Binding("L", "toggle_log", "Log scale", show=False),
         Binding("space", "mark", "Mark range start/end", show=True),
         Binding("enter", "select", "Filter to range", show=True),
         Binding("escape", "unmark", "Drop the marked start", show=False),
@@ -176,6 +179,8 @@ class Histogram(Widget, can_focus=True):
     where = reactive(None, always_update=True, layout=False)
     #: The bucket under the cursor.
     cursor = reactive(0)
+    #: Bar heights on a log scale (``L``): quiet buckets stay visible next to a burst.
+    log_scale = reactive(False)
 
     def __init__(self, engine, where=None, *, name=None, id=None, classes=None, disabled=False) -> None:
         super().__init__(name=name, id=id, classes=classes, disabled=disabled)
@@ -281,6 +286,12 @@ class Histogram(Widget, can_focus=True):
 
     def watch_cursor(self) -> None:
         self.refresh()
+
+    def watch_log_scale(self) -> None:
+        self.refresh()
+
+    def action_toggle_log(self) -> None:
+        self.log_scale = not self.log_scale
 
     def action_cursor(self, delta: int) -> None:
         self.cursor += delta
@@ -428,7 +439,7 @@ class Histogram(Widget, can_focus=True):
         if row == 0:
             label = short_count(peak)
         elif row == rows - 1:
-            label = "0"
+            label = "log" if self.log_scale and rows > 2 else "0"
         else:
             label = ""
         segs.append(Segment(label.rjust(Y_AXIS - 2) + " ┤" if row in (0, rows - 1) else " " * (Y_AXIS - 1) + "│",
@@ -445,7 +456,7 @@ class Histogram(Widget, can_focus=True):
         cur_style = self._style("histogram--cursor")
         sel_style = self._style("histogram--selection")
         for i, b in enumerate(d.buckets[: width - Y_AXIS]):
-            ch, kind = self._cell(b, peak, rows, level)
+            ch, kind = self._cell(b, peak, rows, level, self.log_scale)
             style = styles[kind] if kind else base
             if i == self.cursor:
                 style = style + cur_style
@@ -457,16 +468,22 @@ class Histogram(Widget, can_focus=True):
         return Strip(segs).adjust_cell_length(width, base)
 
     @staticmethod
-    def _cell(b: aggregates.Bucket, peak: int, rows: int, level: int) -> tuple[str, str]:
+    def _cell(b: aggregates.Bucket, peak: int, rows: int, level: int, log: bool = False) -> tuple[str, str]:
         """Glyph and kind ('s','f','u' or '') of bar cell *level* (1 = bottom) for bucket *b*.
 
         Heights are proportional, in eighths of a cell: failures at the bottom,
         then unknown, then successes.  A cell shows the kind that fills most of
         it (by glyph and colour); the top cell of a bar is an eighth block.
+        With *log*, the bar's height is ``log(1 + total)`` (so a quiet bucket next
+        to a burst stays visible) and the outcomes share it in proportion.
         """
         if peak <= 0 or b.total <= 0:
             return " ", ""
-        scale = rows * 8 / peak
+        if log:
+            height = rows * 8 * math.log1p(b.total) / math.log1p(peak)
+            scale = height / b.total
+        else:
+            scale = rows * 8 / peak
         c_f = round(b.failure * scale)
         c_u = round((b.failure + b.unknown) * scale)
         c_t = max(1, round(b.total * scale))
