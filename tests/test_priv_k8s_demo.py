@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from logconsole.analysis.privileges.actors import actor_report, analyze, timeline_filter
+from logconsole.analysis.privileges.actors import analyze, timeline_filter
 from logconsole.analysis.privileges.grants import import_file
 
 DATA = Path(__file__).resolve().parent / "data"

@@ -274,6 +274,8 @@ def _aws_type(p: Principal | None, name: str) -> str:
 
 
 def _k8s_kind(p: Principal | None, name: str) -> str:
+    if p is not None and p.kind == "k8s_sa":
+        return "ServiceAccount"
     if name.startswith("system:serviceaccount:"):
         return "ServiceAccount"
     return "User"

@@ -145,10 +145,10 @@ def parse(obj: Any, file: str) -> ParsedSnapshot:
             if not isinstance(ap, dict):
                 continue
             arn = ap.get("PolicyArn")
-            name = ap.get("PolicyName") or arn
             if arn not in managed:
                 snap.warnings.append(
-                    f"{file}#{_ptr(*base_ptr, k)}: managed policy {arn} is attached but not in Policies (not imported)"
+                    f"{file}#{_ptr(*base_ptr, k)}: managed policy {ap.get('PolicyName') or arn} ({arn}) is attached "
+                    "but not in Policies (not imported)"
                 )
                 continue
             pname, doc, ptr, vid, vdate = managed[arn]

@@ -24,10 +24,7 @@ _PREFIX = {
     "streams.dynamodb": "dynamodb",
     "tagging": "tag",
     "email": "ses",
-    "elasticloadbalancing": "elasticloadbalancing",
     "s3-control": "s3",
-    "signin": "signin",
-    "sso-directory": "sso-directory",
 }
 
 _S3 = {
@@ -55,7 +52,6 @@ _S3 = {
 
 _OTHER = {
     ("kms", "ReEncrypt"): "kms:ReEncrypt*",
-    ("ec2", "RunInstances"): "ec2:RunInstances",
 }
 
 #: events that are not privileges at all (always allowed, never need a grant)
