@@ -230,3 +230,15 @@ def test_cache_never_serves_stale_counts_for_filters_on_other_tables(engine):
         assert agg.histogram(c, where, T0, T0 + 10 * S, 1)[0].total == 2
     assert not agg._cacheable(select(schema.events.c.id).where(where))
     assert agg._cacheable(select(schema.events.c.id).where(compile_filter('actor:x "some text"').where))
+    # the statements the aggregates really run are cached: a second call does not query
+    page_stmt = agg._grouped(true(), "resource")
+    assert agg._cacheable(select(page_stmt.c.k))
+    calls = []
+    with engine.connect() as c:
+        from sqlalchemy import event as sa_event
+
+        sa_event.listen(c, "before_cursor_execute", lambda *a, **k: calls.append(a[2]))
+        agg.frequency(c, true(), "resource", 5, 0)
+        n = len(calls)
+        assert agg.frequency(c, true(), "resource", 5, 0).total == 10
+        assert len(calls) - n == 2  # only the two O(1) version lookups

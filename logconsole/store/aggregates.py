@@ -156,7 +156,7 @@ def _data_version(conn) -> tuple:
 
 
 #: Tables that change only when events are ingested (the version key covers them).
-_STABLE_TABLES = {"events", "sources"}
+_STABLE_TABLES = {"events", "sources", "events_fts"}
 
 
 def _cacheable(stmt) -> bool:
@@ -168,7 +168,10 @@ def _cacheable(stmt) -> bool:
         tables = find_tables(stmt, check_columns=True, include_aliases=False, include_joins=False)
     except Exception:  # pragma: no cover - unusual constructs: do not cache
         return False
-    return all(getattr(t, "name", None) in _STABLE_TABLES for t in tables)
+    from sqlalchemy.sql.expression import TableClause
+
+    # subqueries and aliases are walked into by find_tables: only real tables matter
+    return all(t.name in _STABLE_TABLES for t in tables if isinstance(t, TableClause))
 
 
 def _cached_rows(conn, stmt) -> list:
