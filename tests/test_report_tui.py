@@ -17,8 +17,8 @@ from logconsole.store import annotations as A
 from logconsole.store import findings_schema as F
 from logconsole.store import queries
 from logconsole.store.db import open_db
+from logconsole.tui.screens.findings import ChoiceScreen as PickScreen
 from logconsole.tui.screens.findings import ExportScreen, FindingsScreen, NarrativeScreen
-from logconsole.tui.screens.prompt import PickScreen
 
 
 def sync(fn):

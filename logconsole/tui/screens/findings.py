@@ -23,7 +23,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, DataTable, Footer, Input, Select, Static, TextArea
+from textual.widgets import Button, DataTable, Footer, Input, OptionList, Select, Static, TextArea
+from textual.widgets.option_list import Option
 
 from logconsole.ingest.timeparse import format_us
 from logconsole.store import findings_schema as F
@@ -75,6 +76,37 @@ def keymap_entries() -> dict[str, list]:
     }
 
 
+class ChoiceScreen(ModalScreen[str | None]):
+    """Pick one of several (label, value) items; Enter picks, Escape cancels (None)."""
+
+    BINDINGS = [Binding("escape,q", "cancel", "cancel", show=False)]
+    DEFAULT_CSS = """
+    ChoiceScreen { align: center middle; }
+    ChoiceScreen #choice-box { width: 76; max-width: 100%; height: auto; border: round $accent; background: $surface; padding: 0 1; }
+    ChoiceScreen OptionList { height: auto; max-height: 16; }
+    """
+
+    def __init__(self, title: str, items: list[tuple[str, str]]) -> None:
+        super().__init__()
+        self.title_text = title
+        self.items = items
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="choice-box"):
+            yield Static(Text(one_line(self.title_text, 200), style="bold"))
+            yield OptionList(*[Option(Text(one_line(label, 200)), id=str(i)) for i, (label, _) in enumerate(self.items)])
+
+    def on_mount(self) -> None:
+        self.query_one(OptionList).focus()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.dismiss(self.items[int(event.option.id or 0)][1])
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
 class FindingsScreen(Screen[str | None]):
     """Edit, reorder and delete findings; `e` opens the export dialog."""
 
@@ -114,7 +146,9 @@ class FindingsScreen(Screen[str | None]):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        table.add_columns("#", "severity", "events", "time range (UTC)", "title")
+        # explicit widths: the layout never depends on when rows are measured
+        for label, width in (("#", 3), ("severity", 8), ("events", 7), ("time range (UTC)", 44), ("title", 80)):
+            table.add_column(label, width=width)
         self.reload()
         table.focus()
 
@@ -217,10 +251,8 @@ class FindingsScreen(Screen[str | None]):
         self.app.push_screen(PromptScreen(title, value=value, hint=hint, validate=validate), callback)
 
     def _pick_severity(self, callback, current: str = "medium") -> None:
-        from logconsole.tui.screens.prompt import PickScreen
-
         items = [(s + ("  (current)" if s == current else ""), s) for s in reversed(F.SEVERITIES)]
-        self.app.push_screen(PickScreen("Severity", items), callback)
+        self.app.push_screen(ChoiceScreen("Severity", items), callback)
 
     @staticmethod
     def _check_filter(text: str) -> str | None:
@@ -275,8 +307,6 @@ class FindingsScreen(Screen[str | None]):
 
     def action_new_from_view(self) -> None:
         from logconsole.store import annotations as A
-        from logconsole.tui.screens.prompt import PickScreen
-
         with self.engine.connect() as conn:
             views = A.list_views(conn)
         if not views:
@@ -287,7 +317,7 @@ class FindingsScreen(Screen[str | None]):
             if q:
                 self._new(ids=[], query=q, what="a saved view")
 
-        self.app.push_screen(PickScreen("New finding from the saved view", [(f"{n}: {q}", q) for n, q in views]), picked)
+        self.app.push_screen(ChoiceScreen("New finding from the saved view", [(f"{n}: {q}", q) for n, q in views]), picked)
 
     def action_attach_marked(self) -> None:
         f = self.current()
@@ -363,8 +393,6 @@ class FindingsScreen(Screen[str | None]):
         self._move(+1)
 
     def action_delete(self) -> None:
-        from logconsole.tui.screens.prompt import PickScreen
-
         f = self.current()
         if f is None:
             return
@@ -374,7 +402,7 @@ class FindingsScreen(Screen[str | None]):
                 self._write(F.delete_finding, f["id"])
                 self.notify(f"finding {f['id']} deleted", markup=False, timeout=3)
 
-        self.app.push_screen(PickScreen(f"Delete finding {f['id']} ({one_line(f['title'], 60)})? Its events stay in the index.",
+        self.app.push_screen(ChoiceScreen(f"Delete finding {f['id']} ({one_line(f['title'], 60)})? Its events stay in the index.",
                                         [("no, keep it", "no"), ("yes, delete", "yes")]), done)
 
     def action_export(self) -> None:
@@ -395,7 +423,7 @@ def add_marked_to_finding(app, engine: Engine, on_done=None) -> None:
     asks for its title and severity.  *on_done(finding_id | None)* runs at the end.
     """
     from logconsole.store import annotations as A
-    from logconsole.tui.screens.prompt import PickScreen, PromptScreen
+    from logconsole.tui.screens.prompt import PromptScreen
 
     with engine.connect() as conn:
         ids = A.marked_event_ids(conn)
@@ -437,7 +465,7 @@ def add_marked_to_finding(app, engine: Engine, on_done=None) -> None:
                 app.notify(f"finding {fid} created from {len(ids)} bookmarked event(s)", markup=False, timeout=3)
                 finish(fid)
 
-            app.push_screen(PickScreen("Severity", [(x, x) for x in reversed(F.SEVERITIES)]), got_sev)
+            app.push_screen(ChoiceScreen("Severity", [(x, x) for x in reversed(F.SEVERITIES)]), got_sev)
 
         app.push_screen(PromptScreen(f"New finding from {len(ids)} bookmarked event(s): title",
                                      hint="Enter to continue, Esc to cancel"), got_title)
@@ -453,7 +481,7 @@ def add_marked_to_finding(app, engine: Engine, on_done=None) -> None:
     items = [("New finding…", "new")] + [
         (f"F{f['id']}  [{f['severity']}]  {one_line(f['title'], 70)}", str(f["id"])) for f in existing
     ]
-    app.push_screen(PickScreen(f"Add {len(ids)} bookmarked event(s) to", items), picked)
+    app.push_screen(ChoiceScreen(f"Add {len(ids)} bookmarked event(s) to", items), picked)
 
 
 class ReadinessScreen(Screen[None]):
@@ -500,7 +528,9 @@ class ReadinessScreen(Screen[None]):
         table = self.query_one(DataTable)
         table.clear(columns=True)
         if self.per_source:
-            table.add_columns("score", "grade", "format", "events", "ok / fail", "actor", "ms", "resource", "tamper-evident", "source", "notes")
+            for label, width in (("score", 5), ("grade", 9), ("format", 16), ("events", 9), ("ok / fail", 17), ("actor", 5),
+                                 ("ms", 5), ("resource", 8), ("tamper-evident", 14), ("source", 70), ("notes", 80)):
+                table.add_column(label, width=width)
             for r in sorted(res["sources"], key=lambda r: (r["score"], r["path"])):
                 n = r["events"]
                 table.add_row(
@@ -509,7 +539,9 @@ class ReadinessScreen(Screen[None]):
                     Text(self._pct(r["with_resource"], n)), Text(r["tamper"]), Text(_tail(r["path"], 70)), Text(one_line("; ".join(r["notes"]), 80)),
                 )
         else:
-            table.add_columns("format", "sources", "events", "ok / fail", "actor", "ms", "resource", "tamper-evident", "score")
+            for label, width in (("format", 18), ("sources", 7), ("events", 11), ("ok / fail", 21), ("actor", 5), ("ms", 5),
+                                 ("resource", 8), ("tamper-evident", 40), ("score", 14)):
+                table.add_column(label, width=width)
             for f in res["formats"]:
                 n = f["events"]
                 rng = f" ({f['score_min']}-{f['score_max']}%)" if f["score_min"] != f["score_max"] else ""
