@@ -305,10 +305,11 @@ class TimelineScreen(Screen[None]):
         self._sync_header()
 
     @on(EventList.Highlighted)
-    def _on_highlighted(self) -> None:
+    def _on_highlighted(self, event: EventList.Highlighted) -> None:
         header = self.query_one(EventHeader)
         if header.column != self.events.column:
             header.column = self.events.column
+        self.bar.set_position(event.offset + 1 if event.row is not None else None)
 
     def _histogram_range(self, start_us: int, end_us: int) -> None:
         self.apply_filter(with_time_range(self.current_text, start_us, end_us),

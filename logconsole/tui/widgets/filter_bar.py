@@ -91,6 +91,8 @@ class FilterBar(Vertical):
         self.applied_text = ""
         self.breadcrumb: Text = Text("all events")
         self.count_text: Text = Text("")
+        self.position: int | None = None  # 1-based row of the cursor
+        self._status_left: tuple[Text | None, bool] = (None, False)
         self._preview_timer: Timer | None = None
         self.error: FilterError | None = None
 
@@ -120,6 +122,14 @@ class FilterBar(Vertical):
         self.error = None
         self._show_status()
 
+    def set_position(self, row: int | None) -> None:
+        """Show the cursor's row ("row 12 · 40 of 241 events") without touching the message on the left."""
+        if row == self.position:
+            return
+        self.position = row
+        left, keep = self._status_left
+        self._show_status(left, keep_start=keep)
+
     def set_history(self, items: list[str]) -> None:
         self.input.history = list(items)
         self.input.reset_history_position()
@@ -127,7 +137,10 @@ class FilterBar(Vertical):
     def _show_status(self, left: Text | None = None, *, keep_start: bool = False) -> None:
         status = self.query_one("#filter-status", Static)
         width = max(20, self.size.width or 80)
+        self._status_left = (left, keep_start)
         right = self.count_text
+        if self.position is not None and self.count_text.plain.endswith(" events"):
+            right = Text(f"row {self.position:,} · ", style="dim") + self.count_text
         left = left if left is not None else self.breadcrumb
         room = max(0, width - right.cell_len - 2)
         left = left.copy()
