@@ -98,7 +98,16 @@ def _parse_bytes(data: bytes, path: str, fmt: str | None = None) -> ParsedSnapsh
         if obj is not None and aws_iam.looks_like(obj):
             fmt = "aws-iam"
         else:
-            docs = [obj] if obj is not None else k8s_rbac.load_documents(text, path)
+            try:
+                docs = [obj] if obj is not None else k8s_rbac.load_documents(text, path)
+            except GrantFormatError as exc:
+                head = text[:20000]
+                if any(k in head for k in ("apiVersion:", "kind:", "logconsole-policy")):
+                    raise  # a grants file with a syntax error: file:line: invalid YAML: ...
+                raise GrantFormatError(
+                    f"{path}: not a grants file (neither JSON nor YAML: line {exc.args[0][len(path):].lstrip(':')}); "
+                    "expected get-account-authorization-details JSON, Kubernetes RBAC YAML or a logconsole policy file"
+                ) from None
             if policy.looks_like(docs):
                 fmt = "policy"
             elif k8s_rbac.looks_like(docs):
