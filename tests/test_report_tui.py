@@ -294,3 +294,24 @@ def test_keymap_entries_cover_every_binding():
     assert actions == {a for _k, a, _d in FINDINGS_KEYS}
     for a in actions:
         assert hasattr(FindingsScreen, f"action_{a}")
+
+
+@sync
+async def test_export_dialog_asks_before_overwriting(case):
+    eng, tmp = case
+    app = Host(eng)
+    target = tmp / "existing.md"
+    target.write_text("keep me")
+    async with app.run_test(size=(120, 40)) as pilot:
+        scr = app.screen
+        await settle(pilot, lambda: len(scr.items) == 2)
+        await pilot.press("e")
+        await settle(pilot, lambda: isinstance(app.screen, ExportScreen))
+        dlg = app.screen
+        dlg.query_one("#export-path", Input).value = str(target)
+        dlg.action_export()
+        await pilot.pause(0.05)
+        assert "exists" in str(dlg.query_one("#export-status", Static).render()) and target.read_text() == "keep me"
+        dlg.action_export()
+        await settle(pilot, lambda: app.screen is scr)
+        assert target.read_text().startswith("# Findings report")

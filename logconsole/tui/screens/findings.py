@@ -639,6 +639,7 @@ class ExportScreen(ModalScreen[str | None]):
         self.filter_text = filter_text or ""
         self.default_dir = default_dir or os.getcwd()
         self.fmt = "markdown"
+        self._overwrite_ok: str | None = None
 
     def compose(self) -> ComposeResult:
         with Vertical(id="export-box"):
@@ -709,6 +710,10 @@ class ExportScreen(ModalScreen[str | None]):
         path = os.path.expanduser(path)
         if os.path.isdir(path):
             self._status(f"{path} is a directory", error=True)
+            return
+        if os.path.exists(path) and self._overwrite_ok != path:
+            self._overwrite_ok = path
+            self._status(f"{path} exists: Export again to overwrite it", error=True)
             return
         at_us = None
         if self.fmt == "markdown":
