@@ -67,6 +67,7 @@ async def test_first_paint_counts_columns_and_navigation(case):
         assert ev.cursor == 0 and app.focused is ev
         await press(app, pilot, "down", "j")
         assert ev.cursor == 2
+        assert f"row 3 · {N} of {N} events" in screen_text(app)
         await press(app, pilot, "k")
         assert ev.cursor == 1
         h = ev.page_height
@@ -642,3 +643,22 @@ async def test_tab_cycles_panes_and_ctrl_q_quits(case):
         assert app.focused is evlist(app)
         await press(app, pilot, "ctrl+q")
     assert app.return_code == 0
+
+
+def test_column_layout_fits_and_follows_content():
+    from logconsole.tui.widgets.event_list import FLEX_COLUMNS, COLUMNS, layout_columns, short_actor
+
+    for width in range(79, 200, 7):
+        for wants in (None, {"actor": 9, "action": 9, "resource": 200}, {"actor": 80, "action": 80, "resource": 80},
+                      {"actor": 3, "action": 3, "resource": 3}):
+            lay = layout_columns(width, wants)
+            assert lay.total <= max(width, 68), (width, wants, lay)
+            assert len(lay.widths) == len(COLUMNS) and min(lay.widths) >= 4
+    lay = layout_columns(119, {"actor": 17, "action": 9, "resource": 200})
+    by = dict(zip([c for c, _, _ in COLUMNS], lay.widths))
+    assert by["actor"] == 17 and by["action"] == 9 and by["resource"] > 30  # short columns give room away
+    assert set(FLEX_COLUMNS) <= set(by)
+    assert short_actor("arn:aws:iam::1:user/alice") == "alice"
+    assert short_actor("arn:aws:sts::1:assumed-role/Admin/s") == "Admin/s"
+    assert short_actor("system:serviceaccount:ns:sa") == "sa:ns:sa"
+    assert short_actor(None) == "-"
