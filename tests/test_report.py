@@ -474,3 +474,24 @@ def test_finding_from_saved_view(hostile_db) -> None:
     assert d["query"] == "outcome:failure" and d["events"] == 6
     r = run("finding", "add", "--db", db, "-t", "x", "--view", "nope")
     assert r.exit_code == 2 and "no saved view 'nope'" in r.output and "fails" in r.output
+
+
+def test_report_and_readiness_over_every_real_sample(tmp_path: Path) -> None:
+    """Every format's real sample through readiness and the report: no crash, tables intact."""
+    from logconsole.report.readiness import readiness
+
+    real = Path(__file__).resolve().parent / "data" / "realdata"
+    folders = sorted(p for p in real.iterdir() if p.is_dir() and p.name not in ("LICENSES",))
+    assert len(folders) >= 5
+    eng = open_db(str(tmp_path / "real.db"))
+    ingest_paths(eng, [str(p) for p in folders])
+    with eng.begin() as conn:
+        F.create_finding(conn, "Failures everywhere", severity="medium", query="outcome:failure")
+    res = readiness(eng)
+    formats = {f["format"] for f in res["formats"]}
+    assert {"cloudtrail", "k8s-audit"} <= formats and len(formats) >= 5
+    for s in res["sources"]:
+        assert 0 <= s["score"] <= 100 and s["events"] >= 0
+    text = build_report(eng, ReportOptions(at_us=0, evidence_root=str(real)))
+    assert_tables_sound(text, min_tables=6)
+    assert not any(t.type in ("html_block", "html_inline") for t in MDP.parse(text))
