@@ -3,7 +3,7 @@
 A person's session: the console ingests the case and opens; they type a filter
 (the attacker's address), open the frequency table of the action column
 (Shift+F) and drill into the top value, open an event, go back up the
-drill-down stack, and quit.  Every step is checked on the screen as tmux
+drill-down stack, select a time range on the histogram, and quit.  Every step is checked on the screen as tmux
 renders it (``capture-pane``), not on widget internals.
 """
 
@@ -163,6 +163,21 @@ def test_open_filter_drill_down_detail_back(tmux_console):
     t.keys("q")
     t.wait_for(r"3,551 of 3,551 events", check=lambda s: any("203.0.113.77" not in r for r in _rows(s)))
 
-    # 6. quit
+    # 6. the histogram (Shift+Tab from the list): mark a range of buckets, Enter filters to it
+    t.keys("BTab", "Home")
+    screen = t.wait_for(r"2026-03-14T00:00:00Z \+15m: \d+ events")  # 24 h in 15-minute buckets, UTC
+    assert re.search(r"UTC 03-14 00:00Z\s+03-14 06:00Z", screen)  # the time axis, with its zone
+    t.keys("Right", "Right", "space", "Right", "Right", "Right")
+    t.wait_for(r"2026-03-14T01:15:00Z \+15m: .*range from 00:30:00Z")
+    t.keys("Enter")
+    screen = t.wait_for(r"\b277 of 3,551 events", check=lambda s: bool(_rows(s)))
+    assert "since:2026-03-14T00:30:00Z until:2026-03-14T01:29:59.999999Z" in screen
+    times = [re.search(r"2026-03-14T(\d\d:\d\d:\d\d)Z", r).group(1) for r in _rows(screen)]
+    assert times and all("00:30:00" <= x < "01:30:00" for x in times)
+    t.wait_for(r"\+1m: \d+ events")  # the histogram follows the new range: 1-minute buckets
+    t.keys("q")
+    t.wait_for(r"3,551 of 3,551 events")
+
+    # 7. quit
     t.keys("C-q")
     t.wait_for(r"\[console exited\] 0", timeout=15)
