@@ -175,6 +175,7 @@ def analyze(engine: Engine, since: int | None = None, until: int | None = None, 
                for s in grants.snapshots):
             gformats |= _generic_format_names(conn)
         usage = collect(conn, since, until, gformats, only_actor=only, only_provider=provider)
+        usage.assumed = _assumed_roles(conn, since, until)
         # the window is the index's time span (clipped to --since/--until), the same for every actor
         lo, hi = conn.execute(select(func.min(events.c.ts_us), func.max(events.c.ts_us))).one()
         if lo is not None:
@@ -184,6 +185,19 @@ def analyze(engine: Engine, since: int | None = None, until: int | None = None, 
             for v in views:
                 _fill_evidence(conn, v, since, until)
     return Analysis(views, grants, usage, since, until)
+
+
+def _assumed_roles(conn, since: int | None, until: int | None) -> dict[str, int]:
+    """Role ARN -> successful sts:AssumeRole calls naming it (via the action index)."""
+    E = events.c
+    q = select(E.resource, func.count()).where(
+        E.action.in_(["AssumeRole", "AssumeRoleWithSAML", "AssumeRoleWithWebIdentity"]), E.format == "cloudtrail",
+        E.error_code.is_(None), E.resource.is_not(None))
+    if since is not None:
+        q = q.where(E.ts_us >= since)
+    if until is not None:
+        q = q.where(E.ts_us <= until)
+    return {r: n for r, n in conn.execute(q.group_by(E.resource))}
 
 
 def _generic_format_names(conn) -> set[str]:
@@ -540,10 +554,13 @@ def _findings(conn, v: ActorView, grants: GrantSet, usage: UsageData, wstart, we
     u = v.usage
     events_n = u.events if u else 0
     # ---- dormant
+    assumed = usage.assumed.get(v.name, 0) if v.provider == "aws" else 0
     if v.covered and v.principal is not None and events_n == 0:
         created = v.principal.created_at
         if created is not None and wend is not None and created > wend:
             pass  # created after the window: too new to be dormant
+        elif assumed:
+            pass  # assumed (sts:AssumeRole) but its sessions made no logged call: not dormant
         else:
             c = v.counts()
             detail = (f"no events in the window ({format_us(wstart) or 'start'} .. {format_us(wend) or 'end'}); "
@@ -552,6 +569,8 @@ def _findings(conn, v: ActorView, grants: GrantSet, usage: UsageData, wstart, we
                 detail += f"; IAM RoleLastUsed says {v.principal.info['role_last_used']}"
             if v.principal.info.get("service_linked"):
                 detail += " (service-linked role)"
+            if created is not None and wstart is not None and created > wstart:
+                detail += f"; created {format_us(created)}, inside the window"
             if u is not None and u.impersonated_by:
                 detail += f"; impersonated by {', '.join(sorted(u.impersonated_by))}"
             prov = [v.principal.info["pointer"]] if v.principal.info.get("pointer") else []

@@ -83,6 +83,7 @@ class UsageData:
     data_services: set[str]  # AWS services with data events in the window
     window: tuple[int | None, int | None]
     bounds: tuple[int | None, int | None]  # first/last event time in the window
+    assumed: dict[str, int] = field(default_factory=dict)  # role ARN -> successful AssumeRole calls
 
 
 def _window(since: int | None, until: int | None):
