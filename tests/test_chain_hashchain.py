@@ -105,10 +105,27 @@ def test_time_regression(tmp_path):
     assert r.status == "tampered"
 
 
-def test_wrong_hmac_key_flags_every_record(tmp_path):
-    ch = cf.make_chain(5, key=cf.HMAC_KEY)
+def test_wrong_hmac_key_is_a_configuration_problem_not_n_modifications(tmp_path):
+    ch = cf.make_chain(20, key=cf.HMAC_KEY)
     r = _run(ch.write(tmp_path / "k.log"), ChainOptions(hmac_key=b"other"))
-    assert [f.kind for f in r.failures] == ["modified"] * 5
+    assert r.failures == [] and r.status == "unverifiable"
+    assert any("20 of 20 records do not match their HMAC key" in n for n in r.notes)
+    # a deletion is still reported: the links do not depend on the key
+    lines, _ = cf.t_deleted(ch, 8)
+    r = _run(ch.write(tmp_path / "k2.log", lines), ChainOptions(hmac_key=b"other"))
+    assert [(f.kind, f.line, f.seq) for f in r.failures] == [("deleted", 9, 10)] and r.status == "tampered"
+
+
+def test_canonicalisation_is_recognised_from_the_first_record(tmp_path):
+    # record 0 of a seed-14 chain holds a float, so JCS and sorted differ right away
+    ch = cf.make_chain(20, mode="sorted", style="plain", start_seq=14)
+    assert cf.canon({k: v for k, v in ch.records[0].items() if k != "hash"}, "jcs") != \
+        cf.canon({k: v for k, v in ch.records[0].items() if k != "hash"}, "sorted")
+    p = ch.write(tmp_path / "s.log")
+    r = _run(p, ChainOptions())
+    assert r.failures == [] and any("--canon sorted" in n for n in r.notes)
+    r = _run(p, ChainOptions(canon_explicit=True))  # --canon jcs given: no switch
+    assert {f.kind for f in r.failures} == {"modified"}
 
 
 def test_blank_lines_and_crlf_are_tolerated(tmp_path):

@@ -106,8 +106,9 @@ def _expand(paths: list[str]) -> list[tuple[str, bool]]:
 @click.option("--prev-field", default=None, help="hash-chain: field holding the previous hash [prev_hash].")
 @click.option("--seq-field", default=None, help="hash-chain/sequence: integer sequence field [seq].")
 @click.option("--time-field", default=None, help="hash-chain/sequence: time field [time, timestamp, ts ...].")
-@click.option("--canon", type=click.Choice(["jcs", "sorted"]), default="jcs", show_default=True,
-              help="hash-chain canonicalisation: RFC 8785 JCS, or compact JSON with sorted keys.")
+@click.option("--canon", type=click.Choice(["jcs", "sorted"]), default=None,
+              help="hash-chain canonicalisation: RFC 8785 JCS [default], or compact JSON with sorted keys "
+                   "(without the option, a log hashed the other way is recognised from its first record).")
 @click.option("--genesis", default=None, help="hash-chain: prev value of a chain's first record [64 zeros].")
 @click.option("--hmac-key-file", type=click.Path(dir_okay=False), default=None,
               help="hash-chain: HMAC-SHA256 key (the file's bytes without a trailing newline).")
@@ -167,7 +168,7 @@ def verify(paths, scheme, index_, from_index, hash_field, prev_field, seq_field,
             results.extend(got)
 
     # ---- options
-    opts = hashchain.ChainOptions(canon=canon)
+    opts = hashchain.ChainOptions(canon=canon or "jcs", canon_explicit=canon is not None)
     if hash_field:
         opts.hash_field = hash_field
     if prev_field:

@@ -69,6 +69,7 @@ class ChainOptions:
     pubkey_name: str | None = None
     genesis: str = GENESIS
     genesis_explicit: bool = False  # --genesis given: only that value starts a chain
+    canon_explicit: bool = False  # --canon given: no automatic switch to the other canonicalisation
     time_tolerance_us: int = 0
     fast_path: bool = True
     #: set by detection when the field names were not given explicitly
@@ -159,6 +160,7 @@ class _FileInfo:
 class _Hasher:
     def __init__(self, opts: ChainOptions) -> None:
         self.canon = CANONS[opts.canon]
+        self.canon_name = opts.canon
         key = opts.hmac_key
         if key is not None:
             base = hmac.new(key, digestmod=hashlib.sha256)  # key schedule once; copy() per record
@@ -203,6 +205,18 @@ class _Hasher:
         rest = dict(obj)
         del rest[self.hf]
         return hmac.compare_digest(self.digest(self.canon(rest)), stored)
+
+    def matches_with(self, obj: dict[str, Any], stored: str, canon: str) -> bool:
+        rest = dict(obj)
+        del rest[self.hf]
+        try:
+            return hmac.compare_digest(self.digest(CANONS[canon](rest)), stored)
+        except CanonError:
+            return False
+
+    def switch(self, canon: str) -> None:
+        self.canon = CANONS[canon]
+        self.canon_name = canon
 
 
 # --------------------------------------------------------------------------- ordering files
@@ -313,6 +327,8 @@ class _Verifier:
         self.time_field = opts.time_field
         self.checkpoints: dict[int, dict[str, Any]] = {}
         self.total = 0
+        self.notes: list[str] = []
+        self.self_failures = 0
 
     # ---- pass 1
     def pass1(self) -> None:
@@ -350,6 +366,7 @@ class _Verifier:
         p_self = True
         have_prev = False
         keep_after = 0
+        probed = False  # the first record that fails its hash is re-tried with the other canonicalisation
         tol = opts.time_tolerance_us
         tf = self.time_field
         for fidx, path in enumerate(self.files):
@@ -407,6 +424,20 @@ class _Verifier:
                             except CanonError as exc:
                                 bad = str(exc)
                                 stored = pv = None
+                            if not ok:
+                                self.self_failures += 1
+                                if not probed and not opts.canon_explicit:
+                                    probed = True
+                                    other = "sorted" if self.hasher.canon_name == "jcs" else "jcs"
+                                    if self.hasher.matches_with(obj, stored, other):
+                                        self.hasher.switch(other)
+                                        opts.canon = other
+                                        self.notes.append(f"records are hashed over {other!r} canonical JSON, not "
+                                                          f"the default: verified with --canon {other}")
+                                        ok = True
+                                        self.self_failures -= 1
+                            elif not probed:
+                                probed = True
                     nrec += 1
                     if first:
                         info.first_line = lineno
@@ -692,11 +723,28 @@ class _Verifier:
     # ---- checkpoints and results
     def results(self) -> list[TargetResult]:
         out: list[TargetResult] = []
+        # nearly every record failing its own hash is a wrong key / canonicalisation / field, not N edits
+        mismatch = self.total >= 5 and self.self_failures >= 0.95 * self.total
         for fidx, path in enumerate(self.files):
             info = self.infos[fidx]
             res = TargetResult(path, "hash-chain", files=[path])
             res.records = info.records
             res.failures = list(self.failures[fidx])
+            res.notes.extend(self.notes)
+            if mismatch:
+                what = "HMAC key" if self.opts.hmac_key is not None else "hash"
+                res.failures = [f for f in res.failures if f.kind != "modified"]
+                res.notes.append(
+                    f"{self.self_failures} of {self.total} records do not match their {what} with --canon "
+                    f"{self.opts.canon}: wrong --hmac-key-file, --canon or --hash-field? (not reported as "
+                    f"{self.self_failures} modifications)")
+                res.coverage = _coverage(info)
+                res.anchor = "none"
+                res.finish(anchored=False, verifiable=not res.failures and False)
+                if res.failures:
+                    res.status = "tampered"
+                out.append(res)
+                continue
             if info.error:
                 res.notes.append(info.error)
                 res.status = "unverifiable"
