@@ -662,3 +662,23 @@ def test_column_layout_fits_and_follows_content():
     assert short_actor("arn:aws:sts::1:assumed-role/Admin/s") == "Admin/s"
     assert short_actor("system:serviceaccount:ns:sa") == "sa:ns:sa"
     assert short_actor(None) == "-"
+
+
+def test_detail_pretty_raw_and_embedded_json_are_inert():
+    import json
+
+    from logconsole.tui.screens.detail import RAW_DISPLAY_CAP, embedded_json, pretty_raw
+
+    inner = {"eventName": "Get\x1b[2J", "userIdentity": {"arn": "[bold]x[/bold]\u202e"}}
+    raw = json.dumps({"EventId": "1", "CloudTrailEvent": json.dumps(inner), "n": "{not json"})
+    text, lexer = pretty_raw(raw, "cloudtrail")
+    assert lexer == "json" and '\n  "EventId": "1",' in text and "\x1b" not in text
+    [(key, decoded)] = embedded_json(raw)
+    assert key == "CloudTrailEvent" and '"eventName": "Get\\u001b[2J"' in decoded
+    assert "\u202e" not in decoded and "\\u202e" in decoded and "[bold]x[/bold]" in decoded
+    line = "type=SYSCALL msg=audit(1:2): comm=\"x\x1b]0;t\x07\"\nsecond\tline"
+    text, lexer = pretty_raw(line, "auditd")
+    assert lexer == "text" and "\\x1b]0;t\\x07" in text and "\n" in text and "\t" not in text
+    text, _ = pretty_raw("x" * (RAW_DISPLAY_CAP + 10), "jsonl")
+    assert "truncated" in text and len(text) < RAW_DISPLAY_CAP + 200
+    assert embedded_json("not json") == [] and embedded_json("[1]") == []

@@ -77,6 +77,30 @@ def pretty_raw(raw: str, fmt: str) -> tuple[str, str]:
     return text, lexer
 
 
+def embedded_json(raw: str, limit: int = 3) -> list[tuple[str, str]]:
+    """Top-level string fields of a JSON record that hold a JSON object themselves
+    (e.g. CloudTrail Lookup's ``CloudTrailEvent``), pretty-printed and made inert."""
+    stripped = raw.strip()
+    if not stripped.startswith("{"):
+        return []
+    try:
+        obj = json.loads(stripped)
+    except ValueError:
+        return []
+    out = []
+    for k, v in obj.items() if isinstance(obj, dict) else ():
+        if isinstance(v, str) and v.lstrip().startswith("{") and len(v) <= RAW_DISPLAY_CAP:
+            try:
+                inner = json.loads(v)
+            except ValueError:
+                continue
+            if isinstance(inner, dict):
+                out.append((inert(str(k)), inert(json.dumps(inner, indent=2, ensure_ascii=False), keep_newlines=True)))
+                if len(out) >= limit:
+                    break
+    return out
+
+
 def fields_table(ev: dict) -> Table:
     t = Table.grid(padding=(0, 1))
     t.add_column(style="bold", no_wrap=True, max_width=24, overflow="ellipsis")
@@ -178,8 +202,12 @@ class EventDetailScreen(Screen["Pivot | None"]):
         self.query_one("#detail-fields", Static).update(fields_table(ev))
         self.query_one("#detail-provenance", Static).update(provenance_table(ev))
         text, lexer = pretty_raw(ev["raw"], ev.get("format") or "")
-        syn = Syntax(text, lexer, theme="ansi_dark", word_wrap=True, background_color="default")
-        self.query_one("#detail-raw", Static).update(Group(syn))
+        parts = [Syntax(text, lexer, theme="ansi_dark", word_wrap=True, background_color="default")]
+        for key, inner in embedded_json(ev["raw"]):
+            parts.append(Text(""))
+            parts.append(Text(f"{key} (a JSON string in the record), decoded:", style="bold underline"))
+            parts.append(Syntax(inner, "json", theme="ansi_dark", word_wrap=True, background_color="default"))
+        self.query_one("#detail-raw", Static).update(Group(*parts))
         self.query_one("#detail-scroll", VerticalScroll).scroll_home(animate=False)
 
     def refresh_annotations(self) -> None:
