@@ -307,6 +307,9 @@ class ActorDetailScreen(Screen[str | None]):
         head.append(f"denied {report['denied_events']:,}", style="magenta")
         if report["source_ips"]:
             head.append("\nsource IPs: " + one_line(", ".join(report["source_ips"][:8]), 200))
+        if report["sessions"]:
+            head.append("\nsessions: " + one_line(", ".join(f"{x['session']} ({x['events']})"
+                                                            for x in report["sessions"][:6]), 200))
         if report.get("impersonated_by"):
             head.append("\nimpersonated by: " + one_line(", ".join(report["impersonated_by"]), 200))
         if not report["grants_imported"]:
