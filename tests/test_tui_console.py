@@ -344,7 +344,7 @@ def test_parse_jump_and_filter_composition():
 @sync
 async def test_help_lists_every_key(case):
     app = make_app(case)
-    async with app.run_test(size=(120, 120)) as pilot:
+    async with app.run_test(size=(120, 200)) as pilot:
         await settle(app, pilot)
         await press(app, pilot, "question_mark")
         assert isinstance(app.screen, HelpScreen)
@@ -353,6 +353,8 @@ async def test_help_lists_every_key(case):
             assert ctx in text
             for k in keys:
                 assert k.description[:40] in text.replace("\n", " ") or k.description[:30] in text, k
+        for field in ("actor:", "marked:", "tag:", "note:", "since:", "extra.KEY:"):
+            assert field in text
         await press(app, pilot, "question_mark")
         assert isinstance(app.screen, TimelineScreen)
 

@@ -62,4 +62,5 @@ def test_snapshot_help(snap_engine, snap_compare, size, monkeypatch):
 
     # other areas' keys (appended at the end) would change the scrollbar: snapshot ours only
     monkeypatch.setattr(help_screen, "_widget_rows", lambda: [])
+    monkeypatch.setattr(help_screen, "_filter_rows", lambda: [])
     assert snap_compare(_app(snap_engine), terminal_size=size, run_before=_runner("question_mark"))

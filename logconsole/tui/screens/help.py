@@ -50,10 +50,25 @@ def _widget_rows() -> list[tuple[str, str, str]]:
     return rows
 
 
+def _filter_rows() -> list[tuple[str, str, str]]:
+    """The filter language's fields with their help (including fields other areas register)."""
+    try:
+        from logconsole.store import filter as flt
+    except ImportError:  # pragma: no cover
+        return []
+    rows = []
+    for name in flt.field_names():
+        spec = flt.FIELDS[name]
+        label = name + ":" + (" (" + ", ".join(a + ":" for a in spec.aliases) + ")" if spec.aliases else "")
+        rows.append(("Filter fields (/)", label, spec.help or ""))
+    rows.append(("Filter fields (/)", "extra.KEY:", "a format-specific field (extra.serial:1234)"))
+    return rows
+
+
 def help_table() -> Group:
-    """One titled key table per context."""
+    """One titled key table per context, then the filter fields."""
     sections: dict[str, list[tuple[str, str]]] = {}
-    for ctx, keys, desc in help_rows() + _widget_rows():
+    for ctx, keys, desc in help_rows() + _widget_rows() + _filter_rows():
         sections.setdefault(ctx, []).append((keys, desc))
     width = 14  # fixed, so other areas' keys cannot reflow this screen
     parts = []
