@@ -112,3 +112,27 @@ async def test_hostile_log_text_is_inert(tmp_path):
         assert "[bold red]PWNED[/]" in text  # shown literally, never interpreted as markup
         assert "\\x1b" in text  # the escape is spelled out
     eng.dispose()
+
+
+@sync
+async def test_unverified_sources_are_listed_and_s_runs_the_sequence_check(tmp_path):
+    eng = open_db(tmp_path / "case.db")
+    p = tmp_path / "audit.log"
+    p.write_text("\n".join(cf.auditd_lines(30, skip={1010})) + "\n")
+    ingest_paths(eng, [str(p), str(Path(__file__).parent / "data" / "realdata" / "k8s-audit" / "demo.log")])
+    app = Host(eng)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await settle(app, pilot)
+        text = screen_text(app)
+        assert "nothing verified yet" in text
+        assert text.count("NOT VERIFIED") == 2 and "index root" in text
+        await press(app, pilot, "s")
+        await settle(app, pilot)
+        text = screen_text(app)
+        assert "TAMPERED" in text and "sequence" in text and text.count("NOT VERIFIED") == 1
+        scr = app.screen
+        assert scr.results[0].scheme == "sequence" and scr.results[0].failures[0].kind == "seq_gap"
+        await press(app, pilot, "tab", "enter")
+    f = scr.results[0].failures[0]
+    assert f.event_id is not None and app.result == f"id:{f.event_id}"
+    eng.dispose()

@@ -162,3 +162,36 @@ def timeline_filter(result: TargetResult, failure: Failure) -> str | None:
     if result.source_id is not None:
         return f"source:{result.source_id}"
     return None
+
+
+_HINTS = {
+    "cloudtrail": "verify the trail's bucket copy with its digests: logconsole verify BUCKET_DIR --public-keys KEYS",
+    "auditd": "sequence analysis of the ingested serials: logconsole verify --from-index (s in the console)",
+    "windows-security": "sequence analysis of the ingested record ids: logconsole verify --from-index "
+                        "(s in the console)",
+    "jsonl": "if the log is hash-chained: logconsole verify PATH",
+}
+
+
+def unverified_sources(engine: Engine, results: list[TargetResult]) -> list[TargetResult]:
+    """Index sources that no stored result covers, as ``not verified`` rows (for the console)."""
+    covered_ids = {r.source_id for r in results if r.source_id is not None}
+    covered_paths: set[str] = set()
+    for r in results:
+        for p in (r.path, *r.files):
+            rp = _resolve(p)
+            if rp:
+                covered_paths.add(rp)
+    out: list[TargetResult] = []
+    with engine.connect() as conn:
+        rows = conn.execute(select(sources.c.id, sources.c.path, sources.c.format, sources.c.events)
+                            .where(sources.c.status == "complete").order_by(sources.c.id))
+        for sid, path, fmt, n in rows:
+            if sid in covered_ids or path in covered_paths or any(path.startswith(c.rstrip("/") + "/")
+                                                                  for c in covered_paths):
+                continue
+            r = TargetResult(path, fmt, "not verified", n or 0, f"{fmt}: {n or 0:,} events in the index", "-",
+                             source_id=sid)
+            r.notes.append(_HINTS.get(fmt, f"{fmt} logs carry no chain or sequence numbers logconsole can verify"))
+            out.append(r)
+    return out

@@ -31,7 +31,7 @@ from textual.strip import Strip
 from textual.widgets import DataTable, Footer, Static
 
 from logconsole.analysis.chain.model import Failure, TargetResult
-from logconsole.analysis.chain.results import latest_results, timeline_filter
+from logconsole.analysis.chain.results import latest_results, timeline_filter, unverified_sources
 from logconsole.store.sanitize import one_line
 
 STATUS_STYLE = {
@@ -39,6 +39,7 @@ STATUS_STYLE = {
     "consistent": "bold cyan",
     "tampered": "bold red",
     "unverifiable": "bold yellow",
+    "not verified": "dim",
 }
 
 
@@ -162,6 +163,7 @@ class IntegrityScreen(Screen[str | None]):
         Binding("enter", "open", "Open in timeline"),
         Binding("tab", "switch", "Targets/failures"),
         Binding("i", "verify_index", "Verify index"),
+        Binding("s", "verify_sequences", "Sequence check"),
         Binding("r", "reload", "Reload"),
     ]
 
@@ -190,24 +192,48 @@ class IntegrityScreen(Screen[str | None]):
 
     # ------------------------------------------------------------------ data
 
-    @work(thread=True, exclusive=True, group="integrity")
-    def load(self) -> None:
+    def _gather(self) -> tuple[list[TargetResult], str]:
+        from logconsole.analysis.chain.custody import latest_checkpoint
+
         results = latest_results(self.engine)
-        self.app.call_from_thread(self._show, results)
+        results += unverified_sources(self.engine, results)
+        cp = None
+        try:
+            cp = latest_checkpoint(self.engine)
+        except Exception:  # noqa: BLE001 - an index without the custody tables
+            cp = None
+        head = f"index root {cp['root'][:16]}… (size {cp['size']:,})" if cp else "no index checkpoint"
+        return results, head
 
     @work(thread=True, exclusive=True, group="integrity")
-    def _run_index_verification(self) -> None:
-        from logconsole.analysis.chain.custody import verify_index
+    def load(self) -> None:
+        results, head = self._gather()
+        self.app.call_from_thread(self._show, results, head)
+
+    @work(thread=True, exclusive=True, group="integrity")
+    def _run_verification(self, what: str) -> None:
         from logconsole.analysis.chain.model import exit_code
         from logconsole.analysis.chain.results import store_results
 
-        r = verify_index(self.engine)
-        store_results(self.engine, [r], command={"argv": ["verify", "--index"], "from": "console"},
-                      exit_code=exit_code([r]))
-        results = latest_results(self.engine)
-        self.app.call_from_thread(self._show, results)
+        if what == "index":
+            from logconsole.analysis.chain.custody import verify_index
 
-    def _show(self, results: list[TargetResult]) -> None:
+            got = [verify_index(self.engine)]
+            argv = ["verify", "--index"]
+        else:
+            from logconsole.analysis.chain.sequence import verify_index_sources
+
+            got = verify_index_sources(self.engine)
+            argv = ["verify", "--from-index"]
+        if got:
+            store_results(self.engine, got, command={"argv": argv, "from": "console"}, exit_code=exit_code(got))
+        results, head = self._gather()
+        self.app.call_from_thread(self._show, results, head)
+        if not got:
+            self.app.call_from_thread(self.notify, "no auditd or Windows sources with sequence numbers in the index",
+                                      severity="warning", markup=False)
+
+    def _show(self, results: list[TargetResult], head: str = "") -> None:
         if not self.is_attached:  # dismissed while the worker ran
             return
         self.results = results
@@ -222,18 +248,21 @@ class IntegrityScreen(Screen[str | None]):
                 Text(r.scheme),
                 Text(one_line(r.path, 80)),
                 Text(f"{r.records:,}", justify="right"),
-                Text(str(len(r.failures)), style="bold red" if r.failures else "dim"),
+                Text("-" if r.status == "not verified" else str(len(r.failures)),
+                     style="bold red" if r.failures else "dim"),
                 Text(one_line(r.anchor, 60)),
                 key=str(k),
             )
         title = Text("Integrity — ")
-        if not results:
-            title.append("nothing verified yet: run `logconsole verify PATH...` or press i to verify the index")
+        order = ["tampered", "unverifiable", "consistent", "intact", "not verified"]
+        if not any(r.status != "not verified" for r in results):
+            title.append("nothing verified yet: run `logconsole verify PATH...`, or press i (index) / s (sequences)")
         else:
-            parts = [f"{n} {s}" for s, n in sorted(counts.items(), key=lambda kv: ["tampered", "unverifiable",
-                                                                                      "consistent", "intact"].index(kv[0])
-                                                     if kv[0] in STATUS_STYLE else 9)]
+            parts = [f"{n} {s}" for s, n in sorted(counts.items(), key=lambda kv: order.index(kv[0])
+                                                     if kv[0] in order else 9)]
             title.append(f"{len(results)} target(s): " + ", ".join(parts))
+        if head:
+            title.append("   " + head, style="dim")
         self.query_one("#integrity-title", Static).update(title)
         self._select(0 if results else None)
         self.post_message(self.Loaded())
@@ -259,7 +288,8 @@ class IntegrityScreen(Screen[str | None]):
         items = list(r.failures) + list(r.explained)
         ftitle.update(Text(f"failures: {len(r.failures)}" + (f"   explained: {len(r.explained)}" if r.explained else "")
                            + ("   (sequence numbers: evidence, not proof)" if r.scheme == "sequence" else "")))
-        flist.set_items(items, f"no failures ({r.status})")
+        flist.set_items(items, "not verified yet (see the note above)" if r.status == "not verified"
+                        else f"no failures ({r.status})")
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.cursor_row is not None and 0 <= event.cursor_row < len(self.results):
@@ -318,4 +348,8 @@ class IntegrityScreen(Screen[str | None]):
 
     def action_verify_index(self) -> None:
         self.query_one("#integrity-title", Static).update(Text("Integrity — verifying the index…"))
-        self._run_index_verification()
+        self._run_verification("index")
+
+    def action_verify_sequences(self) -> None:
+        self.query_one("#integrity-title", Static).update(Text("Integrity — checking sequence numbers…"))
+        self._run_verification("sequences")
