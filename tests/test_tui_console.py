@@ -242,6 +242,7 @@ async def test_marks_notes_tags_navigation_and_marks_view(case):
         with case.connect() as conn:
             assert ann.marked_event_ids(conn) == [first.id, second.id]
             assert ann.get_annotation(conn, second.id)["note"] == "exfil starts"
+            assert ann.get_annotation(conn, first.id)["note"] is None
             assert ann.get_annotation(conn, tagged.id)["tags"] == ["recon"]
         # next / previous bookmark
         await press(app, pilot, "home", "right_square_bracket")
@@ -264,7 +265,12 @@ async def test_marks_notes_tags_navigation_and_marks_view(case):
         assert isinstance(app.screen, MarksScreen)
         text = screen_text(app)
         assert "2 bookmarked" in text and "exfil starts" in text
+        await press(app, pilot, "down", "n")  # edit the second one's note from the list
+        app.screen.query_one("#prompt-input").value = ""
+        await type_text(app, pilot, "exfil really starts")
         await press(app, pilot, "enter")
+        assert isinstance(app.screen, MarksScreen) and "exfil really starts" in screen_text(app)
+        await press(app, pilot, "up", "enter")
         assert isinstance(app.screen, TimelineScreen)
         assert ev.current_row.id == first.id and tl(app).current_text == ""
         # marked:true filter and the detail's mark key

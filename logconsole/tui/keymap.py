@@ -103,6 +103,8 @@ KEYMAP: dict[str, list[Key]] = {
     "Marks list": [
         Key("enter", "open", "Go to the event in the timeline", show=True, short="go to"),
         Key("d", "unmark", "Remove the bookmark (keeps note and tags)", show=True, short="unmark"),
+        Key("n", "edit_note", "Edit the note"),
+        Key("t", "add_tag", "Tag (prefix with - to remove)"),
         Key("escape,q", "back", "Back", show=True, display="Esc q", short="back"),
     ],
     "Saved views": [

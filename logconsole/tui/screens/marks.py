@@ -96,5 +96,15 @@ class MarksScreen(Screen[int | None]):
         self.app.annotations_changed()
         self.reload()
 
+    def action_edit_note(self) -> None:
+        d = self._current()
+        if d is not None and d["event_id"] is not None:
+            self.app.edit_note(d["event_id"], self.reload)
+
+    def action_add_tag(self) -> None:
+        d = self._current()
+        if d is not None and d["event_id"] is not None:
+            self.app.edit_tag(d["event_id"], self.reload)
+
     def action_back(self) -> None:
         self.dismiss(None)
