@@ -573,6 +573,8 @@ def test_open_command_errors(tmp_path):
     assert r.exit_code == 2 and "holds no events" in r.output
     r = CliRunner().invoke(main, ["open", str(tmp_path / "missing"), "--db", str(tmp_path / "x.db")])
     assert r.exit_code == 2 and "no such file" in r.output
+    r = CliRunner().invoke(main, ["open", "-", "--db", str(tmp_path / "x.db")])
+    assert r.exit_code == 2 and "logconsole ingest -" in r.output
     (tmp_path / "bad.db").write_text("not sqlite")
     r = CliRunner().invoke(main, ["open", "--db", str(tmp_path / "bad.db")])
     assert r.exit_code == 2 and "cannot open index" in r.output

@@ -68,7 +68,9 @@ def open_cmd(paths: tuple[str, ...], db_path: str | None, initial_filter: str, f
         from logconsole.ingest import formats  # noqa: F401  (registers the parsers)
         from logconsole.ingest.pipeline import ingest_paths
 
-        missing = [p for p in paths if p != "-" and not os.path.exists(p)]
+        if "-" in paths:
+            fail("the console needs the terminal on stdin: ingest standard input with `logconsole ingest -` first")
+        missing = [p for p in paths if not os.path.exists(p)]
         if missing:
             fail(f"{missing[0]}: no such file or directory")
         engine = open_engine(db, create=True)
