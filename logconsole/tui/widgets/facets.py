@@ -136,6 +136,7 @@ class FacetPanel(ScrollView, can_focus=True):
         self.breadcrumb = None
         self.busy = False
         self._stale = False
+        self._shown: dict[str, aggregates.FrequencyPage] = {}  # the pages on screen, per column
         self.total: int | None = None
 
     # ------------------------------------------------------------------ data
@@ -188,12 +189,18 @@ class FacetPanel(ScrollView, can_focus=True):
         for col in self.columns:
             page = results.get(col)
             label = aggregates.LABELS.get(col, col)
-            if page is None:
-                lines.append(FacetLine("header", col, f"{label}  …"))
-                continue
-            self.total = page.total
+            stale = page is None
+            if stale:
+                # not recounted yet: keep showing the previous filter's values, marked as such
+                page = self._shown.get(col)
+                if page is None:
+                    lines.append(FacetLine("header", col, f"{label}  counting…"))
+                    continue
+            else:
+                self._shown[col] = page
+                self.total = page.total
             distinct = f"{page.distinct:,} value" + ("" if page.distinct == 1 else "s")
-            lines.append(FacetLine("header", col, f"{label}  {distinct}"))
+            lines.append(FacetLine("header", col, f"{label}  {distinct}" + ("  (updating…)" if stale else "")))
             if not page.rows:
                 lines.append(FacetLine("blank", col, "no events"))
             for r in page.rows:
