@@ -145,3 +145,24 @@ def test_hostile_actor_names_are_inert(engine):
             assert "\x1b" not in cell.plain and "\\x1b" in cell.plain and "[bold red]" in cell.plain
 
     asyncio.run(run())
+
+
+def test_window_comes_from_the_timeline_filter(demo):
+    """since:/until: in the timeline's filter become the privilege window."""
+    from logconsole.tui.screens.actors import ActorsScreen, window_from_filter
+
+    assert window_from_filter("actor:x since:2017-09-11T20:00:00Z") == (1505160000000000, None)
+    assert window_from_filter("nothing here") == (None, None)
+
+    async def run():
+        app = Host(lambda: ActorsScreen(demo, filter_text="until:2017-09-11T20:00:00Z"))
+        async with app.run_test(size=(160, 40)) as pilot:
+            table = await _wait_rows(pilot, app, "#actors-table", 1)
+            names = {_cell_text(table, i, 0): i for i in range(table.row_count)}
+            # before 20:00 only bob (19:55-19:59) made requests; alice and the SA came later
+            assert _cell_text(table, names["bob"], 2) == "4"
+            assert _cell_text(table, names["alice"], 2) == "0"
+            status = str(app.screen.query_one("#actors-status", Static).render())
+            assert "2017-09-11T20:00:00Z" in status
+
+    asyncio.run(run())

@@ -64,6 +64,22 @@ def used_bar(used: int, granted: int | None, width: int = BAR_WIDTH) -> Text:
     return t
 
 
+def window_from_filter(text: str) -> tuple[int | None, int | None]:
+    """The ``since:``/``until:`` terms of the timeline's filter, as the privilege window."""
+    import re
+
+    from logconsole.analysis.privileges.actors import window_us
+
+    def term(name: str) -> str | None:
+        m = re.search(rf'(?:^|[\s(]){name}:("[^"]*"|\S+)', text)
+        return m.group(1).strip('"').rstrip(")") if m else None
+
+    try:
+        return window_us(term("since"), term("until"))
+    except Exception:  # an unparsable term: the whole index
+        return None, None
+
+
 def evidence_filter(view: Any, finding: dict[str, Any]) -> str:
     """Filter for a finding's evidence events, or for the actor when it has none."""
     from logconsole.analysis.privileges.actors import timeline_filter
@@ -97,9 +113,11 @@ class ActorsScreen(Screen[str | None]):
                  filter_text: str = "") -> None:
         super().__init__()
         self.engine = engine
+        self.filter_text = filter_text or ""
+        if since is None and until is None and self.filter_text:
+            since, until = window_from_filter(self.filter_text)
         self.since = since
         self.until = until
-        self.filter_text = filter_text or ""
         self.sort_key = "overprivilege"
         self.reverse = False
         self.analysis: Any = None
