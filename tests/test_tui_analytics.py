@@ -479,3 +479,18 @@ async def test_histogram_log_scale_keeps_quiet_buckets_visible(tmp_path):
         assert GLYPH_FAILURE in log  # log(2)/log(1001) of 6 rows: a full failure cell
         assert "log" in lines[-2]
     eng.dispose()
+
+
+@sync
+async def test_histogram_cursor_and_marked_range_are_drawn_not_only_coloured(engine):
+    app = HistApp(engine)
+    async with app.run_test(size=(100, 12)) as pilot:
+        h = app.query_one(Histogram)
+        h.focus()
+        await settle(pilot, ready(h))
+        h.cursor = 14
+        await pilot.press("space", "right", "right")
+        axis = screen_text(h)[-1]
+        # 1 h buckets: labels at buckets 0 and 24 (12 cells each); 14..16 are free
+        assert axis[7 + 14: 7 + 17] == "━━^"
+        assert h.get_component_rich_style("histogram--cursor").reverse

@@ -52,7 +52,7 @@ class FrequencyTable(ScrollView, can_focus=True):
     FrequencyTable > .frequency--count { color: $text; }
     FrequencyTable > .frequency--pct { color: $text-muted; }
     FrequencyTable > .frequency--bar { color: $primary; }
-    FrequencyTable > .frequency--cursor { background: $accent 50%; text-style: bold; }
+    FrequencyTable > .frequency--cursor { text-style: reverse bold; }
     FrequencyTable > .frequency--empty { color: $text-muted; text-style: italic; }
     FrequencyTable > .frequency--loading { color: $text-muted; }
     """

@@ -83,7 +83,7 @@ class FacetPanel(ScrollView, can_focus=True):
     FacetPanel > .facets--header { text-style: bold; color: $accent; }
     FacetPanel > .facets--count { color: $text-muted; }
     FacetPanel > .facets--bar { color: $primary; }
-    FacetPanel > .facets--cursor { background: $accent 50%; }
+    FacetPanel > .facets--cursor { text-style: reverse; }
     FacetPanel > .facets--empty { color: $text-muted; text-style: italic; }
     """
 

@@ -126,7 +126,7 @@ class Histogram(Widget, can_focus=True):
     Histogram > .histogram--unknown { color: $warning; }
     Histogram > .histogram--axis { color: $text-muted; }
     Histogram > .histogram--title { text-style: bold; }
-    Histogram > .histogram--cursor { background: $accent 60%; }
+    Histogram > .histogram--cursor { text-style: reverse; }
     Histogram > .histogram--selection { background: $primary 40%; }
     """
 
@@ -518,6 +518,10 @@ class Histogram(Widget, can_focus=True):
             if i + len(lab) > n or any(c != " " for c in cells[max(0, i - 1): i + len(lab) + 1]):
                 continue
             cells[i: i + len(lab)] = list(lab)
+        sel = None
+        if self.mark_start is not None:
+            m = (self.mark_start - d.start_us) // d.width_us
+            sel = (min(m, self.cursor), max(m, self.cursor))
         segs = [Segment("UTC".rjust(Y_AXIS - 1) + " ", axis)]
         for idx, ch in enumerate(cells):
             st = axis
@@ -525,5 +529,10 @@ class Histogram(Widget, can_focus=True):
                 st = axis + self._style("histogram--cursor")
                 if ch == " ":
                     ch = "^"
+            elif sel is not None and sel[0] <= idx <= sel[1]:
+                # the marked range is drawn, not only coloured (NO_COLOR)
+                st = axis + self._style("histogram--selection")
+                if ch == " ":
+                    ch = "━"
             segs.append(Segment(ch, st))
         return Strip(segs).adjust_cell_length(width, base)
