@@ -89,8 +89,17 @@ def test_ci_deploy_escalation_exercised_and_used_not_granted(case):
     sens = {f["action"]: f for f in kinds(rep, "sensitive_action")}
     assert sens["cloudtrail:StopLogging"]["category"] == "log tampering"
     assert sens["cloudtrail:DeleteTrail"]["category"] == "log tampering"
+    assert sens["iam:CreateAccessKey"]["category"] == "credentials"
+    assert sens["ecr:GetAuthorizationToken"]["category"] == "credentials"
     wild = " ".join(f["detail"] for f in kinds(rep, "wildcard_grant"))
-    assert "s3:*" in wild and "cloudformation:*" in wild
+    assert "s3:*" in wild and "cloudformation:*" in wild and "ecr:*" in wild
+    assert 'Resource "*" on write' in wild
+    granted_only = [f for f in kinds(rep, "privilege_escalation") if f.get("exercised") is False][0]
+    assert [m.split(" (")[0] for m in granted_only["methods"]] == ["SetDefaultPolicyVersion", "PassRole+CreateStack"]
+    s3 = [f for f in kinds(rep, "unused_permission") if f.get("service") == "s3"][0]
+    assert s3["detail"].startswith("178 of 180 granted s3 action(s) unused")
+    enum = [f for f in kinds(rep, "denied_attempt") if f.get("enumeration")][0]
+    assert "in 2m16s (2026-03-14T01:13:12Z .. 2026-03-14T01:15:28Z)" in enum["detail"]
     # provenance of a used permission: the policy version and the JSON pointer of the statement
     cpv = [p for p in rep["permissions"] if p["action"] == "iam:CreatePolicyVersion"][0]
     assert cpv["state"] == "used"
@@ -104,6 +113,8 @@ def test_data_analytics_role_exfiltration(case):
     assert rep["actor"] == f"arn:aws:iam::{ACCT}:role/DataAnalyticsRole"
     get = [p for p in rep["permissions"] if p["action"] == "s3:GetObject"][0]
     assert get["state"] == "used" and get["count"] == 250
+    lb = [p for p in rep["permissions"] if p["action"] == "s3:ListBucket"][0]
+    assert lb["state"] == "used" and lb["count"] == 4
     assert any(s["session"].startswith("ci-sync-1710379397") for s in rep["sessions"])
     sens = [f for f in kinds(rep, "sensitive_action") if f["action"] == "s3:GetObject"][0]
     assert sens["category"] == "data access" and len(sens["events"]) == 50  # evidence capped at 50 ids
@@ -140,6 +151,8 @@ def test_k8s_payments_service_account(case):
     rep = actor(case, SA)
     sens = [f for f in kinds(rep, "sensitive_action") if f["action"] == "get secrets"][0]
     assert "kube-system/portal-admin-token" in sens["resources"] and len(sens["resources"]) == 4
+    lst = [f for f in kinds(rep, "sensitive_action") if f["action"] == "list secrets"][0]
+    assert lst["resources"] == ["kube-system/", "payments/"]
     assert [d["action"] for d in rep["denied"]] == ["k8s:rbac.authorization.k8s.io/clusterrolebindings:create"]
     used = [p for p in rep["permissions"] if p["state"] == "used"]
     assert {p["action"] for p in used} == {"k8s:core/secrets:get", "k8s:core/secrets:list"}
