@@ -136,3 +136,29 @@ async def test_unverified_sources_are_listed_and_s_runs_the_sequence_check(tmp_p
     f = scr.results[0].failures[0]
     assert f.event_id is not None and app.result == f"id:{f.event_id}"
     eng.dispose()
+
+
+@sync
+async def test_from_the_console_timeline_I_then_enter_opens_the_failing_event(tmp_path):
+    from logconsole.tui.app import create_app
+    from logconsole.tui.screens.timeline import TimelineScreen
+
+    eng, _log = _case(tmp_path)
+    app = create_app(eng, cursor_blink=False, analytics=False)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(app, pilot)
+        assert isinstance(app.screen, TimelineScreen)
+        await press(app, pilot, "I")
+        scr = app.screen
+        assert isinstance(scr, IntegrityScreen)
+        idx = next(i for i, r in enumerate(scr.results) if r.status == "tampered")
+        for _ in range(idx):
+            await press(app, pilot, "down")
+        f = scr.results[idx].failures[0]
+        await press(app, pilot, "tab", "enter")
+        timeline = app.screen
+        assert isinstance(timeline, TimelineScreen)
+        expected = f"id:{f.event_id}" if f.event_id is not None else f"source:{scr.results[idx].source_id} line:7"
+        assert timeline.current_text == expected
+        assert timeline.count == 1
+    eng.dispose()
