@@ -494,3 +494,17 @@ async def test_histogram_cursor_and_marked_range_are_drawn_not_only_coloured(eng
         # 1 h buckets: labels at buckets 0 and 24 (12 cells each); 14..16 are free
         assert axis[7 + 14: 7 + 17] == "━━^"
         assert h.get_component_rich_style("histogram--cursor").reverse
+
+
+@sync
+async def test_frequency_of_a_column_without_values_says_so(engine):
+    app = FreqHost(engine, column="ts_us")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, FrequencyScreen)
+        assert "No frequency table: cannot group by 'ts_us'" in str(app.screen.query_one("#freq-title").render())
+        await pilot.press("enter")
+        assert isinstance(app.screen, FrequencyScreen)  # nothing to drill into
+        await pilot.press("q")
+        await pilot.pause()
+        assert app.results == [None]

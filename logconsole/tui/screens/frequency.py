@@ -288,7 +288,12 @@ class FrequencyScreen(Screen[str | None]):
         super().__init__(name=name, id=id, classes=classes)
         self.engine = engine
         self.where = where if where is not None else true()
-        self.column = aggregates.canonical_column(column)
+        try:
+            self.column = aggregates.canonical_column(column)
+            self.error: str | None = None
+        except KeyError as exc:  # e.g. the time column: say so instead of failing
+            self.column = column
+            self.error = str(exc.args[0])
         if breadcrumb is None and filter_text:
             breadcrumb = [filter_text]
         self.breadcrumb = breadcrumb
@@ -297,12 +302,16 @@ class FrequencyScreen(Screen[str | None]):
 
     def compose(self) -> ComposeResult:
         yield Static(breadcrumb_text(self.breadcrumb, self.column), id="freq-crumbs")
-        yield Static(Text("counting…"), id="freq-title")
-        yield FrequencyTable(self.engine, self.where, self.column, id="freq-table")
+        if self.error:
+            yield Static(Text(f"No frequency table: {self.error}. q goes back."), id="freq-title")
+        else:
+            yield Static(Text("counting…"), id="freq-title")
+            yield FrequencyTable(self.engine, self.where, self.column, id="freq-table")
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one(FrequencyTable).focus()
+        for table in self.query(FrequencyTable):
+            table.focus()
 
     @property
     def table(self) -> FrequencyTable:
@@ -317,7 +326,7 @@ class FrequencyScreen(Screen[str | None]):
         )
 
     def action_drill(self) -> None:
-        row = self.table.current
+        row = self.table.current if not self.error else None
         if row is None:
             self.app.bell()
             return
