@@ -350,3 +350,16 @@ def test_time_cache_equals_parse_time():
         except Exception:  # noqa: BLE001
             ref = None
         assert cache.get(odd) == ref
+
+
+def test_long_distance_move_is_one_reordering(tmp_path, monkeypatch):
+    import logconsole.analysis.chain.hashchain as hc
+
+    monkeypatch.setattr(hc, "MAX_INSERTED_RUN", 100)  # the far end of the move is not loaded
+    ch = cf.make_chain(1500)
+    lines, exp = cf.t_moved(ch, 10, 1400)
+    r = _run(ch.write(tmp_path / "m.log", lines), ChainOptions())
+    assert [(f.kind, f.line, f.seq) for f in r.failures] == [exp]
+    lines, exp = cf.t_moved(ch, 1400, 10)
+    r = _run(ch.write(tmp_path / "m2.log", lines), ChainOptions())
+    assert [(f.kind, f.line, f.seq) for f in r.failures] == [exp]

@@ -54,6 +54,7 @@ KNOWN_PROFILES = (
     ("entry_hash", "prev_hash"),
 )
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
+MAX_INSERTED_RUN = 10_000
 
 
 @dataclass
@@ -560,7 +561,9 @@ class _Verifier:
         for j in self.anomalies:
             r = K[j]
             earlier = [p for p in pos_of.get(r.prev or "", []) if p < j - 1]
-            if earlier and not r.malformed:
+            # a run of more than MAX_INSERTED_RUN records is not loaded (bounded memory after a
+            # long-distance move): it is then reported as a reordering, never missed
+            if earlier and not r.malformed and j - 1 - earlier[-1] <= MAX_INSERTED_RUN:
                 ranges.append((earlier[-1], j - 1))
         self.range_refs = {}
         if ranges:
