@@ -692,3 +692,24 @@ def test_detail_pretty_raw_and_embedded_json_are_inert():
     text, _ = pretty_raw("x" * (RAW_DISPLAY_CAP + 10), "jsonl")
     assert "truncated" in text and len(text) < RAW_DISPLAY_CAP + 200
     assert embedded_json("not json") == [] and embedded_json("[1]") == []
+
+
+@sync
+async def test_palette_shows_hostile_view_names_as_text(case):
+    from logconsole.tui.app import palette_text
+    from textual.content import Content
+
+    for hostile in (HOSTILE_USER, "[@click=app.quit]x[/]", "a\\[b", "[$accent]v"):
+        c = Content.from_markup(palette_text(hostile, 500))
+        assert not c.spans and "[" in c.plain
+    with case.begin() as conn:
+        ann.save_view(conn, "[@click=app.quit]v[/]", f'actor:"{HOSTILE_USER}"')
+    app = make_app(case)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        await press(app, pilot, "ctrl+p")
+        await type_text(app, pilot, "Open view")
+        assert "[@click=app.quit]v[/]" in screen_text(app)
+        _assert_inert(app)
+        await press(app, pilot, "enter")
+        assert app.is_running and tl(app).count == 1

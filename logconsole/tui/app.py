@@ -28,6 +28,12 @@ PALETTE_CONTEXTS = {
 }
 
 
+def palette_text(text: str, limit: int = 200) -> str:
+    """Text for the command palette, which parses markup: one inert line with every ``[`` escaped
+    (view names and filters can hold values drilled down from log records)."""
+    return one_line(text, limit).replace("[", "\\[")
+
+
 class LogConsoleApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "logconsole"
@@ -165,8 +171,8 @@ class LogConsoleApp(App[None]):
                 if not k.palette:
                     continue
                 yield SystemCommand(
-                    k.description.split(" (")[0],
-                    f"{k.description}  [key: {k.display or key_label(k.keys)}]",
+                    palette_text(k.description.split(" (")[0]),
+                    palette_text(f"{k.description}  [key: {k.display or key_label(k.keys)}]"),
                     partial(self.run_action, k.action, namespace),
                 )
         if type(screen).__name__ == "TimelineScreen":
@@ -174,7 +180,7 @@ class LogConsoleApp(App[None]):
                 views = ann.list_views(conn)
             for name, text in views:
                 yield SystemCommand(
-                    f"Open view: {one_line(name, 40)}", one_line(text or "(all events)", 200),
+                    palette_text(f"Open view: {one_line(name, 40)}"), palette_text(text or "(all events)"),
                     partial(screen.apply_view, name, text),
                 )
             yield SystemCommand("Show all events", "Clear the filter (pushes onto the breadcrumb)",
