@@ -196,3 +196,16 @@ def test_failures_in_a_deduplicated_copy_point_at_the_original_event(tmp_path):
             ev = conn.execute(select(events.c.line, events.c.raw).where(events.c.id == f["event_id"])).first()
         assert ev.line == 11  # the same record (seq 11) in the original file
     eng.dispose()
+
+
+def test_manual_checkpoint(tmp_path):
+    db = tmp_path / "c.db"
+    open_db(db).dispose()
+    r = run("--checkpoint", "--json", db=db)
+    assert r.exit_code == 0
+    cp = json.loads(r.stdout)["checkpoint"]
+    assert cp["size"] == 0 and cp["trigger"] == "manual"
+    assert cp["root"] == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"  # SHA-256 of ""
+    r = run("--checkpoint", "--index", "--json", "--no-store", db=db)
+    doc = json.loads(r.stdout)
+    assert r.exit_code == 0 and doc["targets"][0]["status"] == "intact" and doc["checkpoint"]["id"] == 2

@@ -121,13 +121,16 @@ def _expand(paths: list[str]) -> list[tuple[str, bool]]:
 @click.option("--time-tolerance", type=float, default=None,
               help="Seconds a timestamp may go back before it is a time regression [hash-chain 0, sequence 1].")
 @click.option("--quick", is_flag=True, help="--index: skip re-hashing every raw record.")
+@click.option("--checkpoint", "record_cp", is_flag=True,
+              help="Record an index checkpoint now (ingest records one automatically) and print its root.")
 @click.option("--store/--no-store", default=True, show_default=True,
               help="Store results in the index (when it exists or --db is given).")
 @click.option("-v", "--verbose", is_flag=True, help="List every failure.")
 @db_option
 @json_option
 def verify(paths, scheme, index_, from_index, hash_field, prev_field, seq_field, time_field, canon, genesis,
-           hmac_key_file, pubkey, public_keys, expected_end, time_tolerance, quick, store, verbose, db_path, as_json):
+           hmac_key_file, pubkey, public_keys, expected_end, time_tolerance, quick, record_cp, store, verbose, db_path,
+           as_json):
     """Verify log integrity: hash chains, CloudTrail digests, sequence numbers, the index.
 
     \b
@@ -149,6 +152,20 @@ def verify(paths, scheme, index_, from_index, hash_field, prev_field, seq_field,
     from logconsole.ingest.timeparse import parse_iso
 
     started = int(time.time() * 1_000_000)
+    if record_cp:
+        from logconsole.analysis.chain.custody import record_checkpoint
+        from logconsole.ingest.timeparse import format_us
+
+        new_cp = record_checkpoint(open_engine(db_path), "manual")
+        if not as_json:
+            click.echo(f"index checkpoint #{new_cp['id']} at {format_us(new_cp['created_us'])}: size "
+                       f"{new_cp['size']}, root {new_cp['root']}")
+        if not paths and not index_ and not from_index:
+            if as_json:
+                emit_json({"checkpoint": new_cp})
+            sys.exit(0)
+    else:
+        new_cp = None
     if not paths and not index_ and not from_index:
         fail("give PATH... to verify, or --index / --from-index")
     results = []
@@ -267,7 +284,10 @@ def verify(paths, scheme, index_, from_index, hash_field, prev_field, seq_field,
         except Exception as exc:  # noqa: BLE001 - storing is secondary to reporting
             warn(f"results not stored in {db_file}: {exc}")
     if as_json:
-        emit_json({"targets": [r.as_json() for r in results], "exit_code": code})
+        doc = {"targets": [r.as_json() for r in results], "exit_code": code}
+        if new_cp is not None:
+            doc["checkpoint"] = new_cp
+        emit_json(doc)
     else:
         _print_human(results, verbose)
     sys.exit(code)
