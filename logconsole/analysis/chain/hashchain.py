@@ -98,6 +98,19 @@ def load_hmac_key(path: str) -> bytes:
     return data
 
 
+def _loads_any(line: bytes) -> Any:
+    """orjson when it accepts the line, else json; None when neither does."""
+    if _fast_loads is not None:
+        try:
+            return _fast_loads(line)
+        except ValueError:
+            pass
+    try:
+        return json.loads(line)
+    except ValueError:
+        return None
+
+
 # --------------------------------------------------------------------------- detection
 
 
@@ -501,10 +514,7 @@ class _Verifier:
                         continue
                     s = p = q = None
                     if line is not None:
-                        try:
-                            obj = json.loads(line)
-                        except ValueError:
-                            obj = None
+                        obj = _loads_any(line)
                         if isinstance(obj, dict):
                             s, p, q = obj.get(hf), obj.get(pf), obj.get(sf)
                             s = s if isinstance(s, str) else None
