@@ -142,7 +142,11 @@ def test_hostile_actor_names_are_inert(engine):
         async with app.run_test(size=(160, 30)) as pilot:
             table = await _wait_rows(pilot, app, "#actors-table", 1)
             cell = table.get_row_at(0)[0]
-            assert "\x1b" not in cell.plain and "\\x1b" in cell.plain and "[bold red]" in cell.plain
+            assert "\x1b" not in cell.plain and "\x07" not in cell.plain
+            await pilot.pause(0.1)
+            line = app.screen.query_one("#actor-line", Static).render()
+            plain = line.plain if hasattr(line, "plain") else str(line)
+            assert "\x1b" not in plain and "\\x1b]52" in plain and "[bold red]PWNED" in plain
 
     asyncio.run(run())
 

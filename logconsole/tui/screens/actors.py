@@ -51,10 +51,19 @@ SORT_LABELS = {
 BAR_WIDTH = 12
 
 
+#: terminal width from which the actors list shows every column
+WIDE = 130
+
+
+def tail(name: str, width: int) -> str:
+    """Shorten from the left: ARNs and service-account names end with the part that matters."""
+    return name if len(name) <= width else "…" + name[-(width - 1):]
+
+
 def used_bar(used: int, granted: int | None, width: int = BAR_WIDTH) -> Text:
     """``████········`` : the share of granted permissions that were used."""
     if not granted:
-        return Text("no grants".ljust(width), style="dim")
+        return Text(("no grants" if width >= 9 else "-").ljust(width), style="dim")
     n = max(0, min(width, round(width * used / granted)))
     if used and n == 0:
         n = 1
@@ -107,6 +116,7 @@ class ActorsScreen(Screen[str | None]):
     ActorsScreen #actors-title { height: 1; padding: 0 1; background: $panel; }
     ActorsScreen #actors-status { height: auto; padding: 0 1; color: $text-muted; }
     ActorsScreen #actors-table { height: 1fr; }
+    ActorsScreen #actor-line { height: 1; padding: 0 1; background: $panel; }
     """
 
     def __init__(self, engine: Engine, *, since: int | None = None, until: int | None = None,
@@ -122,20 +132,24 @@ class ActorsScreen(Screen[str | None]):
         self.reverse = False
         self.analysis: Any = None
         self.rows: list[Any] = []  # ActorView in display order
+        self._wide = False
 
     def compose(self) -> ComposeResult:
         yield Static(Text("Actors and privileges", style="bold"), id="actors-title")
         yield Static(Text("computing privileges…"), id="actors-status")
         table: DataTable = DataTable(id="actors-table", cursor_type="row", zebra_stripes=True)
         yield table
+        yield Static(id="actor-line")
         yield Footer()
 
     def on_mount(self) -> None:
         table = self.query_one("#actors-table", DataTable)
-        table.add_columns("Actor", "Type", "Events", "Last seen", "Granted", "Used", "Unused", "Unknown",
-                          "Not granted", "Denied", "Findings", "Used/granted")
         table.focus()
         self._load()
+
+    def on_resize(self, event) -> None:
+        if self.analysis is not None and (self.size.width >= WIDE) != self._wide:
+            self._fill()
 
     @work(thread=True, exclusive=True, group="actors-load")
     def _load(self) -> None:
@@ -169,19 +183,34 @@ class ActorsScreen(Screen[str | None]):
         if self.reverse:
             views.reverse()
         self.rows = views
-        table.clear()
+        # 80 columns (SSH): actor, the figures and the bar; wide terminals: every column
+        self._wide = wide = self.size.width >= WIDE
+        table.clear(columns=True)
+        if wide:
+            table.add_columns("Actor", "Type", "Events", "Last seen", "Granted", "Used", "Unused", "Unknown",
+                              "Not granted", "Denied", "Findings", "Used/granted")
+            name_w = max(30, min(70, self.size.width - 125))
+        else:
+            table.add_columns("Actor", "Granted", "Used", "Unused", "Unkn", "Ungr", "Denied", "Find", "Used/gr")
+            name_w = max(16, self.size.width - 66)
         for v in views:
             s = v.summary()
             granted = "-" if s["granted"] is None else f"{s['granted']:,}"
-            table.add_row(
-                Text(one_line(s["actor"], 70)), Text(one_line(s["type"], 16)), Text(f"{s['events']:,}", justify="right"),
-                Text(s["last_seen"] or "-"), Text(granted, justify="right"), Text(f"{s['used']:,}", justify="right", style="green"),
+            figures = [
+                Text(granted, justify="right"), Text(f"{s['used']:,}", justify="right", style="green"),
                 Text(f"{s['unused']:,}", justify="right", style="yellow" if s["unused"] else ""),
                 Text(f"{s['unknown']:,}", justify="right"),
                 Text(f"{s['used_not_granted']:,}", justify="right", style="bold red" if s["used_not_granted"] else ""),
                 Text(f"{s['denied']:,}", justify="right", style="magenta" if s["denied"] else ""),
-                Text(f"{s['findings']:,}", justify="right"), used_bar(s["used"], s["granted"]),
-            )
+                Text(f"{s['findings']:,}", justify="right"),
+                used_bar(s["used"], s["granted"], BAR_WIDTH if wide else 8),
+            ]
+            name = Text(tail(one_line(s["actor"]), name_w))
+            if wide:
+                table.add_row(name, Text(one_line(s["type"], 16)), Text(f"{s['events']:,}", justify="right"),
+                              Text(s["last_seen"] or "-"), *figures)
+            else:
+                table.add_row(name, *figures)
         if keep is not None:
             for i, v in enumerate(views):
                 if v.name == keep:
@@ -205,6 +234,18 @@ class ActorsScreen(Screen[str | None]):
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
         self.action_open()
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        """The highlighted actor in full (names are shortened in narrow terminals)."""
+        event.stop()
+        if not (0 <= event.cursor_row < len(self.rows)):
+            return
+        s = self.rows[event.cursor_row].summary()
+        line = Text()
+        line.append(one_line(s["actor"], 200), style="bold")
+        line.append(f"  {one_line(s['type'], 30)} ({s['provider']}), {s['events']:,} event(s), "
+                    f"last seen {s['last_seen'] or '-'}")
+        self.query_one("#actor-line", Static).update(line)
 
     def action_open(self) -> None:
         v = self._current()
