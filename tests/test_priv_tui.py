@@ -170,3 +170,17 @@ def test_window_comes_from_the_timeline_filter(demo):
             assert "2017-09-11T20:00:00Z" in status
 
     asyncio.run(run())
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_snapshot_actors_screen(demo, snap_compare, size):
+    """The Actors screen on the demo log + RBAC (compact columns at 80x24, all at 160x48)."""
+    from logconsole.tui.screens.actors import ActorsScreen
+
+    async def run_before(pilot) -> None:
+        await _wait_rows(pilot, pilot.app, "#actors-table", 4)
+        await pilot.press("down")
+        await pilot.pause(0.1)
+
+    app = Host(lambda: ActorsScreen(demo))
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
