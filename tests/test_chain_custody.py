@@ -147,3 +147,25 @@ def test_rewritten_history_breaks_an_earlier_checkpoint(db):
 def test_no_checkpoint_is_unverifiable(tmp_path):
     eng = open_db(tmp_path / "empty.db")
     assert verify_index(eng).status == "unverifiable"
+
+
+def test_interrupted_ingest_is_not_checkpointed(db):
+    from logconsole.store.schema import sources
+
+    with db.begin() as conn:
+        sid = conn.execute(insert(sources).values(
+            path="/x", format="jsonl", sha256="f" * 64, bytes=1, parser="p", parser_version="1", ingested_at=0,
+            status="partial")).inserted_primary_key[0]
+        row = dict(conn.execute(select(events).where(events.c.id == 1)).first()._mapping)
+        n = conn.execute(select(func.max(events.c.id))).scalar_one()
+        row.update(id=n + 1, source_id=sid)
+        conn.execute(insert(events).values(**row))
+    cp = record_checkpoint(db, "manual")
+    assert cp["max_event_id"] == n
+    r = verify_index(db)
+    assert r.status == "intact" and any("interrupted ingest" in x for x in r.notes)
+    # the next ingest removes the partial source: still intact
+    with db.begin() as conn:
+        conn.execute(delete(events).where(events.c.source_id == sid))
+        conn.execute(delete(sources).where(sources.c.id == sid))
+    assert verify_index(db).status == "intact"

@@ -85,8 +85,16 @@ def record_checkpoint(engine: Engine, trigger: str = "ingest") -> dict[str, Any]
             bno += 1
             ids, leaves = [], []
 
-        for eid, sha in conn.execute(select(events.c.id, events.c.raw_sha256).where(events.c.id > after)
-                                     .order_by(events.c.id)):
+        # events of an interrupted ingest (source still partial) are removed by the next ingest:
+        # the tree stops before the first of them
+        first_partial = conn.execute(
+            select(func.min(events.c.id)).where(events.c.source_id.in_(
+                select(sources.c.id).where(sources.c.status == "partial")))
+        ).scalar()
+        q = select(events.c.id, events.c.raw_sha256).where(events.c.id > after)
+        if first_partial is not None:
+            q = q.where(events.c.id < first_partial)
+        for eid, sha in conn.execute(q.order_by(events.c.id)):
             ids.append(eid)
             leaves.append(_leaf(sha))
             if len(ids) == BLOCK:
