@@ -136,7 +136,11 @@ def test_dormant_and_wildcard_principals(case):
 
 
 def test_k8s_ci_deploy(case):
-    rep = actor(case, "ci-deploy")  # the exact name is the Kubernetes user
+    from logconsole.cli import main
+
+    r = CliRunner().invoke(main, ["actor", "ci-deploy", "--db", case])
+    assert r.exit_code == 2 and "ambiguous" in r.output  # the IAM user ci-deploy has the same short name
+    rep = actor(case, "ci-deploy", "--provider", "k8s")
     assert rep["provider"] == "k8s"
     ex = {f["action"] for f in kinds(rep, "privilege_escalation") if f.get("exercised")}
     assert {"k8s:core/pods/exec:create", "k8s:rbac.authorization.k8s.io/rolebindings:create"} <= ex

@@ -208,13 +208,19 @@ def _generic_format_names(conn) -> set[str]:
 
 
 def resolve_name(analysis: Analysis, name: str) -> list[ActorView]:
-    """Actors matching NAME: exact, else an unambiguous alias (user/role name, id)."""
+    """Actors matching NAME: the exact name, or a user / role / service-account
+    name or id (``ci-deploy`` for ``arn:aws:iam::1:user/ci-deploy``).  Every
+    match is returned, so a name that is exact for one actor and a short name
+    of another is reported as ambiguous rather than silently picked; an ARN or
+    other full name is exact only."""
     exact = [v for v in analysis.actors if v.name == name]
-    if exact:
+    if exact and (name.startswith("arn:") or ":" in name):
         return exact
     low = name.lower()
-    hits = []
+    hits = list(exact)
     for v in analysis.actors:
+        if v in hits:
+            continue
         aliases = [a.lower() for a in (v.principal.aliases if v.principal else [])]
         tail = v.name.rsplit("/", 1)[-1].lower() if v.provider == "aws" else v.name.lower()
         if low in aliases or low == tail or (v.provider == "k8s" and v.name.lower().endswith(":" + low)):
