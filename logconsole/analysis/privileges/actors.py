@@ -519,6 +519,7 @@ def _denied(v: ActorView) -> None:
                 "last_us": ds[-1].ts,
                 "events": [d.id for d in ds[:EVIDENCE_LIMIT]], "error": ds[0].code,
                 "raw_actions": sorted({d.raw_action for d in ds if d.raw_action}),
+                "service": ds[0].service if len({d.service for d in ds}) == 1 else None,
             })
 
 
@@ -952,6 +953,13 @@ def timeline_filter(v: ActorView, row: PermRow | dict[str, Any] | None = None) -
         out = f"{who} action:{quote_value(names[0])}"
     else:
         out = f"{who} (" + " OR ".join(f"action:{quote_value(n)}" for n in names) + ")"
+    if v.provider == "aws":
+        # the same API name exists in several services (ListTags, DescribeRegions ...)
+        services = {svc for svc, a in raws if svc}
+        if not services and isinstance(row, dict) and row.get("service"):
+            services = {row["service"]}
+        if len(services) == 1:
+            out += f" service:{quote_value(services.pop())}"
     resource = row.resource if isinstance(row, PermRow) else (row.get("resource") if isinstance(row, dict) else None)
     if v.provider == "k8s" and resource and "/" in resource and not resource.startswith("/"):
         ns = resource.split("/", 1)[0]
