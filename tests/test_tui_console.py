@@ -6,6 +6,7 @@ import os
 
 import pytest
 from click.testing import CliRunner
+from rich.segment import Segment
 from sqlalchemy import select
 from textual.message import Message
 from textual.screen import ModalScreen
@@ -713,3 +714,23 @@ async def test_palette_shows_hostile_view_names_as_text(case):
         _assert_inert(app)
         await press(app, pilot, "enter")
         assert app.is_running and tl(app).count == 1
+
+
+@sync
+async def test_drill_down_on_a_hostile_value_stays_inert(case):
+    from logconsole.tui.inert_filter import InertFilter, visible_controls
+
+    assert visible_controls("a\x1b[2Jb\x07\u202e") == "a\u241b[2Jb\u2407\ufffd"
+    # ESC and BEL count 0 cells for Rich: the symbols take their place and the padding shrinks
+    segs = InertFilter().apply([Segment("x\x1b]0;t\x07y  ", None)], None)
+    assert "".join(s.text for s in segs) == "x\u241b]0;t\u2407y"
+    clean = [Segment("plain", None)]
+    assert InertFilter().apply(clean, None) is clean
+    app = make_app(case)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(app, pilot)
+        tl(app).post_message(FacetPanel.DrillDown("actor", HOSTILE_USER))
+        await settle(app, pilot)
+        assert tl(app).count == 1 and "\x1b" in tl(app).current_text  # the filter holds the real value
+        _assert_inert(app)  # ... but the input shows it as symbols
+        assert "\u241b]52;c;" in screen_text(app)

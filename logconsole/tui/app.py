@@ -16,6 +16,7 @@ from textual.screen import Screen
 
 from logconsole.store import annotations as ann
 from logconsole.store.sanitize import one_line
+from logconsole.tui.inert_filter import InertFilter
 from logconsole.tui.keymap import KEYMAP, key_label
 
 #: screen class name -> keymap contexts offered in the command palette
@@ -55,6 +56,7 @@ class LogConsoleApp(App[None]):
         self.db_path = db_path or (engine.url.database or "")
         self.initial_filter = initial_filter
         self.cursor_blink = cursor_blink
+        self._filters.append(InertFilter())  # no control character reaches the terminal, whoever drew it
         if "TEXTUAL_ANIMATIONS" not in os.environ:
             # over SSH every animation frame is a screen update: jump, don't glide
             self.animation_level = "none"
