@@ -201,9 +201,10 @@ def _assumed_roles(conn, since: int | None, until: int | None) -> dict[str, int]
 
 
 def _generic_format_names(conn) -> set[str]:
-    from sqlalchemy import distinct
+    """Formats in the index other than CloudTrail / Kubernetes (from the sources table)."""
+    from logconsole.store.schema import sources
 
-    rows = conn.execute(select(distinct(events.c.format))).all()
+    rows = conn.execute(select(sources.c.format).distinct()).all()
     return {r[0] for r in rows if r[0] not in ("cloudtrail", "k8s-audit")}
 
 
