@@ -170,7 +170,7 @@ def search(query, limit, output, desc, count_only, with_raw, db_path):
             click.echo(count(conn, flt.where))
             return
         rows = _limited(iter_events(conn, flt.where, with_raw=with_raw, descending=desc), limit)
-        out = click.get_text_stream("stdout")
+        out = sys.stdout
         if output == "jsonl":
             for r in rows:
                 r["time"] = format_us(r["ts_us"])
