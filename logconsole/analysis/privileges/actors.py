@@ -485,8 +485,34 @@ def _pattern_rows(v: ActorView, eff: list[EffRule], used: dict[tuple[str, str | 
             note = f"an explicit deny applies: {deny.via} @ {deny.provenance}"
         elif not v.covered:
             note = "no grants imported for this provider"
+        elif v.provider == "k8s":
+            builtin = _k8s_default_grant(key, rkey)
+            if builtin:
+                note = (f"every cluster grants this to system:authenticated through the default ClusterRole "
+                        f"{builtin} unless it was removed; it is not in the imported RBAC")
         extra.append(PermRow(key, rkey or "*", state, u.count, u.last, u.first, [], note=note, raw=set(u.raw)))
     v.rows = _sort_rows(list(rows.values()) + extra)
+
+
+#: what the default ClusterRoles bound to system:authenticated allow (kube-apiserver bootstrap policy)
+_K8S_DEFAULTS = [
+    ("k8s:authorization.k8s.io/selfsubjectaccessreviews:create", "*", "system:basic-user"),
+    ("k8s:authorization.k8s.io/selfsubjectrulesreviews:create", "*", "system:basic-user"),
+    ("k8s:authentication.k8s.io/selfsubjectreviews:create", "*", "system:basic-user"),
+    ("k8s:nonresource:get", "/api*", "system:discovery"),
+    ("k8s:nonresource:get", "/openapi*", "system:discovery"),
+    ("k8s:nonresource:get", "/version*", "system:public-info-viewer"),
+    ("k8s:nonresource:get", "/healthz*", "system:public-info-viewer"),
+    ("k8s:nonresource:get", "/livez*", "system:public-info-viewer"),
+    ("k8s:nonresource:get", "/readyz*", "system:public-info-viewer"),
+]
+
+
+def _k8s_default_grant(key: str, rkey: str | None) -> str | None:
+    for pat, res, role in _K8S_DEFAULTS:
+        if cat.glob_match(pat, key) and (res == "*" or cat.glob_match(res, rkey or "")):
+            return role
+    return None
 
 
 def _k8s(v: ActorView, grants: GrantSet) -> None:
@@ -625,7 +651,8 @@ def _findings(conn, v: ActorView, grants: GrantSet, usage: UsageData, wstart, we
             detail = f"{r.action} used {r.count} time(s) (last {format_us(r.last_used)}) but granted by nothing imported"
             if r.note:
                 detail += f"; {r.note}"
-            f.append(Finding("used_not_granted", detail, "medium", raw=set(r.raw), extra={"action": r.action}))
+            sev = "low" if r.note and "default ClusterRole" in r.note else "medium"
+            f.append(Finding("used_not_granted", detail, sev, raw=set(r.raw), extra={"action": r.action}))
     # ---- denied attempts (+ enumeration bursts)
     later: dict[str, Used] = {}
     if u is not None:
