@@ -277,7 +277,9 @@ class EventList(ScrollView, can_focus=True):
         self._move(offset, center=center)
 
     def watch_cursor(self, old: int, new: int) -> None:
-        self.refresh()
+        # only the two rows whose cursor state changed (a scroll repaints everything anyway)
+        self.refresh_lines(old, 1)
+        self.refresh_lines(new, 1)
         self.post_message(self.Highlighted(self.current_row, new))
 
     def watch_column(self) -> None:
