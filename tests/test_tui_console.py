@@ -639,6 +639,7 @@ async def test_ansi_palette_mode_and_database_errors_do_not_crash(case, monkeypa
         tl(app).apply_filter("outcome:failure")
         await settle(app, pilot)
         assert app.is_running and tl(app).count == N  # previous results kept
+        assert tl(app).current_text == "" and len(tl(app).stack) == 1  # and the breadcrumb says so
         assert any("database is locked" in n.message for n in app._notifications)
 
 

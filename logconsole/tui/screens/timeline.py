@@ -218,6 +218,9 @@ class TimelineScreen(Screen[None]):
     def _load_failed(self, gen: int, message: str) -> None:
         if gen != self._gen:
             return
+        shown = self.filter.text if self.filter else None
+        if shown is not None and len(self.stack) > 1 and self.stack[-1].text != shown:
+            self.stack.pop()  # the breadcrumb keeps describing what is on screen
         self.bar.set_applied(self.filter.text if self.filter else "", self.breadcrumb(), self.count, self.total)
         self.notify(one_line(message, 300), severity="error", markup=False, timeout=8)
 
