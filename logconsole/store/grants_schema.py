@@ -85,7 +85,9 @@ grant_edges = Table(
 priv_usage_cache = Table(
     "priv_usage_cache",
     metadata,
-    Column("source_id", Integer, ForeignKey("sources.id"), primary_key=True),
+    # no foreign key on purpose: a cache must never block a change to sources;
+    # rows of a source that no longer exists are simply not read
+    Column("source_id", Integer, primary_key=True),
     Column("version", Integer, nullable=False),
     Column("computed_at", BigInteger, nullable=False),
     Column("events", Integer, nullable=False),  # events of the source when computed
