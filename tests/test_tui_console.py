@@ -209,13 +209,27 @@ async def test_detail_fields_raw_and_pivots(case):
         assert tl(app).current_text == f"ip:{row.src_ip}"
         await press(app, pilot, "enter", "r")
         assert tl(app).current_text == term("resource", row.resource)
+        # any field: filter by it (replace) or add it to the filter (drill down), or copy it
+        await press(app, pilot, "enter", "f")
+        assert "user agent" in screen_text(app) and "aws-cli/2.13.0" in screen_text(app)
+        labels = [c[0] for c in app.screen.choices]
+        ua = labels.index("user agent")
+        app.screen.query_one("#pick-list").highlighted = ua
+        await press(app, pilot, "y")
+        assert app.clipboard == "aws-cli/2.13.0"
+        await press(app, pilot, "plus")
+        assert tl(app).current_text == f'{term("resource", row.resource)} ua:aws-cli/2.13.0'
+        await press(app, pilot, "enter", "f")
+        app.screen.query_one("#pick-list").highlighted = labels.index("error")
+        await press(app, pilot, "enter")
+        assert tl(app).current_text == "error:AccessDenied" and tl(app).count == 40
         await press(app, pilot, "enter", "w")
         text_ = tl(app).current_text
         assert text_ == f"since:{iso(row.ts_us - 300 * S)} until:{iso(row.ts_us + 300 * S)}"
         in_window = sum(1 for i in range(240) if abs(T0 + i * 30 * S - row.ts_us) <= 300 * S) + 1  # + hostile
         assert tl(app).count == in_window and ev.current_row.id == row.id
-        assert len(tl(app).stack) == 5
-        await press(app, pilot, "q", "q", "q", "q")
+        assert len(tl(app).stack) == 7
+        await press(app, pilot, "q", "q", "q", "q", "q", "q")
         assert tl(app).current_text == "" and len(tl(app).stack) == 1
 
 
@@ -378,11 +392,12 @@ async def test_command_palette_covers_every_action(case):
                     assert k.description.split(" (")[0] in titles, k
                     target = app.screen if ctx == "Timeline" else evlist(app)
                     assert hasattr(target, f"action_{k.action}") or hasattr(app, f"action_{k.action}"), k
-        for ctx in ("Event detail", "Marks list", "Saved views", "Help"):
+        for ctx in ("Event detail", "Field picker", "Marks list", "Saved views", "Help"):
             from logconsole.tui.screens import detail, help as help_mod, marks, views
 
             cls = {"Event detail": detail.EventDetailScreen, "Marks list": marks.MarksScreen,
-                   "Saved views": views.ViewsScreen, "Help": help_mod.HelpScreen}[ctx]
+                   "Saved views": views.ViewsScreen, "Help": help_mod.HelpScreen,
+                   "Field picker": detail.FieldPickScreen}[ctx]
             for k in KEYMAP[ctx]:
                 assert hasattr(cls, f"action_{k.action}"), k
         await press(app, pilot, "ctrl+p")

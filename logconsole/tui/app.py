@@ -23,6 +23,7 @@ from logconsole.tui.keymap import KEYMAP, key_label
 PALETTE_CONTEXTS = {
     "TimelineScreen": ("Timeline", "Event list"),
     "EventDetailScreen": ("Event detail",),
+    "FieldPickScreen": ("Field picker",),
     "MarksScreen": ("Marks list",),
     "ViewsScreen": ("Saved views",),
     "HelpScreen": ("Help",),

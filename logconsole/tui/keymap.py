@@ -91,6 +91,7 @@ KEYMAP: dict[str, list[Key]] = {
         Key("i", "pivot_ip", "Filter by this source IP", show=True, short="IP"),
         Key("r", "pivot_resource", "Filter by this resource", show=True, short="resource"),
         Key("w", "pivot_window", "Show ±5 minutes around this event", show=True, short="±5 min"),
+        Key("f", "pick_field", "Pick any field: filter by it, add it to the filter, or copy it", short="field"),
         Key("K", "prev_event", "Previous event in the timeline"),
         Key("J", "next_event", "Next event in the timeline"),
         Key("m", "toggle_mark", "Bookmark / unbookmark"),
@@ -99,6 +100,12 @@ KEYMAP: dict[str, list[Key]] = {
         Key("y", "copy_raw", "Copy the raw record (OSC 52)"),
         Key("Y", "copy_sha", "Copy the raw record's SHA-256 (OSC 52)"),
         Key("question_mark", "help", "Show every key"),
+    ],
+    "Field picker": [
+        Key("enter", "filter", "Filter by this value (a new view)", show=True, short="filter"),
+        Key("plus", "add", "Add this value to the current filter (drill down)", show=True, short="add"),
+        Key("y", "copy", "Copy this value (OSC 52)", show=True, short="copy"),
+        Key("escape,q", "back", "Back to the event", display="Esc q", short="back"),
     ],
     "Marks list": [
         Key("enter", "open", "Go to the event in the timeline", show=True, short="go to"),

@@ -349,7 +349,8 @@ class TimelineScreen(Screen[None]):
         self.reload_flags()
         if result is None:
             return
-        self.apply_filter(result.filter, label=result.label, focus_event=result.focus_event)
+        text = combine(self.current_text, result.filter) if getattr(result, "add", False) else result.filter
+        self.apply_filter(text, label=result.label, focus_event=result.focus_event)
 
     # ---------------------------------------------------------------- actions
     def action_focus_filter(self) -> None:
