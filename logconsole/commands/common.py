@@ -44,3 +44,27 @@ def warn(message: str) -> None:
 
 def emit_json(obj: Any) -> None:
     click.echo(json.dumps(obj, indent=2, ensure_ascii=False, default=str))
+
+
+def ingest_warnings(result) -> list[str]:
+    """The warnings of an ingest, where a file skipped in a directory walk that is a
+    grants file (IAM authorization details, RBAC YAML, policy file) says how to import it."""
+    hints: dict[str, str] = {}
+    for s in result.sources:
+        if s.status != "skipped" or s.format is not None or s.source_id is not None:
+            continue
+        if not s.path.lower().endswith((".json", ".yaml", ".yml")) or s.bytes > 64 * 1024 * 1024:
+            continue
+        try:
+            from logconsole.analysis.privileges.grants import detect_format
+
+            kind = detect_format(s.path)
+        except Exception:  # not a grants file either: keep the plain warning
+            continue
+        hints[s.path] = (f"{s.path}: a grants file ({kind}), not a log; import it with "
+                         f"`logconsole grants import {s.path}`")
+    out = []
+    for w in result.warnings:
+        path = w.split(": not a known log format", 1)[0]
+        out.append(hints.get(path, w))
+    return out

@@ -12,7 +12,7 @@ import time
 
 import click
 
-from logconsole.commands.common import db_option, fail, open_engine, resolve_db, warn
+from logconsole.commands.common import db_option, ingest_warnings, fail, open_engine, resolve_db, warn
 
 
 class _Progress:
@@ -84,7 +84,7 @@ def open_cmd(paths: tuple[str, ...], db_path: str | None, initial_filter: str, f
             progress.finish()
             fail("interrupted; files ingested so far are kept, a partly ingested file is redone next time", 130)
         progress.finish()
-        for w in result.warnings:
+        for w in ingest_warnings(result):
             warn(w)
         for e in result.errors:
             click.echo(f"logconsole: error: {e}", err=True)

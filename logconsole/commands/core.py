@@ -9,7 +9,9 @@ import time
 
 import click
 
-from logconsole.commands.common import db_option, emit_json, fail, json_option, open_engine, resolve_db, warn
+from logconsole.commands.common import (
+    db_option, emit_json, fail, ingest_warnings, json_option, open_engine, resolve_db, warn,
+)
 from logconsole.ingest.timeparse import format_us
 from logconsole.store.sanitize import one_line
 
@@ -96,7 +98,7 @@ def ingest(paths, fmt, mapping, year, tz, db_path, as_json):
             f"{result.total('duplicates'):,} duplicates, {result.total('merged'):,} merged, "
             f"{result.total('quarantined'):,} quarantined in {result.seconds:.2f}s ({resolve_db(db_path)})"
         )
-    for w in result.warnings:
+    for w in ingest_warnings(result):
         warn(w)
     for e in result.errors:
         click.echo(f"logconsole: error: {e}", err=True)

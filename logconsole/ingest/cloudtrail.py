@@ -50,6 +50,8 @@ class CloudTrailParser(Parser):
         hits = sum(1 for ln in lines if sum(k in ln for k in _SNIFF_KEYS) >= 3)
         if hits == len(lines):
             return Evidence(90, f"{hits} JSON line(s) with CloudTrail keys eventSource/eventName/userIdentity")
+        if hits and hits * 2 >= len(lines):  # tolerate corrupt lines among the first few
+            return Evidence(75, f"{hits} of the first {len(lines)} lines have CloudTrail keys eventSource/eventName/userIdentity")
         return None
 
     # ------------------------------------------------------------------ parse

@@ -122,11 +122,12 @@ class JsonLinesParser(Parser):
         for ln in lines:
             try:
                 o = json.loads(ln)
-            except ValueError:
-                return None
-            if not isinstance(o, dict):
-                return None
-            objs.append(o)
+            except (ValueError, RecursionError):
+                continue
+            if isinstance(o, dict):
+                objs.append(o)
+        if not objs or len(objs) * 2 < len(lines):  # at least half of the first lines must be objects
+            return None
         ts_key = next((k for k in GUESSES["ts"] if dig(objs[0], k) is not None), None)
         if ts_key:
             return Evidence(20, f"{len(objs)} JSON object line(s) with a time field {ts_key!r} (generic mapping)")
