@@ -62,7 +62,7 @@ def sync(fn):
     return wrapper
 
 
-async def settle(pilot, cond, tries: int = 400) -> None:
+async def settle(pilot, cond, tries: int = 1500) -> None:
     for _ in range(tries):
         await pilot.pause(0.01)
         if cond():
