@@ -389,6 +389,8 @@ def _snap_app(engine):
 
 async def _snap_ready(pilot):
     await settle(pilot, freq_ready(pilot.app))
+    title = pilot.app.screen.query_one("#freq-title")
+    await settle(pilot, lambda: "distinct" in str(title.render()))
     await pilot.press("down")
     await pilot.pause()
 
@@ -448,7 +450,8 @@ class PanelsApp(App):
 async def _panels_ready(pilot):
     h = pilot.app.query_one(Histogram)
     p = pilot.app.query_one(FacetPanel)
-    await settle(pilot, lambda: ready(h)() and not p.busy and p.lines[0].kind == "header")
+    await settle(pilot, lambda: ready(h)() and not p.busy and p.lines[0].kind == "header"
+                 and all("updating" not in ln.text and "counting" not in ln.text for ln in p.lines))
     h.focus()
     await pilot.press("home", "right", "space", "right", "right")  # a half-marked range
     await pilot.pause()
