@@ -38,3 +38,31 @@ def test_no_core_module_imports_textual_statically():
             if re.match(r"\s*(from|import)\s+textual\b", line):
                 offenders.append(str(rel))
     assert offenders == []
+
+
+def test_feature_filter_fields_register_whatever_the_import_order():
+    code = (
+        "from logconsole.store.filter import compile_filter, FIELDS\n"
+        "for f in ('marked', 'tag', 'note', 'finding'):\n"
+        "    assert f in FIELDS, f\n"
+        "compile_filter('marked:true tag:x finding:1')\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+
+
+def test_open_db_adds_indexes_that_a_newer_version_defines(tmp_path):
+    import sqlite3
+
+    from logconsole.store.db import open_db
+
+    p = str(tmp_path / "old.db")
+    open_db(p).dispose()
+    con = sqlite3.connect(p)
+    con.execute("DROP INDEX ix_events_action")  # an index built by an older version lacks it
+    con.commit()
+    con.close()
+    open_db(p).dispose()
+    con = sqlite3.connect(p)
+    names = {r[1] for r in con.execute("PRAGMA index_list(events)")}
+    assert "ix_events_action" in names

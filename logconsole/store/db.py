@@ -72,6 +72,11 @@ def open_db(path: str | os.PathLike | None = None, *, create: bool = True) -> En
     try:
         with eng.begin() as conn:
             schema.metadata.create_all(conn)
+            # create_all adds missing tables with their indexes, but not an index
+            # added later to an existing table: create those too (additive migration)
+            for table in schema.metadata.sorted_tables:
+                for index in table.indexes:
+                    index.create(conn, checkfirst=True)
             conn.exec_driver_sql(schema.FTS_DDL)
             row = conn.execute(select(schema.meta.c.value).where(schema.meta.c.key == "schema_version")).first()
             if row is None:

@@ -475,3 +475,18 @@ def quote_value(value: str) -> str:
 def term(field_: str, value: str) -> str:
     """``term("actor", "a b") -> 'actor:"a b"'`` (exact match)."""
     return f"{field_}:{quote_value(value)}"
+
+
+def _register_feature_fields() -> None:
+    """Fields of the feature modules (``marked:``, ``tag:``, ``note:``, ``finding:``).
+
+    They register when the schema imports them; if this module was imported
+    first, that happened while it was half-loaded, so they are asked again here.
+    """
+    from logconsole.store import annotations, findings_schema
+
+    annotations.register_filter_fields()
+    findings_schema.register_filter_fields()
+
+
+_register_feature_fields()
