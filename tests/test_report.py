@@ -495,3 +495,14 @@ def test_report_and_readiness_over_every_real_sample(tmp_path: Path) -> None:
     text = build_report(eng, ReportOptions(at_us=0, evidence_root=str(real)))
     assert_tables_sound(text, min_tables=6)
     assert not any(t.type in ("html_block", "html_inline") for t in MDP.parse(text))
+
+
+def test_a_filter_that_no_longer_compiles_does_not_break_the_report(hostile_db) -> None:
+    eng, _ = hostile_db
+    with eng.begin() as conn:
+        conn.execute(F.findings.update().where(F.findings.c.id == 1).values(query="nosuchfield:1"))
+        rows = F.list_findings(conn)
+    assert rows[0]["events"] == 0 and "query_error" in rows[0]
+    text = _report(eng)
+    assert "**Filter error:**" in text
+    assert_tables_sound(text)

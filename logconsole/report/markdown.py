@@ -477,6 +477,8 @@ def _findings(conn, finds, opts: ReportOptions, actors: dict[str, dict[str, Any]
         out.append(" · ".join(meta) + "\n")
         if f["query"]:
             out.append(f"**Filter:** {md_code(f['query'], 500)}\n")
+        if f.get("query_error"):
+            out.append(f"**Filter error:** {md(f['query_error'], 300)}; only the attached events are listed.\n")
         if f.get("missing"):
             out.append(f"**Note:** {f['missing']} attached event(s) are no longer in the index.\n")
         out.append(narrative_block(f["narrative"]))

@@ -260,10 +260,18 @@ def _attached_clause(finding_id: int | None):
 
 
 def finding_where(row: dict[str, Any]):
-    """The SQLAlchemy condition selecting a finding's events (attached OR its query)."""
+    """The SQLAlchemy condition selecting a finding's events (attached OR its query).
+
+    A saved filter that no longer compiles (e.g. a field was renamed since) does
+    not break readers: the finding keeps its attached events and
+    ``row["query_error"]`` says why the filter was left out.
+    """
     parts = [_attached_clause(row["id"])]
     if row.get("query"):
-        parts.append(check_query(row["query"], row.get("query_now_us")).where)
+        try:
+            parts.append(check_query(row["query"], row.get("query_now_us")).where)
+        except FindingError as exc:
+            row["query_error"] = str(exc)
     return or_(*parts)
 
 

@@ -221,6 +221,8 @@ class FindingsScreen(Screen[str | None]):
         if f["query"]:
             t.append("filter: ", style="dim")
             t.append(one_line(f["query"]) + "\n")
+        if f.get("query_error"):
+            t.append(one_line(f["query_error"], 200) + " (f to fix it)\n", style="bold red")
         t.append("\n")
         if f["narrative"]:
             t.append(inert(f["narrative"], keep_newlines=True))
