@@ -92,26 +92,23 @@ def write_jsonl(conn: Connection, where, out: IO[str], *, with_raw: bool = False
     return n
 
 
-def _tags(conn: Connection) -> dict[tuple[int, str], list[str]]:
+def _tags(conn: Connection) -> dict[str, list[str]]:
+    """The investigator's tags by raw SHA-256 (annotations are keyed by record content)."""
     from logconsole.store.annotations import annotation_tags, annotations
 
-    out: dict[tuple[int, str], list[str]] = {}
-    q = select(annotations.c.dedup, annotations.c.raw_sha256, annotation_tags.c.tag).select_from(
+    out: dict[str, list[str]] = {}
+    q = select(annotations.c.raw_sha256, annotation_tags.c.tag).select_from(
         annotations.join(annotation_tags, annotation_tags.c.annotation_id == annotations.c.id)
     ).order_by(annotation_tags.c.tag)
-    for r in conn.execute(q):
-        out.setdefault((r.dedup, r.raw_sha256), []).append(r.tag)
+    for sha, tag in conn.execute(q):
+        lst = out.setdefault(sha, [])
+        if tag not in lst:
+            lst.append(tag)
     return out
 
 
 def write_timesketch(conn: Connection, where, out: IO[str]) -> int:
-    from logconsole.store.schema import events
-
     tags = _tags(conn)
-    dedups: dict[int, int] = {}
-    if tags:
-        for r in conn.execute(select(events.c.id, events.c.dedup).where(where)):
-            dedups[r.id] = r.dedup
     n = 0
     for d in _rows(conn, where, False):
         us = d["ts_us"]
@@ -122,11 +119,11 @@ def write_timesketch(conn: Connection, where, out: IO[str]) -> int:
             "timestamp_desc": TIMESTAMP_DESC.get(d["format"], "Event time"),
         }
         for k in COLUMNS:
-            if k in ("time", "ts_us") or d[k] is None:
+            if k in ("time", "ts_us", "format") or d[k] is None:
                 continue
-            rec["data_type" if k == "format" else k] = d[k]
+            rec[k] = d[k]
         rec["data_type"] = f"logconsole:{d['format']}"
-        t = tags.get((dedups.get(d["event_id"]), d["raw_sha256"])) if tags else None
+        t = tags.get(d["raw_sha256"])
         if t:
             rec["tag"] = t
         out.write(json.dumps(rec, ensure_ascii=True, separators=(",", ":")) + "\n")
