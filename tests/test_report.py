@@ -506,3 +506,12 @@ def test_a_filter_that_no_longer_compiles_does_not_break_the_report(hostile_db) 
     text = _report(eng)
     assert "**Filter error:**" in text
     assert_tables_sound(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("`<>ab/! -\n")), max_size=40))
+def test_narrative_never_yields_html(text: str) -> None:
+    toks = MDP.parse(narrative_block(text) + "\n## After\n")
+    kinds = {t.type for t in toks} | {c.type for t in toks if t.type == "inline" for c in (t.children or [])}
+    assert "html_inline" not in kinds and "html_block" not in kinds
+    assert toks[-3].type == "heading_open" and toks[-2].content == "After"

@@ -100,6 +100,19 @@ def _cell_guard(cell: str) -> str:
     return re.sub(r"(?<!\\)((?:\\\\)*)\|", r"\1\\|", s)
 
 
+_CODE_SPAN = re.compile(r"(?<!`)(`+)(.+?)(?<!`)\1(?!`)")
+
+
+def _escape_lt_outside_code(line: str) -> str:
+    out, pos = [], 0
+    for m in _CODE_SPAN.finditer(line):
+        out.append(line[pos:m.start()].replace("<", "\\<"))
+        out.append(m.group(0))
+        pos = m.end()
+    out.append(line[pos:].replace("<", "\\<"))
+    return "".join(out)
+
+
 def narrative_block(text: str | None) -> str:
     """The investigator's Markdown narrative, kept as written but unable to swallow the report.
 
@@ -127,8 +140,8 @@ def narrative_block(text: str | None) -> str:
             out.append(line)
             continue
         if fence is None:
-            # escape '<' outside code so no HTML tag or comment can form
-            line = re.sub(r"<", r"\\<", line)
+            # escape '<' outside code spans so no HTML tag or comment can form
+            line = _escape_lt_outside_code(line)
             # a heading in the narrative must not outrank the report's own sections
             line = re.sub(r"^ {0,3}(#{1,3})(\s)", lambda mm: "####" + mm.group(2), line)
         out.append(line)
