@@ -515,3 +515,11 @@ def test_narrative_never_yields_html(text: str) -> None:
     kinds = {t.type for t in toks} | {c.type for t in toks if t.type == "inline" for c in (t.children or [])}
     assert "html_inline" not in kinds and "html_block" not in kinds
     assert toks[-3].type == "heading_open" and toks[-2].content == "After"
+
+
+def test_export_to_an_unwritable_path_is_a_one_line_error(hostile_db) -> None:
+    eng, tmp = hostile_db
+    db = str(tmp / "case.db")
+    for args in (["-o", str(tmp / "no" / "dir" / "r.md")], ["--output", "csv", "-o", str(tmp / "no" / "x.csv")]):
+        r = run("export", "--db", db, *args)
+        assert r.exit_code == 2 and "cannot write" in r.output and "Traceback" not in r.output

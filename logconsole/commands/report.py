@@ -140,10 +140,13 @@ def export_cmd(out_path, fmt, title, at, evidence_root, rehash, case_id, analyst
                                                rehash=rehash))
         if out_path:
             data = text.encode("utf-8")
-            with open(out_path, "wb") as fh:
-                fh.write(data)
-            with open(out_path + ".sha256", "w", encoding="utf-8") as fh:
-                fh.write(f"{hashlib.sha256(data).hexdigest()}  {os.path.basename(out_path)}\n")
+            try:
+                with open(out_path, "wb") as fh:
+                    fh.write(data)
+                with open(out_path + ".sha256", "w", encoding="utf-8") as fh:
+                    fh.write(f"{hashlib.sha256(data).hexdigest()}  {os.path.basename(out_path)}\n")
+            except OSError as exc:
+                fail(f"{out_path}: cannot write: {exc.strerror or exc}")
             click.echo(f"report written to {out_path} ({len(data):,} bytes; SHA-256 in {out_path}.sha256)", err=True)
         else:
             click.echo(inert(text, keep_newlines=True) if sys.stdout.isatty() else text, nl=False)
@@ -170,7 +173,11 @@ def export_cmd(out_path, fmt, title, at, evidence_root, rehash, case_id, analyst
                 fail(str(exc))
     with eng.connect() as conn:
         if out_path:
-            with open(out_path, "w", encoding="utf-8", newline="") as fh:
+            try:
+                fh = open(out_path, "w", encoding="utf-8", newline="")
+            except OSError as exc:
+                fail(f"{out_path}: cannot write: {exc.strerror or exc}")
+            with fh:
                 n = export_timeline(conn, where, fmt, fh, with_raw=raw)
             click.echo(f"{n:,} event(s) written to {out_path}", err=True)
         else:
