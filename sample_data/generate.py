@@ -27,7 +27,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-import os
 import random
 import sys
 import uuid
@@ -139,13 +138,6 @@ def assumed_role(role: str, session: str, key: str, created: datetime) -> dict:
 def aws_service(svc: str) -> dict:
     return {"type": "AWSService", "invokedBy": svc}
 
-
-HOSTS = {
-    "iam": "iam.amazonaws.com",
-    "sts": "sts.amazonaws.com",
-    "s3": None,
-    "ec2": "ec2.{region}.amazonaws.com",
-}
 
 CT: list[dict] = []
 
@@ -1395,5 +1387,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("PYTHONHASHSEED", "0")
     sys.exit(main(sys.argv))
