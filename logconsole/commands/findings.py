@@ -30,6 +30,7 @@ def _finding_json(f: dict) -> dict:
         "first": format_us(f["first_us"]) if f.get("first_us") is not None else None,
         "last": format_us(f["last_us"]) if f.get("last_us") is not None else None,
         "created": format_us(f["created_us"]), "updated": format_us(f["updated_us"]),
+        "query_error": f.get("query_error"),
     }
 
 
@@ -170,6 +171,8 @@ def show_cmd(finding_id, show_all, db_path, as_json):
 
         rel = f"  (relative times resolved at {format_us(row['query_now_us'])})" if is_relative(row["query"]) else ""
         click.echo(f"filter: {one_line(row['query'])}{rel}")
+    if row.get("query_error"):
+        click.echo(f"filter error: {one_line(row['query_error'])} (only attached events are shown; fix it with `finding edit {row['id']} --query`)")
     if row["attached"]:
         click.echo(f"attached events: {row['attached']:,}" + (f" ({row['missing']} no longer in the index)" if row["missing"] else ""))
     if row["narrative"]:
