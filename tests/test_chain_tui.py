@@ -162,3 +162,22 @@ async def test_from_the_console_timeline_I_then_enter_opens_the_failing_event(tm
         assert timeline.current_text == expected
         assert timeline.count == 1
     eng.dispose()
+
+
+def test_cloudtrail_log_failure_opens_its_source(tmp_path):
+    import gzip
+
+    from logconsole.analysis.chain.cloudtrail_digest import CloudTrailOptions, verify_bucket
+    from logconsole.analysis.chain.results import latest_results, timeline_filter
+
+    b = cf.make_bucket(tmp_path / "bucket", hours=2)
+    data = gzip.decompress(b.logs[1].read_bytes()).replace(b"alice", b"bobby")
+    b.logs[1].write_bytes(gzip.compress(data, mtime=0))
+    eng = open_db(tmp_path / "case.db")
+    ingest_paths(eng, [str(p) for p in b.logs])
+    store_results(eng, [verify_bucket(str(b.root), CloudTrailOptions(str(b.keys_file)))])
+    (r,) = latest_results(eng)
+    (f,) = r.failures
+    assert f.kind == "modified" and f.source_id is not None
+    assert timeline_filter(r, f) == f"source:{f.source_id}"
+    eng.dispose()

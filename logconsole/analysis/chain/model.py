@@ -46,6 +46,7 @@ class Failure:
     missing: int | None = None  # how many records are missing (deleted, seq_gap, truncated)
     explained: str | None = None  # sequence scheme: benign explanation (reboot, rotation, 1102 ...)
     event_id: int | None = None  # the index event, when verified from the index
+    source_id: int | None = None  # the index source of ``file`` (not stored; filled when results are read)
 
     def __post_init__(self) -> None:
         if self.kind not in FAILURE_KINDS:

@@ -143,8 +143,26 @@ def latest_results(engine: Engine) -> list[TargetResult]:
                 r.explained = [Failure(f.kind, f.line, f.seq, f.detail or "", f.file, f.missing, f.explained, f.event_id)
                                for f in fails if f.explained is not None]
             r.notes.append(f"verified at {_fmt(finished)}")
+            _file_sources(conn, r)
             out.append(r)
     return out
+
+
+def _file_sources(conn, r: TargetResult) -> None:
+    """Map failures' files to index sources (CloudTrail log files are named relative to the bucket)."""
+    fails = [f for f in (*r.failures, *r.explained) if f.file and f.event_id is None]
+    if not fails:
+        return
+    smap = _source_map(conn)
+    for f in fails:
+        cands = [f.file]
+        if r.scheme == "cloudtrail-digest":
+            cands.insert(0, str(Path(r.path) / f.file))
+        for c in cands:
+            sid = smap.get(_resolve(c) or "")
+            if sid is not None:
+                f.source_id = sid
+                break
 
 
 def _fmt(us: int | None) -> str:
@@ -157,6 +175,9 @@ def timeline_filter(result: TargetResult, failure: Failure) -> str | None:
     """The filter string that opens the timeline at *failure* (``id:N``), or a source/line fallback."""
     if failure.event_id is not None:
         return f"id:{failure.event_id}"
+    if failure.source_id is not None and failure.source_id != result.source_id:
+        # a failure in another file of the target (a CloudTrail log file, a rotated file)
+        return f"source:{failure.source_id}" + (f" line:{failure.line}" if failure.line is not None else "")
     if result.source_id is not None and failure.line is not None:
         return f"source:{result.source_id} line:{failure.line}"
     if result.source_id is not None:
