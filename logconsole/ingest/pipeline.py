@@ -32,6 +32,7 @@ from sqlalchemy import Engine, delete, func, insert, select, update
 
 from logconsole.ingest.base import REGISTRY, Event, Parser, Quarantined, norm_ip
 from logconsole.ingest.detect import UnknownFormat, detect
+from logconsole.ingest.parallel import parallel_wanted, start_worker
 from logconsole.ingest.reader import Input, InputError, TruncatedInput, expand_paths
 from logconsole.store import rawcodec
 from logconsole.store.schema import QUARANTINE_RAW_CAP, events, quarantine, sources
@@ -209,9 +210,18 @@ def _ingest_one(engine, inp: Input, fmt, options, progress, batch_size, walked, 
         next_id = (conn.execute(select(func.max(events.c.id))).scalar() or 0) + 1
     sr.source_id = sid
     writer = _BatchWriter(engine, sid, path_text, next_id, sr)
-    items = parser.parse(inp)
-    batch: list[Event | Quarantined] = []
-    try:
+    worker = start_worker(parser, inp, batch_size) if parallel_wanted(inp, parser) else None
+    if worker is not None:
+        # parse + prepare in a second process while this one writes (logconsole.ingest.parallel)
+        with worker:
+            for prepared, position in worker.batches():
+                writer.commit(prepared)
+                if progress:
+                    progress(inp.display, position, inp.size, sr.records)
+            opts = worker.source_options
+    else:
+        items = parser.parse(inp)
+        batch: list[Event | Quarantined] = []
         while True:
             try:
                 item = next(items)
@@ -222,23 +232,18 @@ def _ingest_one(engine, inp: Input, fmt, options, progress, batch_size, walked, 
                 break
             batch.append(item)
             if len(batch) >= batch_size:
-                writer.write(batch)
+                writer.commit(prepare_batch(batch))
                 batch = []
                 if progress:
                     progress(inp.display, inp.position(), inp.size, sr.records)
-        writer.write(batch)
-        if hasattr(parser, "source_options"):
-            opts = parser.source_options()
-        else:
-            opts = {}
-        with engine.begin() as conn:
-            conn.execute(
-                update(sources).where(sources.c.id == sid).values(
-                    status="complete", options=json.dumps(opts, sort_keys=True, default=str) if opts else None
-                )
+        writer.commit(prepare_batch(batch))
+        opts = parser.source_options() if hasattr(parser, "source_options") else {}
+    with engine.begin() as conn:
+        conn.execute(
+            update(sources).where(sources.c.id == sid).values(
+                status="complete", options=json.dumps(opts, sort_keys=True, default=str) if opts else None
             )
-    except BaseException:
-        raise
+        )
     if progress:
         progress(inp.display, inp.size, inp.size, sr.records)
     if sr.quarantined:
@@ -248,7 +253,49 @@ def _ingest_one(engine, inp: Input, fmt, options, progress, batch_size, walked, 
     return sr
 
 
+def prepare_batch(batch: list[Event | Quarantined]) -> list[tuple]:
+    """Everything per record that does not need the index: bytes, SHA-256, dedup
+    key hash, normalised IP, ``extra`` JSON, compressed raw, FTS text.
+
+    Plain tuples, cheap to pickle (the parse worker runs this):
+    ``(0, records, dup, merged, dedup_hash, by_id, format, dedup_key, record_id,
+    sha, ts_us, row, fts_message, fts_raw)`` for an event, *row* being the events
+    columns ``line`` .. ``raw_sha256``; ``(1, records, line, rec_index, reason,
+    raw, raw_len)`` for a quarantined record.
+    """
+    out: list[tuple] = []
+    sha256 = hashlib.sha256
+    encode = rawcodec.encode
+    for item in batch:
+        if isinstance(item, Quarantined):
+            raw = item.raw
+            if isinstance(raw, str):
+                raw = raw.encode("utf-8", "surrogateescape")
+            raw_len = len(raw) if raw is not None else None
+            out.append((1, item.records, item.line, item.rec_index, item.reason[:1000],
+                        raw[:QUARANTINE_RAW_CAP] if raw is not None else None, raw_len))
+            continue
+        raw_b = item.raw.encode("utf-8", "surrogateescape") if isinstance(item.raw, str) else item.raw
+        sha = sha256(raw_b).hexdigest()
+        key = f"id:{item.format}:{item.dedup_key}" if item.dedup_key else f"sha:{sha}"
+        ip_text, ip_key = _ip(item.src_ip)
+        extra = _dumps_extra(item.extra) if item.extra else None
+        row = (
+            item.line, item.rec_index, item.record_id, item.format, item.ts_us, item.ts_raw,
+            item.service, item.action, item.outcome or "unknown", item.error_code, item.actor, item.actor_type,
+            item.actor_uid, item.session, item.target_user, ip_text, ip_key, item.user_agent, item.host,
+            item.resource, item.account, item.region, item.message, extra, encode(raw_b), sha,
+        )
+        out.append((0, item.records, item.dup, item.merged, dedup_hash(key), bool(item.dedup_key), item.format,
+                    item.dedup_key, item.record_id, sha, item.ts_us, row, item.message or "",
+                    raw_b.decode("utf-8", "replace")))
+    return out
+
+
 class _BatchWriter:
+    """Dedup against the index, event ids, and one transaction per batch
+    (events, FTS rows, quarantine, the source's running counts)."""
+
     def __init__(self, engine: Engine, source_id: int, path: str, next_id: int, sr: SourceResult) -> None:
         self.engine = engine
         self.sid = source_id
@@ -257,55 +304,37 @@ class _BatchWriter:
         self.sr = sr
 
     def write(self, batch: list[Event | Quarantined]) -> None:
+        self.commit(prepare_batch(batch))
+
+    def commit(self, prepared: list[tuple]) -> None:
         sr = self.sr
         sid = self.sid
         ev_rows: list[tuple] = []
         fts_rows: list[tuple] = []
         q_rows: list[tuple] = []
-        prepared: list[tuple[Event, bytes, str, str, int]] = []
-        sha256 = hashlib.sha256
-        for item in batch:
-            if isinstance(item, Quarantined):
-                raw = item.raw
-                if isinstance(raw, str):
-                    raw = raw.encode("utf-8", "surrogateescape")
-                raw_len = len(raw) if raw is not None else None
-                q_rows.append((sid, self.path, item.line, item.rec_index, item.reason[:1000],
-                               raw[:QUARANTINE_RAW_CAP] if raw is not None else None, raw_len))
-                sr.records += item.records
-                sr.quarantined += item.records
-                continue
-            raw_b = item.raw.encode("utf-8", "surrogateescape") if isinstance(item.raw, str) else item.raw
-            sha = sha256(raw_b).hexdigest()
-            if item.dedup_key:
-                key = f"id:{item.format}:{item.dedup_key}"
-            else:
-                key = f"sha:{sha}"
-            prepared.append((item, raw_b, sha, key, dedup_hash(key)))
-        existing = self._existing({p[4] for p in prepared})
-        encode = rawcodec.encode
+        existing = self._existing({p[4] for p in prepared if p[0] == 0})
         first_ts, last_ts = sr.first_ts, sr.last_ts
         next_id = self.next_id
-        for item, raw_b, sha, key, h in prepared:
-            sr.records += item.records
-            sr.duplicates += item.dup
-            sr.merged += item.merged
-            if _is_duplicate(item, key, sha, h, existing, sid):
+        for p in prepared:
+            if p[0] == 1:
+                _, records, line, rec_index, reason, raw, raw_len = p
+                q_rows.append((sid, self.path, line, rec_index, reason, raw, raw_len))
+                sr.records += records
+                sr.quarantined += records
+                continue
+            _, records, dup, merged, h, by_id, fmt, dkey, rid, sha, ts, row, fts_msg, fts_raw = p
+            sr.records += records
+            sr.duplicates += dup
+            sr.merged += merged
+            rows = existing.get(h)
+            if rows and _is_duplicate(by_id, fmt, dkey, sha, rows, sid):
                 sr.duplicates += 1
                 continue
             eid = next_id
             next_id += 1
-            ip_text, ip_key = _ip(item.src_ip)
-            extra = _dumps_extra(item.extra) if item.extra else None
-            ts = item.ts_us
-            ev_rows.append((
-                eid, sid, item.line, item.rec_index, item.record_id, item.format, ts, item.ts_raw,
-                item.service, item.action, item.outcome or "unknown", item.error_code, item.actor, item.actor_type,
-                item.actor_uid, item.session, item.target_user, ip_text, ip_key, item.user_agent, item.host,
-                item.resource, item.account, item.region, item.message, extra, encode(raw_b), sha, h,
-            ))
-            existing.setdefault(h, set()).add((sid, item.format, item.record_id, sha))
-            fts_rows.append((eid, item.message or "", raw_b.decode("utf-8", "replace")))
+            ev_rows.append((eid, sid, *row, h))
+            existing.setdefault(h, set()).add((sid, fmt, rid, sha))
+            fts_rows.append((eid, fts_msg, fts_raw))
             if first_ts is None or ts < first_ts:
                 first_ts = ts
             if last_ts is None or ts > last_ts:
@@ -374,15 +403,12 @@ def _ip(value):
         return norm_ip(value)
 
 
-def _is_duplicate(item: Event, key: str, sha: str, h: int, existing, sid: int) -> bool:
-    rows = existing.get(h)
-    if not rows:
-        return False
-    if key.startswith("id:"):
+def _is_duplicate(by_id: bool, fmt: str, dedup_key: str | None, sha: str, rows: set[tuple], sid: int) -> bool:
+    if by_id:
         # the same record id of the same format, in this file or any other
-        return any(fmt == item.format and rid == item.dedup_key for _s, fmt, rid, _sha in rows)
+        return any(f == fmt and rid == dedup_key for _s, f, rid, _sha in rows)
     # identical raw record in *another* source (within one file identical lines are distinct events)
-    return any(s != sid and rsha == sha for s, _fmt, _rid, rsha in rows)
+    return any(s != sid and rsha == sha for s, _f, _rid, rsha in rows)
 
 
 def _cleanup_partial(engine: Engine) -> None:
