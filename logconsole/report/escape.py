@@ -130,13 +130,19 @@ def narrative_block(text: str | None) -> str:
     out = []
     fence: str | None = None
     for line in lines:
-        m = re.match(r"^ {0,3}(`{3,}|~{3,})", line)
+        m = re.match(r"^ {0,3}(`{3,}|~{3,})(.*)$", line)
         if m:
-            mark = m.group(1)
-            if fence is None:
+            mark, rest = m.group(1), m.group(2)
+            if fence is not None:
+                if mark[0] == fence[0] and len(mark) >= len(fence) and not rest.strip():
+                    fence = None  # the closing fence
+                out.append(line)
+                continue
+            if not (mark[0] == "`" and "`" in rest):  # a backtick fence's info string has no backtick
                 fence = mark
-            elif mark[0] == fence[0] and len(mark) >= len(fence) and not line.strip()[len(mark):].strip():
-                fence = None
+                out.append(line)
+                continue
+        if fence is not None:
             out.append(line)
             continue
         if fence is None:
