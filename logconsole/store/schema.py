@@ -95,8 +95,13 @@ events = Table(
     Column("dedup", BigInteger, nullable=False),  # int64 of a hash of the dedup key
     Index("ix_events_ts", "ts_us"),
     Index("ix_events_actor_ts", "actor", "ts_us"),
-    Index("ix_events_action", "action"),
+    # (action, ts_us): "action:X" then the first page in time order reads the index only
+    # (action alone: 135 ms for 20k matches at 1M events; with ts_us: < 10 ms)
+    Index("ix_events_action", "action", "ts_us"),
     Index("ix_events_ip", "src_ip_key"),
+    # src_ip as written: CloudTrail puts service names there ("lambda.amazonaws.com"),
+    # which have no src_ip_key; "ip:lambda.amazonaws.com" scanned 1M rows (260 ms)
+    Index("ix_events_src_ip_ts", "src_ip", "ts_us"),
     Index("ix_events_dedup", "dedup"),
     Index("ix_events_source", "source_id", "line"),
 )
