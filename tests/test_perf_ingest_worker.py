@@ -119,3 +119,48 @@ def test_parallel_only_for_large_inputs(monkeypatch):
     monkeypatch.setenv("LOGCONSOLE_INGEST_WORKER", "0")
     monkeypatch.setattr(parallel, "_cpus", lambda: 2)
     assert not parallel.parallel_wanted(Inp(), P())
+
+
+def _index_names(db):
+    con = sqlite3.connect(db)
+    try:
+        return {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='index' AND tbl_name='events' "
+                                          "AND name NOT LIKE 'sqlite_autoindex%'")}
+    finally:
+        con.close()
+
+
+def test_first_large_ingest_builds_secondary_indexes_at_the_end(tmp_path, evidence, monkeypatch):
+    from logconsole.store.schema import events
+
+    expected = {ix.name for ix in events.indexes}
+    monkeypatch.setenv("LOGCONSOLE_INGEST_WORKER", "1")
+    db = str(tmp_path / "bulk.db")
+    ingest_paths(open_db(db), evidence)
+    assert _index_names(db) == expected
+    con = sqlite3.connect(db)
+    plan = " ".join(str(r) for r in con.execute("EXPLAIN QUERY PLAN SELECT id FROM events WHERE action = 'GetObject' "
+                                                "ORDER BY ts_us LIMIT 5"))
+    con.close()
+    assert "ix_events_action" in plan
+
+
+def test_interrupted_bulk_ingest_leaves_indexes_to_open_db(tmp_path, evidence, monkeypatch):
+    from logconsole.ingest import pipeline
+    from logconsole.store.schema import events
+
+    monkeypatch.setenv("LOGCONSOLE_INGEST_WORKER", "1")
+    calls = []
+
+    def boom(self, prepared):
+        calls.append(1)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline._BatchWriter, "commit", boom)
+    db = str(tmp_path / "cut.db")
+    with pytest.raises(KeyboardInterrupt):
+        ingest_paths(open_db(db), evidence[:1])
+    assert calls and _index_names(db) == {"ix_events_dedup"}
+    monkeypatch.undo()
+    open_db(db).dispose()  # any command or the console opening the index restores them
+    assert _index_names(db) == {ix.name for ix in events.indexes}

@@ -213,12 +213,17 @@ def _ingest_one(engine, inp: Input, fmt, options, progress, batch_size, walked, 
     worker = start_worker(parser, inp, batch_size) if parallel_wanted(inp, parser) else None
     if worker is not None:
         # parse + prepare in a second process while this one writes (logconsole.ingest.parallel)
+        deferred = _defer_indexes(engine) if next_id == 1 else []
         with worker:
             for prepared, position in worker.batches():
                 writer.commit(prepared)
                 if progress:
                     progress(inp.display, position, inp.size, sr.records)
             opts = worker.source_options
+        if deferred:
+            with engine.begin() as conn:
+                for ix in deferred:
+                    ix.create(conn, checkfirst=True)
     else:
         items = parser.parse(inp)
         batch: list[Event | Quarantined] = []
@@ -251,6 +256,23 @@ def _ingest_one(engine, inp: Input, fmt, options, progress, batch_size, walked, 
             f"{inp.display}: {sr.quarantined} record(s) quarantined (see `logconsole quarantine`)"
         )
     return sr
+
+
+#: kept while a first large file is ingested: dedup looks every batch up in it
+_KEEP_DURING_BULK = {"ix_events_dedup"}
+
+
+def _defer_indexes(engine: Engine) -> list:
+    """A large first ingest into an empty index: drop the secondary indexes of
+    ``events`` (but the dedup one) and let the caller build them once at the
+    end, sorted, instead of maintaining them row by row.  If the ingest dies
+    before that, :func:`logconsole.store.db.open_db` (which every command and
+    the console go through) creates the missing indexes."""
+    dropped = [ix for ix in events.indexes if ix.name not in _KEEP_DURING_BULK]
+    with engine.begin() as conn:
+        for ix in dropped:
+            ix.drop(conn, checkfirst=True)
+    return dropped
 
 
 def prepare_batch(batch: list[Event | Quarantined]) -> list[tuple]:
