@@ -208,6 +208,9 @@ def _ingest_one(engine, inp: Input, fmt, options, progress, batch_size, walked, 
             )
         ).inserted_primary_key[0]
         next_id = (conn.execute(select(func.max(events.c.id))).scalar() or 0) + 1
+        # FTS5 merges segments in groups of 8 rather than 4: ~14 % less FTS work per
+        # insert at the same final size and query speed (docs/performance.md); persistent
+        conn.exec_driver_sql("INSERT INTO events_fts(events_fts, rank) VALUES ('automerge', 8)")
     sr.source_id = sid
     writer = _BatchWriter(engine, sid, path_text, next_id, sr)
     worker = start_worker(parser, inp, batch_size) if parallel_wanted(inp, parser) else None
