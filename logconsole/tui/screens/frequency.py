@@ -322,7 +322,7 @@ class FrequencyScreen(Screen[str | None]):
         v = "value" if msg.distinct == 1 else "values"
         e = "event" if msg.total == 1 else "events"
         self.query_one("#freq-title", Static).update(
-            Text(f"{label}: {msg.distinct:,} distinct {v} in {msg.total:,} matching {e} · Enter drills down · q back")
+            Text(f"{label}: {msg.distinct:,} distinct {v} in {msg.total:,} matching {e}")
         )
 
     def action_drill(self) -> None:
