@@ -164,3 +164,25 @@ def test_interrupted_bulk_ingest_leaves_indexes_to_open_db(tmp_path, evidence, m
     monkeypatch.undo()
     open_db(db).dispose()  # any command or the console opening the index restores them
     assert _index_names(db) == {ix.name for ix in events.indexes}
+
+
+def test_ingest_reads_without_the_memory_map_and_restores_it(tmp_path, evidence, monkeypatch):
+    from logconsole.ingest import pipeline
+
+    monkeypatch.setenv("LOGCONSOLE_INGEST_WORKER", "0")
+    eng = open_db(str(tmp_path / "m.db"))
+    with eng.connect() as conn:
+        before = conn.exec_driver_sql("PRAGMA mmap_size").scalar()
+    seen = []
+    real = pipeline._BatchWriter.commit
+
+    def spy(self, prepared):
+        with self.engine.connect() as conn:
+            seen.append(conn.exec_driver_sql("PRAGMA mmap_size").scalar())
+        return real(self, prepared)
+
+    monkeypatch.setattr(pipeline._BatchWriter, "commit", spy)
+    ingest_paths(eng, evidence[:1])
+    assert seen and set(seen) == {0}
+    with eng.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA mmap_size").scalar() == before > 0

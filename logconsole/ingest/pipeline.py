@@ -142,32 +142,49 @@ def ingest_paths(
     db_path = engine.url.database or ":memory:"
     result = IngestResult(db=db_path)
     named = list(paths)
-    with writer_lock(db_path):
-        _cleanup_partial(engine)
-        for given in named:
-            walked = given != "-" and Path(given).is_dir()
-            targets = expand_paths([given])
-            if walked and not targets:
-                result.warnings.append(f"{given}: directory holds no files")
-            for p in targets:
-                try:
-                    inp = Input.from_stdin() if p == "-" else Input.open(p)
-                except InputError as exc:
-                    result.errors.append(str(exc))
-                    result.sources.append(SourceResult(p, None, None, 0, status="error", message=str(exc)))
-                    continue
-                try:
-                    sr = _ingest_one(engine, inp, fmt, options, progress, batch_size, walked, result)
-                finally:
-                    if p == "-":
-                        os.unlink(inp.path)
-                if sr is not None:
-                    result.sources.append(sr)
-    result.seconds = time.perf_counter() - t0
-    if any(s.status == "ingested" for s in result.sources):
-        for hook in POST_INGEST:
-            hook(engine, result)
+    with _no_mmap(engine):
+        with writer_lock(db_path):
+            _cleanup_partial(engine)
+            for given in named:
+                walked = given != "-" and Path(given).is_dir()
+                targets = expand_paths([given])
+                if walked and not targets:
+                    result.warnings.append(f"{given}: directory holds no files")
+                for p in targets:
+                    try:
+                        inp = Input.from_stdin() if p == "-" else Input.open(p)
+                    except InputError as exc:
+                        result.errors.append(str(exc))
+                        result.sources.append(SourceResult(p, None, None, 0, status="error", message=str(exc)))
+                        continue
+                    try:
+                        sr = _ingest_one(engine, inp, fmt, options, progress, batch_size, walked, result)
+                    finally:
+                        if p == "-":
+                            os.unlink(inp.path)
+                    if sr is not None:
+                        result.sources.append(sr)
+        result.seconds = time.perf_counter() - t0
+        if any(s.status == "ingested" for s in result.sources):
+            for hook in POST_INGEST:
+                hook(engine, result)
     return result
+
+
+@contextmanager
+def _no_mmap(engine: Engine) -> Iterator[None]:
+    """Read through SQLite's bounded page cache, not the 256 MiB memory map, while
+    ingesting: mapped pages count in RSS, so a large ingest (and the index builds and
+    checkpoints after it, which read every row) peaked above 500 MB.  The ingest uses
+    one pooled connection at a time, so setting and restoring it there is enough."""
+    with engine.connect() as conn:
+        saved = conn.exec_driver_sql("PRAGMA mmap_size").scalar()
+        conn.exec_driver_sql("PRAGMA mmap_size=0")
+    try:
+        yield
+    finally:
+        with engine.connect() as conn:
+            conn.exec_driver_sql(f"PRAGMA mmap_size={int(saved or 0)}")
 
 
 def _choose_parser(inp: Input, fmt: str | None, options) -> tuple[Parser, str]:
@@ -224,9 +241,7 @@ def _ingest_one(engine, inp: Input, fmt, options, progress, batch_size, walked, 
                     progress(inp.display, position, inp.size, sr.records)
             opts = worker.source_options
         if deferred:
-            with engine.begin() as conn:
-                for ix in deferred:
-                    ix.create(conn, checkfirst=True)
+            _create_indexes(engine, deferred)
     else:
         items = parser.parse(inp)
         batch: list[Event | Quarantined] = []
@@ -276,6 +291,21 @@ def _defer_indexes(engine: Engine) -> list:
         for ix in dropped:
             ix.drop(conn, checkfirst=True)
     return dropped
+
+
+def _create_indexes(engine: Engine, indexes: list) -> None:
+    """CREATE INDEX with the sorter spilling to a temporary *file*: with the
+    connection's ``temp_store=MEMORY`` the sort of a million keys would stay in
+    RAM and peak RSS would grow with the input."""
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA temp_store=FILE")
+        try:
+            for ix in indexes:
+                ix.create(conn, checkfirst=True)
+            conn.commit()
+        finally:
+            conn.rollback()
+            conn.exec_driver_sql("PRAGMA temp_store=MEMORY")
 
 
 def prepare_batch(batch: list[Event | Quarantined]) -> list[tuple]:
