@@ -35,6 +35,7 @@ from logconsole.ingest.detect import UnknownFormat, detect
 from logconsole.ingest.parallel import parallel_wanted, start_worker
 from logconsole.ingest.reader import Input, InputError, TruncatedInput, expand_paths
 from logconsole.store import rawcodec
+from logconsole.store.fulltext import fts_raw
 from logconsole.store.schema import QUARANTINE_RAW_CAP, events, quarantine, sources
 
 BATCH_SIZE = 5000
@@ -343,7 +344,7 @@ def prepare_batch(batch: list[Event | Quarantined]) -> list[tuple]:
         )
         out.append((0, item.records, item.dup, item.merged, dedup_hash(key), bool(item.dedup_key), item.format,
                     item.dedup_key, item.record_id, sha, item.ts_us, row, item.message or "",
-                    raw_b.decode("utf-8", "replace")))
+                    fts_raw(raw_b.decode("utf-8", "replace"))))
     return out
 
 
@@ -377,7 +378,7 @@ class _BatchWriter:
                 sr.records += records
                 sr.quarantined += records
                 continue
-            _, records, dup, merged, h, by_id, fmt, dkey, rid, sha, ts, row, fts_msg, fts_raw = p
+            _, records, dup, merged, h, by_id, fmt, dkey, rid, sha, ts, row, fts_msg, fts_text = p
             sr.records += records
             sr.duplicates += dup
             sr.merged += merged
@@ -389,7 +390,7 @@ class _BatchWriter:
             next_id += 1
             ev_rows.append((eid, sid, *row, h))
             existing.setdefault(h, set()).add((sid, fmt, rid, sha))
-            fts_rows.append((eid, fts_msg, fts_raw))
+            fts_rows.append((eid, fts_msg, fts_text))
             if first_ts is None or ts < first_ts:
                 first_ts = ts
             if last_ts is None or ts > last_ts:
@@ -475,7 +476,7 @@ def _cleanup_partial(engine: Engine) -> None:
             for r in conn.execute(select(events.c.id, events.c.message, events.c.raw).where(events.c.source_id == sid)):
                 conn.exec_driver_sql(
                     "INSERT INTO events_fts(events_fts, rowid, message, raw) VALUES ('delete', ?, ?, ?)",
-                    (r.id, r.message or "", rawcodec.decode_bytes(r.raw).decode("utf-8", "replace")),
+                    (r.id, r.message or "", fts_raw(rawcodec.decode_bytes(r.raw).decode("utf-8", "replace"))),
                 )
             conn.execute(delete(events).where(events.c.source_id == sid))
             conn.execute(delete(quarantine).where(quarantine.c.source_id == sid))
