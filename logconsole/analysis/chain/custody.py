@@ -84,6 +84,9 @@ def record_checkpoint(engine: Engine, trigger: str = "ingest") -> dict[str, Any]
                                  ids=_pack_ids(ids), leaves=b"".join(h[:PREFIX] for h in leaves)))
             bno += 1
             ids, leaves = [], []
+            if len(rows_out) >= 64:  # write as we go: memory stays flat whatever the index size
+                conn.execute(insert(custody_blocks), rows_out)
+                rows_out.clear()
 
         # events of an interrupted ingest (source still partial) are removed by the next ingest:
         # the tree stops before the first of them
