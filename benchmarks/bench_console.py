@@ -42,6 +42,12 @@ from sqlalchemy import true  # noqa: E402
 
 from logconsole.ingest.timeparse import format_us  # noqa: E402
 from logconsole.store import aggregates, rawcodec, schema  # noqa: E402
+
+try:  # what the ingest puts in the full-text index (JSON values, not keys)
+    from logconsole.store.fulltext import fts_raw  # noqa: E402
+except ImportError:  # pragma: no cover - older trees index the raw text
+    def fts_raw(raw: str) -> str:
+        return raw
 from logconsole.store.db import open_db  # noqa: E402
 
 DEFAULT_DB = Path(os.environ.get("LOGCONSOLE_BENCH_DIR", "/tmp/logconsole-bench")) / "console-{n}.db"
@@ -240,7 +246,7 @@ def build(path: Path, n: int, seed: int = 7, batch: int = 20_000) -> float:
                     "dedup": (next_id * 2654435761) & 0x7FFFFFFFFFFFFFFF,
                 }
                 rows.append(tuple(row[c] for c in cols))
-                frows.append((next_id, msg, raw_s))
+                frows.append((next_id, msg, fts_raw(raw_s)))
                 next_id += 1
             cur.execute("BEGIN")
             cur.executemany(ins, rows)
