@@ -483,10 +483,13 @@ def _register_feature_fields() -> None:
     They register when the schema imports them; if this module was imported
     first, that happened while it was half-loaded, so they are asked again here.
     """
-    from logconsole.store import annotations, findings_schema
+    import importlib
 
-    annotations.register_filter_fields()
-    findings_schema.register_filter_fields()
+    for name in ("logconsole.store.annotations", "logconsole.store.findings_schema"):
+        mod = importlib.import_module(name)
+        register = getattr(mod, "register_filter_fields", None)
+        if register is not None:  # else it is mid-import and registers at its own end
+            register()
 
 
 _register_feature_fields()
