@@ -35,7 +35,7 @@ from logconsole.ingest.detect import UnknownFormat, detect
 from logconsole.ingest.parallel import parallel_wanted, start_worker
 from logconsole.ingest.reader import Input, InputError, TruncatedInput, expand_paths
 from logconsole.store import rawcodec
-from logconsole.store.fulltext import fts_raw
+from logconsole.store.fulltext import fts_columns
 from logconsole.store.schema import QUARANTINE_RAW_CAP, events, quarantine, sources
 
 BATCH_SIZE = 5000
@@ -192,15 +192,15 @@ def _no_mmap(engine: Engine) -> Iterator[None]:
     """Read through SQLite's bounded page cache, not the 256 MiB memory map, while
     ingesting: mapped pages count in RSS, so a large ingest (and the index builds and
     checkpoints after it, which read every row) peaked above 500 MB.  The ingest uses
-    one pooled connection at a time, so setting and restoring it there is enough."""
+    one pooled connection at a time while writing; afterwards the pool is disposed,
+    so that every later connection (the post-ingest hooks may hold two at once) is
+    new and gets the map back from the connect hook."""
     with engine.connect() as conn:
-        saved = conn.exec_driver_sql("PRAGMA mmap_size").scalar()
         conn.exec_driver_sql("PRAGMA mmap_size=0")
     try:
         yield
     finally:
-        with engine.connect() as conn:
-            conn.exec_driver_sql(f"PRAGMA mmap_size={int(saved or 0)}")
+        engine.dispose()
 
 
 def _choose_parser(inp: Input, fmt: str | None, options) -> tuple[Parser, str]:
@@ -358,8 +358,8 @@ def prepare_batch(batch: list[Event | Quarantined]) -> list[tuple]:
             item.resource, item.account, item.region, item.message, extra, encode(raw_b), sha,
         )
         out.append((0, item.records, item.dup, item.merged, dedup_hash(key), bool(item.dedup_key), item.format,
-                    item.dedup_key, item.record_id, sha, item.ts_us, row, item.message or "",
-                    fts_raw(raw_b.decode("utf-8", "replace"))))
+                    item.dedup_key, item.record_id, sha, item.ts_us, row,
+                    *fts_columns(item.message, raw_b.decode("utf-8", "replace"))))
     return out
 
 
@@ -491,7 +491,7 @@ def _cleanup_partial(engine: Engine) -> None:
             for r in conn.execute(select(events.c.id, events.c.message, events.c.raw).where(events.c.source_id == sid)):
                 conn.exec_driver_sql(
                     "INSERT INTO events_fts(events_fts, rowid, message, raw) VALUES ('delete', ?, ?, ?)",
-                    (r.id, r.message or "", fts_raw(rawcodec.decode_bytes(r.raw).decode("utf-8", "replace"))),
+                    (r.id, *fts_columns(r.message, rawcodec.decode_bytes(r.raw).decode("utf-8", "replace"))),
                 )
             conn.execute(delete(events).where(events.c.source_id == sid))
             conn.execute(delete(quarantine).where(quarantine.c.source_id == sid))

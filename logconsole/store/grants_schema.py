@@ -91,5 +91,5 @@ priv_usage_cache = Table(
     Column("version", Integer, nullable=False),
     Column("computed_at", BigInteger, nullable=False),
     Column("events", Integer, nullable=False),  # events of the source when computed
-    Column("rows", Text, nullable=False),  # JSON list of aggregate rows
+    Column("rows", Text, nullable=False),  # zlib-compressed JSON list of aggregate rows (older: JSON text)
 )

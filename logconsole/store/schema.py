@@ -123,10 +123,11 @@ QUARANTINE_RAW_CAP = 64 * 1024
 
 #: DDL for the full-text index. Contentless: the text lives (compressed) in
 #: ``events.raw``; the FTS table stores only the inverted index, keyed by
-#: ``rowid = events.id``.
+#: ``rowid = events.id``.  columnsize=0: no per-row token counts (only BM25 ranking
+#: needs them, and results are ordered by time), 11 B per event less.
 FTS_DDL = (
     "CREATE VIRTUAL TABLE IF NOT EXISTS events_fts USING fts5("
-    "message, raw, content='', tokenize='unicode61 remove_diacritics 2')"
+    "message, raw, content='', columnsize=0, tokenize='unicode61 remove_diacritics 2')"
 )
 
 #: Columns a user may see and filter on, in display order.
