@@ -63,6 +63,7 @@ KEYMAP: dict[str, list[Key]] = {
         Key("right_square_bracket", "next_mark", "Next bookmark"),
         Key("left_square_bracket", "prev_mark", "Previous bookmark"),
         Key("M", "marks", "List bookmarks, notes and tags"),
+        Key("b", "marks_to_finding", "Add the bookmarked events to a new or existing finding"),
         Key("F", "frequency", "Frequency table of the current column", display="Shift+F"),
         Key("f", "toggle_facets", "Show / hide the facet panel"),
         Key("H", "toggle_histogram", "Show / hide the histogram"),
@@ -138,3 +139,14 @@ def bindings(context: str, *, exclude: tuple[str, ...] = ()) -> list[Binding]:
 def help_rows() -> list[tuple[str, str, str]]:
     """(context, keys, description) for every key."""
     return [(ctx, k.display or key_label(k.keys), k.description) for ctx, keys in KEYMAP.items() for k in keys]
+
+
+def _add_area_keys() -> None:
+    """Keys of the findings screens (defined beside them) for the help and the palette."""
+    from logconsole.tui.screens.findings import keymap_entries
+
+    for context, keys in keymap_entries().items():
+        KEYMAP.setdefault(context, keys)
+
+
+_add_area_keys()

@@ -509,6 +509,11 @@ class TimelineScreen(Screen[None]):
     def action_findings(self) -> None:
         self._subscreen(optional.FindingsScreen, "findings")
 
+    def action_marks_to_finding(self) -> None:
+        from logconsole.tui.screens.findings import add_marked_to_finding
+
+        add_marked_to_finding(self.app, self.engine)
+
     def action_toggle_facets(self) -> None:
         w = self._optional_widget("facets")
         if w is None:
