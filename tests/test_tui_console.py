@@ -365,7 +365,7 @@ def test_parse_jump_and_filter_composition():
 @sync
 async def test_help_lists_every_key(case):
     app = make_app(case)
-    async with app.run_test(size=(120, 200)) as pilot:
+    async with app.run_test(size=(120, 300)) as pilot:
         await settle(app, pilot)
         await press(app, pilot, "question_mark")
         assert isinstance(app.screen, HelpScreen)
