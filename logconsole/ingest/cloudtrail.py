@@ -15,9 +15,9 @@ import re
 from typing import Any, Iterator
 
 from logconsole.ingest.base import (
-    Event, Evidence, ParseError, Parser, Quarantined, decode_utf8, dig, load_json_object, register,
+    Event, Evidence, ParseError, Parser, Quarantined, dig, register,
 )
-from logconsole.ingest.jsonstream import ArrayProblem, iter_array_records
+from logconsole.ingest.jsonstream import ArrayProblem, iter_array_records, iter_json_lines
 from logconsole.ingest.reader import Input, Sample
 from logconsole.ingest.timeparse import parse_time
 
@@ -77,18 +77,15 @@ class CloudTrailParser(Parser):
                 yield Quarantined(str(exc), item.raw, line=item.line, rec_index=item.index)
 
     def _parse_lines(self, inp: Input) -> Iterator[Event | Quarantined]:
-        for lineno, line in inp.iter_lines():
-            if line is None:
-                yield Quarantined("line longer than the 4 MiB limit", None, line=lineno)
+        for item in iter_json_lines(inp):
+            if isinstance(item, Quarantined):
+                yield item
                 continue
-            if not line.strip():
-                yield Quarantined("blank line", line, line=lineno)
-                continue
+            lineno, text, obj = item
             try:
-                text = decode_utf8(line)
-                yield self.to_event(load_json_object(text), text, line=lineno)
+                yield self.to_event(obj, text, line=lineno)
             except ParseError as exc:
-                yield Quarantined(str(exc), line, line=lineno)
+                yield Quarantined(str(exc), text, line=lineno)
 
     # ---------------------------------------------------------------- mapping
     def to_event(self, rec: dict[str, Any], raw: str, *, line: int | None = None, rec_index: int | None = None) -> Event:

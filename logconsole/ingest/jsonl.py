@@ -16,8 +16,9 @@ from typing import Any, Iterator
 import yaml
 
 from logconsole.ingest.base import (
-    Event, Evidence, ParseError, Parser, Quarantined, decode_utf8, dig, load_json_object, register,
+    Event, Evidence, ParseError, Parser, Quarantined, dig, register,
 )
+from logconsole.ingest.jsonstream import iter_json_lines
 from logconsole.ingest.reader import Input, Sample
 from logconsole.ingest.timeparse import parse_time
 
@@ -146,21 +147,17 @@ class JsonLinesParser(Parser):
         return res
 
     def parse(self, inp: Input) -> Iterator[Event | Quarantined]:
-        for lineno, line in inp.iter_lines():
-            if line is None:
-                yield Quarantined("line longer than the 4 MiB limit", None, line=lineno)
+        for item in iter_json_lines(inp):
+            if isinstance(item, Quarantined):
+                yield item
                 continue
-            if not line.strip():
-                yield Quarantined("blank line", line, line=lineno)
-                continue
+            lineno, text, obj = item
             try:
-                text = decode_utf8(line)
-                obj = load_json_object(text)
                 if self._resolved is None:
                     self._resolved = self._resolve(obj)
                 yield self.to_event(obj, text, lineno)
             except ParseError as exc:
-                yield Quarantined(str(exc), line, line=lineno)
+                yield Quarantined(str(exc), text, line=lineno)
 
     def to_event(self, obj: dict[str, Any], raw: str, lineno: int) -> Event:
         m = self._resolved or {}

@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterator
 
+from logconsole.ingest.base import ParseError, Quarantined, decode_utf8, load_json_object
 from logconsole.ingest.reader import Input, TruncatedInput
 
 MAX_RECORD = 16 * 1024 * 1024
@@ -156,3 +157,22 @@ _CUT = 1 << 20
 def _looks_incomplete(buf: str, pos: int) -> bool:
     tail = buf[pos:]
     return tail.count("{") > tail.count("}")
+
+
+def iter_json_lines(inp: Input) -> Iterator[tuple[int, str, dict] | Quarantined]:
+    """JSON lines: ``(lineno, text, object)`` per line holding a JSON object, a
+    :class:`Quarantined` for an over-long, blank, non-UTF-8 or non-object line."""
+    for lineno, line in inp.iter_lines():
+        if line is None:
+            yield Quarantined("line longer than the 4 MiB limit", None, line=lineno)
+            continue
+        if not line.strip():
+            yield Quarantined("blank line", line, line=lineno)
+            continue
+        try:
+            text = decode_utf8(line)
+            obj = load_json_object(text)
+        except ParseError as exc:
+            yield Quarantined(str(exc), line, line=lineno)
+            continue
+        yield lineno, text, obj

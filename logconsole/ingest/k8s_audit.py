@@ -15,8 +15,9 @@ from collections import OrderedDict
 from typing import Any, Iterator
 
 from logconsole.ingest.base import (
-    Event, Evidence, ParseError, Parser, Quarantined, decode_utf8, load_json_object, register,
+    Event, Evidence, ParseError, Parser, Quarantined, register,
 )
+from logconsole.ingest.jsonstream import iter_json_lines
 from logconsole.ingest.reader import Input, Sample
 from logconsole.ingest.timeparse import parse_time
 
@@ -43,19 +44,15 @@ class K8sAuditParser(Parser):
 
     def parse(self, inp: Input) -> Iterator[Event | Quarantined]:
         pending: OrderedDict[str, tuple[int, dict, str, int, int]] = OrderedDict()  # auditID -> (rank, obj, raw, line, n)
-        for lineno, line in inp.iter_lines():
-            if line is None:
-                yield Quarantined("line longer than the 4 MiB limit", None, line=lineno)
+        for item in iter_json_lines(inp):
+            if isinstance(item, Quarantined):
+                yield item
                 continue
-            if not line.strip():
-                yield Quarantined("blank line", line, line=lineno)
-                continue
+            lineno, raw, obj = item
             try:
-                raw = decode_utf8(line)
-                obj = load_json_object(raw)
                 self._validate(obj)
             except ParseError as exc:
-                yield Quarantined(str(exc), line, line=lineno)
+                yield Quarantined(str(exc), raw, line=lineno)
                 continue
             aid = obj.get("auditID")
             rank = _STAGE_RANK.get(obj.get("stage"), 0)
