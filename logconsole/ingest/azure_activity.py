@@ -23,16 +23,7 @@ from typing import Any, Iterator
 
 from logconsole.ingest.base import Event, Evidence, ParseError, Parser, Quarantined, register
 from logconsole.ingest.jsonrecords import (
-    as_str,
-    clean_text,
-    container_kind,
-    first,
-    iter_json_records,
-    require_time,
-    sample_objects,
-    scrub_event,
-    strip_head,
-    utf8_sample,
+    as_str, clean_text, container_kind, first, parse_json_records, require_time, sample_objects, strip_head, utf8_sample,
 )
 from logconsole.ingest.reader import Input, Sample
 from logconsole.ingest.timeparse import parse_time
@@ -110,14 +101,7 @@ class AzureActivityParser(Parser):
         return None
 
     def parse(self, inp: Input) -> Iterator[Event | Quarantined]:
-        for rec in iter_json_records(inp, _CONTAINER_KEYS):
-            if isinstance(rec, Quarantined):
-                yield rec
-                continue
-            try:
-                yield scrub_event(self.to_event(rec.obj, rec.raw, line=rec.line, rec_index=rec.rec_index))
-            except ParseError as exc:
-                yield Quarantined(str(exc), rec.raw, line=rec.line, rec_index=rec.rec_index)
+        yield from parse_json_records(inp, _CONTAINER_KEYS, self.to_event)
 
     # ---------------------------------------------------------------- mapping
     def to_event(self, rec: dict[str, Any], raw: str, *, line: int | None = None,
@@ -156,7 +140,6 @@ class AzureActivityParser(Parser):
         src_ip = as_str(first(rec, "http_request.client_ip_address", "httpRequest.clientIpAddress",
                               "callerIpAddress", "CallerIpAddress")) or as_str(kept.get("ipaddr"))
         resource = as_str(first(rec, "resource_id", "resourceId", "ResourceId", "_ResourceId", "authorization.scope"))
-        category = as_str(first(rec, "category", "CategoryValue", "Category"))
         provider = as_str(first(rec, "resource_provider_name", "resourceProviderName", "ResourceProviderValue"))
         if provider is None and "/" in operation:
             provider = operation.split("/", 1)[0]
@@ -173,7 +156,7 @@ class AzureActivityParser(Parser):
             ("correlation_id", ("correlation_id", "correlationId", "CorrelationId")),
             ("operation_id", ("operation_id", "operationId", "OperationId")),
             ("event_name", ("event_name", "eventName", "EventNameValue")),
-            ("category", ("category", "CategoryValue")),
+            ("category", ("category", "CategoryValue", "Category")),
             ("level", ("level", "Level")),
             ("status", ("status", "resultType", "ActivityStatusValue")),
             ("sub_status", ("sub_status", "subStatus", "resultSignature", "ActivitySubstatusValue")),

@@ -428,3 +428,16 @@ def require_time(v: Any, field: str) -> Any:
     if isinstance(v, bool) or not isinstance(v, (str, int, float)):
         raise ParseError(f"{field} has wrong type {type(v).__name__}")
     return v
+
+
+def parse_json_records(inp: Input, keys: tuple[str, ...], to_event) -> Iterator[Event | Quarantined]:
+    """The parse loop of a JSON-record format: each record through
+    ``to_event(obj, raw, line=, rec_index=)``; a :class:`ParseError` quarantines it."""
+    for rec in iter_json_records(inp, keys):
+        if isinstance(rec, Quarantined):
+            yield rec
+            continue
+        try:
+            yield scrub_event(to_event(rec.obj, rec.raw, line=rec.line, rec_index=rec.rec_index))
+        except ParseError as exc:
+            yield Quarantined(str(exc), rec.raw, line=rec.line, rec_index=rec.rec_index)

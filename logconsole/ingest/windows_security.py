@@ -31,14 +31,7 @@ from typing import Any, Iterator
 
 from logconsole.ingest.base import Event, Evidence, ParseError, Parser, Quarantined, register
 from logconsole.ingest.jsonrecords import (
-    as_str,
-    clean_text,
-    container_kind,
-    iter_json_records,
-    sample_objects,
-    scrub_event,
-    strip_head,
-    utf8_sample,
+    as_str, clean_text, container_kind, parse_json_records, sample_objects, strip_head, utf8_sample,
 )
 from logconsole.ingest.reader import Input, Sample
 from logconsole.ingest.timeparse import parse_iso, parse_time, parse_tz
@@ -387,14 +380,7 @@ class WindowsSecurityParser(Parser):
         return opts
 
     def parse(self, inp: Input) -> Iterator[Event | Quarantined]:
-        for rec in iter_json_records(inp, _CONTAINER_KEYS):
-            if isinstance(rec, Quarantined):
-                yield rec
-                continue
-            try:
-                yield scrub_event(self.to_event(rec.obj, rec.raw, line=rec.line, rec_index=rec.rec_index))
-            except ParseError as exc:
-                yield Quarantined(str(exc), rec.raw, line=rec.line, rec_index=rec.rec_index)
+        yield from parse_json_records(inp, _CONTAINER_KEYS, self.to_event)
 
     # ------------------------------------------------------------------ time
     def _time(self, v: _View, extra: dict[str, Any]) -> tuple[int, str]:
