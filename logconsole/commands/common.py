@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from typing import Any, NoReturn
 
 import click
@@ -68,3 +69,33 @@ def ingest_warnings(result) -> list[str]:
         path = w.split(": not a known log format", 1)[0]
         out.append(hints.get(path, w))
     return out
+
+
+class IngestProgress:
+    """One self-overwriting stderr line per file: ``ingesting FILE  42%  12,345 records``."""
+
+    def __init__(self) -> None:
+        self.tty = sys.stderr.isatty()
+        self.last_path: str | None = None
+        self.last_t = 0.0
+        self.dirty = False
+
+    def __call__(self, path: str, done: int, total: int, records: int) -> None:
+        now = time.monotonic()
+        final = total and done >= total
+        if path == self.last_path and not final and now - self.last_t < 0.2:
+            return
+        self.last_t = now
+        pct = f"{100 * done // total:3d}%" if total else "   ?"
+        name = path if len(path) <= 50 else "…" + path[-49:]
+        line = f"ingesting {name}  {pct}  {records:,} records"
+        if self.tty:  # one line, overwritten file after file
+            click.echo("\r\x1b[2K" + line, err=True, nl=False)
+            self.dirty = True
+        elif final:
+            click.echo(line, err=True)
+        self.last_path = path
+
+    def finish(self) -> None:
+        if self.tty and self.dirty:
+            click.echo("\r\x1b[2K", err=True, nl=False)

@@ -7,42 +7,12 @@ the error paths stay light.
 from __future__ import annotations
 
 import os
-import sys
-import time
 
 import click
 
-from logconsole.commands.common import db_option, ingest_warnings, fail, open_engine, resolve_db, warn
-
-
-class _Progress:
-    """One self-overwriting stderr line per file: ``ingesting FILE  42%  12,345 records``."""
-
-    def __init__(self) -> None:
-        self.tty = sys.stderr.isatty()
-        self.last_path: str | None = None
-        self.last_t = 0.0
-        self.dirty = False
-
-    def __call__(self, path: str, done: int, total: int, records: int) -> None:
-        now = time.monotonic()
-        final = total and done >= total
-        if path == self.last_path and not final and now - self.last_t < 0.2:
-            return
-        self.last_t = now
-        pct = f"{100 * done // total:3d}%" if total else "   ?"
-        name = path if len(path) <= 50 else "…" + path[-49:]
-        line = f"ingesting {name}  {pct}  {records:,} records"
-        if self.tty:  # one line, overwritten file after file
-            click.echo("\r\x1b[2K" + line, err=True, nl=False)
-            self.dirty = True
-        elif final:
-            click.echo(line, err=True)
-        self.last_path = path
-
-    def finish(self) -> None:
-        if self.tty and self.dirty:
-            click.echo("\r\x1b[2K", err=True, nl=False)
+from logconsole.commands.common import (
+    IngestProgress, db_option, fail, ingest_warnings, open_engine, resolve_db, warn,
+)
 
 
 @click.command("open")
@@ -74,7 +44,7 @@ def open_cmd(paths: tuple[str, ...], db_path: str | None, initial_filter: str, f
         if missing:
             fail(f"{missing[0]}: no such file or directory")
         engine = open_engine(db, create=True)
-        progress = _Progress()
+        progress = IngestProgress()
         try:
             result = ingest_paths(engine, paths, fmt=fmt, progress=progress)
         except (RuntimeError, OSError) as exc:

@@ -5,34 +5,14 @@ from __future__ import annotations
 import csv
 import json
 import sys
-import time
 
 import click
 
 from logconsole.commands.common import (
-    db_option, emit_json, fail, ingest_warnings, json_option, open_engine, resolve_db, warn,
+    IngestProgress, db_option, emit_json, fail, ingest_warnings, json_option, open_engine, resolve_db, warn,
 )
 from logconsole.ingest.timeparse import format_us
 from logconsole.store.sanitize import one_line
-
-
-def _progress_printer():
-    if not sys.stderr.isatty():
-        return None
-    last = [0.0]
-
-    def cb(path: str, done: int, total: int, records: int) -> None:
-        now = time.monotonic()
-        if now - last[0] < 0.2 and done < total:
-            return
-        last[0] = now
-        pct = (100 * done // total) if total else 100
-        name = path if len(path) < 50 else "…" + path[-49:]
-        click.echo(f"\r\x1b[2K{name}: {pct:3d}%  {records:,} records", nl=False, err=True)
-        if done >= total:
-            click.echo("", err=True)
-
-    return cb
 
 
 @click.command()
@@ -78,10 +58,12 @@ def ingest(paths, fmt, mapping, year, tz, db_path, as_json):
         options["tz"] = tz
     engine = open_engine(db_path, create=True)
     try:
-        result = ingest_paths(engine, list(paths), fmt=fmt, options=options or None,
-                              progress=None if as_json else _progress_printer())
+        progress = IngestProgress() if not as_json and sys.stderr.isatty() else None
+        result = ingest_paths(engine, list(paths), fmt=fmt, options=options or None, progress=progress)
     except RuntimeError as exc:
         fail(str(exc))
+    if progress is not None:
+        progress.finish()
     if as_json:
         emit_json(result.as_json())
     else:
