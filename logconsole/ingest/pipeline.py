@@ -488,10 +488,12 @@ def _cleanup_partial(engine: Engine) -> None:
         sids = [r[0] for r in conn.execute(select(sources.c.id).where(sources.c.status == "partial"))]
         for sid in sids:
             # contentless FTS: a delete must repeat the indexed values
-            for r in conn.execute(select(events.c.id, events.c.message, events.c.raw).where(events.c.source_id == sid)):
+            rows = conn.execute(select(events.c.id, events.c.message, events.c.raw).where(events.c.source_id == sid))
+            for part in rows.partitions(BATCH_SIZE):  # one executemany per batch, not a statement per row
                 conn.exec_driver_sql(
                     "INSERT INTO events_fts(events_fts, rowid, message, raw) VALUES ('delete', ?, ?, ?)",
-                    (r.id, *fts_columns(r.message, rawcodec.decode_bytes(r.raw).decode("utf-8", "replace"))),
+                    [(r.id, *fts_columns(r.message, rawcodec.decode_bytes(r.raw).decode("utf-8", "replace")))
+                     for r in part],
                 )
             conn.execute(delete(events).where(events.c.source_id == sid))
             conn.execute(delete(quarantine).where(quarantine.c.source_id == sid))
