@@ -29,8 +29,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from logconsole.store.db import open_db  # noqa: E402
-from logconsole.store.rawcodec import encode  # noqa: E402
+from logconsole.store.db import open_db
+from logconsole.store.rawcodec import encode
 
 ACCT = "123456789012"
 SERVICES = {

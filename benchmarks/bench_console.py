@@ -44,7 +44,7 @@ from logconsole.ingest.timeparse import format_us  # noqa: E402
 from logconsole.store import aggregates, rawcodec, schema  # noqa: E402
 
 try:  # what the ingest puts in the full-text index (JSON values, not keys)
-    from logconsole.store.fulltext import fts_raw  # noqa: E402
+    from logconsole.store.fulltext import fts_raw
 except ImportError:  # pragma: no cover - older trees index the raw text
     def fts_raw(raw: str) -> str:
         return raw
@@ -172,7 +172,7 @@ def build(path: Path, n: int, seed: int = 7, batch: int = 20_000) -> float:
         cur = raw_conn.cursor()
         cur.execute("PRAGMA synchronous=OFF")
         next_id = 1
-        lines = {f: 0 for f in src_ids}
+        lines = dict.fromkeys(src_ids, 0)
         for b0 in range(0, n, batch):
             rows, frows = [], []
             for i in range(b0, min(n, b0 + batch)):
@@ -403,7 +403,7 @@ async def measure_console(path: Path, size=(120, 40), runs: int = 3, analytics: 
     per_filter: dict[str, list[float]] = {t: [] for t in filters}
     first, repaint, end, facets_first, hist_first, analytics_after = [], [], [], [], [], []
     end_pilot: list[float] = []
-    for run in range(runs):
+    for _run in range(runs):
         aggregates.clear_cache()
         t0 = time.perf_counter()
         engine = _open(path, create=False)

@@ -24,7 +24,7 @@ import sys
 import time
 
 T_IMPORT0 = time.perf_counter()
-from sqlalchemy import func, select, text  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
 
 from logconsole.store import queries  # noqa: E402
 from logconsole.store.db import open_db  # noqa: E402

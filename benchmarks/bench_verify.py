@@ -33,10 +33,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import rfc8785  # noqa: E402
+import rfc8785
 
-from logconsole.analysis.chain.canon import canon_jcs, canon_sorted  # noqa: E402
-from logconsole.analysis.chain.hashchain import ChainOptions, verify_files  # noqa: E402
+from logconsole.analysis.chain.canon import canon_jcs, canon_sorted
+from logconsole.analysis.chain.hashchain import ChainOptions, verify_files
 
 ACTORS = ["alice", "bob", "svc-deploy", "mallory", "renée"]
 ACTIONS = ["login", "read", "update", "delete", "grant", "export"]

@@ -161,7 +161,7 @@ class Gen:
         return "".join(r.choice(B32) for _ in range(n))
 
     def uuid(self) -> str:
-        h = "%032x" % self.r.getrandbits(128)
+        h = f"{self.r.getrandbits(128):032x}"
         return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
     def path(self) -> str:
@@ -266,7 +266,7 @@ class Gen:
             return {"volumeId": v, "description": "nightly"}, {"snapshotId": f"snap-0{r.getrandbits(64):016x}", "volumeId": v, "status": "pending"}, None, v
         if kind == "key":
             n = f"{r.choice(FIRST)}-{r.randint(1, 99)}"
-            return {"keyName": n}, {"keyName": n, "keyFingerprint": ":".join("%02x" % r.getrandbits(8) for _ in range(20)), "keyMaterial": "<sensitiveDataRemoved>"}, None, n
+            return {"keyName": n}, {"keyName": n, "keyFingerprint": ":".join(f"{r.getrandbits(8):02x}" for _ in range(20)), "keyMaterial": "<sensitiveDataRemoved>"}, None, n
         if kind in ("iamuser", "iamkey", "iamgroup"):
             _a, name, _p, key = r.choice(self.users)
             p = {"userName": name}
@@ -349,7 +349,7 @@ class Gen:
         if r.random() < 0.05 and svc != "signin":
             code, tmpl = r.choice(ERRORS)
             rec["errorCode"] = code
-            rec["errorMessage"] = tmpl.format(arn=arn, svc=svc, op=op, res=resname, user=params and params.get("userName") or "x",
+            rec["errorMessage"] = tmpl.format(arn=arn, svc=svc, op=op, res=resname, user=(params and params.get("userName")) or "x",
                                               blob=self._b32(120))
             resp = None
         rec["requestParameters"] = params

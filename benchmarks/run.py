@@ -279,7 +279,7 @@ def run_script(name: str, args: list[str], log, timeout: float = 1800,
 def cli_has(command: str) -> bool:
     try:
         sys.path.insert(0, str(ROOT))
-        from logconsole.cli import LAZY_COMMANDS  # noqa: PLC0415
+        from logconsole.cli import LAZY_COMMANDS
 
         return command in LAZY_COMMANDS
     except Exception:

@@ -17,14 +17,15 @@ import hmac as hmac_mod
 import json
 import random
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 import rfc8785
 
 GENESIS = "0" * 64
-T0 = datetime(2026, 3, 1, 9, 0, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 1, 9, 0, 0, tzinfo=UTC)
 HMAC_KEY = b"test-hmac-key-\x01\x02 not a real secret"
 
 

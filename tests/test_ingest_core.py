@@ -4,25 +4,22 @@ import gzip
 import hashlib
 import json
 import os
-import shutil
 import signal
 import sqlite3
 import stat
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
-import pytest
 from sqlalchemy import select
 
 from logconsole.ingest.pipeline import ingest_paths
 from logconsole.ingest.timeparse import format_us
 from logconsole.store import rawcodec
 from logconsole.store.db import integrity_check, open_db
-from logconsole.store.queries import get_event, list_quarantine, list_sources
-from logconsole.store.schema import events, sources
+from logconsole.store.queries import list_quarantine, list_sources
+from logconsole.store.schema import events
 
 from .conftest import REALDATA
 

@@ -1,7 +1,6 @@
 """pgaudit parser: csvlog (multi-line records), stderr lines, logins, error correlation, hostile input."""
 
 import json
-from pathlib import Path
 
 from sqlalchemy import select
 

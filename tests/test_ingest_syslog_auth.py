@@ -3,8 +3,7 @@
 import json
 import os
 import shutil
-from datetime import datetime, timezone
-from pathlib import Path
+from datetime import datetime, UTC
 
 from sqlalchemy import select
 
@@ -37,7 +36,7 @@ def _options(engine):
 
 
 def _set_mtime(path, y, m, d):
-    t = datetime(y, m, d, 12, 0, tzinfo=timezone.utc).timestamp()
+    t = datetime(y, m, d, 12, 0, tzinfo=UTC).timestamp()
     os.utime(path, (t, t))
 
 

@@ -38,6 +38,7 @@ from logconsole.store.db import open_db
 from logconsole.store.schema import events, quarantine, sources
 
 from .conftest import REALDATA
+import itertools
 
 EXAMPLES = int(os.environ.get("LOGCONSOLE_HYPOTHESIS_EXAMPLES", "25"))
 FOLDER_FORMAT = {
@@ -240,7 +241,7 @@ def test_lines_from_chunks_matches_input_iter_lines(data, cuts, max_line):
     from logconsole.ingest.jsonrecords import lines_from_chunks
 
     bounds = sorted({0, len(data), *[c for c in cuts if c <= len(data)]})
-    chunks = [data[a:b] for a, b in zip(bounds, bounds[1:])]
+    chunks = [data[a:b] for a, b in itertools.pairwise(bounds)]
     with tempfile.TemporaryDirectory(prefix="lc-hyp-") as d:
         p = Path(d) / "x"
         p.write_bytes(data)

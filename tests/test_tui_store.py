@@ -174,7 +174,7 @@ def test_annotations_survive_reingest(tmp_path):
     from logconsole.ingest.pipeline import ingest_paths
 
     other = tmp_path / "other.json"
-    other.write_text('{"Records": [%s]}' % __import__("json").dumps(standard_records(3)[0] | {"eventID": "zzz"}))
+    other.write_text('{{"Records": [{}]}}'.format(__import__("json").dumps(standard_records(3)[0] | {"eventID": "zzz"})))
     ingest_paths(eng, [str(other), str(tmp_path / "case.json")])
     new_ids = expected_ids(eng)
     with eng.connect() as conn:

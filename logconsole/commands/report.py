@@ -174,7 +174,7 @@ def export_cmd(out_path, fmt, title, at, evidence_root, rehash, case_id, analyst
     with eng.connect() as conn:
         if out_path:
             try:
-                fh = open(out_path, "w", encoding="utf-8", newline="")
+                fh = open(out_path, "w", encoding="utf-8", newline="")  # noqa: SIM115  (closed after the writer)
             except OSError as exc:
                 fail(f"{out_path}: cannot write: {exc.strerror or exc}")
             with fh:

@@ -213,7 +213,7 @@ def verify(paths, scheme, index_, from_index, hash_field, prev_field, seq_field,
     if expected_end:
         try:
             ct_opts.expected_end_us = parse_iso(expected_end)
-        except Exception:  # noqa: BLE001
+        except Exception:
             fail(f"--expected-end: unparseable time {expected_end!r} (use ISO 8601, e.g. 2026-03-01T12:00:00Z)")
 
     # ---- targets
@@ -270,7 +270,7 @@ def verify(paths, scheme, index_, from_index, hash_field, prev_field, seq_field,
         fail("nothing to verify: no chain, digest or sequence numbers found in the given paths")
 
     # keep the order the user gave (index targets first)
-    results.sort(key=lambda r: -1 if r.scheme == "index" or r.source_id is not None and r.path not in order
+    results.sort(key=lambda r: -1 if r.scheme == "index" or (r.source_id is not None and r.path not in order)
                  else order.get(r.path, len(order)))
     code = exit_code(results)
     # ---- store
@@ -281,7 +281,7 @@ def verify(paths, scheme, index_, from_index, hash_field, prev_field, seq_field,
 
             engine = engine or open_db(db_file, create=bool(db_path))
             store_results(engine, results, command={"argv": sys.argv[1:]}, exit_code=code, started_us=started)
-        except Exception as exc:  # noqa: BLE001 - storing is secondary to reporting
+        except Exception as exc:
             warn(f"results not stored in {db_file}: {exc}")
     if as_json:
         doc = {"targets": [r.as_json() for r in results], "exit_code": code}

@@ -32,7 +32,8 @@ import ipaddress
 import re
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 from logconsole.ingest.base import Event, Evidence, ParseError, Parser, Quarantined, register
 from logconsole.ingest.reader import Input, Sample, TruncatedInput

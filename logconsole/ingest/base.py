@@ -19,7 +19,8 @@ import ipaddress
 import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, ClassVar, Iterator
+from typing import Any, ClassVar
+from collections.abc import Iterator
 
 from logconsole.ingest.reader import Input, Sample
 

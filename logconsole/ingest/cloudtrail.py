@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 from logconsole.ingest.base import (
     Event, Evidence, ParseError, Parser, Quarantined, dig, register,

@@ -12,7 +12,8 @@ the monitored resource type.
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 from urllib.parse import unquote
 
 from logconsole.ingest.base import Event, Evidence, ParseError, Parser, Quarantined, register

@@ -28,7 +28,8 @@ import codecs
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 from logconsole.ingest.base import Event, ParseError, Quarantined
 from logconsole.ingest.jsonstream import ArrayProblem, iter_array_records

@@ -14,7 +14,8 @@ import codecs
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 from logconsole.ingest.base import ParseError, Quarantined, decode_utf8, load_json_object
 from logconsole.ingest.reader import Input, TruncatedInput
@@ -88,7 +89,7 @@ def iter_array_records(inp: Input, key: str | None = "Records") -> Iterator[Arra
     if buf.startswith("[", pos):
         pos += 1
     else:
-        pat = re.compile(r'"%s"\s*:\s*\[' % re.escape(key or "Records"))
+        pat = re.compile(r'"{}"\s*:\s*\['.format(re.escape(key or "Records")))
         while True:
             m = pat.search(buf)
             if m:

@@ -12,7 +12,8 @@ duplicate of it (the pipeline matches it by auditID).
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 from logconsole.ingest.base import (
     Event, Evidence, ParseError, Parser, Quarantined, register,
@@ -74,7 +75,7 @@ class K8sAuditParser(Parser):
             while len(pending) > WINDOW:
                 _aid, (r, o, rw, ln, n) = pending.popitem(last=False)
                 yield self._event(o, rw, ln, n)
-        for _aid, (r, o, rw, ln, n) in pending.items():
+        for (_r, o, rw, ln, n) in pending.values():
             yield self._event(o, rw, ln, n)
 
     @staticmethod

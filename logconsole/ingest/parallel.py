@@ -26,7 +26,8 @@ import pickle
 import struct
 import subprocess
 import sys
-from typing import IO, Any, Iterator
+from typing import IO, Any
+from collections.abc import Iterator
 
 #: (estimated decompressed) input size from which a worker process is used
 MIN_BYTES = 24 * 1024 * 1024
@@ -119,7 +120,7 @@ class ParseWorker:
             p.kill()
             p.wait()
 
-    def __enter__(self) -> "ParseWorker":
+    def __enter__(self) -> ParseWorker:
         return self
 
     def __exit__(self, *exc) -> None:

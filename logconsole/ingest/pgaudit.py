@@ -27,8 +27,9 @@ import csv
 import io
 import re
 from collections import OrderedDict
-from datetime import datetime, timedelta, timezone, tzinfo
-from typing import Any, Iterator
+from datetime import datetime, timedelta, timezone, tzinfo, UTC
+from typing import Any
+from collections.abc import Iterator
 
 from logconsole.ingest.base import Event, Evidence, ParseError, Parser, Quarantined, norm_ip, register
 from logconsole.ingest.reader import Input, Sample, TruncatedInput
@@ -167,7 +168,7 @@ class PgAuditParser(Parser):
             raise
         yield from pend.drain()
 
-    def _csv_loop(self, lines, queue, pend: "_Pending", st: dict[str, Any]) -> Iterator[Event | Quarantined]:
+    def _csv_loop(self, lines, queue, pend: _Pending, st: dict[str, Any]) -> Iterator[Event | Quarantined]:
         while True:
             buf: list[bytes] = []
             st["buf"] = buf
@@ -213,7 +214,7 @@ class PgAuditParser(Parser):
                               + ("" if capped else " before the end of the file"), buf[0], line=start)
             queue[:0] = list(zip(range(start + 1, start + len(buf)), buf[1:]))
 
-    def _csv_record(self, rec: bytes, lineno: int, pend: "_Pending") -> Iterator[Event | Quarantined]:
+    def _csv_record(self, rec: bytes, lineno: int, pend: _Pending) -> Iterator[Event | Quarantined]:
         try:
             ev = self._csv_event(rec, lineno)
         except ParseError as exc:
@@ -354,9 +355,9 @@ class PgAuditParser(Parser):
         elif zone:
             raise ParseError(f"unknown time zone abbreviation {zone!r} in log_time; pass the tz option")
         else:
-            tz = timezone.utc
+            tz = UTC
             note = "no zone in log_time; read as UTC"
-        us = dt_to_us(dt.replace(tzinfo=tz).astimezone(timezone.utc))
+        us = dt_to_us(dt.replace(tzinfo=tz).astimezone(UTC))
         if not MIN_US <= us <= MAX_US:
             raise ParseError(f"log_time out of range {value[:40]!r}")
         return us, note

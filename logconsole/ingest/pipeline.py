@@ -26,7 +26,8 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
+from collections.abc import Callable, Iterable, Iterator
 
 from sqlalchemy import Engine, delete, func, insert, select, update
 
@@ -104,7 +105,7 @@ def _privilege_usage(engine: Engine, result: IngestResult) -> None:
 
     try:
         precompute(engine, result)
-    except Exception as exc:  # noqa: BLE001 - a cache must never fail the ingest
+    except Exception as exc:
         result.warnings.append(f"privilege usage not precomputed ({exc.__class__.__name__}); "
                                "`logconsole actors` will compute it on first use")
 

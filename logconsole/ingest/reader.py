@@ -11,7 +11,8 @@ import tempfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
+from collections.abc import Iterator
 
 #: A line longer than this is quarantined (and skipped without buffering it).
 MAX_LINE = 4 * 1024 * 1024
@@ -76,7 +77,7 @@ class Input:
     gzipped: bool
 
     @classmethod
-    def open(cls, path: str | os.PathLike) -> "Input":
+    def open(cls, path: str | os.PathLike) -> Input:
         p = Path(path)
         try:
             st = p.stat()
@@ -97,7 +98,7 @@ class Input:
         return cls(p, str(path), sha, size, st.st_mtime, magic == GZIP_MAGIC)
 
     @classmethod
-    def from_stdin(cls, stream: BinaryIO | None = None) -> "Input":
+    def from_stdin(cls, stream: BinaryIO | None = None) -> Input:
         """Spool standard input to a private temporary file (bounded memory)."""
         stream = stream or sys.stdin.buffer
         fd, name = tempfile.mkstemp(prefix="logconsole-stdin-")

@@ -25,8 +25,9 @@ specific ``action``; any other line gets ``action="syslog"`` with the program in
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone, tzinfo
-from typing import Any, Iterator
+from datetime import datetime, timedelta, tzinfo, UTC
+from typing import Any
+from collections.abc import Iterator
 
 from logconsole.ingest.base import Event, Evidence, ParseError, Parser, Quarantined, norm_ip, register
 from logconsole.ingest.reader import Input, Sample, TruncatedInput
@@ -169,7 +170,7 @@ class SyslogAuthParser(Parser):
                 raise ValueError(f"year {self.year_opt} out of range")
         tzs = options.get("tz")
         self.tz_from = "option" if tzs not in (None, "") else "default (zoneless times read as UTC)"
-        self.tz = _tz(tzs) if tzs not in (None, "") else timezone.utc
+        self.tz = _tz(tzs) if tzs not in (None, "") else UTC
         self.tz_name = str(tzs) if tzs not in (None, "") else "UTC"
         self.year_used: int | None = None
         self.year_from: str | None = None
@@ -219,10 +220,10 @@ class SyslogAuthParser(Parser):
         if self.year_opt is not None:
             return self.year_opt, "option", None
         if inp.mtime is not None:
-            ref = datetime.fromtimestamp(inp.mtime, timezone.utc)
+            ref = datetime.fromtimestamp(inp.mtime, UTC)
             src = "mtime"
         else:
-            ref = datetime.now(timezone.utc)
+            ref = datetime.now(UTC)
             src = "current-date"
         notes = [] if src == "mtime" else ["no file modification time (stdin)"]
         rollovers, last = _scan_months(inp)
@@ -302,10 +303,10 @@ class SyslogAuthParser(Parser):
             dt = datetime(year, mon, day, h, mi, s, us, tzinfo=self.tz)
         except ValueError as exc:
             raise ParseError(f"invalid date {m.group('mon')} {day} {m.group('hms')} in year {year} ({exc})") from None
-        ts = _check(dt_to_us(dt.astimezone(timezone.utc)))
+        ts = _check(dt_to_us(dt.astimezone(UTC)))
         ts_raw = text[m.start("mon"):m.end("frac") if frac else m.end("hms")]
         extra: dict[str, Any] = {"year": year, "year_from": yfrom}
-        if self.tz is not timezone.utc or self.tz_from == "option":
+        if self.tz is not UTC or self.tz_from == "option":
             extra["tz"] = self.tz_name
         return self._event(ts, ts_raw, m.group("host"), m.group("rest"), m.group("pri"), raw, lineno, extra)
 
@@ -338,7 +339,7 @@ class SyslogAuthParser(Parser):
                     dt = datetime.fromisoformat(ts_raw[:26])
                 except ValueError:
                     raise ParseError(f"unparseable time {ts_raw[:40]!r}") from None
-                ts = _check(dt_to_us(dt.replace(tzinfo=self.tz).astimezone(timezone.utc)))
+                ts = _check(dt_to_us(dt.replace(tzinfo=self.tz).astimezone(UTC)))
                 extra["tz"] = self.tz_name
             return self._event(ts, ts_raw, m.group("host"), m.group("rest"), m.group("pri"), raw, lineno, extra)
         raise ParseError("not a syslog line (no RFC 3164, RFC 3339 or RFC 5424 header)")
@@ -445,7 +446,7 @@ def _ssh(ev: Event, body: str) -> bool:
 
 def _sudo(ev: Event, body: str) -> bool:
     m = _SUDO.match(body)
-    if m is None or "=" not in m.group("body") and "incorrect password" not in m.group("body"):
+    if m is None or ("=" not in m.group("body") and "incorrect password" not in m.group("body")):
         return False
     ev.actor = m.group("user")
     ev.action = "sudo"

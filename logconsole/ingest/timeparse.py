@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import datetime, timedelta, timezone, tzinfo, UTC
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from logconsole.ingest.base import ParseError
 
-UTC = timezone.utc
+UTC = UTC
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
 _FRAC = re.compile(r"(\.\d{6})\d+")  # fromisoformat wants at most 6 digits: drop the rest

@@ -27,7 +27,8 @@ import html
 import json
 import re
 from datetime import datetime, timedelta, tzinfo
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 from logconsole.ingest.base import Event, Evidence, ParseError, Parser, Quarantined, register
 from logconsole.ingest.jsonrecords import (
@@ -164,8 +165,20 @@ def _is_windows(obj: dict[str, Any]) -> str | None:
 class _View:
     """One event brought to a common shape."""
 
-    __slots__ = ("event_id", "record_number", "channel", "provider", "computer", "keywords", "event_type",
-                 "time_raw", "time_field", "data", "rec", "shape")
+    __slots__ = (
+        "channel",
+        "computer",
+        "data",
+        "event_id",
+        "event_type",
+        "keywords",
+        "provider",
+        "rec",
+        "record_number",
+        "shape",
+        "time_field",
+        "time_raw",
+    )
 
     def __init__(self) -> None:
         self.event_id: int | None = None

@@ -22,7 +22,7 @@ the header's number of cells.
 from __future__ import annotations
 
 import re
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 from logconsole.store.sanitize import one_line
 

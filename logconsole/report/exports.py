@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import csv
 import json
-from typing import IO, Any, Iterator
+from typing import IO, Any
+from collections.abc import Iterator
 
 from sqlalchemy import Connection, select
 

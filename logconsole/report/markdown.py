@@ -149,7 +149,7 @@ def _summary(conn, finds, total_events, first_all, last_all, srcs, summary: str 
     out = ["## 2. Summary\n"]
     if summary and summary.strip():
         out.append(narrative_block(summary))
-    by = {s: 0 for s in reversed(F.SEVERITIES)}
+    by = dict.fromkeys(reversed(F.SEVERITIES), 0)
     for f in finds:
         by[f["severity"]] = by.get(f["severity"], 0) + 1
     out.append(f"{len(finds)} finding(s) over {_int(total_events)} events from {_int(len(srcs))} sources.\n")
@@ -673,4 +673,4 @@ def _dur(us: int) -> str:
     return f"{m}m{sec:02d}s"
 
 
-__all__ = ["ReportOptions", "build_report", "finding_rows", "record_ref", "quiet_periods", "HEAD_ROWS", "TAIL_ROWS"]
+__all__ = ["HEAD_ROWS", "TAIL_ROWS", "ReportOptions", "build_report", "finding_rows", "quiet_periods", "record_ref"]

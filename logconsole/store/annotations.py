@@ -418,11 +418,29 @@ def history(conn, limit: int = HISTORY_LIMIT) -> list[str]:
 
 
 __all__ = [
-    "annotations", "annotation_tags", "saved_views", "filter_history",
-    "set_mark", "toggle_mark", "set_note", "add_tag", "remove_tag", "get_annotation",
-    "annotated_events", "marked_event_ids", "annotation_flags", "all_tags",
-    "marked_clause", "tag_clause", "note_clause", "register_filter_fields",
-    "save_view", "delete_view", "list_views", "add_history", "history",
+    "add_history",
+    "add_tag",
+    "all_tags",
+    "annotated_events",
+    "annotation_flags",
+    "annotation_tags",
+    "annotations",
+    "delete_view",
+    "filter_history",
+    "get_annotation",
+    "history",
+    "list_views",
+    "marked_clause",
+    "marked_event_ids",
+    "note_clause",
+    "register_filter_fields",
+    "remove_tag",
+    "save_view",
+    "saved_views",
+    "set_mark",
+    "set_note",
+    "tag_clause",
+    "toggle_mark",
 ]
 
 

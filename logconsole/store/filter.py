@@ -25,7 +25,7 @@ import ipaddress
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from collections.abc import Callable
 
 from sqlalchemy import ColumnElement, and_, false, func, not_, or_, select, text, true
 

@@ -201,7 +201,7 @@ def move_finding(conn, finding_id: int, new_position: int) -> None:
 def attach_events(conn, finding_id: int, event_ids: list[int]) -> int:
     """Attach events (by id) to a finding; returns how many were new."""
     get_finding_row(conn, finding_id)
-    ids = sorted(set(int(i) for i in event_ids))
+    ids = sorted({int(i) for i in event_ids})
     found: dict[int, tuple[int, str]] = {}
     for i in range(0, len(ids), 900):
         for r in conn.execute(
@@ -447,10 +447,28 @@ def install_resolver(engine) -> None:
 
 
 __all__ = [
-    "SEVERITIES", "SEVERITY_RANK", "findings", "finding_events", "FindingError", "REPORT_ORDER",
-    "create_finding", "update_finding", "delete_finding", "move_finding", "attach_events", "detach_events",
-    "get_finding_row", "finding_where", "finding_event_ids", "list_findings", "severity_sorted",
-    "missing_attached", "install_resolver", "register_filter_fields", "check_query", "check_severity",
+    "REPORT_ORDER",
+    "SEVERITIES",
+    "SEVERITY_RANK",
+    "FindingError",
+    "attach_events",
+    "check_query",
+    "check_severity",
+    "create_finding",
+    "delete_finding",
+    "detach_events",
+    "finding_event_ids",
+    "finding_events",
+    "finding_where",
+    "findings",
+    "get_finding_row",
+    "install_resolver",
+    "list_findings",
+    "missing_attached",
+    "move_finding",
+    "register_filter_fields",
+    "severity_sorted",
+    "update_finding",
 ]
 
 register_filter_fields()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from functools import partial
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from sqlalchemy import Engine
 from textual.app import App, SystemCommand

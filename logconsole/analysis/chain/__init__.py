@@ -10,7 +10,7 @@ Schemes (see ``docs/integrity.md``):
 Nothing here imports Textual.
 """
 
-from logconsole.analysis.chain.model import (  # noqa: F401
+from logconsole.analysis.chain.model import (
     FAILURE_KINDS,
     STATUSES,
     Failure,

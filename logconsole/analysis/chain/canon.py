@@ -16,7 +16,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 import rfc8785
 
@@ -69,10 +70,7 @@ def jcs_fast_ok(o: Any) -> bool:
                 return False
         return True
     if t is list:
-        for v in o:
-            if type(v) is not str and not jcs_fast_ok(v):
-                return False
-        return True
+        return all(not (type(v) is not str and not jcs_fast_ok(v)) for v in o)
     return False  # floats and anything else: the slow, exact path
 
 

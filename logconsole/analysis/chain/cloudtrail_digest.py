@@ -32,7 +32,7 @@ import json
 import os
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 from typing import Any
 
@@ -84,10 +84,7 @@ def is_bucket(path: str) -> bool:
     top = p if p.name == "AWSLogs" else p / "AWSLogs"
     if not top.is_dir():
         return False
-    for _root, dirs, _files in os.walk(top):
-        if "CloudTrail-Digest" in dirs:
-            return True
-    return False
+    return any("CloudTrail-Digest" in dirs for _root, dirs, _files in os.walk(top))
 
 
 def _awslogs_key(key: str) -> str:
@@ -148,7 +145,7 @@ def load_public_keys(path: str) -> dict[str, list[_Key]]:
             if isinstance(v, str):
                 try:
                     return parse_iso(v)
-                except Exception:  # noqa: BLE001
+                except Exception:
                     return None
             return None
 
@@ -216,7 +213,7 @@ def _log_time_us(name: str) -> int | None:
     if not m:
         return None
     try:
-        return int(datetime.strptime(m.group(1), "%Y%m%dT%H%MZ").replace(tzinfo=timezone.utc).timestamp() * 1_000_000)
+        return int(datetime.strptime(m.group(1), "%Y%m%dT%H%MZ").replace(tzinfo=UTC).timestamp() * 1_000_000)
     except ValueError:
         return None
 
@@ -259,7 +256,7 @@ def verify_bucket(root: str, opts: CloudTrailOptions | None = None) -> TargetRes
             d.obj = obj
             d.start_us = parse_iso(obj["digestStartTime"])
             d.end_us = parse_iso(obj["digestEndTime"])
-        except Exception as exc:  # noqa: BLE001 - any parse problem is "invalid format"
+        except Exception as exc:
             res.fail("malformed", None, None, f"digest {d.rel}: invalid format: {str(exc)[:120]}", file=d.rel)
             d.ok = False
         _read_sidecar(d)
@@ -335,7 +332,7 @@ def verify_bucket(root: str, opts: CloudTrailOptions | None = None) -> TargetRes
         groups.setdefault(_chain_group(d.rel), []).append(d)
     uncovered: dict[str, list[tuple[int, int]]] = {}
     restarts: list[str] = []
-    for g, chain in groups.items():
+    for chain in groups.values():
         for i, d in enumerate(chain):
             pkey = d.obj.get("previousDigestS3Object")
             if not isinstance(pkey, str) or not pkey:

@@ -117,7 +117,7 @@ def record_checkpoint(engine: Engine, trigger: str = "ingest") -> dict[str, Any]
 def _post_ingest(engine: Engine, result: Any) -> None:
     try:
         record_checkpoint(engine, "ingest")
-    except Exception as exc:  # noqa: BLE001 - a failed checkpoint must not fail the ingest
+    except Exception as exc:
         warnings = getattr(result, "warnings", None)
         if isinstance(warnings, list):
             warnings.append(f"index checkpoint not recorded ({exc.__class__.__name__}: {str(exc)[:120]}); "

@@ -27,7 +27,8 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 from logconsole.analysis.chain.canon import CANONS, CanonError
 from logconsole.analysis.chain.model import Failure, TargetResult, unverifiable
@@ -290,7 +291,7 @@ def order_files(paths: list[str], opts: ChainOptions) -> list[list[str]]:
 class _TimeCache:
     """parse_time with a small cache: consecutive records share their second."""
 
-    __slots__ = ("last_key", "last_val", "cache")
+    __slots__ = ("cache", "last_key", "last_val")
 
     def __init__(self) -> None:
         self.last_key: Any = object()
@@ -307,7 +308,7 @@ class _TimeCache:
             if base is None:
                 try:
                     base = parse_time(tv[:16] + ":00Z")
-                except Exception:  # noqa: BLE001
+                except Exception:
                     base = None
                 self.cache[tv[:16]] = base
             sec, frac = tv[17:19], tv[19:-1]
@@ -319,7 +320,7 @@ class _TimeCache:
         if val is None:
             try:
                 val = parse_time(tv)
-            except Exception:  # noqa: BLE001 - an unparseable time only disables the time check
+            except Exception:
                 val = None
             if isinstance(tv, str):
                 if len(self.cache) > 4096:
@@ -797,7 +798,7 @@ class _Verifier:
         if self.opts.pubkey_pem is None:
             res.notes.append(f"{name} found but not verified: pass --pubkey PEM to verify its Ed25519 signature")
         else:
-            ok, why = _verify_ed25519(self.opts.pubkey_pem, f"{size}\n{head}\n".encode("utf-8"), sig)
+            ok, why = _verify_ed25519(self.opts.pubkey_pem, f"{size}\n{head}\n".encode(), sig)
             if ok:
                 signed_ok = True
             elif why.startswith("key:"):

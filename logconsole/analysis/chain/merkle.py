@@ -13,7 +13,7 @@ stream of leaves in one pass.
 from __future__ import annotations
 
 import hashlib
-from typing import Iterable
+from collections.abc import Iterable
 
 BLOCK = 1024  # leaves per stored subtree (a power of two, so blocks are RFC 9162 subtrees)
 EMPTY_ROOT = hashlib.sha256(b"").digest()
@@ -57,7 +57,7 @@ def mth_recursive(leaves: list[bytes]) -> bytes:
 class CompactRange:
     """Streaming tree: append leaf hashes, ask for the head of everything so far."""
 
-    __slots__ = ("stack", "size")
+    __slots__ = ("size", "stack")
 
     def __init__(self) -> None:
         self.stack: list[tuple[int, bytes]] = []  # (height, hash), heights strictly decreasing

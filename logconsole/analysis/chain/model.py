@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
+from collections.abc import Iterable
 
 #: Statuses, from best to worst (``unverifiable`` is "nothing could be said").
 INTACT = "intact"  # verified up to an anchor (signature or checkpoint)
@@ -65,7 +66,7 @@ class Failure:
         return d
 
     @classmethod
-    def from_json(cls, d: dict[str, Any]) -> "Failure":
+    def from_json(cls, d: dict[str, Any]) -> Failure:
         return cls(
             d["kind"], d.get("line"), d.get("seq"), d.get("detail") or "", d.get("file"),
             d.get("missing"), d.get("explained"), d.get("event_id"),
@@ -94,7 +95,7 @@ class TargetResult:
         self.failures.append(f)
         return f
 
-    def finish(self, *, anchored: bool, verifiable: bool = True) -> "TargetResult":
+    def finish(self, *, anchored: bool, verifiable: bool = True) -> TargetResult:
         """Set the status from the failures found: tampered > unverifiable > intact/consistent."""
         self.failures.sort(key=Failure.sort_key)
         self.explained.sort(key=Failure.sort_key)
@@ -127,7 +128,7 @@ class TargetResult:
         return d
 
     @classmethod
-    def from_json(cls, d: dict[str, Any]) -> "TargetResult":
+    def from_json(cls, d: dict[str, Any]) -> TargetResult:
         return cls(
             d["path"], d["scheme"], d["status"], d.get("records") or 0, d.get("coverage") or "",
             d.get("anchor") or "none", [Failure.from_json(f) for f in d.get("failures", [])],

@@ -6,7 +6,8 @@ import hashlib
 import json
 import time
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
+from collections.abc import Iterable
 
 from sqlalchemy import Engine, and_, func, insert, select
 

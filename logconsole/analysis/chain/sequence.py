@@ -21,11 +21,13 @@ import json
 import re
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator
+from typing import Any
+from collections.abc import Iterable, Iterator
 
 from logconsole.analysis.chain.model import Failure, TargetResult, unverifiable
 from logconsole.analysis.chain.textio import iter_lines, read_all
 from logconsole.ingest.timeparse import format_us, parse_time
+import itertools
 
 #: auditd writes records of a syscall as they are produced: lower serials may
 #: follow higher ones within this window.
@@ -190,7 +192,7 @@ def _time(v: Any) -> int | None:
         return None
     try:
         return parse_time(v)
-    except Exception:  # noqa: BLE001 - an unparseable time only disables the time check
+    except Exception:
         return None
 
 
@@ -321,7 +323,7 @@ def analyze(items: Iterable[SeqItem], kind: str, res: TargetResult, tolerance_us
             ka = (a.file or "", a.line or 0, a.index or 0)
             kb = (b.file or "", b.line or 0, b.index or 0)
             lo, hi = min(ka, kb), max(ka, kb)
-            for f, ln, ix, text in markers:
+            for f, ln, ix, text in markers:  # noqa: B023  (called inside this iteration only)
                 k = (f or "", ln or 0, ix or 0)
                 if lo <= k <= hi:
                     return text
@@ -352,7 +354,7 @@ def analyze(items: Iterable[SeqItem], kind: str, res: TargetResult, tolerance_us
             nums = sorted(first)
             present += len(nums)
             span += nums[-1] - nums[0] + 1
-            for a, b in zip(nums, nums[1:]):
+            for a, b in itertools.pairwise(nums):
                 ia, ib = first[a], first[b]
                 if b - a > 1:
                     why = marker_between(ia, ib) or (FORWARDED if forwarded else None)

@@ -7,7 +7,8 @@ import io
 import os
 import zlib
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
+from collections.abc import Iterator
 
 from logconsole.ingest.reader import GZIP_MAGIC, MAX_LINE, _GunzipRaw, _open_readonly
 

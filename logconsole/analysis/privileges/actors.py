@@ -689,7 +689,7 @@ def _findings(conn, v: ActorView, grants: GrantSet, usage: UsageData, wstart, we
     else:
         granted_desc: dict[str, list[str]] = {}
         if u is not None:
-            for key, (cnt, first, last, raws, ress) in _by_action(u).items():
+            for key, (cnt, _first, last, raws, ress) in _by_action(u).items():
                 desc = risk.k8s_match(risk.K8S_ESCALATION, key)
                 if desc:
                     f.append(Finding("privilege_escalation",
@@ -1011,5 +1011,17 @@ def window_us(since: str | None, until: str | None) -> tuple[int | None, int | N
     return lo, hi
 
 
-__all__ = ["analyze", "actor_report", "resolve_name", "sort_views", "timeline_filter", "Analysis", "ActorView",
-           "PermRow", "Finding", "STATES", "FINDING_KINDS", "SORTS"]
+__all__ = [
+    "FINDING_KINDS",
+    "SORTS",
+    "STATES",
+    "ActorView",
+    "Analysis",
+    "Finding",
+    "PermRow",
+    "actor_report",
+    "analyze",
+    "resolve_name",
+    "sort_views",
+    "timeline_filter",
+]

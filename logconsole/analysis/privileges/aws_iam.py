@@ -47,9 +47,7 @@ def _time(value: Any) -> int | None:
 def _doc(value: Any, where: str) -> dict[str, Any]:
     if isinstance(value, str):
         text = value
-        if "%" in text and not text.lstrip().startswith("{"):
-            text = urllib.parse.unquote(text)
-        elif text.lstrip().startswith("%7B") or "%22" in text:
+        if ("%" in text and not text.lstrip().startswith("{")) or text.lstrip().startswith("%7B") or "%22" in text:
             text = urllib.parse.unquote(text)
         try:
             value = json.loads(text)

@@ -16,7 +16,8 @@ Action patterns: ``k8s:GROUP/RESOURCE[/SUB]:VERB`` (``core`` = the empty group),
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 import yaml
 
@@ -70,7 +71,7 @@ def role_key(kind: str, name: str, namespace: str | None) -> str:
 def action_patterns(rule: dict[str, Any]) -> list[str]:
     out = []
     verbs = [str(v).lower() for v in rule.get("verbs") or []]
-    for url in rule.get("nonResourceURLs") or []:
+    for _url in rule.get("nonResourceURLs") or []:
         for v in verbs:
             out.append(f"k8s:nonresource:{v}")
     groups = rule.get("apiGroups")

@@ -13,7 +13,6 @@ Denied attempts are never included: they are what the actor must *not* get.
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
 
 import yaml
@@ -23,6 +22,7 @@ from logconsole.analysis.privileges import catalog as cat
 from logconsole.analysis.privileges import mapping
 from logconsole.analysis.privileges.actors import ActorView
 from logconsole.store.schema import events
+from os.path import commonpath
 
 MAX_RESOURCES = 20
 MAX_SCAN = 5000
@@ -59,10 +59,10 @@ def _resources(engine: Engine, actor: str, raw: set[tuple[str | None, str | None
         return ["*"]
     if len(out) <= MAX_RESOURCES:
         return sorted(out)
-    prefix = os.path.commonprefix(sorted(out))
+    prefix = commonpath(sorted(out))
     cut = max(prefix.rfind("/"), prefix.rfind(":"))
     prefix = prefix[: cut + 1] if cut >= 0 else ""
-    if prefix.count(":") < 5 and not prefix.startswith("arn:aws:s3:::") or prefix in ("arn:aws:s3:::",):
+    if (prefix.count(":") < 5 and not prefix.startswith("arn:aws:s3:::")) or prefix in ("arn:aws:s3:::",):
         return ["*"]
     return [prefix + "*"]
 
@@ -101,7 +101,7 @@ def suggest_k8s(v: ActorView) -> list[dict[str, Any]]:
     u = v.usage
     if u is None:
         return []
-    for (key, rkey), used in sorted(u.used.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
+    for (key, rkey), _used in sorted(u.used.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
         if key.startswith("k8s:nonresource:"):
             urls.setdefault(rkey or "/", set()).add(key.rsplit(":", 1)[-1])
             continue

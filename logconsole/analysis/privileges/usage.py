@@ -373,7 +373,7 @@ def collect(conn, since: int | None = None, until: int | None = None, generic_fo
                 actors[("aws", actor)].sessions[sess] = n
         fmts = {"aws": [CT], "k8s": [K8S], "generic": sorted(generic_formats or ())}.get(
             only_provider or "", [CT, K8S, *sorted(generic_formats or ())])
-        for extra_cond in (E.actor == only_actor, _IMP == only_actor):
+        for extra_cond in (E.actor == only_actor, only_actor == _IMP):
             q = (select(E.src_ip, func.count()).where(E.format.in_(fmts), E.src_ip.is_not(None), extra_cond, *win)
                  .group_by(E.src_ip))
             for ip, n in conn.execute(q):

@@ -72,7 +72,7 @@ class FrequencyTable(ScrollView, can_focus=True):
     class Loaded(Message):
         """A page arrived (tests wait for it)."""
 
-        def __init__(self, table: "FrequencyTable", page: int) -> None:
+        def __init__(self, table: FrequencyTable, page: int) -> None:
             super().__init__()
             self.table = table
             self.page = page
@@ -317,7 +317,7 @@ class FrequencyScreen(Screen[str | None]):
     def table(self) -> FrequencyTable:
         return self.query_one(FrequencyTable)
 
-    def on_frequency_screen_counted(self, msg: "FrequencyScreen.Counted") -> None:
+    def on_frequency_screen_counted(self, msg: FrequencyScreen.Counted) -> None:
         label = aggregates.LABELS.get(self.column, self.column)
         v = "value" if msg.distinct == 1 else "values"
         e = "event" if msg.total == 1 else "events"

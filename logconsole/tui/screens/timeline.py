@@ -539,7 +539,7 @@ class TimelineScreen(Screen[None]):
         if v is None:
             self.notify("empty cell", markup=False, timeout=2)
             return
-        self.app.copy_value(v, dict((c, lbl) for c, lbl, _ in COLUMNS)[col])
+        self.app.copy_value(v, {c: lbl for c, lbl, _ in COLUMNS}[col])
 
     def action_copy_raw(self) -> None:
         row = self._require_row()

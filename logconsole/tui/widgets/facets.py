@@ -101,14 +101,14 @@ class FacetPanel(ScrollView, can_focus=True):
     class DrillDown(Message):
         """Filter to events whose *field* equals *value* (None: the field is empty)."""
 
-        def __init__(self, panel: "FacetPanel", field: str, value: str | None) -> None:
+        def __init__(self, panel: FacetPanel, field: str, value: str | None) -> None:
             super().__init__()
             self.panel = panel
             self.field = field  # the events column: actor, action, src_ip, outcome, resource, ...
             self.value = value
 
         @property
-        def control(self) -> "FacetPanel":
+        def control(self) -> FacetPanel:
             return self.panel
 
         @property
@@ -117,7 +117,7 @@ class FacetPanel(ScrollView, can_focus=True):
             return aggregates.drill_term(self.field, self.value)
 
     class Updated(Message):
-        def __init__(self, panel: "FacetPanel") -> None:
+        def __init__(self, panel: FacetPanel) -> None:
             super().__init__()
             self.panel = panel
 

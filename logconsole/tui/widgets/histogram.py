@@ -152,14 +152,14 @@ class Histogram(Widget, can_focus=True):
     class RangeSelected(Message):
         """The user selected ``[start_us, end_us)``: UTC µs, end exclusive (whole buckets)."""
 
-        def __init__(self, histogram: "Histogram", start_us: int, end_us: int) -> None:
+        def __init__(self, histogram: Histogram, start_us: int, end_us: int) -> None:
             super().__init__()
             self.histogram = histogram
             self.start_us = start_us
             self.end_us = end_us
 
         @property
-        def control(self) -> "Histogram":
+        def control(self) -> Histogram:
             return self.histogram
 
         @property
@@ -170,7 +170,7 @@ class Histogram(Widget, can_focus=True):
     class Updated(Message):
         """New counts are on screen (tests and benchmarks wait for this)."""
 
-        def __init__(self, histogram: "Histogram", data: HistogramData) -> None:
+        def __init__(self, histogram: Histogram, data: HistogramData) -> None:
             super().__init__()
             self.histogram = histogram
             self.data = data
