@@ -1,6 +1,6 @@
 """JSON records in whatever container an export tool wrote them.
 
-Shared by the JSON-based parsers owned by ingest-B (``gcp-audit``,
+Shared by the JSON-based parsers (``gcp-audit``,
 ``azure-activity``, ``windows-security``).  One evidence file may hold:
 
 * JSON lines (one object per line; ``gcloud logging read --format=json`` piped
