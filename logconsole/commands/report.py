@@ -98,8 +98,9 @@ def readiness_cmd(by_source, db_path, as_json):
 @click.command("export")
 @click.option("-o", "--out", "out_path", type=click.Path(dir_okay=False), default=None,
               help="Write to FILE (default: stdout).  A Markdown report also gets FILE.sha256.")
-@click.option("--output", "fmt", type=click.Choice(["markdown", "csv", "jsonl", "timesketch"]), default="markdown",
-              show_default=True, help="markdown: the findings report; csv/jsonl/timesketch: the filtered timeline.")
+@click.option("--output", "fmt", type=click.Choice(["markdown", "csv", "jsonl", "timesketch", "parquet"]),
+              default="markdown", show_default=True,
+              help="markdown: the findings report; csv/jsonl/timesketch/parquet: the filtered timeline (parquet needs -o FILE).")
 @click.option("--title", default="Findings report", show_default=True, help="Report title.")
 @click.option("--at", "at", default=None, help="Pin the report's generated-at time (ISO 8601), for reproducible reports.")
 @click.option("--evidence-root", default=None,
@@ -108,20 +109,27 @@ def readiness_cmd(by_source, db_path, as_json):
 @click.option("--case", "case_id", default=None, help="Case id shown in the report header.")
 @click.option("--analyst", default=None, help="Analyst shown in the report header.")
 @click.option("--summary", default=None, help="Executive summary (Markdown) opening section 2; @FILE reads a file, @- stdin.")
-@click.option("--query", "-q", default=None, help="csv/jsonl/timesketch: the filter (default: every event).")
+@click.option("--query", "-q", default=None, help="csv/jsonl/timesketch/parquet: the filter (default: every event); also as QUERY.")
 @click.option("--finding", "finding_id", type=int, default=None, help="csv/jsonl/timesketch: the events of one finding.")
 @click.option("--raw", is_flag=True, help="jsonl: include the raw record.")
+@click.argument("query_arg", required=False, metavar="[QUERY]")
 @db_option
-def export_cmd(out_path, fmt, title, at, evidence_root, rehash, case_id, analyst, summary, query, finding_id, raw, db_path):
+def export_cmd(out_path, fmt, title, at, evidence_root, rehash, case_id, analyst, summary, query, finding_id, raw,
+               query_arg, db_path):
     """Write the Markdown findings report, or the timeline as CSV / JSONL / Timesketch JSONL.
 
     \b
     logconsole export -o report.md --title "Case 42" --at 2026-03-15T09:00:00Z
     logconsole export --output csv --query 'ip:203.0.113.77' -o attacker.csv
     logconsole export --output timesketch --finding 3 > f3.jsonl
+    logconsole export --output parquet -o events.parquet 'action:Get*'
     """
     from logconsole.store import findings_schema as F
 
+    if query_arg is not None:
+        if query is not None:
+            fail("give the filter once: as QUERY or as --query")
+        query = query_arg
     at_us = _parse_at(at)
     eng = open_engine(db_path)
     F.install_resolver(eng)
@@ -129,7 +137,7 @@ def export_cmd(out_path, fmt, title, at, evidence_root, rehash, case_id, analyst
         fail(f"--evidence-root {evidence_root}: not a directory")
     if fmt == "markdown":
         if query or finding_id is not None or raw:
-            fail("--query, --finding and --raw apply to --output csv|jsonl|timesketch; the report covers every finding")
+            fail("--query, --finding and --raw apply to --output csv|jsonl|timesketch|parquet; the report covers every finding")
         from logconsole.report.markdown import ReportOptions, build_report
 
         from logconsole.commands.findings import _read_text
@@ -171,6 +179,20 @@ def export_cmd(out_path, fmt, title, at, evidence_root, rehash, case_id, analyst
                 where = F.finding_where(F.get_finding_row(conn, finding_id))
             except F.FindingError as exc:
                 fail(str(exc))
+    if fmt == "parquet":
+        if not out_path or out_path == "-":
+            fail("--output parquet writes a file: give -o FILE")
+        if raw:
+            fail("--raw applies to --output jsonl")
+        from logconsole.report.parquet import write_parquet
+
+        with eng.connect() as conn:
+            try:
+                n = write_parquet(conn, where, out_path)
+            except OSError as exc:
+                fail(f"{out_path}: cannot write: {exc.strerror or exc}")
+        click.echo(f"{n:,} event(s) written to {out_path}", err=True)
+        return
     with eng.connect() as conn:
         if out_path:
             try:

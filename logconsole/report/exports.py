@@ -52,7 +52,7 @@ TIMESTAMP_DESC = {
 }
 
 
-def _rows(conn: Connection, where, with_raw: bool) -> Iterator[dict[str, Any]]:
+def export_rows(conn: Connection, where, with_raw: bool) -> Iterator[dict[str, Any]]:
     paths = {r.id: r.path for r in conn.execute(select(sources.c.id, sources.c.path))}
     for e in queries.iter_events(conn, where, with_raw=with_raw):
         d = {
@@ -79,7 +79,7 @@ def write_csv(conn: Connection, where, out: IO[str]) -> int:
     w = csv.writer(out, lineterminator="\n")
     w.writerow(COLUMNS)
     n = 0
-    for d in _rows(conn, where, False):
+    for d in export_rows(conn, where, False):
         w.writerow([csv_safe(d[c]) if d[c] is not None else "" for c in COLUMNS])
         n += 1
     return n
@@ -87,7 +87,7 @@ def write_csv(conn: Connection, where, out: IO[str]) -> int:
 
 def write_jsonl(conn: Connection, where, out: IO[str], *, with_raw: bool = False) -> int:
     n = 0
-    for d in _rows(conn, where, with_raw):
+    for d in export_rows(conn, where, with_raw):
         out.write(json.dumps(d, ensure_ascii=True, separators=(",", ":")) + "\n")
         n += 1
     return n
@@ -111,7 +111,7 @@ def _tags(conn: Connection) -> dict[str, list[str]]:
 def write_timesketch(conn: Connection, where, out: IO[str]) -> int:
     tags = _tags(conn)
     n = 0
-    for d in _rows(conn, where, False):
+    for d in export_rows(conn, where, False):
         us = d["ts_us"]
         rec = {
             "message": d["message"] or f"{d['actor'] or '?'} {d['action'] or '?'} {d['resource'] or ''}".strip(),
