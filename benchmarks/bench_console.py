@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import true  # noqa: E402
 
-from logconsole.ingest.timeparse import format_us  # noqa: E402
+from logconsole.util.timeparse import format_us  # noqa: E402
 from logconsole.store import aggregates, rawcodec, schema  # noqa: E402
 
 try:  # what the ingest puts in the full-text index (JSON values, not keys)
@@ -387,7 +387,7 @@ async def measure_console(path: Path, size=(120, 40), runs: int = 3, analytics: 
         top_ip = aggregates.facet(conn, true(), "src_ip", 2)[1].value
         lo, hi = aggregates.time_bounds(conn, true())
     eng.dispose()
-    from logconsole.ingest.timeparse import format_us as fmt
+    from logconsole.util.timeparse import format_us as fmt
 
     mid = (lo + hi) // 2
     filters = [

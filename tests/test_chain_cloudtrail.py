@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 
 from logconsole.analysis.chain.cloudtrail_digest import CloudTrailOptions, is_bucket, load_public_keys, verify_bucket
-from logconsole.ingest.timeparse import dt_to_us
+from logconsole.util.timeparse import dt_to_us
 from tests import chainfixtures as cf
 
 

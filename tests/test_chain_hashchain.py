@@ -333,7 +333,7 @@ def test_time_cache_equals_parse_time():
     from hypothesis import strategies as st
 
     from logconsole.analysis.chain.hashchain import _TimeCache
-    from logconsole.ingest.timeparse import parse_time
+    from logconsole.util.timeparse import parse_time
 
     cache = _TimeCache()
 

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from logconsole.ingest.pipeline import ingest_paths
-from logconsole.ingest.timeparse import parse_iso
+from logconsole.util.timeparse import parse_iso
 from logconsole.store.filter import FilterError, compile_filter, quote_value, term
 from logconsole.store.queries import count
 from logconsole.store.schema import events

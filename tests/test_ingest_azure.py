@@ -7,7 +7,7 @@ import json
 from sqlalchemy import select
 
 from logconsole.ingest.pipeline import ingest_paths
-from logconsole.ingest.timeparse import format_us
+from logconsole.util.timeparse import format_us
 from logconsole.store import rawcodec
 from logconsole.store.schema import events, quarantine
 

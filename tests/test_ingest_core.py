@@ -15,7 +15,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from logconsole.ingest.pipeline import ingest_paths
-from logconsole.ingest.timeparse import format_us
+from logconsole.util.timeparse import format_us
 from logconsole.store import rawcodec
 from logconsole.store.db import integrity_check, open_db
 from logconsole.store.queries import list_quarantine, list_sources

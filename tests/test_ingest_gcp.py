@@ -9,7 +9,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from logconsole.ingest.pipeline import ingest_paths
-from logconsole.ingest.timeparse import format_us
+from logconsole.util.timeparse import format_us
 from logconsole.store import rawcodec
 from logconsole.store.schema import events, quarantine
 
@@ -291,7 +291,7 @@ def test_bigquery_export_and_org_level_log(engine, tmp_path):
 
 def test_bigquery_time_with_utc_suffix_keeps_microseconds():
     # BigQuery exports write "YYYY-MM-DD HH:MM:SS.ffffff UTC"; all six digits must survive
-    from logconsole.ingest.timeparse import parse_time
+    from logconsole.util.timeparse import parse_time
 
     assert format_us(parse_time("2022-03-04 05:06:07.123456 UTC")) == "2022-03-04T05:06:07.123456Z"
     assert format_us(parse_time("2022-03-04 05:06:07.12 UTC")) == "2022-03-04T05:06:07.120Z"

@@ -8,7 +8,7 @@ from datetime import datetime, UTC
 from sqlalchemy import select
 
 from logconsole.ingest.pipeline import ingest_paths
-from logconsole.ingest.timeparse import format_us
+from logconsole.util.timeparse import format_us
 from logconsole.store.schema import events, quarantine, sources
 
 from .conftest import REALDATA

@@ -23,7 +23,7 @@ HOSTILE_BUCKET = "b[reverse]x[/reverse]\x1b[31m"
 
 
 def iso(us: int) -> str:
-    from logconsole.ingest.timeparse import format_us
+    from logconsole.util.timeparse import format_us
 
     return format_us(us)
 

@@ -96,8 +96,8 @@ def histogram(query, buckets, since, until, as_json, db_path):
       logconsole histogram outcome:failure --buckets 24
       logconsole histogram ip:203.0.113.77 --since 2026-03-14T01:00:00Z --until 2026-03-14T02:00:00Z --json
     """
-    from logconsole.ingest.base import ParseError
-    from logconsole.ingest.timeparse import format_us, parse_iso
+    from logconsole.util.errors import ParseError
+    from logconsole.util.timeparse import format_us, parse_iso
     from logconsole.store import aggregates
 
     flt = _compile(query)

@@ -11,7 +11,7 @@ import click
 from logconsole.commands.common import (
     IngestProgress, db_option, emit_json, fail, ingest_warnings, json_option, open_engine, resolve_db, warn,
 )
-from logconsole.ingest.timeparse import format_us
+from logconsole.util.timeparse import format_us
 from logconsole.store.sanitize import one_line
 
 
@@ -49,7 +49,7 @@ def ingest(paths, fmt, mapping, year, tz, db_path, as_json):
     if year:
         options["year"] = year
     if tz:
-        from logconsole.ingest.timeparse import parse_tz
+        from logconsole.util.timeparse import parse_tz
 
         try:
             parse_tz(tz)

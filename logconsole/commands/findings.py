@@ -7,7 +7,7 @@ import sys
 import click
 
 from logconsole.commands.common import db_option, emit_json, fail, json_option, open_engine
-from logconsole.ingest.timeparse import format_us
+from logconsole.util.timeparse import format_us
 from logconsole.store.sanitize import inert, one_line
 
 SEVERITY_CHOICE = click.Choice(["info", "low", "medium", "high", "critical"], case_sensitive=False)

@@ -91,7 +91,7 @@ def grants_import(files, fmt, label, db_path, as_json):
 def grants_list(db_path, as_json):
     """List imported snapshots (the latest of each label is active)."""
     from logconsole.analysis.privileges.grants import list_snapshots
-    from logconsole.ingest.timeparse import format_us
+    from logconsole.util.timeparse import format_us
 
     engine = open_engine(db_path)
     with engine.connect() as conn:

@@ -21,8 +21,8 @@ def _tail(path: str, width: int) -> str:
 def _parse_at(value: str | None) -> int | None:
     if value is None:
         return None
-    from logconsole.ingest.base import ParseError
-    from logconsole.ingest.timeparse import parse_iso
+    from logconsole.util.errors import ParseError
+    from logconsole.util.timeparse import parse_iso
 
     try:
         return parse_iso(value)

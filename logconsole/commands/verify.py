@@ -149,12 +149,12 @@ def verify(paths, scheme, index_, from_index, hash_field, prev_field, seq_field,
     from logconsole.analysis.chain import hashchain, sequence
     from logconsole.analysis.chain.cloudtrail_digest import CloudTrailOptions, verify_bucket
     from logconsole.analysis.chain.model import exit_code, unverifiable
-    from logconsole.ingest.timeparse import parse_iso
+    from logconsole.util.timeparse import parse_iso
 
     started = int(time.time() * 1_000_000)
     if record_cp:
         from logconsole.analysis.chain.custody import record_checkpoint
-        from logconsole.ingest.timeparse import format_us
+        from logconsole.util.timeparse import format_us
 
         new_cp = record_checkpoint(open_engine(db_path), "manual")
         if not as_json:

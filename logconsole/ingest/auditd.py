@@ -37,7 +37,7 @@ from collections.abc import Iterator
 
 from logconsole.ingest.base import Event, Evidence, ParseError, Parser, Quarantined, register
 from logconsole.ingest.reader import Input, Sample, TruncatedInput
-from logconsole.ingest.timeparse import MAX_US, MIN_US
+from logconsole.util.timeparse import MAX_US, MIN_US
 from logconsole.store.sanitize import one_line
 
 #: records that only complement the main record of an event

@@ -27,7 +27,7 @@ from logconsole.ingest.jsonrecords import (
     as_str, clean_text, container_kind, first, parse_json_records, require_time, sample_objects, strip_head, utf8_sample,
 )
 from logconsole.ingest.reader import Input, Sample
-from logconsole.ingest.timeparse import parse_time
+from logconsole.util.timeparse import parse_time
 
 _CONTAINER_KEYS = ("records", "value")
 _CATEGORIES = {

@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 from collections.abc import Iterator
 
 from logconsole.ingest.reader import Input, Sample
+from logconsole.util.errors import ParseError as ParseError  # part of the parser interface
 
 
 @dataclass(slots=True)
@@ -73,10 +74,6 @@ class Quarantined:
 
 
 Item = Event | Quarantined
-
-
-class ParseError(Exception):
-    """A record that cannot be parsed; the message is the quarantine reason."""
 
 
 @dataclass(slots=True)

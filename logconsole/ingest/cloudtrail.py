@@ -20,7 +20,7 @@ from logconsole.ingest.base import (
 )
 from logconsole.ingest.jsonstream import ArrayProblem, iter_array_records, iter_json_lines
 from logconsole.ingest.reader import Input, Sample
-from logconsole.ingest.timeparse import parse_time
+from logconsole.util.timeparse import parse_time
 
 _SNIFF_KEYS = (b'"eventSource"', b'"eventName"', b'"userIdentity"', b'"awsRegion"', b'"eventVersion"')
 _RESOURCE_PARAMS = (

@@ -21,7 +21,7 @@ from logconsole.ingest.jsonrecords import (
     as_str, clean_text, container_kind, parse_json_records, require_time, sample_objects, strip_head, utf8_sample,
 )
 from logconsole.ingest.reader import Input, Sample
-from logconsole.ingest.timeparse import parse_time
+from logconsole.util.timeparse import parse_time
 
 #: google.rpc.Code names
 GRPC_CODES = {

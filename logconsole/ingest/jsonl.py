@@ -21,7 +21,7 @@ from logconsole.ingest.base import (
 )
 from logconsole.ingest.jsonstream import iter_json_lines
 from logconsole.ingest.reader import Input, Sample
-from logconsole.ingest.timeparse import parse_time
+from logconsole.util.timeparse import parse_time
 
 TARGETS = (
     "ts", "actor", "actor_type", "actor_uid", "action", "service", "outcome", "error_code", "session",

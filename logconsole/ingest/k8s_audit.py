@@ -20,7 +20,7 @@ from logconsole.ingest.base import (
 )
 from logconsole.ingest.jsonstream import iter_json_lines
 from logconsole.ingest.reader import Input, Sample
-from logconsole.ingest.timeparse import parse_time
+from logconsole.util.timeparse import parse_time
 
 _STAGE_RANK = {"ResponseComplete": 4, "Panic": 3, "ResponseStarted": 2, "RequestReceived": 1}
 WINDOW = 2048

@@ -31,7 +31,7 @@ from collections.abc import Iterator
 
 from logconsole.ingest.base import Event, Evidence, ParseError, Parser, Quarantined, norm_ip, register
 from logconsole.ingest.reader import Input, Sample, TruncatedInput
-from logconsole.ingest.timeparse import MAX_US, MIN_US, dt_to_us, parse_iso, parse_tz
+from logconsole.util.timeparse import MAX_US, MIN_US, dt_to_us, parse_iso, parse_tz
 from logconsole.store.sanitize import one_line
 
 _MONTHS = {m: i for i, m in enumerate(

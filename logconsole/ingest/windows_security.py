@@ -35,7 +35,7 @@ from logconsole.ingest.jsonrecords import (
     as_str, clean_text, container_kind, parse_json_records, sample_objects, strip_head, utf8_sample,
 )
 from logconsole.ingest.reader import Input, Sample
-from logconsole.ingest.timeparse import parse_iso, parse_time, parse_tz
+from logconsole.util.timeparse import parse_iso, parse_time, parse_tz
 
 _CONTAINER_KEYS = ("Events", "events", "records", "value")
 AUDIT_SUCCESS = 0x20000000000000

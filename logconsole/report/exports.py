@@ -26,7 +26,7 @@ from collections.abc import Iterator
 
 from sqlalchemy import Connection, select
 
-from logconsole.ingest.timeparse import format_us
+from logconsole.util.timeparse import format_us
 from logconsole.store import queries
 from logconsole.store.schema import sources
 

@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import Engine, func, select, text
 
 from logconsole import __version__
-from logconsole.ingest.timeparse import format_us
+from logconsole.util.timeparse import format_us
 from logconsole.report.escape import md, md_code, md_table, narrative_block
 from logconsole.report.integrations import OVERPRIVILEGE_MIN_GRANTED, OVERPRIVILEGE_RATIO, Privileges, index_checkpoint, verification_results
 from logconsole.report.readiness import by_format, source_readiness

@@ -26,7 +26,7 @@ from typing import Any
 
 from sqlalchemy import Engine, and_, case, func, or_, select
 
-from logconsole.ingest.timeparse import format_us
+from logconsole.util.timeparse import format_us
 from logconsole.report.integrations import Privileges, verification_results
 from logconsole.store import rawcodec
 from logconsole.store.schema import events, sources

@@ -30,6 +30,8 @@ from collections.abc import Callable
 from sqlalchemy import ColumnElement, and_, false, func, not_, or_, select, text, true
 
 from logconsole.store.schema import events, sources
+from logconsole.util.errors import ParseError
+from logconsole.util.timeparse import parse_iso
 
 
 class FilterError(ValueError):
@@ -118,9 +120,6 @@ _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
 def parse_when(v: Value, ctx: Context) -> int:
-    from logconsole.ingest.base import ParseError  # no Textual here; ingest is core
-    from logconsole.ingest.timeparse import parse_iso
-
     s = v.text.strip()
     if s == "now":
         return ctx.now_us

@@ -38,7 +38,7 @@ from typing import Any
 
 from logconsole.analysis.chain.model import TargetResult, unverifiable
 from logconsole.analysis.chain.textio import read_all
-from logconsole.ingest.timeparse import format_us, parse_iso
+from logconsole.util.timeparse import format_us, parse_iso
 
 SIDE_SUFFIX = ".head.json"
 REQUIRED = ("digestStartTime", "digestEndTime", "digestS3Bucket", "digestS3Object", "digestPublicKeyFingerprint",

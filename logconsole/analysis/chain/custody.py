@@ -29,7 +29,7 @@ from logconsole import __version__
 from logconsole.analysis.chain.merkle import BLOCK, CompactRange, leaf_hash, root_of
 from logconsole.analysis.chain.model import TargetResult, unverifiable
 from logconsole.ingest.pipeline import POST_INGEST
-from logconsole.ingest.timeparse import format_us
+from logconsole.util.timeparse import format_us
 from logconsole.store import rawcodec
 from logconsole.store.integrity_schema import custody_blocks, index_checkpoints
 from logconsole.store.schema import events, sources

@@ -33,7 +33,7 @@ from collections.abc import Iterator
 from logconsole.analysis.chain.canon import CANONS, CanonError
 from logconsole.analysis.chain.model import Failure, TargetResult, unverifiable
 from logconsole.analysis.chain.textio import iter_lines, open_text_error
-from logconsole.ingest.timeparse import format_us, parse_time
+from logconsole.util.timeparse import format_us, parse_time
 
 try:  # orjson parses ~2.5x faster; json stays the reference for what orjson refuses
     import orjson as _orjson

@@ -167,7 +167,7 @@ def _file_sources(conn, r: TargetResult) -> None:
 
 
 def _fmt(us: int | None) -> str:
-    from logconsole.ingest.timeparse import format_us
+    from logconsole.util.timeparse import format_us
 
     return format_us(us) if us else "?"
 

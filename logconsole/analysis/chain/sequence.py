@@ -26,7 +26,7 @@ from collections.abc import Iterable, Iterator
 
 from logconsole.analysis.chain.model import Failure, TargetResult, unverifiable
 from logconsole.analysis.chain.textio import iter_lines, read_all
-from logconsole.ingest.timeparse import format_us, parse_time
+from logconsole.util.timeparse import format_us, parse_time
 import itertools
 
 #: auditd writes records of a syscall as they are produced: lower serials may

@@ -36,7 +36,7 @@ from logconsole.analysis.privileges.model import Principal, Rule
 from logconsole.analysis.privileges.usage import ActorUsage, DeniedEvent, Used, UsageData, collect, event_ids
 from functools import lru_cache
 
-from logconsole.ingest.timeparse import format_us as _format_us
+from logconsole.util.timeparse import format_us as _format_us
 from logconsole.store.schema import events
 
 format_us = lru_cache(maxsize=200_000)(_format_us)

@@ -35,8 +35,8 @@ def _ptr(*parts: Any) -> str:
 def _time(value: Any) -> int | None:
     if not isinstance(value, str) or not value:
         return None
-    from logconsole.ingest.base import ParseError
-    from logconsole.ingest.timeparse import parse_iso
+    from logconsole.util.errors import ParseError
+    from logconsole.util.timeparse import parse_iso
 
     try:
         return parse_iso(value)

@@ -26,7 +26,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, DataTable, Footer, Input, OptionList, Select, Static, TextArea
 from textual.widgets.option_list import Option
 
-from logconsole.ingest.timeparse import format_us
+from logconsole.util.timeparse import format_us
 from logconsole.store import findings_schema as F
 from logconsole.store.sanitize import inert, one_line
 
@@ -721,8 +721,8 @@ class ExportScreen(ModalScreen[str | None]):
         if self.fmt == "markdown":
             at_text = self.query_one("#export-at", Input).value.strip()
             if at_text:
-                from logconsole.ingest.base import ParseError
-                from logconsole.ingest.timeparse import parse_iso
+                from logconsole.util.errors import ParseError
+                from logconsole.util.timeparse import parse_iso
 
                 try:
                     at_us = parse_iso(at_text)

@@ -27,8 +27,8 @@ from textual.screen import Screen
 from textual.widgets import Footer
 from textual.worker import get_current_worker
 
-from logconsole.ingest.base import ParseError
-from logconsole.ingest.timeparse import format_us, parse_iso
+from logconsole.util.errors import ParseError
+from logconsole.util.timeparse import format_us, parse_iso
 from logconsole.store import annotations as ann
 from logconsole.store.filter import Filter, FilterError, compile_filter, term
 from logconsole.store.sanitize import one_line

@@ -22,7 +22,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widget import Widget
 
-from logconsole.ingest.timeparse import format_us
+from logconsole.util.timeparse import format_us
 from logconsole.store.sanitize import one_line
 from logconsole.store.timeline import TimelineQuery, TimelineRow
 from logconsole.tui.keymap import bindings

@@ -38,7 +38,7 @@ from textual.reactive import reactive
 from textual.strip import Strip
 from textual.widget import Widget
 
-from logconsole.ingest.timeparse import format_us
+from logconsole.util.timeparse import format_us
 from logconsole.store import aggregates
 
 GLYPH_SUCCESS = "█"

@@ -6,7 +6,7 @@ import re
 from datetime import datetime, timedelta, timezone, tzinfo, UTC
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from logconsole.ingest.base import ParseError
+from logconsole.util.errors import ParseError
 
 UTC = UTC
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
