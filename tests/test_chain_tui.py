@@ -10,7 +10,8 @@ from logconsole.analysis.chain.hashchain import ChainOptions, verify_files
 from logconsole.analysis.chain.results import store_results
 from logconsole.ingest.pipeline import ingest_paths
 from logconsole.store.db import open_db
-from logconsole.tui.screens.integrity import FailureList, IntegrityScreen
+from logconsole.tui.screens.integrity import IntegrityScreen
+from logconsole.tui.widgets.failure_list import FailureList
 from tests import chainfixtures as cf
 from tests.tui_support import press, screen_text, settle, sync
 

@@ -51,7 +51,8 @@ def _cell_text(table: DataTable, row: int, col: int) -> str:
 
 
 def test_actors_list_detail_and_enter_gives_a_timeline_filter(demo):
-    from logconsole.tui.screens.actors import ActorDetailScreen, ActorsScreen
+    from logconsole.tui.screens.actor_detail import ActorDetailScreen
+    from logconsole.tui.screens.actors import ActorsScreen
 
     async def run():
         app = Host(lambda: ActorsScreen(demo))
@@ -92,7 +93,8 @@ def test_actors_list_detail_and_enter_gives_a_timeline_filter(demo):
 
 
 def test_detail_finding_enter_selects_evidence_and_policy_modal(demo):
-    from logconsole.tui.screens.actors import ActorDetailScreen, PolicyScreen
+    from logconsole.tui.screens.actor_detail import ActorDetailScreen
+    from logconsole.tui.screens.policy import PolicyScreen
 
     async def run():
         app = Host(lambda: ActorDetailScreen(demo, "system:serviceaccount:ns1:sa1"))
@@ -153,7 +155,8 @@ def test_hostile_actor_names_are_inert(engine):
 
 def test_window_comes_from_the_timeline_filter(demo):
     """since:/until: in the timeline's filter become the privilege window."""
-    from logconsole.tui.screens.actors import ActorsScreen, window_from_filter
+    from logconsole.tui.screens.actors import ActorsScreen
+    from logconsole.tui.screens.actors_common import window_from_filter
 
     assert window_from_filter("actor:x since:2017-09-11T20:00:00Z") == (1505160000000000, None)
     assert window_from_filter("nothing here") == (None, None)

@@ -15,7 +15,8 @@ from logconsole.store import annotations as A
 from logconsole.store import findings_schema as F
 from logconsole.store import queries
 from logconsole.store.db import open_db
-from logconsole.tui.screens.findings import FindingsScreen, ReadinessScreen
+from logconsole.tui.screens.findings import FindingsScreen
+from logconsole.tui.screens.readiness import ReadinessScreen
 
 SIZES = [(80, 24), (160, 48)]
 

@@ -17,8 +17,10 @@ from logconsole.store import annotations as A
 from logconsole.store import findings_schema as F
 from logconsole.store import queries
 from logconsole.store.db import open_db
-from logconsole.tui.screens.findings import ChoiceScreen as PickScreen
-from logconsole.tui.screens.findings import ExportScreen, FindingsScreen, NarrativeScreen
+from logconsole.tui.screens.choice import ChoiceScreen as PickScreen
+from logconsole.tui.screens.export import ExportScreen
+from logconsole.tui.screens.findings import FindingsScreen
+from logconsole.tui.screens.narrative import NarrativeScreen
 
 
 def sync(fn):
@@ -225,7 +227,7 @@ async def test_export_dialog_reports_bad_time(case):
 
 @sync
 async def test_readiness_screen(case):
-    from logconsole.tui.screens.findings import ReadinessScreen
+    from logconsole.tui.screens.readiness import ReadinessScreen
 
     eng, _ = case
     app = Host(eng)
@@ -285,15 +287,14 @@ async def test_add_marked_to_existing_and_new_finding(case):
             assert len(F.finding_event_ids(conn, fid)) == 2
 
 
-def test_keymap_entries_cover_every_binding():
-    from logconsole.tui.screens.findings import FINDINGS_KEYS, keymap_entries
+def test_findings_keys_come_from_the_action_table():
+    from logconsole.tui.actions import actions_of, help_rows
 
-    km = keymap_entries()
-    assert [k.action for k in km["Findings"]] == [a for _k, a, _d in FINDINGS_KEYS]
-    actions = {b.action for b in FindingsScreen.BINDINGS}
-    assert actions == {a for _k, a, _d in FINDINGS_KEYS}
-    for a in actions:
-        assert hasattr(FindingsScreen, f"action_{a}")
+    table = actions_of("FindingsScreen")
+    assert [b.action for b in FindingsScreen.BINDINGS] == [a.action for a in table]
+    for a in table:
+        assert hasattr(FindingsScreen, f"action_{a.action}")
+    assert [r for r in help_rows() if r[0] == "Findings"] == [("Findings", a.display, a.description) for a in table]
 
 
 @sync

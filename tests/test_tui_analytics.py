@@ -208,12 +208,24 @@ class FacetApp(App):
         self.engine = engine
         self.where = where
         self.drills: list[FacetPanel.DrillDown] = []
+        self.breadcrumb: list[str] = []
 
     def compose(self) -> ComposeResult:
         yield FacetPanel(self.engine, self.where)
 
     def on_facet_panel_drill_down(self, msg: FacetPanel.DrillDown) -> None:
         self.drills.append(msg)
+
+    def on_facet_panel_frequency_requested(self, msg: FacetPanel.FrequencyRequested) -> None:
+        # the host decides: the whole frequency table, whose value drills down like a facet value
+        panel = msg.panel
+        screen = FrequencyScreen(self.engine, panel.where, msg.field, self.breadcrumb)
+
+        def done(term):
+            if term is not None and screen.selected is not None:
+                self.drills.append(FacetPanel.DrillDown(panel, msg.field, screen.selected.value))
+
+        self.push_screen(screen, done)
 
 
 @sync
@@ -240,7 +252,7 @@ async def test_facets_show_top_values_and_drill_down(engine):
         await pilot.pause()
         assert app.drills[-1].field == "action" and app.drills[-1].value == p.current.value
         # Shift+F: the full frequency table of that facet; Enter there drills down the same way
-        p.breadcrumb = ["outcome:success"]
+        app.breadcrumb = ["outcome:success"]
         await pilot.press("F")
         await settle(pilot, freq_ready(app))
         assert app.screen.column == "action" and "outcome:success" in str(app.screen.query_one("#freq-crumbs").render())
@@ -333,7 +345,7 @@ async def test_frequency_enter_returns_term_and_q_goes_back(engine):
 
 @sync
 async def test_frequency_pages_a_high_cardinality_column(engine, tmp_path, monkeypatch):
-    import logconsole.tui.screens.frequency as freq
+    import logconsole.tui.widgets.frequency_table as freq
 
     eng = open_db(tmp_path / "many.db")
     insert_events(eng, [dict(ts_us=T0 + i, resource=f"r{i:05d}", actor="x" if i % 2 else "y") for i in range(1200)])
@@ -422,7 +434,7 @@ def test_breadcrumb_forms():
 def test_fit_value_cuts_long_and_wide_values_safely():
     from rich.cells import cell_len
 
-    from logconsole.tui.widgets.facets import fit_value
+    from logconsole.tui.cells import fit_value
 
     assert fit_value("arn:aws:iam::111122223333:user/alice", 20, "actor") == "…22223333:user/alice"
     assert fit_value("GetObject", 6, "action") == "GetOb…"

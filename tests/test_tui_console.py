@@ -15,9 +15,9 @@ from textual.widget import Widget
 from logconsole.store import annotations as ann
 from logconsole.store.filter import term
 from logconsole.store.schema import events
-from logconsole.tui import optional
+from logconsole.tui import screen_list
 from logconsole.tui.app import create_app
-from logconsole.tui.keymap import KEYMAP
+from logconsole.tui.actions import TARGETS, actions_of, palette_actions
 from logconsole.tui.screens.detail import EventDetailScreen
 from logconsole.tui.screens.help import HelpScreen
 from logconsole.tui.screens.marks import MarksScreen
@@ -370,9 +370,11 @@ async def test_help_lists_every_key(case):
         await press(app, pilot, "question_mark")
         assert isinstance(app.screen, HelpScreen)
         text = screen_text(app)
-        for ctx, keys in KEYMAP.items():
-            assert ctx in text
-            for k in keys:
+        for t in TARGETS:
+            if not t.help:
+                continue
+            assert t.title in text
+            for k in actions_of(t.name):
                 assert k.description[:40] in text.replace("\n", " ") or k.description[:30] in text, k
         for field in ("actor:", "marked:", "tag:", "note:", "since:", "extra.KEY:"):
             assert field in text
@@ -386,20 +388,13 @@ async def test_command_palette_covers_every_action(case):
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         titles = {c.title for c in app.get_system_commands(app.screen)}
-        for ctx in ("Timeline", "Event list"):
-            for k in KEYMAP[ctx]:
-                if k.palette:
-                    assert k.description.split(" (")[0] in titles, k
-                    target = app.screen if ctx == "Timeline" else evlist(app)
-                    assert hasattr(target, f"action_{k.action}") or hasattr(app, f"action_{k.action}"), k
-        for ctx in ("Event detail", "Field picker", "Marks list", "Saved views", "Help"):
-            from logconsole.tui.screens import detail, help as help_mod, marks, views
-
-            cls = {"Event detail": detail.EventDetailScreen, "Marks list": marks.MarksScreen,
-                   "Saved views": views.ViewsScreen, "Help": help_mod.HelpScreen,
-                   "Field picker": detail.FieldPickScreen}[ctx]
-            for k in KEYMAP[ctx]:
-                assert hasattr(cls, f"action_{k.action}"), k
+        offered = palette_actions("TimelineScreen")
+        assert {t.name for t, _ in offered} == {"TimelineScreen", "EventList"}
+        for t, k in offered:
+            assert k.description.split(" (")[0] in titles, k
+            target = app.screen if t.name == "TimelineScreen" else evlist(app)
+            name = k.action.split("(")[0]
+            assert hasattr(target, f"action_{name}") or hasattr(app, f"action_{name}"), k
         await press(app, pilot, "ctrl+p")
         await type_text(app, pilot, "Show failures")
         await press(app, pilot, "enter")
@@ -408,16 +403,16 @@ async def test_command_palette_covers_every_action(case):
 
 # ---------------------------------------------------------------- other screens and widgets
 class FakeFrequency(ModalScreen):
-    def __init__(self, engine, column=None, where=None):
+    def __init__(self, view):
         super().__init__()
-        self.column = column
+        self.column = view.column
 
     def on_mount(self):
         self.dismiss('ip:"10.0.0.2"' if self.column == "src_ip" else None)
 
 
 class FakeActors(ModalScreen):
-    def __init__(self, engine):
+    def __init__(self, view):
         super().__init__()
 
     def on_mount(self):
@@ -440,9 +435,9 @@ class FacetPanel(Widget):
 
 @sync
 async def test_subscreens_and_analytics_messages(case, monkeypatch):
-    monkeypatch.setattr(optional, "FrequencyScreen", FakeFrequency)
-    monkeypatch.setattr(optional, "ActorsScreen", FakeActors)
-    monkeypatch.setattr(optional, "IntegrityScreen", None)
+    monkeypatch.setitem(screen_list.SCREENS, "frequency",
+                        screen_list.ScreenEntry("frequency", "frequency", FakeFrequency, drill=True))
+    monkeypatch.setitem(screen_list.SCREENS, "actors", screen_list.ScreenEntry("actors", "actors", FakeActors))
     app = make_app(case)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
@@ -453,8 +448,6 @@ async def test_subscreens_and_analytics_messages(case, monkeypatch):
         assert tl(app).count == sum(1 for r in standard_records() if r.get("errorCode") and r["sourceIPAddress"] == "10.0.0.2")
         await press(app, pilot, "A")
         assert tl(app).current_text == f'actor:"{ALICE}"'
-        await press(app, pilot, "I")
-        assert any("not installed" in n.message for n in app._notifications)
         # messages from the histogram and the facet panel
         tl(app).post_message(FacetPanel.DrillDown("action", "GetObject"))
         await settle(app, pilot)
@@ -472,8 +465,6 @@ async def test_subscreens_and_analytics_messages(case, monkeypatch):
 
 @sync
 async def test_real_analytics_widgets_get_the_filter(case):
-    if optional.Histogram is None or optional.FacetPanel is None:
-        pytest.skip("tui-analytics widgets not installed yet")
     app = make_app(case, analytics=True)
     async with app.run_test(size=(160, 48)) as pilot:
         await settle(app, pilot)
@@ -512,8 +503,7 @@ async def _analytics_quiet(app, pilot):
 
 @sync
 async def test_hostile_records_are_inert_everywhere(case):
-    analytics = optional.Histogram is not None and optional.FacetPanel is not None
-    app = make_app(case, analytics=analytics)  # the whole screen, histogram and facets included
+    app = make_app(case, analytics=True)  # the whole screen, histogram and facets included
     async with app.run_test(size=(160, 48)) as pilot:
         await settle(app, pilot)
         tl(app).apply_filter(HOSTILE_FILTER)

@@ -6,7 +6,7 @@ from textual.widgets import Input
 
 from logconsole.store import findings_schema as F
 from logconsole.tui.app import create_app
-from logconsole.tui.screens.findings import ChoiceScreen
+from logconsole.tui.screens.choice import ChoiceScreen
 
 from .tui_support import build_index, press, settle
 

@@ -17,18 +17,7 @@ from textual.screen import Screen
 from logconsole.store import annotations as ann
 from logconsole.store.sanitize import one_line
 from logconsole.tui.inert_filter import InertFilter
-from logconsole.tui.keymap import KEYMAP, key_label
-
-#: screen class name -> keymap contexts offered in the command palette
-PALETTE_CONTEXTS = {
-    "TimelineScreen": ("Timeline", "Event list"),
-    "EventDetailScreen": ("Event detail",),
-    "FieldPickScreen": ("Field picker",),
-    "MarksScreen": ("Marks list",),
-    "ViewsScreen": ("Saved views",),
-    "HelpScreen": ("Help",),
-}
-
+from logconsole.tui.actions import keys_shown, palette_actions
 
 def palette_text(text: str, limit: int = 200) -> str:
     """Text for the command palette, which parses markup: one inert line with every ``[`` escaped
@@ -160,24 +149,18 @@ class LogConsoleApp(App[None]):
     # ---------------------------------------------------------------- command palette
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        contexts = PALETTE_CONTEXTS.get(type(screen).__name__, ())
-        for ctx in contexts:
+        for target, k in palette_actions(type(screen).__name__):
             namespace = screen
-            if ctx == "Event list":
-                from logconsole.tui.widgets.event_list import EventList
-
-                found = screen.query(EventList)
+            if target.name != type(screen).__name__:  # a widget on this screen
+                found = screen.query(target.name)
                 if not found:
                     continue
                 namespace = found.first()
-            for k in KEYMAP[ctx]:
-                if not k.palette:
-                    continue
-                yield SystemCommand(
-                    palette_text(k.description.split(" (")[0]),
-                    palette_text(f"{k.description}  [key: {k.display or key_label(k.keys)}]"),
-                    partial(self.run_action, k.action, namespace),
-                )
+            yield SystemCommand(
+                palette_text(k.description.split(" (")[0]),
+                palette_text(f"{k.description}  [key: {keys_shown(k)}]"),
+                partial(self.run_action, k.action, namespace),
+            )
         if type(screen).__name__ == "TimelineScreen":
             with self.engine.connect() as conn:
                 views = ann.list_views(conn)

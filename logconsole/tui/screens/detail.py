@@ -12,8 +12,6 @@ applies as a new filter.
 from __future__ import annotations
 
 import json
-import re
-from dataclasses import dataclass
 from collections.abc import Callable
 
 from rich.console import Group
@@ -22,122 +20,20 @@ from rich.table import Table
 from rich.text import Text
 from sqlalchemy import Engine
 from textual.app import ComposeResult
-from textual.containers import Vertical, VerticalScroll
-from textual.screen import ModalScreen, Screen
-from textual.widgets import Footer, OptionList, Static
-from textual.widgets.option_list import Option
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Static
 
 from logconsole.util.timeparse import format_us
 from logconsole.store import annotations as ann
 from logconsole.store.filter import term
 from logconsole.store.queries import get_event, record_ref
 from logconsole.store.sanitize import inert, one_line
-from logconsole.tui.keymap import bindings
+from logconsole.tui.actions import bindings
+from logconsole.tui.screens.field_pick import FIELD_ROWS, FieldPickScreen, Pivot, field_choices
 
 RAW_DISPLAY_CAP = 60_000  # characters highlighted; larger records are cut (y copies all)
 WINDOW_US = 5 * 60 * 1_000_000
-
-#: (label, event key) rows of the fields table, in order
-FIELD_ROWS = [
-    ("time", "ts_us"), ("time as written", "ts_raw"), ("format", "format"), ("service", "service"),
-    ("action", "action"), ("outcome", "outcome"), ("error", "error_code"), ("actor", "actor"),
-    ("actor type", "actor_type"), ("actor id", "actor_uid"), ("session", "session"),
-    ("target user", "target_user"), ("source IP", "src_ip"), ("user agent", "user_agent"), ("host", "host"),
-    ("resource", "resource"), ("account", "account"), ("region", "region"), ("record id", "record_id"),
-    ("message", "message"),
-]
-
-
-@dataclass
-class Pivot:
-    """A new filter requested from the detail screen."""
-
-    filter: str
-    label: str
-    focus_event: int | None = None
-    add: bool = False  # True: AND it onto the current filter; False: replace the filter
-
-
-#: event key -> filter field, for "filter by this value"
-FILTER_FIELD = {
-    "format": "format", "service": "service", "action": "action", "outcome": "outcome", "error_code": "error",
-    "actor": "actor", "actor_type": "actor_type", "actor_uid": "actor_uid", "session": "session",
-    "target_user": "target", "src_ip": "ip", "user_agent": "ua", "host": "host", "resource": "resource",
-    "account": "account", "region": "region", "record_id": "record",
-}
-
-
-def field_choices(ev: dict) -> list[tuple[str, str, str]]:
-    """(label, filter field, value) of every filterable value of the event, in display order."""
-    out = []
-    for label, key in FIELD_ROWS:
-        field = FILTER_FIELD.get(key)
-        v = ev.get(key)
-        if field and v not in (None, ""):
-            out.append((label, field, str(v)))
-    for k in sorted(ev.get("extra") or {}):
-        v = ev["extra"][k]
-        if isinstance(v, (str, int)) and not isinstance(v, bool) and str(v) != "" and \
-                re.fullmatch(r"[A-Za-z_][\w]*", str(k)):
-            out.append((f"extra.{k}", f"extra.{k}", str(v)))
-    return out
-
-
-class FieldPickScreen(ModalScreen["Pivot | None"]):
-    """Pick one of the event's values: Enter filters by it, + adds it to the filter, y copies it."""
-
-    BINDINGS = bindings("Field picker")
-
-    def __init__(self, choices: list[tuple[str, str, str]], event_id: int) -> None:
-        super().__init__()
-        self.choices = choices
-        self.event_id = event_id
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="pick-box", classes="dialog"):
-            yield Static(Text("Enter filter by it · + add it to the filter · y copy · Esc back", style="bold"))
-            width = max((len(label) for label, _, _ in self.choices), default=8)
-            options = []
-            for i, (label, _, value) in enumerate(self.choices):
-                t = Text(label.ljust(width) + "  ", style="bold")
-                t.append(one_line(value, 300))
-                options.append(Option(t, id=str(i)))
-            yield OptionList(*options, id="pick-list")
-
-    def on_mount(self) -> None:
-        ol = self.query_one(OptionList)
-        ol.focus()
-        if self.choices:
-            ol.highlighted = 0
-
-    def _current(self) -> tuple[str, str, str] | None:
-        ol = self.query_one(OptionList)
-        return self.choices[ol.highlighted] if ol.highlighted is not None and self.choices else None
-
-    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        event.stop()
-        self.action_filter()
-
-    def _pivot(self, add: bool) -> None:
-        c = self._current()
-        if c is not None:
-            label, field, value = c
-            clause = term(field, value)
-            self.dismiss(Pivot(clause, clause if add else f"{label} {one_line(value, 40)}", self.event_id, add=add))
-
-    def action_filter(self) -> None:
-        self._pivot(False)
-
-    def action_add(self) -> None:
-        self._pivot(True)
-
-    def action_copy(self) -> None:
-        c = self._current()
-        if c is not None:
-            self.app.copy_value(c[2], c[0])
-
-    def action_back(self) -> None:
-        self.dismiss(None)
 
 
 def pretty_raw(raw: str, fmt: str) -> tuple[str, str]:
@@ -239,7 +135,7 @@ def annotation_text(a: dict | None) -> Text:
 class EventDetailScreen(Screen["Pivot | None"]):
     """The event detail.  *step* moves the timeline cursor and returns the new event id."""
 
-    BINDINGS = bindings("Event detail")
+    BINDINGS = bindings("EventDetailScreen")
 
     def __init__(self, engine: Engine, event_id: int, *, step: Callable[[int], int | None] | None = None) -> None:
         super().__init__()

@@ -1,8 +1,4 @@
-"""`?`: every key of the console, generated from :mod:`logconsole.tui.keymap`.
-
-Keys of the histogram and facet widgets (built by tui-analytics) are read from
-their ``BINDINGS`` when those widgets are installed, so the help never lies.
-"""
+"""`?`: every key of the console, generated from :mod:`logconsole.tui.actions`, and the filter fields."""
 
 from __future__ import annotations
 
@@ -14,8 +10,8 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from logconsole.tui import optional
-from logconsole.tui.keymap import bindings, help_rows, key_label
+from logconsole.store import filter as flt
+from logconsole.tui.actions import bindings, help_rows
 
 INTRO = (
     "logconsole - keyboard-only investigation console.  Every action is also in the command palette "
@@ -24,38 +20,8 @@ INTRO = (
 )
 
 
-def _widget_rows() -> list[tuple[str, str, str]]:
-    """Keys of the widgets and screens other areas build, read from their BINDINGS."""
-    rows = []
-    sources = (
-        ("Histogram (focused)", (optional.Histogram,)),
-        ("Facets (focused)", (optional.FacetPanel,)),
-        ("Frequency table (Shift+F)", (optional.FrequencyScreen, optional.FrequencyTable)),
-        ("Actors screen (A)", (optional.ActorsScreen,)),
-        ("Integrity screen (I)", (optional.IntegrityScreen,)),
-        ("Findings screen (R)", (optional.FindingsScreen,)),
-    )
-    for title, classes in sources:
-        seen: set[str] = set()
-        for cls in classes:
-            if cls is None:
-                continue
-            for b in getattr(cls, "BINDINGS", []):
-                key = b.key if hasattr(b, "key") else b[0]
-                desc = b.description if hasattr(b, "description") else (b[2] if len(b) > 2 else "")
-                if not desc or key in seen:
-                    continue
-                seen.add(key)
-                rows.append((title, key_label(key), desc))
-    return rows
-
-
 def _filter_rows() -> list[tuple[str, str, str]]:
-    """The filter language's fields with their help (including fields other areas register)."""
-    try:
-        from logconsole.store import filter as flt
-    except ImportError:  # pragma: no cover
-        return []
+    """The filter language's fields with their help."""
     rows = []
     for name in flt.field_names():
         spec = flt.FIELDS[name]
@@ -68,9 +34,9 @@ def _filter_rows() -> list[tuple[str, str, str]]:
 def help_table() -> Group:
     """One titled key table per context, then the filter fields."""
     sections: dict[str, list[tuple[str, str]]] = {}
-    for ctx, keys, desc in help_rows() + _widget_rows() + _filter_rows():
+    for ctx, keys, desc in help_rows() + _filter_rows():
         sections.setdefault(ctx, []).append((keys, desc))
-    width = 14  # fixed, so other areas' keys cannot reflow this screen
+    width = 14  # fixed: a long key list never reflows the descriptions
     parts = []
     for ctx, rows in sections.items():
         parts.append(Text(ctx, style="bold underline"))
@@ -85,7 +51,7 @@ def help_table() -> Group:
 
 
 class HelpScreen(Screen[None]):
-    BINDINGS = bindings("Help")
+    BINDINGS = bindings("HelpScreen")
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-scroll"):

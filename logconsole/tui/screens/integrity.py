@@ -16,136 +16,18 @@ never as markup.
 
 from __future__ import annotations
 
-from rich.segment import Segment
-from rich.style import Style
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.geometry import Region, Size
 from textual.message import Message
-from textual.reactive import reactive
 from textual.screen import Screen
-from textual.scroll_view import ScrollView
-from textual.strip import Strip
 from textual.widgets import DataTable, Footer, Static
 
-from logconsole.analysis.chain.model import Failure, TargetResult
+from logconsole.analysis.chain.model import TargetResult
 from logconsole.analysis.chain.results import latest_results, timeline_filter, unverified_sources
 from logconsole.store.sanitize import one_line
-
-STATUS_STYLE = {
-    "intact": "bold green",
-    "consistent": "bold cyan",
-    "tampered": "bold red",
-    "unverifiable": "bold yellow",
-    "not verified": "dim",
-}
-
-
-class FailureList(ScrollView, can_focus=True):
-    """Virtual list of one target's failures (and explained anomalies)."""
-
-    DEFAULT_CSS = """
-    FailureList { height: 1fr; background: $surface; }
-    FailureList > .failures--kind { color: $error; text-style: bold; }
-    FailureList > .failures--explained { color: $text-muted; }
-    FailureList > .failures--where { color: $text; }
-    FailureList > .failures--cursor { background: $accent 50%; }
-    FailureList > .failures--empty { color: $text-muted; text-style: italic; }
-    """
-    COMPONENT_CLASSES = {"failures--kind", "failures--explained", "failures--where", "failures--cursor",
-                         "failures--empty"}
-    BINDINGS = [
-        Binding("up,k", "move(-1)", "Up", show=False),
-        Binding("down,j", "move(1)", "Down", show=False),
-        Binding("pageup", "page(-1)", "Page up", show=False),
-        Binding("pagedown", "page(1)", "Page down", show=False),
-        Binding("home,g", "edge(0)", "First", show=False),
-        Binding("end,G", "edge(1)", "Last", show=False),
-    ]
-
-    cursor = reactive(0)
-
-    def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id)
-        self.items: list[Failure] = []
-        self.empty_text = "no target selected"
-
-    def set_items(self, items: list[Failure], empty_text: str) -> None:
-        self.items = items
-        self.empty_text = empty_text
-        self.virtual_size = Size(self.size.width, max(1, len(items)))
-        self.cursor = 0
-        self.scroll_to(0, 0, animate=False)
-        self.refresh()
-
-    def validate_cursor(self, value: int) -> int:
-        return max(0, min(value, len(self.items) - 1)) if self.items else 0
-
-    def watch_cursor(self, _old: int, new: int) -> None:
-        self.scroll_to_region(Region(0, new, 1, 1), animate=False, force=True)
-        self.refresh()
-
-    def action_move(self, delta: int) -> None:
-        self.cursor += delta
-
-    def action_page(self, direction: int) -> None:
-        self.cursor += direction * max(1, self.scrollable_content_region.height)
-
-    def action_edge(self, end: int) -> None:
-        self.cursor = len(self.items) - 1 if end else 0
-
-    @property
-    def current(self) -> Failure | None:
-        return self.items[self.cursor] if self.items else None
-
-    def on_resize(self, _event) -> None:
-        self.virtual_size = Size(self.size.width, max(1, len(self.items)))
-
-    def _style(self, name: str) -> Style:
-        return self.get_component_rich_style(name, partial=True)
-
-    def render_line(self, y: int) -> Strip:
-        width = self.scrollable_content_region.width
-        base = self.rich_style
-        _, sy = self.scroll_offset
-        i = sy + y
-        if not self.items:
-            if y == 0:
-                return Strip([Segment("  " + self.empty_text, base + self._style("failures--empty"))]).adjust_cell_length(width, base)
-            return Strip.blank(width, base)
-        if i >= len(self.items):
-            return Strip.blank(width, base)
-        f = self.items[i]
-        where = []
-        if f.line is not None:
-            where.append(f"line {f.line}")
-        if f.seq is not None:
-            where.append(f"seq {f.seq}")
-        if f.event_id is not None:
-            where.append(f"event {f.event_id}")
-        if f.file and f.line is None:
-            where.append(one_line(f.file, 60))
-        kind_style = self._style("failures--explained" if f.explained else "failures--kind")
-        detail = one_line(f.detail, 400)
-        if f.explained:
-            detail += f"  [explained: {one_line(f.explained, 120)}]"
-        segs = [
-            Segment(f" {f.kind:<16}", base + kind_style),
-            Segment(f"{' '.join(where):<28} ", base + self._style("failures--where")),
-            Segment(detail, base + (self._style("failures--explained") if f.explained else Style())),
-        ]
-        if i == self.cursor and self.has_focus:
-            cur = self._style("failures--cursor")
-            segs = [Segment(s.text, (s.style or base) + cur) for s in segs]
-        return Strip(segs).adjust_cell_length(width, base)
-
-    def on_focus(self) -> None:
-        self.refresh()
-
-    def on_blur(self) -> None:
-        self.refresh()
+from logconsole.tui.widgets.failure_list import STATUS_STYLE, FailureList
+from logconsole.tui.actions import bindings
 
 
 class IntegrityScreen(Screen[str | None]):
@@ -158,14 +40,7 @@ class IntegrityScreen(Screen[str | None]):
     IntegrityScreen > #integrity-detail { height: auto; max-height: 6; padding: 0 1; color: $text-muted; }
     IntegrityScreen > #integrity-failures-title { height: 1; padding: 0 1; background: $panel; }
     """
-    BINDINGS = [
-        Binding("escape,q", "close", "Back"),
-        Binding("enter", "open", "Open in timeline"),
-        Binding("tab", "switch", "Targets/failures"),
-        Binding("i", "verify_index", "Verify index"),
-        Binding("s", "verify_sequences", "Sequence check"),
-        Binding("r", "reload", "Reload"),
-    ]
+    BINDINGS = bindings("IntegrityScreen")
 
     class Loaded(Message):
         """Results arrived (tests wait for it)."""

@@ -15,12 +15,12 @@ from logconsole.util.timeparse import format_us
 from logconsole.store import annotations as ann
 from logconsole.store.schema import events
 from logconsole.store.sanitize import one_line
-from logconsole.tui.keymap import bindings
+from logconsole.tui.actions import bindings
 from logconsole.tui.widgets.event_list import short_actor
 
 
 class MarksScreen(Screen[int | None]):
-    BINDINGS = bindings("Marks list")
+    BINDINGS = bindings("MarksScreen")
 
     def __init__(self, engine: Engine) -> None:
         super().__init__()

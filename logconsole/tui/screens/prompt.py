@@ -6,13 +6,13 @@ from collections.abc import Callable
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
 from logconsole.store.sanitize import one_line
 from logconsole.tui.widgets.filter_bar import QuietInput
+from logconsole.tui.actions import bindings
 
 
 class PromptScreen(ModalScreen[str | None]):
@@ -22,7 +22,7 @@ class PromptScreen(ModalScreen[str | None]):
     shows it and refuses to submit.
     """
 
-    BINDINGS = [Binding("escape", "cancel", "cancel", show=False)]
+    BINDINGS = bindings("PromptScreen")
 
     def __init__(
         self,

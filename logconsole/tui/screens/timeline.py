@@ -6,11 +6,13 @@ it and puts the cursor back on the event it was on.  Loading a filter (count +
 first page) runs in a thread worker; the previous results stay on screen until
 the new ones are ready, and an invalid filter never replaces them.
 
-Messages handled from other engineers' widgets:
+Messages handled from the widgets:
 ``Histogram.RangeSelected(start_us, end_us)`` -> adds ``since:/until:``;
-``FacetPanel.DrillDown(field, value)`` -> adds ``field:"value"``.
-Screens pushed from here (Actors ``A``, Integrity ``I``, Findings ``R``,
-Frequency ``Shift+F``) dismiss with a filter string or None.
+``FacetPanel.DrillDown(field, value)`` -> adds ``field:"value"``;
+``FacetPanel.FrequencyRequested(field)`` -> opens the frequency table.
+The screens of :mod:`logconsole.tui.screen_list` (Actors ``A``, Integrity
+``I``, Findings ``R``, Frequency ``Shift+F``) dismiss with a filter string or
+None.
 """
 
 from __future__ import annotations
@@ -30,13 +32,16 @@ from textual.worker import get_current_worker
 from logconsole.util.errors import ParseError
 from logconsole.util.timeparse import format_us, parse_iso
 from logconsole.store import annotations as ann
-from logconsole.store.filter import Filter, FilterError, compile_filter, term
+from logconsole.store.aggregates import drill_term
+from logconsole.store.filter import Filter, FilterError, compile_filter
 from logconsole.store.sanitize import one_line
 from logconsole.store.timeline import TimelineQuery, total_events
-from logconsole.tui import optional
-from logconsole.tui.keymap import bindings
+from logconsole.tui.actions import bindings
+from logconsole.tui.screen_list import SCREENS, ViewContext
 from logconsole.tui.widgets.event_list import COLUMNS, EventHeader, EventList, cell_value
+from logconsole.tui.widgets.facets import FacetPanel
 from logconsole.tui.widgets.filter_bar import FilterBar
+from logconsole.tui.widgets.histogram import Histogram
 
 FACETS_MIN_WIDTH = 140
 HISTOGRAM_MIN_HEIGHT = 30
@@ -91,7 +96,7 @@ def parse_jump(text: str, current_ts: int | None) -> int:
 
 
 class TimelineScreen(Screen[None]):
-    BINDINGS = bindings("Timeline")
+    BINDINGS = bindings("TimelineScreen")
 
     def __init__(self, engine: Engine, *, initial_filter: str = "") -> None:
         super().__init__()
@@ -109,14 +114,14 @@ class TimelineScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield FilterBar(self.engine, id="filter-bar")
         analytics = getattr(self.app, "analytics", True)
-        if analytics and optional.Histogram is not None:
-            yield optional.construct(optional.Histogram, self.engine, id="histogram")
+        if analytics:
+            yield Histogram(self.engine, id="histogram")
         with Horizontal(id="main"):
             with Vertical(id="list-pane"):
                 yield EventHeader(id="event-header")
                 yield EventList(id="events")
-            if analytics and optional.FacetPanel is not None:
-                yield optional.construct(optional.FacetPanel, self.engine, id="facets")
+            if analytics:
+                yield FacetPanel(self.engine, id="facets")
         yield Footer()
 
     @property
@@ -127,7 +132,7 @@ class TimelineScreen(Screen[None]):
     def bar(self) -> FilterBar:
         return self.query_one(FilterBar)
 
-    def _optional_widget(self, wid: str):
+    def _pane(self, wid: str):
         found = self.query(f"#{wid}")
         return found.first() if found else None
 
@@ -147,10 +152,10 @@ class TimelineScreen(Screen[None]):
         self._apply_sizes()
 
     def _apply_sizes(self) -> None:
-        facets = self._optional_widget("facets")
+        facets = self._pane("facets")
         if facets is not None:
             facets.display = self._facets_user if self._facets_user is not None else self.size.width >= FACETS_MIN_WIDTH
-        hist = self._optional_widget("histogram")
+        hist = self._pane("histogram")
         if hist is not None:
             hist.display = (
                 self._histogram_user if self._histogram_user is not None else self.size.height >= HISTOGRAM_MIN_HEIGHT
@@ -257,10 +262,8 @@ class TimelineScreen(Screen[None]):
             self.set_timer(ANCHOR_DELAY, lambda: self._build_anchors(gen, q))
         self.bar.set_applied(flt.text, self.breadcrumb(), n, self.total)
         for wid in ("histogram", "facets"):
-            w = self._optional_widget(wid)
-            if w is not None and hasattr(w, "breadcrumb"):
-                w.breadcrumb = self.breadcrumb_labels()
-            if w is not None and hasattr(w, "where"):
+            w = self._pane(wid)
+            if w is not None:
                 w.where = flt.where
         self._sync_header()
 
@@ -329,6 +332,10 @@ class TimelineScreen(Screen[None]):
     def on_facet_panel_drill_down(self, message) -> None:
         message.stop()
         self._drill(message.field, message.value)
+
+    def on_facet_panel_frequency_requested(self, message: FacetPanel.FrequencyRequested) -> None:
+        message.stop()
+        self.action_open_screen("frequency", column=message.field)
 
     # ---------------------------------------------------------------- detail
     def open_detail(self, event_id: int) -> None:
@@ -472,24 +479,21 @@ class TimelineScreen(Screen[None]):
             return
         self.apply_filter("", label="all events", focus_event=event_id)
 
-    def _subscreen(self, cls, what: str, *, drill: bool = False, **kw) -> None:
-        if cls is None:
-            self.notify(f"The {what} screen is not installed in this build.", severity="warning", markup=False)
-            return
-        screen = optional.construct(
-            cls, self.engine, where=self.filter.where if self.filter else None,
-            filter_text=self.current_text, breadcrumb=self.breadcrumb_labels(), **kw,
-        )
+    def action_open_screen(self, name: str, column: str | None = None) -> None:
+        """Open a screen of :data:`~logconsole.tui.screen_list.SCREENS` over the current view."""
+        entry = SCREENS[name]
+        screen = entry.build(ViewContext(self.engine, self.filter.where if self.filter else None,
+                                         self.current_text, self.breadcrumb_labels(), column))
 
         def done(result) -> None:
             self.reload_flags()
             if not result:
                 return
             text = str(result)
-            if drill:
+            if entry.drill:
                 self.apply_filter(combine(self.current_text, text), label=text)
             else:
-                self.apply_filter(text, label=f"{what}: {text}")
+                self.apply_filter(text, label=f"{entry.title}: {text}")
 
         self.app.push_screen(screen, done)
 
@@ -498,16 +502,7 @@ class TimelineScreen(Screen[None]):
         if col == "ts_us":
             self.notify("the time column has no frequency table; use the histogram (H)", markup=False)
             return
-        self._subscreen(optional.FrequencyScreen, "frequency", drill=True, column=col, field=col)
-
-    def action_actors(self) -> None:
-        self._subscreen(optional.ActorsScreen, "actors")
-
-    def action_integrity(self) -> None:
-        self._subscreen(optional.IntegrityScreen, "integrity")
-
-    def action_findings(self) -> None:
-        self._subscreen(optional.FindingsScreen, "findings")
+        self.action_open_screen("frequency", column=col)
 
     def action_marks_to_finding(self) -> None:
         from logconsole.tui.screens.findings import add_marked_to_finding
@@ -515,17 +510,17 @@ class TimelineScreen(Screen[None]):
         add_marked_to_finding(self.app, self.engine)
 
     def action_toggle_facets(self) -> None:
-        w = self._optional_widget("facets")
+        w = self._pane("facets")
         if w is None:
-            self.notify("facets are not installed in this build", severity="warning", markup=False)
+            self.notify("no facet panel in this console", severity="warning", markup=False)
             return
         self._facets_user = not w.display
         self._apply_sizes()
 
     def action_toggle_histogram(self) -> None:
-        w = self._optional_widget("histogram")
+        w = self._pane("histogram")
         if w is None:
-            self.notify("the histogram is not installed in this build", severity="warning", markup=False)
+            self.notify("no histogram in this console", severity="warning", markup=False)
             return
         self._histogram_user = not w.display
         self._apply_sizes()
@@ -596,13 +591,4 @@ class TimelineScreen(Screen[None]):
 
 def drill_clause(column: str, value) -> str:
     """The filter clause for "column == value" (None -> the column is absent)."""
-    try:
-        from logconsole.store.aggregates import drill_term
-    except ImportError:  # pragma: no cover - aggregates lands with tui-analytics
-        drill_term = None
-    if drill_term is not None:
-        return drill_term(column, None if value is None else str(value))
-    fieldname = {"src_ip": "ip", "error_code": "error", "target_user": "target", "user_agent": "ua"}.get(column, column)
-    if value is None:
-        return f"-{fieldname}:*"
-    return term(fieldname, str(value))
+    return drill_term(column, None if value is None else str(value))

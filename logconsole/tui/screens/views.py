@@ -11,11 +11,11 @@ from textual.widgets.option_list import Option
 
 from logconsole.store import annotations as ann
 from logconsole.store.sanitize import one_line
-from logconsole.tui.keymap import bindings
+from logconsole.tui.actions import bindings
 
 
 class ViewsScreen(Screen["tuple[str, str] | None"]):
-    BINDINGS = bindings("Saved views")
+    BINDINGS = bindings("ViewsScreen")
 
     def __init__(self, engine: Engine) -> None:
         super().__init__()

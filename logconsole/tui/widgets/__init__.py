@@ -1,1 +1,1 @@
-"""Widgets of the console (event list, filter bar; histogram and facets come from tui-analytics)."""
+"""Widgets of the console: they draw and post messages; the screen that holds them decides what to do."""

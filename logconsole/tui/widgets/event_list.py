@@ -25,7 +25,7 @@ from textual.widget import Widget
 from logconsole.util.timeparse import format_us
 from logconsole.store.sanitize import one_line
 from logconsole.store.timeline import TimelineQuery, TimelineRow
-from logconsole.tui.keymap import bindings
+from logconsole.tui.actions import bindings
 
 #: (column id, header label, filter field) in display order; "mark" is the flag column.
 COLUMNS: list[tuple[str, str, str | None]] = [
@@ -177,7 +177,7 @@ class EventHeader(Widget):
 class EventList(ScrollView, can_focus=True):
     """Virtual list of timeline rows with a row cursor and a column cursor."""
 
-    BINDINGS = bindings("Event list")
+    BINDINGS = bindings("EventList")
     COMPONENT_CLASSES = {
         "event-list--cursor",
         "event-list--cell",

@@ -3,12 +3,10 @@
 A Line API ScrollView: one header line per facet (``Actor  42 distinct``) and
 its top values (count, percentage, a bar).  ``↑``/``↓`` move between values,
 ``Enter`` posts :class:`FacetPanel.DrillDown` (the timeline adds the filter
-term); ``F`` (Shift+F) opens the whole frequency table of the facet under the
-cursor (:class:`~logconsole.tui.screens.frequency.FrequencyScreen`), and a
-value chosen there is posted as the same ``DrillDown``.  The parent may set
-:attr:`FacetPanel.breadcrumb` (the drill stack) for that screen.  Counting runs in a thread
-worker; every value is made inert (``sanitize.one_line``) and drawn as plain
-segments, never as markup.
+term); ``F`` (Shift+F) posts :class:`FacetPanel.FrequencyRequested` for the
+facet under the cursor (the screen opens the whole frequency table).  Counting
+runs in a thread worker; every value is made inert (``sanitize.one_line``) and
+drawn as plain segments, never as markup.
 """
 
 from __future__ import annotations
@@ -16,12 +14,11 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from rich.cells import cell_len, set_cell_size
+from rich.cells import set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from sqlalchemy import true
 from textual import work
-from textual.binding import Binding
 from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
@@ -29,33 +26,11 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from logconsole.store import aggregates
-from logconsole.store.sanitize import one_line
+from logconsole.tui.cells import fit_value
+from logconsole.tui.actions import bindings
 
-#: Columns whose meaningful part is at the end (ARNs, paths): cut on the left.
 MOUNT_DELAY_S = 0.3  # first count after mounting
 DEBOUNCE_S = 0.04  # wait this long after a filter change before counting
-LEFT_CUT = {"actor", "actor_uid", "resource", "session", "user_agent"}
-NONE_LABEL = "(empty)"
-
-
-def fit_value(value: str | None, width: int, column: str) -> str:
-    """An inert, one-line rendition of *value* exactly *width* cells wide."""
-    if width <= 0:
-        return ""
-    left = column in LEFT_CUT
-    if value is not None and len(value) > 4 * width + 8:
-        # never escape or measure more than can be shown (values may be megabytes)
-        value = ("\u2026" + value[-4 * width:]) if left else (value[: 4 * width] + "\u2026")
-    s = NONE_LABEL if value is None else (one_line(value) or '""')
-    if cell_len(s) > width:
-        if left and width > 1:
-            # keep the tail: "…user/alice"
-            tail = s.lstrip("\u2026")
-            while tail and cell_len(tail) > width - 1:
-                tail = tail[max(1, (cell_len(tail) - (width - 1)) // 2):]
-            return set_cell_size("…" + tail, width)
-        return set_cell_size(s, max(0, width - 1)) + "…"
-    return set_cell_size(s, width)
 
 
 @dataclass(frozen=True)
@@ -89,14 +64,7 @@ class FacetPanel(ScrollView, can_focus=True):
 
     COMPONENT_CLASSES = {"facets--header", "facets--count", "facets--bar", "facets--cursor", "facets--empty"}
 
-    BINDINGS = [
-        Binding("up,k", "move(-1)", "Previous value", show=False),
-        Binding("down,j", "move(1)", "Next value", show=False),
-        Binding("home", "edge(0)", "First value", show=False),
-        Binding("end", "edge(1)", "Last value", show=False),
-        Binding("enter", "drill", "Drill down", show=True),
-        Binding("F", "frequency", "Frequency table", show=True),
-    ]
+    BINDINGS = bindings("FacetPanel")
 
     class DrillDown(Message):
         """Filter to events whose *field* equals *value* (None: the field is empty)."""
@@ -116,6 +84,18 @@ class FacetPanel(ScrollView, can_focus=True):
             """The filter term, e.g. ``actor:"arn:aws:iam::1:user/x"`` (quoted per the filter language)."""
             return aggregates.drill_term(self.field, self.value)
 
+    class FrequencyRequested(Message):
+        """Shift+F: the whole frequency table of *field* for the panel's filter (the screen opens it)."""
+
+        def __init__(self, panel: FacetPanel, field: str) -> None:
+            super().__init__()
+            self.panel = panel
+            self.field = field
+
+        @property
+        def control(self) -> FacetPanel:
+            return self.panel
+
     class Updated(Message):
         def __init__(self, panel: FacetPanel) -> None:
             super().__init__()
@@ -132,8 +112,6 @@ class FacetPanel(ScrollView, can_focus=True):
         self.limit = limit
         self.set_reactive(FacetPanel.where, where if where is not None else true())
         self.lines: list[FacetLine] = [FacetLine("blank", "", "counting…")]
-        #: the drill stack shown by the frequency table (set by the parent; strings or a Rich Text)
-        self.breadcrumb = None
         self.busy = False
         self._stale = False
         self._shown: dict[str, aggregates.FrequencyPage] = {}  # the pages on screen, per column
@@ -265,17 +243,8 @@ class FacetPanel(ScrollView, can_focus=True):
 
     def action_frequency(self) -> None:
         col = self.current.column if self.current else (self.columns[0] if self.columns else None)
-        if not col:
-            return
-        from logconsole.tui.screens.frequency import FrequencyScreen
-
-        screen = FrequencyScreen(self.engine, self.where, col, self.breadcrumb)
-
-        def done(term: str | None) -> None:
-            if term is not None and screen.selected is not None:
-                self.post_message(self.DrillDown(self, col, screen.selected.value))
-
-        self.app.push_screen(screen, done)
+        if col:
+            self.post_message(self.FrequencyRequested(self, col))
 
     # ------------------------------------------------------------- rendering
 

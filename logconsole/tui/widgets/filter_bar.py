@@ -22,7 +22,7 @@ from textual.worker import get_current_worker
 from logconsole.store.filter import FilterError, compile_filter
 from logconsole.store.queries import count as count_where
 from logconsole.store.sanitize import one_line
-from logconsole.tui.keymap import bindings
+from logconsole.tui.actions import bindings
 
 PREVIEW_DELAY = 0.25
 
@@ -37,7 +37,7 @@ class QuietInput(Input):
 class FilterInput(QuietInput):
     """The text input, with history on Up/Down."""
 
-    BINDINGS = bindings("Filter input", exclude=("apply",))
+    BINDINGS = bindings("FilterInput")
 
     def __init__(self, **kw) -> None:
         super().__init__(**kw)

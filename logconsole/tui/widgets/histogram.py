@@ -32,7 +32,6 @@ from rich.segment import Segment
 from rich.style import Style
 from sqlalchemy import true
 from textual import work
-from textual.binding import Binding
 from textual.message import Message
 from textual.reactive import reactive
 from textual.strip import Strip
@@ -40,6 +39,7 @@ from textual.widget import Widget
 
 from logconsole.util.timeparse import format_us
 from logconsole.store import aggregates
+from logconsole.tui.actions import bindings
 
 GLYPH_SUCCESS = "█"
 GLYPH_FAILURE = "▒"
@@ -135,19 +135,7 @@ class Histogram(Widget, can_focus=True):
         "histogram--title", "histogram--cursor", "histogram--selection",
     }
 
-    BINDINGS = [
-        Binding("left,h", "cursor(-1)", "Earlier bucket", show=False),
-        Binding("right,l", "cursor(1)", "Later bucket", show=False),
-        Binding("home", "cursor_edge(0)", "First bucket", show=False),
-        Binding("end", "cursor_edge(1)", "Last bucket", show=False),
-        Binding("plus,equals_sign", "zoom_in", "Zoom in", show=True),
-        Binding("minus", "zoom_out", "Zoom out", show=True),
-        Binding("0", "zoom_reset", "Whole span", show=False),
-        Binding("L", "toggle_log", "Log scale", show=False),
-        Binding("space", "mark", "Mark range start/end", show=True),
-        Binding("enter", "select", "Filter to range", show=True),
-        Binding("escape", "unmark", "Drop the marked start", show=False),
-    ]
+    BINDINGS = bindings("Histogram")
 
     class RangeSelected(Message):
         """The user selected ``[start_us, end_us)``: UTC µs, end exclusive (whole buckets)."""

@@ -1,0 +1,31 @@
+"""Fitting untrusted values into a fixed number of terminal cells (inert, one line)."""
+
+from __future__ import annotations
+
+from rich.cells import cell_len, set_cell_size
+
+from logconsole.store.sanitize import one_line
+
+#: Columns whose meaningful part is at the end (ARNs, paths): cut on the left.
+LEFT_CUT = {"actor", "actor_uid", "resource", "session", "user_agent"}
+NONE_LABEL = "(empty)"
+
+
+def fit_value(value: str | None, width: int, column: str) -> str:
+    """An inert, one-line rendition of *value* exactly *width* cells wide."""
+    if width <= 0:
+        return ""
+    left = column in LEFT_CUT
+    if value is not None and len(value) > 4 * width + 8:
+        # never escape or measure more than can be shown (values may be megabytes)
+        value = ("\u2026" + value[-4 * width:]) if left else (value[: 4 * width] + "\u2026")
+    s = NONE_LABEL if value is None else (one_line(value) or '""')
+    if cell_len(s) > width:
+        if left and width > 1:
+            # keep the tail: "…user/alice"
+            tail = s.lstrip("\u2026")
+            while tail and cell_len(tail) > width - 1:
+                tail = tail[max(1, (cell_len(tail) - (width - 1)) // 2):]
+            return set_cell_size("…" + tail, width)
+        return set_cell_size(s, max(0, width - 1)) + "…"
+    return set_cell_size(s, width)
