@@ -1,7 +1,6 @@
 """SVG snapshots of the console: timeline, event detail and help at 80x24 and 160x48 (cursor blink off).
 
-The histogram and facet widgets (tui-analytics) are left out here so these
-snapshots only change when this area changes; their own snapshots cover them.
+The histogram and facet widgets are left out (their own snapshots cover them).
 Update with ``pytest tests/test_tui_snapshots.py --snapshot-update`` after
 checking the new SVGs by eye.
 """

@@ -2,8 +2,8 @@
 
 Every widget of the console draws log text through ``sanitize`` and Rich
 ``Text``; but some values travel into places we do not render ourselves (the
-filter input after a drill-down on a value that contains ``ESC``, other
-areas' widgets).  :class:`InertFilter` is a Textual line filter installed on
+filter input after a drill-down on a value that contains ``ESC``, Textual's
+own widgets).  :class:`InertFilter` is a Textual line filter installed on
 the app: it replaces C0/C1 controls, DEL and the bidi/line-separator controls
 in every painted segment by a visible symbol (``␛`` for ESC, ``␇`` for BEL,
 ``�`` for the rest) and keeps each line's cell length, so layout never shifts.
