@@ -67,7 +67,7 @@ def test_eleven_forbidden_requests_are_denied_attempts_of_the_right_users(demo):
     assert sorted(r.line for r in rows) == [1, 2, 4, 5, 6, 7, 8, 34, 35, 36, 37]
     assert {r.error_code for r in rows} == {"403 Forbidden"}
     # and one denied_attempt finding per (action, resource) group
-    kinds = Counter(f.kind for f in by["alice"].findings)
+    kinds = Counter(f.kind for f in by["alice"].alerts)
     assert kinds["denied_attempt"] == 3
 
 
@@ -93,9 +93,9 @@ def test_granted_and_used_states_follow_the_rbac(demo):
     adm = by["system:admin"]
     imp = [r for r in adm.rows if r.state == "used"]
     assert imp and all("system:masters" in r.provenance[0] for r in imp)
-    esc = [f for f in adm.findings if f.kind == "privilege_escalation" and f.extra.get("exercised")]
+    esc = [f for f in adm.alerts if f.kind == "privilege_escalation" and f.extra.get("exercised")]
     assert esc and "impersonate" in esc[0].detail
-    assert any(f.kind == "wildcard_grant" and "system:masters" in f.detail for f in adm.findings)
+    assert any(f.kind == "wildcard_grant" and "system:masters" in f.detail for f in adm.alerts)
     assert by["bob"].usage.impersonated_by == {"system:admin"}
 
 

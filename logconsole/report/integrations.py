@@ -63,7 +63,7 @@ class Privileges:
             return None
         dormant, over, unknown = [], [], 0
         for v in self.analysis.actors:
-            kinds = {f.kind for f in v.findings}
+            kinds = {a.kind for a in v.alerts}
             s = v.summary()
             if "dormant" in kinds:
                 dormant.append(v.name)

@@ -540,8 +540,8 @@ def _actors(conn, actors: dict[str, dict[str, Any]], priv: Privileges) -> str:
             continue
         s = v.summary()
         kinds: dict[str, int] = {}
-        for fd in v.findings:
-            kinds[fd.kind] = kinds.get(fd.kind, 0) + 1
+        for alert in v.alerts:
+            kinds[alert.kind] = kinds.get(alert.kind, 0) + 1
         prow.append([
             md(a or "(none)", 160), _int(s["granted"]) if s["granted"] is not None else "not imported",
             _int(s["used"]), _int(s["unused"]), _int(s["unknown"]), _int(s["used_not_granted"]), _int(s["denied"]),

@@ -20,9 +20,8 @@ from sqlalchemy import Engine, select
 
 from logconsole.analysis.privileges import catalog as cat
 from logconsole.analysis.privileges import mapping
-from logconsole.analysis.privileges.actors import ActorView
+from logconsole.analysis.privileges.views import ActorView
 from logconsole.store.schema import events
-from os.path import commonpath
 
 MAX_RESOURCES = 20
 MAX_SCAN = 5000
@@ -34,6 +33,15 @@ def suggest(engine: Engine, v: ActorView, since: int | None = None, until: int |
     if v.provider == "k8s":
         return yaml.safe_dump_all(suggest_k8s(v), sort_keys=False)
     return yaml.safe_dump(suggest_generic(v), sort_keys=False)
+
+
+def _string_prefix(values: set[str]) -> str:
+    """The longest common prefix of *values*, character by character (ARNs are not file paths)."""
+    lo, hi = min(values), max(values)
+    n = 0
+    while n < len(lo) and lo[n] == hi[n]:
+        n += 1
+    return lo[:n]
 
 
 def _resources(engine: Engine, actor: str, raw: set[tuple[str | None, str | None]], since, until) -> list[str]:
@@ -59,7 +67,7 @@ def _resources(engine: Engine, actor: str, raw: set[tuple[str | None, str | None
         return ["*"]
     if len(out) <= MAX_RESOURCES:
         return sorted(out)
-    prefix = commonpath(sorted(out))
+    prefix = _string_prefix(out)
     cut = max(prefix.rfind("/"), prefix.rfind(":"))
     prefix = prefix[: cut + 1] if cut >= 0 else ""
     if (prefix.count(":") < 5 and not prefix.startswith("arn:aws:s3:::")) or prefix in ("arn:aws:s3:::",):

@@ -87,6 +87,20 @@ class UsageData:
     assumed: dict[str, int] = field(default_factory=dict)  # role ARN -> successful AssumeRole calls
 
 
+
+def used_by_action(u: ActorUsage) -> dict[str, tuple[int, int | None, int | None, set[tuple[str | None, str | None]], list[str]]]:
+    """Used actions merged over resources: key -> (count, first, last, raw pairs, resources)."""
+    out: dict[str, list[Any]] = {}
+    for (key, rkey), uu in u.used.items():
+        d = out.setdefault(key, [0, None, None, set(), []])
+        d[0] += uu.count
+        d[1] = uu.first if d[1] is None else min(d[1], uu.first)
+        d[2] = uu.last if d[2] is None else max(d[2], uu.last)
+        d[3] |= uu.raw
+        if rkey and rkey not in d[4]:
+            d[4].append(rkey)
+    return {k: (d[0], d[1], d[2], d[3], sorted(d[4])) for k, d in out.items()}
+
 def _window(since: int | None, until: int | None):
     cond = []
     if since is not None:
