@@ -219,32 +219,77 @@ def _log_time_us(name: str) -> int | None:
 
 
 def verify_bucket(root: str, opts: CloudTrailOptions | None = None) -> TargetResult:
+    """Verify a bucket copy (see the module docstring); raises ValueError for unreadable ``--public-keys``."""
     opts = opts or CloudTrailOptions()
     rootp = Path(root)
-    res = TargetResult(str(root), "cloudtrail-digest", files=[str(root)])
     if not rootp.is_dir():
         return unverifiable(str(root), "cloudtrail-digest", f"{root}: not a directory")
     digest_paths, log_paths = _walk(rootp)
     if not digest_paths:
         return unverifiable(str(root), "cloudtrail-digest", f"{root}: no CloudTrail-Digest files found")
-    keys: dict[str, list[_Key]] | None = None
-    if opts.public_keys:
-        keys = load_public_keys(opts.public_keys)  # ValueError -> caller reports (exit 2)
+    keys = load_public_keys(opts.public_keys) if opts.public_keys else None  # ValueError -> caller (exit 2)
+    check = _BucketCheck(rootp, opts, keys, TargetResult(str(root), "cloudtrail-digest", files=[str(root)]))
+    check.read_digests(digest_paths)
+    check.check_locations()
+    check.check_signatures()
+    check.check_chains()
+    check.check_listed_logs(log_paths)
+    check.check_unlisted_logs()
+    check.check_tail()
+    return check.verdict()
 
-    def rel(p: Path) -> str:
-        return p.relative_to(rootp).as_posix()
+
+class _BucketCheck:
+    """The state of one bucket verification, filled step by step by :func:`verify_bucket`."""
+
+    def __init__(self, root: Path, opts: CloudTrailOptions, keys: dict[str, list[_Key]] | None,
+                 res: TargetResult) -> None:
+        self.root = root
+        self.opts = opts
+        self.keys = keys
+        self.res = res
+        self.digests: list[_Digest] = []
+        self.good: list[_Digest] = []  # parsed digests, oldest window first
+        self.by_key: dict[str, _Digest] = {}  # AWSLogs/... key -> digest
+        self.successor: dict[str, _Digest] = {}  # key -> the digest naming it as previous
+        self.groups: dict[str, list[_Digest]] = {}  # digest chains (region and trail)
+        self.verified: set[str] = set()  # digests whose signature verified
+        self.unsigned: list[str] = []
+        self.uncovered: dict[str, list[tuple[int, int]]] = {}  # region -> windows of missing digests
+        self.restarts: list[str] = []
+        self.local_logs: dict[str, Path] = {}
+        self.listed: set[str] = set()
+        self.n_logs_ok = 0
+        self.newer: list[str] = []  # log files outside the digest windows
+        self.in_gap: list[str] = []  # log files in the window of a missing digest
+
+    def rel(self, p: Path) -> str:
+        return p.relative_to(self.root).as_posix()
+
+    def fail(self, kind: str, detail: str, file: str) -> None:
+        self.res.fail(kind, None, None, detail, file=file)
 
     # ---- read every digest
-    digests: list[_Digest] = []
-    for p in digest_paths:
-        d = _Digest(p, rel(p))
+    def read_digests(self, paths: list[Path]) -> None:
+        for p in paths:
+            self.digests.append(self._read_digest(p))
+        self.good = sorted((d for d in self.digests if d.ok), key=lambda d: (d.end_us or 0, d.rel))
+        self.by_key = {_awslogs_key(d.obj["digestS3Object"]): d for d in self.good}
+        for d in self.good:
+            prev = d.obj.get("previousDigestS3Object")
+            if isinstance(prev, str):
+                self.successor[_awslogs_key(prev)] = d
+        for d in self.good:
+            self.groups.setdefault(_chain_group(d.rel), []).append(d)
+
+    def _read_digest(self, p: Path) -> _Digest:
+        d = _Digest(p, self.rel(p))
         try:
             d.data = read_all(p, limit=256 << 20)
         except (OSError, EOFError) as exc:
-            res.fail("malformed", None, None, f"digest {d.rel}: cannot decompress: {exc}", file=d.rel)
+            self.fail("malformed", f"digest {d.rel}: cannot decompress: {exc}", d.rel)
             d.ok = False
-            digests.append(d)
-            continue
+            return d
         d.sha = hashlib.sha256(d.data).hexdigest()
         try:
             obj = json.loads(d.data)
@@ -257,206 +302,217 @@ def verify_bucket(root: str, opts: CloudTrailOptions | None = None) -> TargetRes
             d.start_us = parse_iso(obj["digestStartTime"])
             d.end_us = parse_iso(obj["digestEndTime"])
         except Exception as exc:
-            res.fail("malformed", None, None, f"digest {d.rel}: invalid format: {str(exc)[:120]}", file=d.rel)
+            self.fail("malformed", f"digest {d.rel}: invalid format: {str(exc)[:120]}", d.rel)
             d.ok = False
         _read_sidecar(d)
         if d.sidecar_error:
-            res.fail("malformed", None, None, f"digest {d.rel}: unreadable signature sidecar: {d.sidecar_error}",
-                     file=d.rel)
-        digests.append(d)
-    good = sorted((d for d in digests if d.ok), key=lambda d: (d.end_us, d.rel))
-    by_key = {_awslogs_key(d.obj["digestS3Object"]): d for d in good}
-    # successors: who names whom as previous
-    successor: dict[str, _Digest] = {}
-    for d in good:
-        prev = d.obj.get("previousDigestS3Object")
-        if isinstance(prev, str):
-            successor[_awslogs_key(prev)] = d
+            self.fail("malformed", f"digest {d.rel}: unreadable signature sidecar: {d.sidecar_error}", d.rel)
+        return d
 
     # ---- location: a digest must sit where it says it was written
-    for d in good:
-        if _awslogs_key(d.obj["digestS3Object"]) != d.rel and not d.rel.endswith(_awslogs_key(d.obj["digestS3Object"])):
-            res.fail("broken_link", None, None, f"digest {d.rel}: moved from its original location "
-                     f"{d.obj['digestS3Object']}", file=d.rel)
+    def check_locations(self) -> None:
+        for d in self.good:
+            own = _awslogs_key(d.obj["digestS3Object"])
+            if own != d.rel and not d.rel.endswith(own):
+                self.fail("broken_link", f"digest {d.rel}: moved from its original location {d.obj['digestS3Object']}",
+                          d.rel)
 
     # ---- signatures
-    verified: set[str] = set()
-    unsigned: list[str] = []
-    for d in good:
-        own = _awslogs_key(d.obj["digestS3Object"])
-        nxt = successor.get(own)
+    def check_signatures(self) -> None:
+        for d in self.good:
+            self._check_signature(d)
+
+    def _check_signature(self, d: _Digest) -> None:
+        nxt = self.successor.get(_awslogs_key(d.obj["digestS3Object"]))
         carried = nxt.obj.get("previousDigestSignature") if nxt else None
         sig = d.sidecar_sig or (carried.lower() if isinstance(carried, str) else None)
-        if d.sidecar_sig and isinstance(carried, str) and carried.lower() != d.sidecar_sig:
-            res.fail("broken_link", None, None, f"digest {nxt.rel}: previousDigestSignature differs from the "
-                     f"signature of {d.rel}", file=nxt.rel)
+        if nxt is not None and d.sidecar_sig and isinstance(carried, str) and carried.lower() != d.sidecar_sig:
+            self.fail("broken_link", f"digest {nxt.rel}: previousDigestSignature differs from the signature of {d.rel}",
+                      nxt.rel)
         alg = d.obj.get("digestSignatureAlgorithm")
         if alg != "SHA256withRSA" or (d.sidecar_alg and d.sidecar_alg != "SHA256withRSA"):
-            res.fail("bad_signature", None, None, f"digest {d.rel}: unsupported signature algorithm "
-                     f"{d.sidecar_alg or alg!r}", file=d.rel)
-            continue
+            self.fail("bad_signature", f"digest {d.rel}: unsupported signature algorithm {d.sidecar_alg or alg!r}", d.rel)
+            return
         if sig is None:
-            unsigned.append(d.rel)
-            continue
-        if keys is None:
-            continue
-        fp = str(d.obj.get("digestPublicKeyFingerprint", "")).lower()
-        cands = keys.get(fp)
-        if not cands:
-            res.fail("unknown_key", None, None, f"digest {d.rel}: public key not found for fingerprint {fp}",
-                     file=d.rel)
-            continue
-        in_window = [k for k in cands if (k.start_us is None or k.start_us <= d.end_us)
-                     and (k.end_us is None or d.end_us <= k.end_us)]
-        if not in_window:
-            res.fail("unknown_key", None, None, f"digest {d.rel}: key {fp} is not valid at {d.obj['digestEndTime']}",
-                     file=d.rel)
-            continue
-        prev_sig = d.obj.get("previousDigestSignature")
-        signing = "\n".join([
-            d.obj["digestEndTime"],
-            f"{d.obj['digestS3Bucket']}/{d.obj['digestS3Object']}",
-            d.sha,
-            prev_sig if isinstance(prev_sig, str) else "null",
-        ]).encode("utf-8")
-        if any(_verify_rsa(k.key, sig, signing) for k in in_window):
-            verified.add(d.rel)
+            self.unsigned.append(d.rel)
+            return
+        if self.keys is None:
+            return
+        in_window = self._keys_for(d)
+        if in_window is None:
+            return
+        if any(_verify_rsa(k.key, sig, _signing_string(d)) for k in in_window):
+            self.verified.add(d.rel)
         else:
             src = "sidecar" if d.sidecar_sig else f"previousDigestSignature of {nxt.rel if nxt else '?'}"
-            res.fail("bad_signature", None, None, f"digest {d.rel}: signature verification failed "
-                     f"(signature from {src})", file=d.rel)
+            self.fail("bad_signature", f"digest {d.rel}: signature verification failed (signature from {src})", d.rel)
+
+    def _keys_for(self, d: _Digest) -> list[_Key] | None:
+        """The public keys that may have signed *d* (None, with the failure recorded, when there is none)."""
+        assert self.keys is not None
+        fp = str(d.obj.get("digestPublicKeyFingerprint", "")).lower()
+        cands = self.keys.get(fp)
+        if not cands:
+            self.fail("unknown_key", f"digest {d.rel}: public key not found for fingerprint {fp}", d.rel)
+            return None
+        end = d.end_us or 0
+        in_window = [k for k in cands if (k.start_us is None or k.start_us <= end)
+                     and (k.end_us is None or end <= k.end_us)]
+        if not in_window:
+            self.fail("unknown_key", f"digest {d.rel}: key {fp} is not valid at {d.obj['digestEndTime']}", d.rel)
+            return None
+        return in_window
 
     # ---- the chain: previous pointers, hashes, windows - per digest chain (region and trail)
-    groups: dict[str, list[_Digest]] = {}
-    for d in good:
-        groups.setdefault(_chain_group(d.rel), []).append(d)
-    uncovered: dict[str, list[tuple[int, int]]] = {}
-    restarts: list[str] = []
-    for chain in groups.values():
-        for i, d in enumerate(chain):
-            pkey = d.obj.get("previousDigestS3Object")
-            if not isinstance(pkey, str) or not pkey:
-                if i > 0:
-                    restarts.append(f"logging (re)started at {d.obj['digestStartTime']}: no digest chain link from "
-                                    f"{chain[i - 1].rel} (no log files were delivered between "
-                                    f"{chain[i - 1].obj['digestEndTime']} and {d.obj['digestStartTime']})")
-                continue
-            p = by_key.get(_awslogs_key(pkey))
-            if p is None:
-                res.fail("missing_file", None, None, f"digest {d.rel}: previous digest {_awslogs_key(pkey)} not "
-                         "found", file=d.rel)
-                lo = chain[i - 1].end_us if i > 0 else None
-                uncovered.setdefault(_region_of(d.rel, "CloudTrail-Digest"), []).append(
-                    (lo if lo is not None else -(1 << 62), d.start_us))
-                continue
-            ph = d.obj.get("previousDigestHashValue")
-            if not isinstance(ph, str) or ph.lower() != p.sha:
-                res.fail("broken_link", None, None, f"digest {d.rel}: previousDigestHashValue does not match SHA-256 "
-                         f"of {p.rel} (the previous digest was modified or replaced)", file=d.rel)
-            if p.end_us != d.start_us:
-                if d.start_us < p.end_us:
-                    res.fail("time_regression", None, None, f"digest {d.rel}: window starts "
-                             f"{d.obj['digestStartTime']}, before the previous digest ends ({p.obj['digestEndTime']})",
-                             file=d.rel)
-                else:
-                    res.fail("broken_link", None, None, f"digest {d.rel}: window starts {d.obj['digestStartTime']} "
-                             f"but the previous digest ends {p.obj['digestEndTime']}: the windows do not meet",
-                             file=d.rel)
-    # digests nobody links to although a newer one exists (e.g. a deleted digest in between)
-    # are caught above as "previous digest not found" at the newer one.
+    def check_chains(self) -> None:
+        for chain in self.groups.values():
+            for i, d in enumerate(chain):
+                self._check_link(chain, i, d)
+        # digests nobody links to although a newer one exists (e.g. a deleted digest in between)
+        # are caught as "previous digest not found" at the newer one.
 
-    # ---- log files
-    local_logs = {rel(p): p for p in log_paths}
-    by_awskey = {_awslogs_key(k): k for k in local_logs}
-    listed: set[str] = set()
-    n_logs_ok = 0
-    for d in good:
-        for entry in d.obj.get("logFiles") or []:
-            if not isinstance(entry, dict) or not isinstance(entry.get("s3Object"), str):
-                res.fail("malformed", None, None, f"digest {d.rel}: a logFiles entry has no s3Object", file=d.rel)
-                continue
-            k = _awslogs_key(entry["s3Object"])
-            lrel = by_awskey.get(k)
-            if lrel is None:
-                res.fail("missing_file", None, None, f"log file {k} not found (listed in digest {d.rel})", file=k)
-                continue
-            listed.add(lrel)
-            try:
-                data = read_all(local_logs[lrel], limit=2 << 30)
-            except (OSError, EOFError) as exc:
-                res.fail("modified", None, None, f"log file {lrel}: cannot decompress ({exc}); listed in digest "
-                         f"{d.rel}", file=lrel)
-                continue
-            hv = entry.get("hashValue")
-            if not isinstance(hv, str) or hashlib.sha256(data).hexdigest() != hv.lower():
-                res.fail("modified", None, None, f"log file {lrel}: hash value doesn't match (listed in digest "
-                         f"{d.rel})", file=lrel)
+    def _check_link(self, chain: list[_Digest], i: int, d: _Digest) -> None:
+        pkey = d.obj.get("previousDigestS3Object")
+        if not isinstance(pkey, str) or not pkey:
+            if i > 0:
+                self.restarts.append(f"logging (re)started at {d.obj['digestStartTime']}: no digest chain link from "
+                                     f"{chain[i - 1].rel} (no log files were delivered between "
+                                     f"{chain[i - 1].obj['digestEndTime']} and {d.obj['digestStartTime']})")
+            return
+        p = self.by_key.get(_awslogs_key(pkey))
+        if p is None:
+            self.fail("missing_file", f"digest {d.rel}: previous digest {_awslogs_key(pkey)} not found", d.rel)
+            lo = chain[i - 1].end_us if i > 0 else None
+            self.uncovered.setdefault(_region_of(d.rel, "CloudTrail-Digest"), []).append(
+                (lo if lo is not None else -(1 << 62), d.start_us or 0))
+            return
+        ph = d.obj.get("previousDigestHashValue")
+        if not isinstance(ph, str) or ph.lower() != p.sha:
+            self.fail("broken_link", f"digest {d.rel}: previousDigestHashValue does not match SHA-256 of {p.rel} "
+                      "(the previous digest was modified or replaced)", d.rel)
+        if p.end_us != d.start_us:
+            if (d.start_us or 0) < (p.end_us or 0):
+                self.fail("time_regression", f"digest {d.rel}: window starts {d.obj['digestStartTime']}, before the "
+                          f"previous digest ends ({p.obj['digestEndTime']})", d.rel)
             else:
-                n_logs_ok += 1
-    first_start = good[0].start_us if good else None
-    last_end = max((d.end_us for d in good), default=None)
-    span: dict[str, tuple[int, int]] = {}  # region -> (first start, last end) of its digests
-    for d in good:
-        reg = _region_of(d.rel, "CloudTrail-Digest")
-        lo, hi = span.get(reg, (d.start_us, d.end_us))
-        span[reg] = (min(lo, d.start_us), max(hi, d.end_us))
-    newer: list[str] = []
-    in_gap: list[str] = []
-    for lrel in sorted(set(local_logs) - listed):
-        t = _log_time_us(Path(lrel).name)
-        reg = _region_of(lrel, "CloudTrail")
-        lo, hi = span.get(reg, (None, None))
-        if t is not None and (hi is None or t >= hi):
-            newer.append(lrel)  # newer than the region's newest digest (or a region without digests)
-        elif t is not None and any(a <= t < b for a, b in uncovered.get(reg, [])):
-            in_gap.append(lrel)
-        elif t is not None and lo is not None and t < lo:
-            newer.append(lrel)  # older than the region's first digest: outside the verified range
+                self.fail("broken_link", f"digest {d.rel}: window starts {d.obj['digestStartTime']} but the previous "
+                          f"digest ends {p.obj['digestEndTime']}: the windows do not meet", d.rel)
+
+    # ---- log files listed by a digest: present, and with the listed hash
+    def check_listed_logs(self, log_paths: list[Path]) -> None:
+        self.local_logs = {self.rel(p): p for p in log_paths}
+        by_awskey = {_awslogs_key(k): k for k in self.local_logs}
+        for d in self.good:
+            for entry in d.obj.get("logFiles") or []:
+                if not isinstance(entry, dict) or not isinstance(entry.get("s3Object"), str):
+                    self.fail("malformed", f"digest {d.rel}: a logFiles entry has no s3Object", d.rel)
+                    continue
+                k = _awslogs_key(entry["s3Object"])
+                lrel = by_awskey.get(k)
+                if lrel is None:
+                    self.fail("missing_file", f"log file {k} not found (listed in digest {d.rel})", k)
+                    continue
+                self.listed.add(lrel)
+                self._check_log_hash(d, lrel, entry.get("hashValue"))
+
+    def _check_log_hash(self, d: _Digest, lrel: str, hv: Any) -> None:
+        try:
+            data = read_all(self.local_logs[lrel], limit=2 << 30)
+        except (OSError, EOFError) as exc:
+            self.fail("modified", f"log file {lrel}: cannot decompress ({exc}); listed in digest {d.rel}", lrel)
+            return
+        if not isinstance(hv, str) or hashlib.sha256(data).hexdigest() != hv.lower():
+            self.fail("modified", f"log file {lrel}: hash value doesn't match (listed in digest {d.rel})", lrel)
         else:
-            res.fail("inserted", None, None, f"log file {lrel} is listed by no digest", file=lrel)
+            self.n_logs_ok += 1
+
+    # ---- log files no digest lists: outside the digest windows, in a missing digest's window, or inserted
+    def check_unlisted_logs(self) -> None:
+        span: dict[str, tuple[int, int]] = {}  # region -> (first start, last end) of its digests
+        for d in self.good:
+            reg = _region_of(d.rel, "CloudTrail-Digest")
+            first, last = span.get(reg, (d.start_us or 0, d.end_us or 0))
+            span[reg] = (min(first, d.start_us or 0), max(last, d.end_us or 0))
+        for lrel in sorted(set(self.local_logs) - self.listed):
+            t = _log_time_us(Path(lrel).name)
+            reg = _region_of(lrel, "CloudTrail")
+            lo: int | None
+            hi: int | None
+            lo, hi = span.get(reg, (None, None))
+            if t is not None and (hi is None or t >= hi):
+                self.newer.append(lrel)  # newer than the region's newest digest (or a region without digests)
+            elif t is not None and any(a <= t < b for a, b in self.uncovered.get(reg, [])):
+                self.in_gap.append(lrel)
+            elif t is not None and lo is not None and t < lo:
+                self.newer.append(lrel)  # older than the region's first digest: outside the verified range
+            else:
+                self.fail("inserted", f"log file {lrel} is listed by no digest", lrel)
 
     # ---- tail, per digest chain
-    if opts.expected_end_us is not None:
-        for g, chain in groups.items():
-            end = chain[-1].end_us
-            if opts.expected_end_us - end >= TAIL_TOLERANCE_US:  # a whole hourly window is absent
-                hours = (opts.expected_end_us - end) / 3_600_000_000
-                res.fail("truncated", None, None, f"newest digest of {g} ends {format_us(end)} but coverage is "
-                         f"expected until {format_us(opts.expected_end_us)}: about {hours:.0f} hour(s) of digests "
-                         "are missing (deleted newest tail, or logging stopped)", file=chain[-1].rel)
+    def check_tail(self) -> None:
+        expected = self.opts.expected_end_us
+        if expected is None:
+            return
+        for g, chain in self.groups.items():
+            end = chain[-1].end_us or 0
+            if expected - end >= TAIL_TOLERANCE_US:  # a whole hourly window is absent
+                hours = (expected - end) / 3_600_000_000
+                self.fail("truncated", f"newest digest of {g} ends {format_us(end)} but coverage is expected until "
+                          f"{format_us(expected)}: about {hours:.0f} hour(s) of digests are missing (deleted newest "
+                          "tail, or logging stopped)", chain[-1].rel)
 
     # ---- verdict
-    res.records = len(digests) + len(local_logs)
-    newest = max(good, key=lambda d: d.end_us) if good else None
-    anchored = bool(good) and all(chain[-1].rel in verified for chain in groups.values())
-    res.coverage = (
-        f"{len(digests)} digest files, {len(local_logs)} log files ({n_logs_ok} hash-verified)"
-        + (f", {format_us(first_start)} .. {format_us(last_end)}" if good else "")
-    )
-    if keys is None:
-        res.notes.append("unanchored: no --public-keys given, so no digest signature was verified "
+    def verdict(self) -> TargetResult:
+        res, good = self.res, self.good
+        res.records = len(self.digests) + len(self.local_logs)
+        anchored = bool(good) and all(chain[-1].rel in self.verified for chain in self.groups.values())
+        res.coverage = (
+            f"{len(self.digests)} digest files, {len(self.local_logs)} log files ({self.n_logs_ok} hash-verified)"
+            + (f", {format_us(good[0].start_us)} .. {format_us(max(d.end_us or 0 for d in good))}" if good else "")
+        )
+        if anchored:
+            fps = sorted({str(d.obj.get('digestPublicKeyFingerprint')) for d in good if d.rel in self.verified})
+            res.anchor = (f"SHA256withRSA digest signatures ({len(self.verified)}/{len(good)} verified; key "
+                          f"fingerprint {', '.join(fps)}), newest digest {self._newest().obj['digestEndTime']}")
+        else:
+            res.anchor = "none (digest hash chain only)" if good else "none"
+        res.notes.extend(self._notes())
+        return res.finish(anchored=anchored, verifiable=bool(good))
+
+    def _newest(self) -> _Digest:
+        return max(self.good, key=lambda d: d.end_us or 0)
+
+    def _notes(self) -> list[str]:
+        notes = []
+        if self.keys is None:
+            notes.append("unanchored: no --public-keys given, so no digest signature was verified "
                          "(the digest hash chain was still checked)")
-    elif unsigned:
-        res.notes.append(f"unanchored: {len(unsigned)} digest(s) have no signature sidecar "
-                         f"(*.json.gz.head.json from `aws s3api head-object`): {', '.join(unsigned[:3])}"
-                         + (" ..." if len(unsigned) > 3 else ""))
-    if anchored:
-        fps = sorted({str(d.obj.get('digestPublicKeyFingerprint')) for d in good if d.rel in verified})
-        res.anchor = (f"SHA256withRSA digest signatures ({len(verified)}/{len(good)} verified; key "
-                      f"fingerprint {', '.join(fps)}), newest digest {newest.obj['digestEndTime']}")
-    else:
-        res.anchor = "none (digest hash chain only)" if good else "none"
-    res.notes.extend(restarts)
-    if in_gap:
-        res.notes.append(f"{len(in_gap)} log file(s) fall in the window of a missing digest and cannot be verified: "
-                         + ", ".join(in_gap[:3]) + (" ..." if len(in_gap) > 3 else ""))
-    if newer:
-        res.notes.append(f"{len(newer)} log file(s) lie outside the digest windows (not yet covered by a digest): "
-                         + ", ".join(newer[:3]) + (" ..." if len(newer) > 3 else ""))
-    if opts.expected_end_us is None and good:
-        res.notes.append(f"newest digest ends {newest.obj['digestEndTime']}: pass --expected-end to rule out a "
-                         "deleted newest tail")
-    if len(groups) > 1:
-        res.notes.append(f"{len(groups)} digest chains (region/trail): " + ", ".join(
-            f"{g} {format_us(c[0].start_us)} .. {format_us(c[-1].end_us)}" for g, c in sorted(groups.items())))
-    return res.finish(anchored=anchored, verifiable=bool(good))
+        elif self.unsigned:
+            notes.append(f"unanchored: {len(self.unsigned)} digest(s) have no signature sidecar "
+                         f"(*.json.gz.head.json from `aws s3api head-object`): {', '.join(self.unsigned[:3])}"
+                         + (" ..." if len(self.unsigned) > 3 else ""))
+        notes.extend(self.restarts)
+        if self.in_gap:
+            notes.append(f"{len(self.in_gap)} log file(s) fall in the window of a missing digest and cannot be "
+                         "verified: " + ", ".join(self.in_gap[:3]) + (" ..." if len(self.in_gap) > 3 else ""))
+        if self.newer:
+            notes.append(f"{len(self.newer)} log file(s) lie outside the digest windows (not yet covered by a digest): "
+                         + ", ".join(self.newer[:3]) + (" ..." if len(self.newer) > 3 else ""))
+        if self.opts.expected_end_us is None and self.good:
+            notes.append(f"newest digest ends {self._newest().obj['digestEndTime']}: pass --expected-end to rule out "
+                         "a deleted newest tail")
+        if len(self.groups) > 1:
+            notes.append(f"{len(self.groups)} digest chains (region/trail): " + ", ".join(
+                f"{g} {format_us(c[0].start_us)} .. {format_us(c[-1].end_us)}" for g, c in sorted(self.groups.items())))
+        return notes
+
+
+def _signing_string(d: _Digest) -> bytes:
+    """What CloudTrail signs: end time, bucket/key, SHA-256 of the digest bytes, previous signature (or ``null``)."""
+    prev_sig = d.obj.get("previousDigestSignature")
+    return "\n".join([
+        d.obj["digestEndTime"],
+        f"{d.obj['digestS3Bucket']}/{d.obj['digestS3Object']}",
+        d.sha,
+        prev_sig if isinstance(prev_sig, str) else "null",
+    ]).encode("utf-8")
