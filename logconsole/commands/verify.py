@@ -30,25 +30,15 @@ def _print_human(results, verbose: bool) -> None:
             click.echo(f"  failures ({len(r.failures)}):")
             shown = r.failures if verbose else r.failures[:50]
             for f in shown:
-                where = []
-                if f.file and f.file != r.path:
-                    where.append(one_line(f.file, 120))
-                if f.line is not None:
-                    where.append(f"line {f.line}")
-                if f.seq is not None:
-                    where.append(f"seq {f.seq}")
-                if f.event_id is not None:
-                    where.append(f"event {f.event_id}")
-                click.echo(f"    {click.style(f.kind, fg='red')}  {' '.join(where) or '-'}: {one_line(f.detail, 300)}")
+                click.echo(f"    {click.style(f.kind, fg='red')}  {f.location(r.path) or '-'}: {one_line(f.detail, 300)}")
             if len(shown) < len(r.failures):
                 click.echo(f"    ... {len(r.failures) - len(shown)} more (use --verbose or --json)")
         if r.explained:
             click.echo(f"  explained ({len(r.explained)}):")
             shown = r.explained if verbose else r.explained[:10]
             for f in shown:
-                where = " ".join(x for x in (f"line {f.line}" if f.line is not None else "",
-                                             f"seq {f.seq}" if f.seq is not None else "") if x)
-                click.echo(f"    {f.kind}  {where or '-'}: {one_line(f.detail, 200)} [{one_line(f.explained, 200)}]")
+                click.echo(f"    {f.kind}  {f.location(r.path) or '-'}: {one_line(f.detail, 200)} "
+                           f"[{one_line(f.explained, 200)}]")
             if len(shown) < len(r.explained):
                 click.echo(f"    ... {len(r.explained) - len(shown)} more (use --verbose or --json)")
         for n in r.notes:

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from collections.abc import Iterable
 
+from logconsole.store.sanitize import one_line
+
 #: Statuses, from best to worst (``unverifiable`` is "nothing could be said").
 INTACT = "intact"  # verified up to an anchor (signature or checkpoint)
 CONSISTENT = "consistent"  # the chain holds but nothing rules out a cut tail
@@ -71,6 +73,20 @@ class Failure:
             d["kind"], d.get("line"), d.get("seq"), d.get("detail") or "", d.get("file"),
             d.get("missing"), d.get("explained"), d.get("event_id"),
         )
+
+    def location(self, target: str | None = None, file_width: int = 120) -> str:
+        """Where the failure is, as shown to a reader: ``FILE line N seq N event N`` (each part only when
+        known; the file only when it is not the *target* itself).  Empty when nothing is known."""
+        where = []
+        if self.file and self.file != target:
+            where.append(one_line(self.file, file_width))
+        if self.line is not None:
+            where.append(f"line {self.line}")
+        if self.seq is not None:
+            where.append(f"seq {self.seq}")
+        if self.event_id is not None:
+            where.append(f"event {self.event_id}")
+        return " ".join(where)
 
     def sort_key(self) -> tuple:
         return (self.file or "", self.line if self.line is not None else 1 << 62, FAILURE_KINDS.index(self.kind))

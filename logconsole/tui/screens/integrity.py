@@ -164,7 +164,7 @@ class IntegrityScreen(Screen[str | None]):
         ftitle.update(Text(f"failures: {len(r.failures)}" + (f"   explained: {len(r.explained)}" if r.explained else "")
                            + ("   (sequence numbers: evidence, not proof)" if r.scheme == "sequence" else "")))
         flist.set_items(items, "not verified yet (see the note above)" if r.status == "not verified"
-                        else f"no failures ({r.status})")
+                        else f"no failures ({r.status})", r.path)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.cursor_row is not None and 0 <= event.cursor_row < len(self.results):

@@ -42,10 +42,12 @@ class FailureList(ScrollView, can_focus=True):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.items: list[Failure] = []
+        self.target: str | None = None  # the verified path (failures in it are not named by file)
         self.empty_text = "no target selected"
 
-    def set_items(self, items: list[Failure], empty_text: str) -> None:
+    def set_items(self, items: list[Failure], empty_text: str, target: str | None = None) -> None:
         self.items = items
+        self.target = target
         self.empty_text = empty_text
         self.virtual_size = Size(self.size.width, max(1, len(items)))
         self.cursor = 0
@@ -90,15 +92,7 @@ class FailureList(ScrollView, can_focus=True):
         if i >= len(self.items):
             return Strip.blank(width, base)
         f = self.items[i]
-        where = []
-        if f.line is not None:
-            where.append(f"line {f.line}")
-        if f.seq is not None:
-            where.append(f"seq {f.seq}")
-        if f.event_id is not None:
-            where.append(f"event {f.event_id}")
-        if f.file and f.line is None:
-            where.append(one_line(f.file, 60))
+        where = [f.location(self.target, 60)]
         kind_style = self._style("failures--explained" if f.explained else "failures--kind")
         detail = one_line(f.detail, 400)
         if f.explained:
