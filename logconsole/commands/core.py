@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
+from typing import Any
 
 import click
 
@@ -251,7 +252,7 @@ def detect_cmd(paths, as_json):
     from logconsole.ingest.detect import UnknownFormat, detect
     from logconsole.ingest.reader import Input, InputError, expand_paths
 
-    out = []
+    out: list[dict[str, Any]] = []
     errors = []
     for p in expand_paths(list(paths)):
         try:

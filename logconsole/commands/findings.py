@@ -184,7 +184,7 @@ def show_cmd(finding_id, show_all, db_path, as_json):
         shown += [(None, None)] + [(n - len(tail) + i, e) for i, e in enumerate(tail, 1)]
     for i, e in shown:
         if e is None:
-            click.echo(f"     … {n - len(evs) - len(tail):,} more (--all)")
+            click.echo(f"     … {n - len(evs) - len(tail or []):,} more (--all)")
             continue
         click.echo(
             f"{i:>5}  {format_us(e['ts_us'])}  {one_line(record_ref(e), 28):<28} {one_line(e['actor'], 40):<40} "

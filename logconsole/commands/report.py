@@ -149,10 +149,10 @@ def export_cmd(out_path, fmt, title, at, evidence_root, rehash, case_id, analyst
         if out_path:
             data = text.encode("utf-8")
             try:
-                with open(out_path, "wb") as fh:
-                    fh.write(data)
-                with open(out_path + ".sha256", "w", encoding="utf-8") as fh:
-                    fh.write(f"{hashlib.sha256(data).hexdigest()}  {os.path.basename(out_path)}\n")
+                with open(out_path, "wb") as report_file:
+                    report_file.write(data)
+                with open(out_path + ".sha256", "w", encoding="utf-8") as sum_file:
+                    sum_file.write(f"{hashlib.sha256(data).hexdigest()}  {os.path.basename(out_path)}\n")
             except OSError as exc:
                 fail(f"{out_path}: cannot write: {exc.strerror or exc}")
             click.echo(f"report written to {out_path} ({len(data):,} bytes; SHA-256 in {out_path}.sha256)", err=True)

@@ -65,6 +65,7 @@ class _Paths:
 
     def __init__(self, paths: list[str], root: str | None) -> None:
         real = [p for p in paths if p and p != "-"]
+        self.base: str | None
         if root is not None:
             self.label = root
             self.base = os.path.realpath(root)
@@ -375,7 +376,7 @@ def finding_rows(conn, row: dict[str, Any]) -> list[dict[str, Any]]:
     return [dict(r._mapping) for r in conn.execute(q)]
 
 
-def finding_window(conn, row: dict[str, Any], head: int, tail: int):
+def finding_window(conn, row: dict[str, Any], head: int, tail: int) -> tuple[int, list[dict[str, Any]], list[dict[str, Any]] | None]:
     """``(count, first rows, last rows or None)``: all rows when count <= head + tail, else the first
     *head* and the last *tail* in report order (two LIMIT queries; nothing else is loaded)."""
     where = F.finding_where(row)
@@ -598,7 +599,7 @@ def _gaps(conn, engine, srcs, paths, ready, priv, actors, first_all, last_all) -
             [md(paths.show(str(r.get("path") or "")), 300), md(r.get("status")),
              {"consistent": "chain holds but is not anchored: a cut tail would not show",
               "tampered": "records were changed, removed, inserted or reordered (section 3.2)",
-              "unverifiable": "nothing could be verified"}[r.get("status")]]
+              "unverifiable": "nothing could be verified"}[str(r.get("status"))]]
             for r in sorted(weak, key=lambda r: (str(r.get("path")), str(r.get("status"))))]))
     cnt: dict[str, int] = {}
     for r in ready:

@@ -123,7 +123,7 @@ def _verification_index(engine: Engine) -> dict[Any, dict[str, Any]]:
 
     def put(key: Any, r: dict[str, Any]) -> None:
         cur = out.get(key)
-        if cur is None or _STATUS_RANK.get(r.get("status"), 1) < _STATUS_RANK.get(cur.get("status"), 1):
+        if cur is None or _STATUS_RANK.get(str(r.get("status")), 1) < _STATUS_RANK.get(str(cur.get("status")), 1):
             out[key] = r
 
     for r in verification_results(engine) or []:

@@ -7,7 +7,7 @@
   separators=(",", ":"), ensure_ascii=False)``: both escape exactly ``"``, ``\\``
   and the C0 controls the same way (``\\b \\t \\n \\f \\r``, else ``\\u00xx``
   lowercase) and keep everything else literal; so does ``orjson.dumps`` with
-  ``OPT_SORT_KEYS``, which is what the fast path calls (json.dumps without orjson).
+  ``OPT_SORT_KEYS``, which is what the fast path calls .
   tests/test_chain_canon.py checks the equality on generated samples.
 * ``sorted``: compact JSON with sorted keys and non-ASCII kept, as many home-grown
   loggers hash (``json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=False)``).
@@ -19,26 +19,18 @@ import json
 from typing import Any
 from collections.abc import Callable
 
+import orjson
 import rfc8785
 
-try:
-    import orjson
+_OPT = orjson.OPT_SORT_KEYS
 
-    _OPT = orjson.OPT_SORT_KEYS
 
-    def _fast_dumps(obj: Any) -> bytes:
-        try:
-            return orjson.dumps(obj, option=_OPT)
-        except orjson.JSONEncodeError:
-            raise CanonError("record contains text that is not valid Unicode (lone surrogate)") from None
-except ImportError:  # pragma: no cover - orjson is a declared dependency
-    orjson = None
+def _fast_dumps(obj: Any) -> bytes:
+    try:
+        return orjson.dumps(obj, option=_OPT)
+    except orjson.JSONEncodeError:
+        raise CanonError("record contains text that is not valid Unicode (lone surrogate)") from None
 
-    def _fast_dumps(obj: Any) -> bytes:
-        try:
-            return _dumps_sorted(obj).encode("utf-8")
-        except UnicodeEncodeError:
-            raise CanonError("record contains text that is not valid Unicode (lone surrogate)") from None
 
 MAX_SAFE = (1 << 53) - 1
 _dumps_sorted = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode

@@ -28,19 +28,17 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from logconsole.analysis.chain.canon import CANONS, CanonError
 from logconsole.analysis.chain.model import Failure, TargetResult, unverifiable
 from logconsole.analysis.chain.textio import iter_lines, open_text_error
 from logconsole.util.timeparse import format_us, parse_time
 
-try:  # orjson parses ~2.5x faster; json stays the reference for what orjson refuses
-    import orjson as _orjson
+import orjson
 
-    _fast_loads = _orjson.loads
-except ImportError:  # pragma: no cover - orjson is a declared dependency
-    _fast_loads = None
+#: orjson parses ~2.5x faster; json stays the reference for what orjson refuses
+_fast_loads = orjson.loads
 
 GENESIS = "0" * 64
 #: what loggers write as the first record's previous hash, accepted unless --genesis is given
@@ -101,11 +99,10 @@ def load_hmac_key(path: str) -> bytes:
 
 def _loads_any(line: bytes) -> Any:
     """orjson when it accepts the line, else json; None when neither does."""
-    if _fast_loads is not None:
-        try:
-            return _fast_loads(line)
-        except ValueError:
-            pass
+    try:
+        return _fast_loads(line)
+    except ValueError:
+        pass
     try:
         return json.loads(line)
     except ValueError:
@@ -119,7 +116,7 @@ def sniff(path: str) -> tuple[str, str] | None:
     """(hash_field, prev_field) if the file's first record looks hash-chained."""
     try:
         for _lineno, line in iter_lines(path, limit_lines=20):
-            if not line.strip():
+            if line is None or not line.strip():
                 continue
             try:
                 obj = json.loads(line)
@@ -180,13 +177,13 @@ class _Hasher:
         if key is not None:
             base = hmac.new(key, digestmod=hashlib.sha256)  # key schedule once; copy() per record
 
-            def digest(data: bytes, _copy=base.copy) -> str:
-                h = _copy()
+            def digest(data: bytes, _fn: Any = base.copy) -> str:
+                h = _fn()
                 h.update(data)
                 return h.hexdigest()
         else:
-            def digest(data: bytes, _sha=hashlib.sha256) -> str:
-                return _sha(data).hexdigest()
+            def digest(data: bytes, _fn: Any = hashlib.sha256) -> str:
+                return _fn(data).hexdigest()
         self.digest = digest
         self.hf = opts.hash_field
         self.member_prefix = b'"' + json.dumps(opts.hash_field, ensure_ascii=False).encode("utf-8")[1:-1] + b'":"'
@@ -250,7 +247,7 @@ def _rotation_key(path: str) -> tuple:
 
 def _peek(path: str, opts: ChainOptions) -> tuple[int | None, str | None]:
     for _lineno, line in iter_lines(path, limit_lines=50):
-        if not line.strip():
+        if line is None or not line.strip():
             continue
         try:
             obj = json.loads(line)
@@ -358,14 +355,14 @@ class _Verifier:
         fast_loads = _fast_loads
 
         def decode_line(b: bytes) -> Any:
-            if fast_loads is not None:
-                try:
-                    return fast_loads(b)
-                except ValueError:
-                    pass  # NaN, huge ints, lone surrogates ...: json decides
+            try:
+                return fast_loads(b)
+            except ValueError:
+                pass  # NaN, huge ints, lone surrogates ...: json decides
             return decode_std(b.decode("utf-8"))
 
-        check = self.hasher.check
+        #: called only for a parsed line (bytes) with a stored hash (str)
+        check: Callable[[Any, dict[str, Any], Any], bool] = self.hasher.check
         times = _TimeCache()
         kept = self.kept
         anomalies = self.anomalies
@@ -444,7 +441,7 @@ class _Verifier:
                                 if not probed and not opts.canon_explicit:
                                     probed = True
                                     other = "sorted" if self.hasher.canon_name == "jcs" else "jcs"
-                                    if self.hasher.matches_with(obj, stored, other):
+                                    if stored is not None and self.hasher.matches_with(obj, stored, other):
                                         self.hasher.switch(other)
                                         opts.canon = other
                                         self.notes.append(f"records are hashed over {other!r} canonical JSON, not "
@@ -538,7 +535,7 @@ class _Verifier:
 
     def pass3(self, ranges: list[tuple[int, int]]) -> None:
         """Load the records in *ranges* (inclusive) and who links to them."""
-        want = set()
+        want: set[int] = set()
         for a, b in ranges:
             want.update(range(a, b + 1))
         hashes: dict[str, int] = {}
@@ -593,7 +590,7 @@ class _Verifier:
             )
 
         def referenced(r: Rec) -> bool:
-            return bool(r.stored) and any(p != r.pos for p in refs.get(r.stored, []))
+            return r.stored is not None and r.stored != "" and any(p != r.pos for p in refs.get(r.stored, []))
 
         for j in self.anomalies:
             r = K[j]
@@ -604,7 +601,8 @@ class _Verifier:
                 continue
             pr = K.get(j - 1)
             if j in base:
-                pr = K.get(base[j]) if base[j] is not None else None
+                bj = base[j]
+                pr = K.get(bj) if bj is not None else None
             nx = K.get(j + 1)
             if pr is None and j == 0:
                 expected = r.prev if opts.is_genesis(r.prev) else opts.genesis
@@ -663,10 +661,10 @@ class _Verifier:
                     pass  # a consequence of the reordering reported above (the genesis record moved, too)
                 elif earlier:
                     p0 = earlier[-1]
-                    skipped = [K.get(i) for i in range(p0 + 1, j)]
+                    skipped = [K[i] for i in range(p0 + 1, j) if i in K]
                     outside = any(q not in range(p0 + 1, j) for i in range(p0 + 1, j)
                                   for q in self.range_refs.get(i, []))
-                    if all(x is not None for x in skipped) and not outside:
+                    if len(skipped) == j - p0 - 1 and not outside:
                         for x in skipped:
                             inserted.add(x.pos)
                             add(x, "inserted", f"record is not part of the chain: the next genuine record "
@@ -688,7 +686,7 @@ class _Verifier:
                         add(r, "broken_link", f"a new chain starts here instead of continuing {prev_file}")
                     else:
                         step = (r.seq - pr.seq) if (r.seq is not None and pr is not None and pr.seq is not None) else None
-                        if step is not None and step > 1:
+                        if step is not None and step > 1 and pr is not None and pr.seq is not None and r.seq is not None:
                             add(r, "missing_file", f"file does not continue {prev_file}: {step - 1} record(s) "
                                 f"(seq {pr.seq + 1}-{r.seq - 1}) are missing - a rotated file?", missing=step - 1)
                         else:

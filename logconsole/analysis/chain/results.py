@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 from collections.abc import Iterable
 
-from sqlalchemy import Engine, and_, func, insert, select
+from sqlalchemy import CursorResult, Engine, and_, func, insert, select
 
 from logconsole import __version__
 from logconsole.analysis.chain.model import Failure, TargetResult
@@ -90,9 +90,17 @@ def link_to_index(engine: Engine, results: Iterable[TargetResult]) -> None:
                                              .group_by(events.c.raw_sha256)):
                     found[sha] = eid
             for f in fails:
-                sha = hashes.get(f.line)
-                if sha in found:
+                sha = hashes.get(f.line) if f.line is not None else None
+                if sha is not None and sha in found:
                     f.event_id = found[sha]
+
+
+def _new_id(result: CursorResult[Any]) -> int:
+    """The primary key of the row an INSERT just wrote."""
+    key = result.inserted_primary_key
+    if key is None:
+        raise RuntimeError("the INSERT returned no primary key")
+    return int(key[0])
 
 
 def store_results(engine: Engine, results: list[TargetResult], *, command: dict[str, Any] | None = None,
@@ -101,16 +109,16 @@ def store_results(engine: Engine, results: list[TargetResult], *, command: dict[
     link_to_index(engine, results)
     now = int(time.time() * 1_000_000)
     with engine.begin() as conn:
-        run_id = conn.execute(insert(verify_runs).values(
+        run_id = _new_id(conn.execute(insert(verify_runs).values(
             started_us=started_us or now, finished_us=now, tool_version=__version__,
             command=json.dumps(command or {}, sort_keys=True, default=str), exit_code=exit_code,
-        )).inserted_primary_key[0]
+        )))
         for r in results:
-            tid = conn.execute(insert(verify_targets).values(
+            tid = _new_id(conn.execute(insert(verify_targets).values(
                 run_id=run_id, path=r.path, scheme=r.scheme, status=r.status, records=r.records,
                 coverage=r.coverage, anchor=r.anchor, source_id=r.source_id,
                 result=json.dumps({**r.as_json(), "source_id": r.source_id}, ensure_ascii=False, default=str),
-            )).inserted_primary_key[0]
+            )))
             rows = [dict(target_id=tid, kind=f.kind, line=f.line, seq=f.seq, detail=f.detail, file=f.file,
                          missing=f.missing, explained=f.explained, event_id=f.event_id)
                     for f in (*r.failures, *r.explained)]
@@ -156,6 +164,8 @@ def _file_sources(conn, r: TargetResult) -> None:
         return
     smap = _source_map(conn)
     for f in fails:
+        if f.file is None:
+            continue
         cands = [f.file]
         if r.scheme == "cloudtrail-digest":
             cands.insert(0, str(Path(r.path) / f.file))

@@ -145,7 +145,7 @@ def _json_records(path: str, limit: int | None = None) -> Iterator[tuple[int, di
                 return
 
 
-def _dig(obj: dict[str, Any], *path: str) -> Any:
+def _dig(obj: Any, *path: str) -> Any:
     for p in path:
         if not isinstance(obj, dict):
             return None
@@ -339,6 +339,8 @@ def analyze(items: Iterable[SeqItem], kind: str, res: TargetResult, tolerance_us
                 continue
             first: dict[int, SeqItem] = {}
             for it in seg:
+                if it.seq is None:
+                    continue
                 prev = first.get(it.seq)
                 if prev is None:
                     first[it.seq] = it

@@ -20,7 +20,7 @@ def open_binary(path: str | os.PathLike) -> BinaryIO:
     raw = _open_readonly(Path(path))
     magic = raw.peek(2)[:2] if hasattr(raw, "peek") else b""
     if magic == GZIP_MAGIC:
-        return io.BufferedReader(_GunzipRaw(raw), buffer_size=_CHUNK)  # type: ignore[return-value]
+        return io.BufferedReader(_GunzipRaw(raw), buffer_size=_CHUNK)
     return raw
 
 

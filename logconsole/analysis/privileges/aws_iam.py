@@ -177,6 +177,8 @@ def parse(obj: Any, file: str) -> ParsedSnapshot:
             snap.warnings.append(f"{file}#{_ptr(*base_ptr)}: permission boundary {arn} not in Policies; boundary ignored")
             return
         pname, doc, ptr, vid, vdate = managed[arn]
+        if doc is None:
+            return
         snap.rules.extend(rules_from_document(
             doc, subject=subject, via=f"permission boundary {pname} ({vid})", container=pname, file=file,
             pointer=ptr, policy_type="boundary", effective_from=vdate,
@@ -198,7 +200,7 @@ def parse(obj: Any, file: str) -> ParsedSnapshot:
         arn = u["Arn"]
         accounts.add(arn.split(":")[4] if arn.count(":") >= 5 else "")
         created = _time(u.get("CreateDate"))
-        info = {"path": u.get("Path"), "groups": u.get("GroupList") or [], "tags": u.get("Tags") or [],
+        info: dict[str, Any] = {"path": u.get("Path"), "groups": u.get("GroupList") or [], "tags": u.get("Tags") or [],
                 "pointer": f"{file}#{_ptr('UserDetailList', i)}"}
         if isinstance(u.get("PermissionsBoundary"), dict):
             info["boundary"] = u["PermissionsBoundary"].get("PermissionsBoundaryArn")
@@ -220,7 +222,7 @@ def parse(obj: Any, file: str) -> ParsedSnapshot:
         arn = r["Arn"]
         accounts.add(arn.split(":")[4] if arn.count(":") >= 5 else "")
         created = _time(r.get("CreateDate"))
-        info: dict[str, Any] = {"path": r.get("Path"), "tags": r.get("Tags") or [], "pointer": f"{file}#{_ptr('RoleDetailList', i)}"}
+        info = {"path": r.get("Path"), "tags": r.get("Tags") or [], "pointer": f"{file}#{_ptr('RoleDetailList', i)}"}
         trust = r.get("AssumeRolePolicyDocument")
         if trust:
             try:

@@ -155,11 +155,14 @@ def import_file(engine: Engine, path: str, fmt: str | None = None, label: str | 
     summary = {"principals": len(snap.principals), "rules": len(snap.rules), "edges": len(snap.edges),
                "warnings": snap.warnings, "meta": snap.meta}
     with engine.begin() as conn:
-        sid = conn.execute(grant_snapshots.insert().values(
+        key = conn.execute(grant_snapshots.insert().values(
             label=snap.label, format=snap.format, file=apath, sha256=digest, bytes=len(data),
             imported_at=time.time_ns() // 1000, catalog_version=catalog_version() if snap.format == "aws-iam" else None,
             summary=json.dumps(summary),
-        )).inserted_primary_key[0]
+        )).inserted_primary_key
+        if key is None:
+            raise RuntimeError("the INSERT returned no primary key")
+        sid = int(key[0])
         if snap.principals:
             conn.execute(grant_principals.insert(), [
                 {"snapshot_id": sid, "provider": p.provider, "kind": p.kind, "name": p.name,

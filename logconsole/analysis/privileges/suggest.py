@@ -13,6 +13,7 @@ Denied attempts are never included: they are what the actor must *not* get.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
@@ -103,8 +104,16 @@ def _k8s_parts(key: str) -> tuple[str, str, str] | None:
     return ("" if group == "core" else group), res, verb
 
 
+@dataclass
+class _Verbs:
+    """Verbs used on one resource type: with resource names (per verb) and without."""
+
+    named: dict[str, set[str]] = field(default_factory=dict)
+    unnamed: set[str] = field(default_factory=set)
+
+
 def suggest_k8s(v: ActorView) -> list[dict[str, Any]]:
-    ns_rules: dict[str | None, dict[tuple[str, str], dict[str, set]]] = {}
+    ns_rules: dict[str | None, dict[tuple[str, str], _Verbs]] = {}
     urls: dict[str, set[str]] = {}
     u = v.usage
     if u is None:
@@ -118,28 +127,28 @@ def suggest_k8s(v: ActorView) -> list[dict[str, Any]]:
             continue
         group, res, verb = parts
         ns, _, name = (rkey or "/").partition("/")
-        d = ns_rules.setdefault(ns or None, {}).setdefault((group, res), {"named": {}, "unnamed": set()})
+        d = ns_rules.setdefault(ns or None, {}).setdefault((group, res), _Verbs())
         if name and verb not in ("list", "watch", "create", "deletecollection"):
-            d["named"].setdefault(verb, set()).add(name)
+            d.named.setdefault(verb, set()).add(name)
         else:
-            d["unnamed"].add(verb)
+            d.unnamed.add(verb)
     subject = _subject(v.name)
     safe = "".join(c if c.isalnum() or c in "-." else "-" for c in v.name).strip("-").lower()[:50] or "actor"
     docs: list[dict[str, Any]] = []
 
-    def rules_of(table: dict[tuple[str, str], dict[str, set]]) -> list[dict[str, Any]]:
-        out = []
+    def rules_of(table: dict[tuple[str, str], _Verbs]) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
         for (group, res), d in sorted(table.items()):
-            if d["unnamed"]:
-                out.append({"apiGroups": [group], "resources": [res], "verbs": sorted(d["unnamed"])})
-            named = {vb: ns_ for vb, ns_ in d["named"].items() if vb not in d["unnamed"]}
+            if d.unnamed:
+                out.append({"apiGroups": [group], "resources": [res], "verbs": sorted(d.unnamed)})
+            named = {vb: ns_ for vb, ns_ in d.named.items() if vb not in d.unnamed}
             if named:
                 out.append({"apiGroups": [group], "resources": [res], "verbs": sorted(named),
                             "resourceNames": sorted(set().union(*named.values()))})
         return out
 
     cluster = ns_rules.pop(None, {})
-    for ns, table in sorted(ns_rules.items()):
+    for ns, table in sorted((k, t) for k, t in ns_rules.items() if k is not None):
         docs.append({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
                      "metadata": {"name": f"{safe}-used", "namespace": ns}, "rules": rules_of(table)})
         docs.append({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",

@@ -305,7 +305,7 @@ def collect(conn, since: int | None = None, until: int | None = None, generic_fo
     for user, real, atype, impu, grp, rgrp, act, nsv, res, dec, cd, err, n, t0, t1, i0, i1 in k8s_rows:
         if only_actor is not None and only_actor not in (user, real):
             continue
-        a = None if (only_actor is not None and user != only_actor) else get(user, "k8s")
+        ka = None if (only_actor is not None and user != only_actor) else get(user, "k8s")
         if impu:
             b = get(real, "k8s") if (only_actor is None or real == only_actor) else None
             if b is not None:
@@ -318,12 +318,12 @@ def collect(conn, since: int | None = None, until: int | None = None, generic_fo
                     iu = b.used[ik] = Used(ik[0], ik[1])
                 iu.add(n, t0, t1, i0, i1)
                 iu.raw.add(("kubernetes", f"impersonate {impu}"))
-            if a is not None:
-                a.impersonated_by.add(real)
-        if a is None:
+            if ka is not None:
+                ka.impersonated_by.add(real)
+        if ka is None:
             continue
-        a.type = (_k8s_type(user) if impu else (a.type or atype or _k8s_type(user)))
-        _add_groups(a, grp)
+        ka.type = (_k8s_type(user) if impu else (ka.type or atype or _k8s_type(user)))
+        _add_groups(ka, grp)
         key, url, nonres = mapping.k8s_action(act)
         rkey = url if nonres else mapping.k8s_resource(act, res, nsv)
         is_forbid = dec == "forbid"
@@ -335,21 +335,21 @@ def collect(conn, since: int | None = None, until: int | None = None, generic_fo
                 msg = _k8s_message(conn, i0, raw_cache)
                 is_admission = "admission webhook" in msg.lower()
                 is_forbid = not is_admission
-        a.touch(n, t0, t1)
+        ka.touch(n, t0, t1)
         if is_forbid or is_admission:
             for eid, ts in _ids_times(conn, i0, i1, n, user, act, nsv, res, impu):
                 d = DeniedEvent(eid, ts, key, rkey, act, "kubernetes", err)
-                (a.denied if is_forbid else a.admission).append(d)
+                (ka.denied if is_forbid else ka.admission).append(d)
             continue
         if cd is not None and isinstance(cd, int) and cd >= 400:
             continue  # failed for another reason (404, 409 ...): not evidence of a permission either way
-        u = a.used.get((key, rkey))
+        u = ka.used.get((key, rkey))
         if u is None:
-            u = a.used[(key, rkey)] = Used(key, rkey)
+            u = ka.used[(key, rkey)] = Used(key, rkey)
         u.add(n, t0, t1, i0, i1)
         u.raw.add(("kubernetes", act))
-    for a in actors.values():
-        a.denied.sort(key=lambda d: (d.ts, d.id))
+    for ka in actors.values():
+        ka.denied.sort(key=lambda d: (d.ts, d.id))
 
     # ---------------- generic formats named by policy files
     if generic_formats:
@@ -387,7 +387,7 @@ def collect(conn, since: int | None = None, until: int | None = None, generic_fo
                 actors[("aws", actor)].sessions[sess] = n
         fmts = {"aws": [CT], "k8s": [K8S], "generic": sorted(generic_formats or ())}.get(
             only_provider or "", [CT, K8S, *sorted(generic_formats or ())])
-        for extra_cond in (E.actor == only_actor, only_actor == _IMP):
+        for extra_cond in (E.actor == only_actor, _IMP.op("=")(only_actor)):
             q = (select(E.src_ip, func.count()).where(E.format.in_(fmts), E.src_ip.is_not(None), extra_cond, *win)
                  .group_by(E.src_ip))
             for ip, n in conn.execute(q):
