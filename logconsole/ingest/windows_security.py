@@ -162,7 +162,7 @@ def _is_windows(obj: dict[str, Any]) -> str | None:
     return None
 
 
-class _View:
+class WindowsView:
     """One event brought to a common shape."""
 
     __slots__ = (
@@ -241,8 +241,10 @@ def _xml_data(xml: str) -> dict[str, str]:
     return out
 
 
-def _view(obj: dict[str, Any], shape: str) -> _View:
-    v = _View()
+def windows_view(obj: dict[str, Any], shape: str) -> WindowsView:
+    """*obj* (an exporter's record of the given *shape*, see :func:`_is_windows`) brought to one view;
+    raises :class:`ParseError` without an event id."""
+    v = WindowsView()
     v.rec = obj
     v.shape = shape
     if shape == "evtx":
@@ -396,7 +398,7 @@ class WindowsSecurityParser(Parser):
         yield from parse_json_records(inp, _CONTAINER_KEYS, self.to_event)
 
     # ------------------------------------------------------------------ time
-    def _time(self, v: _View, extra: dict[str, Any]) -> tuple[int, str]:
+    def _time(self, v: WindowsView, extra: dict[str, Any]) -> tuple[int, str]:
         rec = v.rec
         cands: list[tuple[str, Any]] = []
         if v.time_raw not in (None, ""):
@@ -464,166 +466,181 @@ class WindowsSecurityParser(Parser):
         shape = _is_windows(rec)
         if shape is None:
             raise ParseError("not a Windows event (no EventID)")
-        v = _view(rec, shape)
-        d = v.data
-        eid = v.event_id
-        extra: dict[str, Any] = {"event_id": eid}
+        v = windows_view(rec, shape)
+        extra: dict[str, Any] = {"event_id": v.event_id}
         ts, ts_field = self._time(v, extra)
         ts_raw = rec.get(ts_field) if v.shape == "flat" else v.time_raw
         extra["time_field"] = ts_field
-        channel = v.channel
-        kind = _channel_kind(channel, v.provider)
-        if channel:
-            extra["channel"] = channel
-        if v.provider:
-            extra["provider"] = v.provider
-        if v.record_number is not None:
-            extra["record_number"] = v.record_number
-        if shape != "flat":
-            extra["export"] = shape
-        action = _action(kind, eid, channel)
+        return map_event(v, raw, fmt=self.name, ts_us=ts, ts_raw=ts_raw, extra=extra, line=line, rec_index=rec_index)
 
-        def g(*names: str) -> str | None:
-            for n in names:
-                s = as_str(d.get(n))
-                if s is not None and s.strip() not in _NULL:
-                    return s.strip()
-            return None
 
-        subj = _account(g("SubjectDomainName"), g("SubjectUserName"))
-        subj_sid = g("SubjectUserSid")
-        tgt = _account(g("TargetDomainName"), g("TargetUserName"))
-        tgt_sid = g("TargetUserSid", "TargetSid")
-        actor = actor_uid = session = target_user = None
-        resource = None
-        if eid in _TARGET_ACTOR and kind == "security":
+# ------------------------------------------------------------------ mapping
+
+
+def map_event(v: WindowsView, raw: str, *, fmt: str, ts_us: int, ts_raw: Any, extra: dict[str, Any],
+              line: int | None = None, rec_index: int | None = None) -> Event:
+    """One Windows event (any exporter's shape, brought to a :class:`WindowsView`) mapped to
+    the normalized columns: actor, action, target, resource, outcome, source address, host.
+
+    Shared by the JSON exports (``windows-security``) and binary ``.evtx`` files
+    (:mod:`logconsole.ingest.evtx_file`); *extra* already holds what the caller knows
+    (event id, time field) and is completed here."""
+    d = v.data
+    eid = v.event_id
+    ts = ts_us
+    channel = v.channel
+    kind = _channel_kind(channel, v.provider)
+    if channel:
+        extra["channel"] = channel
+    if v.provider:
+        extra["provider"] = v.provider
+    if v.record_number is not None:
+        extra["record_number"] = v.record_number
+    if v.shape != "flat":
+        extra["export"] = v.shape
+    action = _action(kind, eid, channel)
+
+    def g(*names: str) -> str | None:
+        for n in names:
+            s = as_str(d.get(n))
+            if s is not None and s.strip() not in _NULL:
+                return s.strip()
+        return None
+
+    subj = _account(g("SubjectDomainName"), g("SubjectUserName"))
+    subj_sid = g("SubjectUserSid")
+    tgt = _account(g("TargetDomainName"), g("TargetUserName"))
+    tgt_sid = g("TargetUserSid", "TargetSid")
+    actor = actor_uid = session = target_user = None
+    resource = None
+    if eid in _TARGET_ACTOR and kind == "security":
+        actor, actor_uid = tgt, tgt_sid
+        session = g("TargetLogonId")
+        if subj and subj != actor:
+            extra["subject"] = subj
+        if eid in (4768, 4769, 4770) and not actor:
+            actor = g("TargetUserName")
+    elif eid in _GROUP_EVENTS and kind == "security":
+        actor, actor_uid, session = subj, subj_sid, g("SubjectLogonId")
+        resource = tgt  # the group
+        member = g("MemberName", "MemberSid")
+        if member:
+            target_user = member
+            extra["member"] = member
+    elif kind == "security" and (subj or tgt):
+        actor, actor_uid, session = subj, subj_sid, g("SubjectLogonId")
+        if eid in _TARGET_USER and tgt:
+            target_user = tgt
+            if tgt_sid:
+                extra["target_sid"] = tgt_sid
+        if actor is None and tgt:
             actor, actor_uid = tgt, tgt_sid
-            session = g("TargetLogonId")
-            if subj and subj != actor:
-                extra["subject"] = subj
-            if eid in (4768, 4769, 4770) and not actor:
-                actor = g("TargetUserName")
-        elif eid in _GROUP_EVENTS and kind == "security":
-            actor, actor_uid, session = subj, subj_sid, g("SubjectLogonId")
-            resource = tgt  # the group
-            member = g("MemberName", "MemberSid")
-            if member:
-                target_user = member
-                extra["member"] = member
-        elif kind == "security" and (subj or tgt):
-            actor, actor_uid, session = subj, subj_sid, g("SubjectLogonId")
-            if eid in _TARGET_USER and tgt:
-                target_user = tgt
-                if tgt_sid:
-                    extra["target_sid"] = tgt_sid
-            if actor is None and tgt:
-                actor, actor_uid = tgt, tgt_sid
-        elif kind == "sysmon":
-            actor = g("User")
-            session = g("LogonId")
+    elif kind == "sysmon":
+        actor = g("User")
+        session = g("LogonId")
+    else:
+        actor = subj or tgt or g("User") or _account(g("Domain"), g("AccountName"))
+        actor_uid = subj_sid or g("UserID")
+        session = g("SubjectLogonId", "LogonId")
+    if actor is None and kind == "security" and eid == 1102:
+        actor = _account(g("SubjectDomainName"), g("SubjectUserName"))
+    actor_type = _actor_type(actor, actor_uid)
+    # ---- logon details
+    lt = _int(d.get("LogonType"))
+    if lt is not None:
+        extra["logon_type"] = lt
+        extra["logon_type_name"] = LOGON_TYPES.get(lt, str(lt))
+    for key, names in (
+        ("auth_package", ("AuthenticationPackageName",)), ("logon_process", ("LogonProcessName",)),
+        ("workstation", ("WorkstationName", "Workstation")), ("ip_port", ("IpPort",)),
+        ("logon_guid", ("LogonGuid",)), ("linked_logon_id", ("TargetLinkedLogonId",)),
+        ("elevated_token", ("ElevatedToken",)), ("command_line", ("CommandLine",)),
+        ("parent_process", ("ParentProcessName", "ParentImage")), ("parent_command_line", ("ParentCommandLine",)),
+        ("process_name", ("ProcessName", "Image")), ("process_id", ("NewProcessId", "ProcessId")),
+        ("object_type", ("ObjectType",)), ("access_mask", ("AccessMask", "GrantedAccess")),
+        ("service_file", ("ServiceFileName", "ImagePath")), ("target_server", ("TargetServerName",)),
+        ("share", ("ShareName",)), ("relative_target", ("RelativeTargetName",)),
+        ("destination_ip", ("DestAddress", "DestinationIp")), ("destination_port", ("DestPort", "DestinationPort")),
+        ("hashes", ("Hashes",)), ("category", ("Category",)), ("task_name", ("TaskName",)),
+        ("audit_policy_changes", ("AuditPolicyChanges",)), ("subcategory", ("SubcategoryGuid",)),
+        ("failure_reason", ("FailureReason",)), ("ticket_options", ("TicketOptions",)),
+        ("ticket_encryption", ("TicketEncryptionType",)), ("service_name", ("ServiceName",)),
+    ):
+        val = g(*names)
+        if val is not None:
+            extra[key] = val[:4000]
+    tet = g("TokenElevationType")
+    if tet:
+        extra["token_elevation"] = _MSG_STRINGS.get(tet, tet)
+    if "elevated_token" in extra:
+        extra["elevated_token"] = _MSG_STRINGS.get(extra["elevated_token"], extra["elevated_token"])
+    imp = g("ImpersonationLevel")
+    if imp:
+        extra["impersonation_level"] = _MSG_STRINGS.get(imp, imp)
+    privs = g("PrivilegeList")
+    if privs:
+        extra["privileges"] = privs.split()
+    # ---- outcome
+    outcome = _outcome(v)
+    err = None
+    status = g("Status")
+    sub = g("SubStatus")
+    if eid == 4625 and kind == "security":
+        outcome = "failure"
+        err = sub if sub and sub.lower() != "0x0" else status
+    elif eid in (4771, 4772) and kind == "security":
+        outcome = "failure"
+        err = g("FailureCode") or status
+    elif eid in (4768, 4769, 4776) and kind == "security" and status:
+        if status.lower() not in ("0x0", "0"):
+            outcome = "failure"
+            err = status
+        elif outcome == "unknown":
+            outcome = "success"
+    if err:
+        extra["status"] = err
+        txt = NTSTATUS.get(err.lower())
+        if txt:
+            extra["status_text"] = txt
+    # ---- source address
+    src_ip = None
+    for k in ("IpAddress", "ClientAddress", "SourceAddress", "SourceIp"):
+        s = g(k)
+        if s:
+            src_ip = s[7:] if s.startswith("::ffff:") else s
+            break
+    if resource is None:
+        if eid == 4648 and kind == "security":
+            resource = g("TargetServerName")
         else:
-            actor = subj or tgt or g("User") or _account(g("Domain"), g("AccountName"))
-            actor_uid = subj_sid or g("UserID")
-            session = g("SubjectLogonId", "LogonId")
-        if actor is None and kind == "security" and eid == 1102:
-            actor = _account(g("SubjectDomainName"), g("SubjectUserName"))
-        actor_type = _actor_type(actor, actor_uid)
-        # ---- logon details
-        lt = _int(d.get("LogonType"))
-        if lt is not None:
-            extra["logon_type"] = lt
-            extra["logon_type_name"] = LOGON_TYPES.get(lt, str(lt))
-        for key, names in (
-            ("auth_package", ("AuthenticationPackageName",)), ("logon_process", ("LogonProcessName",)),
-            ("workstation", ("WorkstationName", "Workstation")), ("ip_port", ("IpPort",)),
-            ("logon_guid", ("LogonGuid",)), ("linked_logon_id", ("TargetLinkedLogonId",)),
-            ("elevated_token", ("ElevatedToken",)), ("command_line", ("CommandLine",)),
-            ("parent_process", ("ParentProcessName", "ParentImage")), ("parent_command_line", ("ParentCommandLine",)),
-            ("process_name", ("ProcessName", "Image")), ("process_id", ("NewProcessId", "ProcessId")),
-            ("object_type", ("ObjectType",)), ("access_mask", ("AccessMask", "GrantedAccess")),
-            ("service_file", ("ServiceFileName", "ImagePath")), ("target_server", ("TargetServerName",)),
-            ("share", ("ShareName",)), ("relative_target", ("RelativeTargetName",)),
-            ("destination_ip", ("DestAddress", "DestinationIp")), ("destination_port", ("DestPort", "DestinationPort")),
-            ("hashes", ("Hashes",)), ("category", ("Category",)), ("task_name", ("TaskName",)),
-            ("audit_policy_changes", ("AuditPolicyChanges",)), ("subcategory", ("SubcategoryGuid",)),
-            ("failure_reason", ("FailureReason",)), ("ticket_options", ("TicketOptions",)),
-            ("ticket_encryption", ("TicketEncryptionType",)), ("service_name", ("ServiceName",)),
-        ):
-            val = g(*names)
-            if val is not None:
-                extra[key] = val[:4000]
-        tet = g("TokenElevationType")
-        if tet:
-            extra["token_elevation"] = _MSG_STRINGS.get(tet, tet)
-        if "elevated_token" in extra:
-            extra["elevated_token"] = _MSG_STRINGS.get(extra["elevated_token"], extra["elevated_token"])
-        imp = g("ImpersonationLevel")
-        if imp:
-            extra["impersonation_level"] = _MSG_STRINGS.get(imp, imp)
-        privs = g("PrivilegeList")
-        if privs:
-            extra["privileges"] = privs.split()
-        # ---- outcome
-        outcome = _outcome(v)
-        err = None
-        status = g("Status")
-        sub = g("SubStatus")
-        if eid == 4625 and kind == "security":
-            outcome = "failure"
-            err = sub if sub and sub.lower() != "0x0" else status
-        elif eid in (4771, 4772) and kind == "security":
-            outcome = "failure"
-            err = g("FailureCode") or status
-        elif eid in (4768, 4769, 4776) and kind == "security" and status:
-            if status.lower() not in ("0x0", "0"):
-                outcome = "failure"
-                err = status
-            elif outcome == "unknown":
-                outcome = "success"
-        if err:
-            extra["status"] = err
-            txt = NTSTATUS.get(err.lower())
-            if txt:
-                extra["status_text"] = txt
-        # ---- source address
-        src_ip = None
-        for k in ("IpAddress", "ClientAddress", "SourceAddress", "SourceIp"):
-            s = g(k)
-            if s:
-                src_ip = s[7:] if s.startswith("::ffff:") else s
-                break
-        if resource is None:
-            if eid == 4648 and kind == "security":
-                resource = g("TargetServerName")
-            else:
-                resource = g(*_RESOURCE_KEYS)
-        host = v.computer
-        record_id = None
-        dedup = None
-        if v.record_number is not None:
-            record_id = "/".join(str(p) for p in (host, channel, v.record_number) if p is not None)
-            if host and channel:
-                dedup = record_id
-        msg = f"[{eid}] {actor or '?'} {action}"
-        if lt is not None and action.startswith(("logon", "logoff", "explicit")):
-            msg += f" type {lt} ({LOGON_TYPES.get(lt, '?')})"
-        if target_user:
-            msg += f" target {target_user}"
-        if resource:
-            msg += f" {resource}"
-        if extra.get("command_line") and resource and extra["command_line"] != resource:
-            msg += f" cmd: {extra['command_line']}"
-        if src_ip:
-            msg += f" from {src_ip}"
-        if outcome == "failure":
-            msg += " -> failure" + (f" {err}" if err else "") + (f" ({extra['status_text']})" if extra.get("status_text") else "")
-        return Event(
-            ts_us=ts, ts_raw=as_str(ts_raw), raw=raw, format=self.name, line=line, rec_index=rec_index,
-            record_id=record_id, dedup_key=dedup, service=channel, action=action, outcome=outcome,
-            error_code=err, actor=actor, actor_type=actor_type, actor_uid=actor_uid, session=session,
-            target_user=target_user, src_ip=src_ip, user_agent=None, host=host, resource=resource,
-            account=None, region=None, message=clean_text(msg, 2000), extra=extra,
-        )
+            resource = g(*_RESOURCE_KEYS)
+    host = v.computer
+    record_id = None
+    dedup = None
+    if v.record_number is not None:
+        record_id = "/".join(str(p) for p in (host, channel, v.record_number) if p is not None)
+        if host and channel:
+            dedup = record_id
+    msg = f"[{eid}] {actor or '?'} {action}"
+    if lt is not None and action.startswith(("logon", "logoff", "explicit")):
+        msg += f" type {lt} ({LOGON_TYPES.get(lt, '?')})"
+    if target_user:
+        msg += f" target {target_user}"
+    if resource:
+        msg += f" {resource}"
+    if extra.get("command_line") and resource and extra["command_line"] != resource:
+        msg += f" cmd: {extra['command_line']}"
+    if src_ip:
+        msg += f" from {src_ip}"
+    if outcome == "failure":
+        msg += " -> failure" + (f" {err}" if err else "") + (f" ({extra['status_text']})" if extra.get("status_text") else "")
+    return Event(
+        ts_us=ts, ts_raw=as_str(ts_raw), raw=raw, format=fmt, line=line, rec_index=rec_index,
+        record_id=record_id, dedup_key=dedup, service=channel, action=action, outcome=outcome,
+        error_code=err, actor=actor, actor_type=actor_type, actor_uid=actor_uid, session=session,
+        target_user=target_user, src_ip=src_ip, user_agent=None, host=host, resource=resource,
+        account=None, region=None, message=clean_text(msg, 2000), extra=extra,
+    )
 
 
 # ------------------------------------------------------------------ helpers
@@ -708,7 +725,7 @@ def _actor_type(actor: str | None, sid: str | None) -> str | None:
     return "User"
 
 
-def _outcome(v: _View) -> str:
+def _outcome(v: WindowsView) -> str:
     et = (v.event_type or "").upper().replace(" ", "_")
     if et == "AUDIT_FAILURE":
         return "failure"
