@@ -25,7 +25,10 @@ from typing import Any
 from collections.abc import Iterable, Iterator
 
 from logconsole.analysis.chain.model import Failure, TargetResult, unverifiable
-from logconsole.analysis.chain.textio import iter_lines, read_all
+from logconsole.analysis.chain.textio import iter_lines, open_binary, read_all
+from logconsole.ingest.base import Event
+from logconsole.ingest.evtx_file import FILE_MAGIC as EVTX_MAGIC, EvtxParser
+from logconsole.ingest.reader import Input, InputError, TruncatedInput
 from logconsole.util.timeparse import format_us, parse_time
 import itertools
 
@@ -68,16 +71,31 @@ class SeqItem:
     stamp: Any = None  # what must match for a repeated number to be the same record
     index: int | None = None  # record index inside a JSON array file
     forwarded: bool = False  # came through a forwarder/SIEM export that may filter records
+    resaved: bool = False  # an .evtx whose record headers were renumbered: a saved (maybe filtered) copy
 
 FORWARDED = ("forwarded export: records came through a collection pipeline (SIEM/forwarder) that may filter "
              "events, so gaps are expected here; compare with the host's .evtx to tell a deletion from a filter")
+RESAVED = ("saved copy: the .evtx record headers are numbered apart from EventRecordID, as in a log saved from "
+           "Event Viewer or wevtutil (possibly filtered), so gaps are expected; compare with the host's original log")
+
+
+def evtx_resaved(extra: dict[str, Any]) -> bool:
+    """An event of an ``.evtx`` file whose record header id differs from its EventRecordID (a saved copy)."""
+    prov = extra.get("evtx")
+    return isinstance(prov, dict) and prov.get("record") is not None and prov.get("record") != extra.get("record_number")
 
 
 # --------------------------------------------------------------------------- readers
 
 
 def sniff(path: str) -> str | None:
-    """'auditd', 'windows' or 'seq' when the file carries sequence numbers."""
+    """'auditd', 'windows', 'evtx' or 'seq' when the file carries sequence numbers."""
+    try:
+        with open_binary(path) as f:
+            if f.read(len(EVTX_MAGIC)) == EVTX_MAGIC:
+                return "evtx"
+    except (OSError, EOFError):
+        return None
     try:
         for _n, line in iter_lines(path, limit_lines=30):
             if not line or not line.strip():
@@ -196,8 +214,29 @@ def _time(v: Any) -> int | None:
         return None
 
 
+def _evtx_items(path: str) -> Iterator[SeqItem]:
+    """EventRecordIDs of a binary ``.evtx`` file, read by the ingest parser (records it cannot
+    render are left out: ``logconsole ingest`` quarantines and reports them)."""
+    for ev in EvtxParser().parse(Input.open(path)):
+        if not isinstance(ev, Event) or not ev.extra:
+            continue
+        rid = _as_int(ev.extra.get("record_number"))
+        if rid is None:
+            continue
+        code = _as_int(ev.extra.get("event_id"))
+        channel = str(ev.extra.get("channel") or "")
+        marker = WINDOWS_MARKERS.get(code) if code is not None else None
+        if code == 104 and "system" not in channel.lower():
+            marker = None
+        yield SeqItem(None, f"{ev.host or ''}/{channel}", rid, ev.ts_us, marker=marker, file=path,
+                      stamp=ev.extra.get("evtx", {}).get("sha256"), index=ev.rec_index,
+                      resaved=evtx_resaved(ev.extra))
+
+
 def read_items(path: str, kind: str, seq_field: str = "seq", time_field: str | None = None) -> Iterator[SeqItem]:
-    if kind == "auditd":
+    if kind == "evtx":
+        yield from _evtx_items(path)
+    elif kind == "auditd":
         for lineno, line in iter_lines(path):
             if not line:
                 continue
@@ -249,7 +288,7 @@ def _where(it: SeqItem) -> str:
     if it.event_id is not None:
         return f"event {it.event_id}"
     if it.index is not None:
-        return f"line {it.line} record #{it.index + 1}"
+        return f"line {it.line} record #{it.index + 1}" if it.line is not None else f"record #{it.index + 1}"
     return f"line {it.line}"
 
 
@@ -260,6 +299,8 @@ def analyze(items: Iterable[SeqItem], kind: str, res: TargetResult, tolerance_us
     streams: dict[str, list[SeqItem]] = defaultdict(list)
     for it in items:
         streams[it.stream].append(it)
+    if kind == "evtx":
+        kind = "windows"
     label = {"auditd": "serial", "windows": "EventRecordID"}.get(kind, "seq")
     total = 0
     sparse_notes: list[str] = []
@@ -329,7 +370,8 @@ def analyze(items: Iterable[SeqItem], kind: str, res: TargetResult, tolerance_us
                     return text
             return None
 
-        forwarded = any(i.forwarded for i in numbered)
+        forwarded = FORWARDED if any(i.forwarded for i in numbered) else (
+            RESAVED if any(i.resaved for i in numbered) else None)
         present = 0
         span = 0
         found: list[Failure] = list(pre)
@@ -359,14 +401,14 @@ def analyze(items: Iterable[SeqItem], kind: str, res: TargetResult, tolerance_us
             for a, b in itertools.pairwise(nums):
                 ia, ib = first[a], first[b]
                 if b - a > 1:
-                    why = marker_between(ia, ib) or (FORWARDED if forwarded else None)
+                    why = marker_between(ia, ib) or forwarded
                     f = Failure("seq_gap", ib.line, b, f"{b - a - 1} {label}(s) missing ({a + 1}"
                                 + (f"-{b - 1}" if b - a > 2 else "") + f") before {b}"
                                 + (f" (record #{ib.index + 1})" if ib.index is not None else ""), file=ib.file,
                                 missing=b - a - 1, explained=why, event_id=ib.event_id)
                     (expl if why else found).append(f)
                 if ia.ts is not None and ib.ts is not None and ib.ts < ia.ts - tolerance_us:
-                    why = marker_between(ia, ib) or (FORWARDED if forwarded else None)
+                    why = marker_between(ia, ib) or forwarded
                     f = Failure("time_regression", ib.line, b, f"{label} {b} is dated {format_us(ib.ts)}, before "
                                 f"{label} {a} ({format_us(ia.ts)})", file=ib.file, explained=why, event_id=ib.event_id)
                     (expl if why else found).append(f)
@@ -396,7 +438,7 @@ def verify_file(path: str, kind: str | None = None, *, seq_field: str = "seq", t
     res = TargetResult(path, "sequence", files=[path])
     try:
         items = list(read_items(path, kind, seq_field, time_field))
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, InputError, TruncatedInput) as exc:
         return unverifiable(path, "sequence", f"{path}: cannot read: {str(exc)[:120]}")
     dense = analyze(items, kind, res, tolerance_us)
     res.anchor = "none (sequence numbers are evidence, not proof)"
@@ -421,7 +463,7 @@ def verify_index_sources(engine, source_ids: list[int] | None = None,
             q = q.where(sources.c.id.in_(source_ids))
         srcs = list(conn.execute(q.order_by(sources.c.id)))
         for sid, spath, fmt in srcs:
-            if fmt not in ("auditd", "windows_security", "windows-security"):
+            if fmt not in ("auditd", "windows_security", "windows-security", "windows-evtx"):
                 continue
             kind = "auditd" if fmt == "auditd" else "windows"
             items: list[SeqItem] = []
@@ -456,7 +498,8 @@ def verify_index_sources(engine, source_ids: list[int] | None = None,
                     marker = WINDOWS_MARKERS.get(code) if code is not None else None
                     items.append(SeqItem(line, f"{host or ''}/{extra.get('channel') or ''}", s, ts, marker=marker,
                                          event_id=eid, file=spath, stamp=eid, index=rec_index,
-                                         forwarded=extra.get("export") in (None, "flat", "winlogbeat")))
+                                         forwarded=extra.get("export") in (None, "flat", "winlogbeat"),
+                                         resaved=evtx_resaved(extra)))
             res = TargetResult(spath, "sequence", files=[spath], source_id=sid)
             dense = analyze(items, kind, res, tolerance_us)
             res.anchor = "none (sequence numbers are evidence, not proof)"
