@@ -142,15 +142,19 @@ def search(query, limit, output, desc, count_only, with_raw, db_path):
       logconsole search ip:203.0.113.0/24 -action:Describe* --output jsonl
     """
     from logconsole.store.filter import FilterError, compile_filter
-    from logconsole.store.queries import count, iter_events
+    from logconsole.store.queries import count, iter_events, time_reference
 
     text = " ".join(query)
     try:
-        flt = compile_filter(text)
+        compile_filter(text)  # a bad filter is an error before the index is opened
     except FilterError as exc:
         fail(f"filter: {exc}")
     engine = open_engine(db_path)
     with engine.connect() as conn:
+        try:  # partial times and offsets (since:01:18, since:-2h) resolve against the indexed range
+            flt = compile_filter(text, ref=time_reference(conn))
+        except FilterError as exc:
+            fail(f"filter: {exc}")
         if count_only:
             click.echo(count(conn, flt.where))
             return

@@ -36,7 +36,7 @@ from logconsole.ingest.detect import UnknownFormat, detect
 from logconsole.ingest.parallel import parallel_wanted, start_worker
 from logconsole.ingest.reader import Input, InputError, TruncatedInput, expand_paths
 from logconsole.store import rawcodec
-from logconsole.store.fulltext import fts_columns
+from logconsole.store.fulltext import TERMS_INSERT, TermCollector, fts_columns, new_terms
 from logconsole.store.schema import QUARANTINE_RAW_CAP, events, quarantine, sources
 
 BATCH_SIZE = 5000
@@ -261,6 +261,7 @@ def _ingest_one(engine, inp: Input, fmt, options, progress, batch_size, walked, 
             _create_indexes(engine, deferred)
     else:
         items = parser.parse(inp)
+        collector = TermCollector()  # this ingest's new vocabulary words (not the process's)
         batch: list[Event | Quarantined] = []
         while True:
             try:
@@ -272,11 +273,11 @@ def _ingest_one(engine, inp: Input, fmt, options, progress, batch_size, walked, 
                 break
             batch.append(item)
             if len(batch) >= batch_size:
-                writer.commit(prepare_batch(batch))
+                writer.commit(prepare_batch(batch, collector))
                 batch = []
                 if progress:
                     progress(inp.display, inp.position(), inp.size, sr.records)
-        writer.commit(prepare_batch(batch))
+        writer.commit(prepare_batch(batch, collector))
         opts = parser.source_options() if hasattr(parser, "source_options") else {}
     with engine.begin() as conn:
         conn.execute(
@@ -325,7 +326,7 @@ def _create_indexes(engine: Engine, indexes: list) -> None:
             conn.exec_driver_sql("PRAGMA temp_store=MEMORY")
 
 
-def prepare_batch(batch: list[Event | Quarantined]) -> list[tuple]:
+def prepare_batch(batch: list[Event | Quarantined], terms: TermCollector | None = None) -> list[tuple]:
     """Everything per record that does not need the index: bytes, SHA-256, dedup
     key hash, normalised IP, ``extra`` JSON, compressed raw, FTS text.
 
@@ -333,7 +334,8 @@ def prepare_batch(batch: list[Event | Quarantined]) -> list[tuple]:
     ``(0, records, dup, merged, dedup_hash, by_id, format, dedup_key, record_id,
     sha, ts_us, row, fts_message, fts_raw)`` for an event, *row* being the events
     columns ``line`` .. ``raw_sha256``; ``(1, records, line, rec_index, reason,
-    raw, raw_len)`` for a quarantined record.
+    raw, raw_len)`` for a quarantined record; a last ``(2, words)``: the
+    full-text vocabulary words this process has not seen before.
     """
     out: list[tuple] = []
     sha256 = hashlib.sha256
@@ -361,6 +363,9 @@ def prepare_batch(batch: list[Event | Quarantined]) -> list[tuple]:
         out.append((0, item.records, item.dup, item.merged, dedup_hash(key), bool(item.dedup_key), item.format,
                     item.dedup_key, item.record_id, sha, item.ts_us, row,
                     *fts_columns(item.message, raw_b.decode("utf-8", "replace"))))
+    words = new_terms([t for p in out if p[0] == 0 for t in (p[12], p[13])], terms)
+    if words:
+        out.append((2, words))
     return out
 
 
@@ -375,9 +380,6 @@ class _BatchWriter:
         self.next_id = next_id
         self.sr = sr
 
-    def write(self, batch: list[Event | Quarantined]) -> None:
-        self.commit(prepare_batch(batch))
-
     def commit(self, prepared: list[tuple]) -> None:
         sr = self.sr
         sid = self.sid
@@ -387,7 +389,11 @@ class _BatchWriter:
         existing = self._existing({p[4] for p in prepared if p[0] == 0})
         first_ts, last_ts = sr.first_ts, sr.last_ts
         next_id = self.next_id
+        terms: list[str] = []
         for p in prepared:
+            if p[0] == 2:
+                terms = p[1]
+                continue
             if p[0] == 1:
                 _, records, line, rec_index, reason, raw, raw_len = p
                 q_rows.append((sid, self.path, line, rec_index, reason, raw, raw_len))
@@ -418,6 +424,8 @@ class _BatchWriter:
             if ev_rows:
                 conn.exec_driver_sql(_EVENTS_INSERT, ev_rows)
                 conn.exec_driver_sql(_FTS_INSERT, fts_rows)
+            if terms:
+                conn.exec_driver_sql(TERMS_INSERT, [(t,) for t in terms])
             if q_rows:
                 conn.exec_driver_sql(_QUARANTINE_INSERT, q_rows)
             conn.execute(

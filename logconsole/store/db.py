@@ -8,6 +8,7 @@ from pathlib import Path
 from sqlalchemy import Engine, create_engine, event, select, text
 
 from logconsole.store import schema
+from logconsole.store.fulltext import VOCAB_FROM_FTS
 
 DEFAULT_DB = "logconsole.db"
 
@@ -57,7 +58,10 @@ def make_engine(path: str | os.PathLike) -> Engine:
 
 
 #: Migration steps: version N -> N+1, each a list of SQL statements.
-MIGRATIONS: dict[int, list[str]] = {}
+MIGRATIONS: dict[int, list[str]] = {
+    # 1 -> 2: the vocabulary of substring search, from the FTS index's own words
+    1: list(VOCAB_FROM_FTS),
+}
 
 
 def open_db(path: str | os.PathLike | None = None, *, create: bool = True) -> Engine:

@@ -1,17 +1,25 @@
 """The filter language, shared by the CLI and the console.
 
     actor:"arn:aws:iam::1:user/alice" action:Get* -outcome:success
-    (ip:10.0.0.0/8 OR ip:203.0.113.7) since:24h until:2026-03-14T02:00:00Z
-    secret* "access denied"          # bare words and phrases: full-text search
+    (ip:10.0.0.0/8 or ip:203.0.113.7) since:-24h until:2026-03-14T02:00:00Z
+    action:(StopLogging OR DeleteTrail)  outcome:failure,unknown
+    denied  "access denied"  secret*  # free text: substring, exact words, prefix
 
 * ``field:value``: exact match; ``*`` and ``?`` are wildcards; quote values
-  with spaces or parentheses: ``resource:"a b"`` (``\\"`` and ``\\\\`` escape);
+  with spaces, commas or parentheses: ``resource:"a b"`` (``\\"`` and ``\\\\`` escape);
+* ``field:A,B`` and ``field:(A OR B)``: any of the values (a group may use
+  ``AND``/``NOT``/``-``/parentheses; its bare values belong to the field);
 * ``-field:value`` or ``NOT term``: negation (an absent value counts as "not");
-* terms are ANDed; ``OR`` between terms; parentheses group;
-* ``since:``/``until:`` take ISO 8601 times or relative ``15m``, ``24h``, ``7d``,
-  ``2w`` (before now); ``ip:`` takes an address, a CIDR block or a wildcard;
+* terms are ANDed; ``OR`` between terms; parentheses group; ``and``, ``or``,
+  ``not`` work in any case (quote them to search the word: ``"or"``);
+* ``since:``/``until:`` take ISO 8601 times, partial times (``01:18``,
+  ``14 01:18``) and offsets (``-2h``) resolved against the view's time range
+  (:mod:`logconsole.util.timeref`), or ages ``15m``, ``24h``, ``7d`` (before now);
+* ``ip:`` takes an address, a CIDR block or a wildcard;
 * ``extra.KEY:value`` matches a format-specific field (``extra.serial:1234``);
-* bare words go to the FTS5 index (``word*`` is a prefix search).
+* a bare word matches inside indexed words (``denied`` finds ``AccessDenied``,
+  :mod:`logconsole.store.fulltext`); ``"quoted words"`` match whole words in
+  that order; ``word*`` matches words that start with it.
 
 Everything compiles to bound SQLAlchemy expressions: user text never becomes
 SQL text, and FTS5 query syntax is neutralised by quoting each word.  Other
@@ -26,12 +34,20 @@ import re
 import time
 from dataclasses import dataclass, field
 from collections.abc import Callable
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, false, func, not_, or_, select, text, true
+from sqlalchemy import ColumnElement, Select, and_, false, func, literal, literal_column, not_, or_, select, table, true
 
-from logconsole.store.schema import events, sources
-from logconsole.util.errors import ParseError
-from logconsole.util.timeparse import parse_iso
+from logconsole.store import fulltext
+from logconsole.store.schema import events, fts_terms, sources
+from logconsole.util.timeref import TimeRef, TimeSyntaxError, resolve_time
+
+#: limits that keep a hostile filter a clear error instead of a RecursionError
+#: or SQLite's "Expression tree is too large"
+MAX_DEPTH = 64
+MAX_TERMS = 256
+#: SQLite integers are signed 64-bit
+_INT_MAX = 2**63 - 1
 
 
 class FilterError(ValueError):
@@ -55,6 +71,13 @@ class Value:
 @dataclass
 class Context:
     now_us: int
+    #: the view's time range that partial times and ``-2h`` are resolved against
+    ref: TimeRef | None = None
+
+    @property
+    def timeref(self) -> TimeRef:
+        r = self.ref or TimeRef()
+        return TimeRef(r.anchor_us, r.start_us, r.end_us, self.now_us)
 
 
 Builder = Callable[[Value, Context], ColumnElement[bool]]
@@ -115,21 +138,12 @@ def _column(col, help: str, *, lower: bool = False, choices: tuple[str, ...] | N
     return build
 
 
-_REL = re.compile(r"^(\d+(?:\.\d+)?)(s|m|h|d|w)$")
-_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
 def parse_when(v: Value, ctx: Context) -> int:
-    s = v.text.strip()
-    if s == "now":
-        return ctx.now_us
-    m = _REL.match(s)
-    if m:
-        return ctx.now_us - int(float(m.group(1)) * _UNIT[m.group(2)] * 1_000_000)
+    """A ``since:``/``until:`` value as UTC µs (:func:`logconsole.util.timeref.resolve_time`)."""
     try:
-        return parse_iso(s)
-    except ParseError:
-        raise FilterError(f"bad time {s!r}: use ISO 8601 (2026-03-14T01:05:00Z) or relative 15m, 24h, 7d", v.position) from None
+        return resolve_time(v.text, ctx.timeref, position=v.position)
+    except TimeSyntaxError as exc:
+        raise FilterError(exc.message, exc.position) from None
 
 
 def _since(v: Value, ctx: Context) -> ColumnElement[bool]:
@@ -166,22 +180,30 @@ def _ip(v: Value, ctx: Context) -> ColumnElement[bool]:
     return events.c.src_ip_key == _ip_key(ip)
 
 
+def _int(s: str, v: Value, what: str) -> int:
+    n = int(s)
+    if n > _INT_MAX:
+        raise FilterError(f"{what}: {s[:30]!r} is too large (at most {_INT_MAX})", v.position)
+    return n
+
+
 def _int_field(col, what: str) -> Builder:
     def build(v: Value, ctx: Context) -> ColumnElement[bool]:
         s = v.text
         m = re.fullmatch(r"(\d+)\.\.(\d+)", s)
         if m:
-            return and_(col >= int(m.group(1)), col <= int(m.group(2)))
-        if not s.isdigit():
+            return and_(col >= _int(m.group(1), v, what), col <= _int(m.group(2), v, what))
+        if not (s.isascii() and s.isdigit()):
             raise FilterError(f"{what} takes a number or a range N..M, got {s!r}", v.position)
-        return col == int(s)
+        return col == _int(s, v, what)
 
     return build
 
 
 def _source(v: Value, ctx: Context) -> ColumnElement[bool]:
-    if v.text.isdigit():
-        return events.c.source_id == int(v.text)
+    if v.text.isascii() and v.text.isdigit():
+        return events.c.source_id == _int(v.text, v, "source")
+    cond: ColumnElement[bool]
     if v.wild:
         cond = sources.c.path.op("GLOB")(_pattern(v))
     else:
@@ -194,19 +216,65 @@ def fts_query(word: str, *, prefix: bool = False) -> str:
     return '"' + word.replace('"', '""') + '"' + ("*" if prefix else "")
 
 
-def fts_match(query: str) -> ColumnElement[bool]:
-    sub = select(text("rowid")).select_from(text("events_fts")).where(text("events_fts MATCH :q").bindparams(q=query))
+_FTS = table("events_fts")
+
+
+def fts_match(query) -> ColumnElement[bool]:
+    """Events whose FTS row matches *query* (a string or an SQL string expression)."""
+    q = literal(query) if isinstance(query, str) else query
+    sub: Select[Any] = select(literal_column("rowid")).select_from(_FTS).where(literal_column("events_fts").op("MATCH")(q))
     return events.c.id.in_(sub)
+
+
+def _quoted_term(col) -> ColumnElement:
+    return literal('"') + func.replace(col, '"', '""') + literal('"')
+
+
+def substring_match(text_: str) -> ColumnElement[bool] | None:
+    """Events whose indexed text contains *text_* (case-insensitive; separators
+    match separators), through the vocabulary (:mod:`logconsole.store.fulltext`).
+    None if *text_* has no letter or digit."""
+    parts = fulltext.substring_parts(text_)
+    if parts is None:
+        return None
+    toks, open_start, open_end = parts
+    first = toks[0]
+    base = fulltext.phrase(toks, prefix=open_end)
+    if not open_start or len(first) < fulltext.MIN_INFIX:
+        return fts_match(base)
+    term = fts_terms.c.term
+    if len(toks) == 1 and open_end:
+        # inside a word, not at its start (the prefix form covers those)
+        cond = func.instr(term, first) > 1
+        alt = _quoted_term(term)
+    else:
+        # the first word ends a longer word: "ccessdenied" -> accessdenied
+        cond = and_(func.length(term) > len(first), func.substr(term, -len(first)) == first)
+        rest = " ".join(toks[1:])
+        alt = (literal('"') + func.replace(term, '"', '""') + literal((" " + rest if rest else "") + '"')
+               + literal("*" if open_end else ""))
+    expansion = select(func.group_concat(alt, " OR ")).where(cond).scalar_subquery()
+    return fts_match(func.coalesce(expansion + literal(" OR "), literal("")) + literal(base))
 
 
 def _text(v: Value, ctx: Context) -> ColumnElement[bool]:
     s = v.text
-    prefix = not v.quoted and s.endswith("*")
-    core = s.rstrip("*") if prefix else s
-    if not core.strip(" *\"'"):
+    if v.quoted:
+        # exact form: whole words in this order
+        toks = fulltext.words(s)
+        if not toks:
+            raise FilterError("full-text search needs at least one letter or digit", v.position)
+        return fts_match(fulltext.phrase(toks))
+    if s.endswith("*"):
+        # prefix form: words starting with it
+        toks = fulltext.words(s.rstrip("*"))
+        if not toks:
+            raise FilterError("full-text search needs at least one letter or digit", v.position)
+        return fts_match(fulltext.phrase(toks, prefix=True))
+    e = substring_match(s)
+    if e is None:
         raise FilterError("full-text search needs at least one letter or digit", v.position)
-    # FTS5 tokenizes on punctuation; a quoted phrase of the tokens keeps order.
-    return fts_match(fts_query(core, prefix=prefix))
+    return e
 
 
 def _sha(v: Value, ctx: Context) -> ColumnElement[bool]:
@@ -298,20 +366,42 @@ def _read_value(s: str, i: int) -> tuple[Value, int]:
     return Value(s[start:i], False, start), i
 
 
+_OPERATORS = {"OR": "OR", "||": "OR", "AND": "AND", "&&": "AND", "NOT": "NOT"}
+
+
 def tokenize(s: str) -> list[Tok]:
+    """Tokens of a filter; ``field:(...)`` groups give their bare values the field."""
     toks: list[Tok] = []
     i = 0
     n = len(s)
+    # one entry per open parenthesis: the field its bare values belong to (or None)
+    groups: list[tuple[str | None, int]] = []
+    terms = 0
+
+    def count_term(pos: int) -> None:
+        nonlocal terms
+        terms += 1
+        if terms > MAX_TERMS:
+            raise FilterError(f"too many terms (at most {MAX_TERMS}); narrow the filter", pos)
+
+    def open_group(field_: str | None, pos: int) -> None:
+        if len(groups) >= MAX_DEPTH:
+            raise FilterError(f"parentheses nested too deeply (at most {MAX_DEPTH})", pos)
+        groups.append((field_, pos))
+
     while i < n:
         ch = s[i]
         if ch.isspace():
             i += 1
             continue
         if ch == "(":
+            open_group(groups[-1][0] if groups else None, i)
             toks.append(Tok("LP", i))
             i += 1
             continue
         if ch == ")":
+            if groups:
+                groups.pop()
             toks.append(Tok("RP", i))
             i += 1
             continue
@@ -321,9 +411,16 @@ def tokenize(s: str) -> list[Tok]:
             neg = raw.startswith("-")
             name = raw[1:] if neg else raw
             j = m.end()
-            if j >= n or s[j].isspace() or s[j] in "()":
+            if j >= n or s[j].isspace() or s[j] == ")":
                 raise FilterError(f"{name}: needs a value", j)
+            if s[j] == "(":
+                # field:(A OR B): a group whose bare values are values of the field
+                open_group(name, j)
+                toks.append(Tok("LP", m.start(), neg=neg, field=name))
+                i = j + 1
+                continue
             val, i = _read_value(s, j)
+            count_term(m.start())
             toks.append(Tok("TERM", m.start(), neg=neg, field=name, value=val))
             continue
         neg = False
@@ -333,19 +430,18 @@ def tokenize(s: str) -> list[Tok]:
             i += 1
         val, i = _read_value(s, i)
         if not val.quoted and not neg:
-            up = val.text
-            if up == "OR" or up == "||":
-                toks.append(Tok("OR", start))
-                continue
-            if up == "AND" or up == "&&":
-                toks.append(Tok("AND", start))
-                continue
-            if up == "NOT":
-                toks.append(Tok("NOT", start))
+            op = _OPERATORS.get(val.text.upper())
+            if op is not None:
+                toks.append(Tok(op, start))
                 continue
         if not val.text and not val.quoted:
             raise FilterError(f"unexpected {s[start]!r}", start)
-        toks.append(Tok("WORD", start, neg=neg, value=Value(val.text, val.quoted, start)))
+        count_term(start)
+        group_field = groups[-1][0] if groups else None
+        if group_field is not None:
+            toks.append(Tok("TERM", start, neg=neg, field=group_field, value=Value(val.text, val.quoted, val.position)))
+        else:
+            toks.append(Tok("WORD", start, neg=neg, value=Value(val.text, val.quoted, start)))
     return toks
 
 
@@ -375,7 +471,8 @@ class _Parser:
         parts = [self.and_expr()]
         while (t := self.peek()) is not None and t.kind == "OR":
             self.i += 1
-            if self.peek() is None or self.peek().kind in ("OR", "AND", "RP"):
+            nxt = self.peek()
+            if nxt is None or nxt.kind in ("OR", "AND", "RP"):
                 raise FilterError("OR needs a term on both sides", t.pos)
             parts.append(self.and_expr())
         return parts[0] if len(parts) == 1 else or_(*parts)
@@ -395,27 +492,37 @@ class _Parser:
         return parts[0] if len(parts) == 1 else and_(*parts)
 
     def unary(self) -> ColumnElement[bool]:
+        # NOT NOT NOT ... is a loop, not a recursion (a hostile filter has thousands)
+        negs = 0
+        while (t := self.peek()) is not None and t.kind == "NOT":
+            self.i += 1
+            negs += 1
+            if self.peek() is None:
+                raise FilterError("NOT needs a term", t.pos)
+        e = self.primary()
+        return _negate(e) if negs % 2 else e
+
+    def primary(self) -> ColumnElement[bool]:
         t = self.peek()
         if t is None:
             raise FilterError("expected a term", len(self.text))
-        if t.kind == "NOT":
-            self.i += 1
-            if self.peek() is None:
-                raise FilterError("NOT needs a term", t.pos)
-            return _negate(self.unary())
         if t.kind == "LP":
             self.i += 1
-            if self.peek() is not None and self.peek().kind == "RP":
+            nxt = self.peek()
+            if nxt is not None and nxt.kind == "RP":
                 raise FilterError("empty parentheses", t.pos)
             e = self.or_expr()
             r = self.peek()
             if r is None or r.kind != "RP":
                 raise FilterError("missing ')'", t.pos)
             self.i += 1
-            return e
+            return _negate(e) if t.neg else e
         if t.kind == "RP":
             raise FilterError("unbalanced ')'", t.pos)
+        if t.kind in ("OR", "AND"):
+            raise FilterError(f"{t.kind} needs a term on both sides", t.pos)
         self.i += 1
+        assert t.value is not None
         if t.kind == "TERM":
             e = self.term(t)
         else:
@@ -423,19 +530,46 @@ class _Parser:
         return _negate(e) if t.neg else e
 
     def term(self, t: Tok) -> ColumnElement[bool]:
+        assert t.value is not None
+        values = _split_list(t.value)
+        if len(values) > 1:
+            return or_(*(self._term_value(t, v) for v in values))
+        return self._term_value(t, values[0])
+
+    def _term_value(self, t: Tok, v: Value) -> ColumnElement[bool]:
         name = t.field or ""
         if name.startswith("extra."):
             key = name[6:]
             if not re.fullmatch(r"[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*", key):
                 raise FilterError(f"bad extra field name {key!r}", t.pos)
-            return _extra(key, t.value)
+            return _extra(key, v)
         canon = _ALIASES.get(name, name)
         spec = FIELDS.get(canon)
         if spec is None:
             close = difflib.get_close_matches(name, list(FIELDS) + list(_ALIASES), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise FilterError(f"unknown field {name!r}{hint}; valid fields: {', '.join(field_names())}, extra.KEY", t.pos)
-        return spec.build(t.value, self.ctx)
+            raise FilterError(f"unknown field {name!r}{hint}; valid fields: {', '.join(field_names())}, extra.KEY "
+                              f"(to search the text, write text:{name}:… or quote it)", t.pos)
+        if canon in ("since", "until") and v is not t.value:
+            raise FilterError(f"{canon}: takes one time, not a list", v.position)
+        try:
+            return spec.build(v, self.ctx)
+        except OverflowError:
+            raise FilterError(f"{name}: value out of range", v.position) from None
+
+
+def _split_list(v: Value) -> list[Value]:
+    """``A,B`` -> two values (an unquoted value only; quote a value with a comma)."""
+    if v.quoted or "," not in v.text:
+        return [v]
+    out = []
+    pos = v.position
+    for part in v.text.split(","):
+        if not part:
+            raise FilterError("empty value in a list (A,B)", pos)
+        out.append(Value(part, False, pos))
+        pos += len(part) + 1
+    return out
 
 
 def _negate(e: ColumnElement[bool]) -> ColumnElement[bool]:
@@ -455,18 +589,26 @@ class Filter:
         return not self.terms
 
 
-def compile_filter(text_: str | None, *, now_us: int | None = None) -> Filter:
-    """Compile a filter string; raises :class:`FilterError` naming the position."""
+def compile_filter(text_: str | None, *, now_us: int | None = None, ref: TimeRef | None = None) -> Filter:
+    """Compile a filter string; raises :class:`FilterError` naming the position.
+
+    *ref* is the time range partial times (``since:01:18``) and offsets
+    (``since:-2h``) are resolved against: the view's range (see
+    :func:`logconsole.store.queries.time_reference`); without it, now.
+    """
     s = text_ or ""
-    ctx = Context(now_us if now_us is not None else int(time.time() * 1_000_000))
+    ctx = Context(now_us if now_us is not None else int(time.time() * 1_000_000), ref)
     toks = tokenize(s)
-    where = _Parser(toks, ctx, s).parse()
+    try:
+        where = _Parser(toks, ctx, s).parse()
+    except RecursionError:  # not reachable within MAX_DEPTH; never a traceback
+        raise FilterError("filter nested too deeply", 0) from None
     return Filter(s, where, ctx.now_us, toks)
 
 
 def quote_value(value: str) -> str:
     """Quote a value for use in a filter string (for drill-downs and pivots)."""
-    if value and re.fullmatch(r"[^\s()\"*?\\]+", value) and value not in ("OR", "AND", "NOT"):
+    if value and re.fullmatch(r"[^\s(),\"*?\\]+", value) and value.upper() not in _OPERATORS:
         return value
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 

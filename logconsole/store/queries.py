@@ -21,6 +21,18 @@ ROW_COLUMNS = [
 ]
 
 
+def time_reference(conn: Connection, where: ColumnElement[bool] | None = None, *, anchor_us: int | None = None):
+    """The time range of the events (matching *where*) as the reference partial
+    times and offsets resolve against (:class:`logconsole.util.timeref.TimeRef`)."""
+    from logconsole.util.timeref import TimeRef
+
+    q = select(func.min(events.c.ts_us), func.max(events.c.ts_us))
+    if where is not None:
+        q = q.where(where)
+    lo, hi = conn.execute(q).one()
+    return TimeRef(anchor_us, lo, hi)
+
+
 def count(conn: Connection, where: ColumnElement[bool] | None = None) -> int:
     q = select(func.count()).select_from(events)
     if where is not None:

@@ -26,7 +26,8 @@ from sqlalchemy import (
 )
 
 #: Bump when the schema changes; add a step to ``db.MIGRATIONS``.
-SCHEMA_VERSION = 1
+#: 2: ``fts_terms`` (the vocabulary behind substring search)
+SCHEMA_VERSION = 2
 
 metadata = MetaData()
 
@@ -128,6 +129,16 @@ QUARANTINE_RAW_CAP = 64 * 1024
 FTS_DDL = (
     "CREATE VIRTUAL TABLE IF NOT EXISTS events_fts USING fts5("
     "message, raw, content='', columnsize=0, tokenize='unicode61 remove_diacritics 2')"
+)
+
+#: The vocabulary of ``events_fts`` (lowercase words, long identifiers left out):
+#: free-text words match inside these (``store.fulltext``).  Filled at ingest; a
+#: word whose events were removed may stay (it then matches nothing).
+fts_terms = Table(
+    "fts_terms",
+    metadata,
+    Column("term", Text, primary_key=True),
+    sqlite_with_rowid=False,
 )
 
 #: Columns a user may see and filter on, in display order.
