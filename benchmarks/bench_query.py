@@ -117,9 +117,14 @@ def build_filters(v: dict[str, list]) -> tuple[list[str], list[str], list[str]]:
     free += ["AccessDenied", "StopLogging", "payroll", "tfstate", "BreakGlass*", "\"not authorized\"", "p3.16xlarge",
              "0.0.0.0", "AdministratorAccess", "ConsoleLogin Failure", "sg-0*", "LeaveOrganization"]
     free = list(dict.fromkeys(free))[:20]
+    # substrings inside indexed words (the default form of a bare word): fragments of
+    # error codes, event names, ARNs, user agents, bucket names; and multi-part ones
+    substring = ["denied", "ccessdenie", "secret", "admin", "deploy", "trail", "payroll", "xlarge", "organization",
+                 "policy", "unauthorized", "s3:getobj", "instances", "breakglass", "terraform", "snapshot",
+                 "iam::", "keypair", "logging", "ingress"]
     other = ["outcome:failure", "error:AccessDenied", "service:iam.amazonaws.com", "region:sa-east-1",
              "actor_type:Root", "outcome:failure actor:" + q(v["actors_top"][0]) if v["actors_top"] else "outcome:failure"]
-    return indexed, free, other
+    return indexed, free, substring, other
 
 
 def time_filter(conn, compile_filter, ftext: str, now_us: int) -> tuple[float, int]:
@@ -166,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         if compile_filter is not None:
             vals = pick_values(conn, n_events)
             now_us = vals["ts"][1] + 3_600_000_000
-            groups = dict(zip(("indexed", "free_text", "unindexed"), build_filters(vals)))
+            groups = dict(zip(("indexed", "free_text", "substring", "unindexed"), build_filters(vals)))
             for name, flist in groups.items():
                 lat: list[float] = []
                 detail = []

@@ -30,6 +30,8 @@ LAZY_COMMANDS: dict[str, str] = {
     "verify": "logconsole.commands.verify:verify",
     "freq": "logconsole.commands.analytics:freq",
     "histogram": "logconsole.commands.analytics:histogram",
+    "sql": "logconsole.commands.query:sql_cmd",
+    "pivot": "logconsole.commands.query:pivot_cmd",
 }
 
 
