@@ -200,15 +200,22 @@ async def test_detail_fields_raw_and_pivots(case):
         assert detail.event["id"] == ev.current_row.id and ev.cursor == 7
         await press(app, pilot, "K")
         assert detail.event["id"] == row.id
-        # pivot: actor
+        # drill down: actor, then IP, then resource, each ANDed onto the last (and the breadcrumb says so)
         await press(app, pilot, "a")
         assert isinstance(app.screen, TimelineScreen)
-        assert tl(app).current_text == term("actor", row.actor)
+        actor = term("actor", row.actor)
+        assert tl(app).current_text == actor
         assert tl(app).count == 80 and ev.current_row.id == row.id
         await press(app, pilot, "enter", "i")
-        assert tl(app).current_text == f"ip:{row.src_ip}"
+        assert tl(app).current_text == f"{actor} ip:{row.src_ip}"
+        assert tl(app).count == sum(1 for i, r in enumerate(standard_records())
+                                    if i % 3 == 0 and r["sourceIPAddress"] == row.src_ip)
         await press(app, pilot, "enter", "r")
-        assert tl(app).current_text == term("resource", row.resource)
+        drilled = f"{actor} ip:{row.src_ip} {term('resource', row.resource)}"
+        assert tl(app).current_text == drilled
+        assert [v.label for v in tl(app).stack[-3:]] == [
+            f"+ {actor}", f"+ ip:{row.src_ip}", f"+ {term('resource', row.resource)}"]
+        assert "+ ip:" in tl(app).breadcrumb().plain
         # any field: filter by it (replace) or add it to the filter (drill down), or copy it
         await press(app, pilot, "enter", "f")
         assert "user agent" in screen_text(app) and "aws-cli/2.13.0" in screen_text(app)
@@ -218,7 +225,7 @@ async def test_detail_fields_raw_and_pivots(case):
         await press(app, pilot, "y")
         assert app.clipboard == "aws-cli/2.13.0"
         await press(app, pilot, "plus")
-        assert tl(app).current_text == f'{term("resource", row.resource)} ua:aws-cli/2.13.0'
+        assert tl(app).current_text == f'{drilled} ua:aws-cli/2.13.0'
         await press(app, pilot, "enter", "f")
         app.screen.query_one("#pick-list").highlighted = labels.index("error")
         await press(app, pilot, "enter")
@@ -403,20 +410,36 @@ async def test_command_palette_covers_every_action(case):
 
 # ---------------------------------------------------------------- other screens and widgets
 class FakeFrequency(ModalScreen):
+    BINDINGS = [("escape", "back")]
+
+    def action_back(self):
+        self.dismiss(None)
+
     def __init__(self, view):
         super().__init__()
         self.column = view.column
 
     def on_mount(self):
-        self.dismiss('ip:"10.0.0.2"' if self.column == "src_ip" else None)
+        def answer():
+            self.dismiss('ip:"10.0.0.2"' if self.column == "src_ip" else None)
+
+        self.call_after_refresh(answer)
 
 
 class FakeActors(ModalScreen):
+    BINDINGS = [("escape", "back")]
+
+    def action_back(self):
+        self.dismiss(None)
+
     def __init__(self, view):
         super().__init__()
 
     def on_mount(self):
-        self.dismiss(f'actor:"{ALICE}"')
+        def answer():
+            self.dismiss(f'actor:"{ALICE}"')
+
+        self.call_after_refresh(answer)
 
 
 class Histogram(Widget):
@@ -458,8 +481,15 @@ async def test_subscreens_and_analytics_messages(case, monkeypatch):
             f'actor:"{ALICE}" {drill_clause("action", "GetObject")} since:{iso(T0)} until:{iso(T0 + 600 * S - 1)}')
         assert tl(app).count == 2  # records 0 and 12
         assert "›" in screen_text(app)
-        for _ in range(4):
+        for _ in range(3):
             await press(app, pilot, "escape")
+        # back past the actors pivot: the screen it came from is shown again, as it was
+        assert isinstance(app.screen, FakeActors)
+        await press(app, pilot, "escape")
+        assert tl(app).current_text == 'outcome:failure ip:"10.0.0.2"'
+        await press(app, pilot, "escape")
+        assert isinstance(app.screen, FakeFrequency)
+        await press(app, pilot, "escape")
         assert tl(app).current_text == "outcome:failure"
 
 
@@ -650,16 +680,44 @@ async def test_ansi_palette_mode_and_database_errors_do_not_crash(case, monkeypa
 
 @sync
 async def test_tab_cycles_panes_and_ctrl_q_quits(case):
-    app = make_app(case)
+    app = make_app(case, analytics=True)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(app, pilot)
+        hist, facets = app.screen.query_one("#histogram"), app.screen.query_one("#facets")
+        assert app.focused is evlist(app)
+        # Tab goes through the panes the help names, in order, never to the filter input
+        await press(app, pilot, "tab")
+        assert app.focused is facets
+        await press(app, pilot, "tab")
+        assert app.focused is hist
+        await press(app, pilot, "tab")
+        assert app.focused is evlist(app)
+        await press(app, pilot, "shift+tab")
+        assert app.focused is hist
+        await press(app, pilot, "shift+tab")
+        assert app.focused is facets
+        await press(app, pilot, "shift+tab", "ctrl+q")
+    assert app.return_code == 0
+
+
+@sync
+async def test_hiding_the_focused_histogram_gives_the_keys_back_to_the_list(case):
+    app = make_app(case, analytics=True)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
-        assert app.focused is evlist(app)
-        await press(app, pilot, "tab")
-        assert app.focused is not evlist(app)
-        await press(app, pilot, "shift+tab")
-        assert app.focused is evlist(app)
-        await press(app, pilot, "ctrl+q")
-    assert app.return_code == 0
+        hist = app.screen.query_one("#histogram")
+        assert not hist.display  # 24 lines: hidden by default
+        await press(app, pilot, "H", "tab")
+        assert app.focused is hist  # the list and the histogram are the two panes at 80 columns
+        await press(app, pilot, "tab", "tab")
+        assert app.focused is hist
+        await press(app, pilot, "H")
+        assert not hist.display and app.focused is evlist(app)
+        before = evlist(app).cursor
+        await press(app, pilot, "j")
+        assert evlist(app).cursor == before + 1
+        await press(app, pilot, "enter")
+        assert isinstance(app.screen, EventDetailScreen)
 
 
 def test_column_layout_fits_and_follows_content():

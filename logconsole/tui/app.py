@@ -156,9 +156,10 @@ class LogConsoleApp(App[None]):
                 if not found:
                     continue
                 namespace = found.first()
+            title, _, more = k.description.partition(" (")
             yield SystemCommand(
-                palette_text(k.description.split(" (")[0]),
-                palette_text(f"{k.description}  [key: {keys_shown(k)}]"),
+                palette_text(title),
+                palette_text(f"key {keys_shown(k)}" + (f" · {more.rstrip(')')}" if more else "")),
                 partial(self.run_action, k.action, namespace),
             )
         if type(screen).__name__ == "TimelineScreen":

@@ -60,3 +60,4 @@ SCREENS: dict[str, ScreenEntry] = {
                     lambda v: FindingsScreen(v.engine, filter_text=v.filter_text, where=v.where)),
     )
 }
+

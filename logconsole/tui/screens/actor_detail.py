@@ -30,7 +30,7 @@ class ActorDetailScreen(Screen[str | None]):
     ActorDetailScreen #finding-box { width: 2fr; border-left: solid $accent; }
     ActorDetailScreen .box-title { height: 1; padding: 0 1; text-style: bold; }
     ActorDetailScreen DataTable { height: 1fr; }
-    ActorDetailScreen #row-detail-box { height: 7; border-top: solid $accent; padding: 0 1; }
+    ActorDetailScreen #row-detail-box { height: auto; max-height: 7; border-top: solid $accent; padding: 0 1; }
     """
 
     def __init__(self, engine: Engine, actor: str, *, provider: str | None = None, since: int | None = None,
@@ -185,6 +185,23 @@ class ActorDetailScreen(Screen[str | None]):
             for prov in (f.get("provenance") or [])[:3]:
                 t.append("\nwhy: " + one_line(prov, 400), style="dim")
         self.query_one("#row-detail", Static).update(t)
+
+    def _table(self) -> DataTable | None:
+        focused = self.focused
+        return focused if isinstance(focused, DataTable) else None
+
+    def action_row_edge(self, end: int) -> None:
+        """Home/g and End/G: the first / last row of the focused table (never a sideways scroll)."""
+        t = self._table()
+        if t is not None and t.row_count:
+            t.move_cursor(row=t.row_count - 1 if end else 0)
+
+    def action_row_page(self, direction: int) -> None:
+        """PgDn/PgUp: a screenful of rows of the focused table."""
+        t = self._table()
+        if t is not None and t.row_count:
+            page = max(1, t.scrollable_content_region.height - 1)  # minus the header row
+            t.move_cursor(row=max(0, min(t.row_count - 1, t.cursor_row + direction * page)))
 
     def action_open(self) -> None:
         focused = self.focused

@@ -34,6 +34,7 @@ from textual.widgets import DataTable, Footer, Static
 
 from logconsole.store.sanitize import one_line
 from logconsole.tui.actions import bindings
+from logconsole.tui.screen_stack import keep_screen
 from logconsole.tui.screens.actor_detail import ActorDetailScreen
 from logconsole.tui.screens.actors_common import (BAR_WIDTH, SORT_LABELS, WIDE, tail, used_bar,
                                                   window_from_filter)
@@ -55,6 +56,7 @@ class ActorsScreen(Screen[str | None]):
                  filter_text: str = "") -> None:
         super().__init__()
         self.engine = engine
+        self._reopen: ActorDetailScreen | None = None
         self.filter_text = filter_text or ""
         if since is None and until is None and self.filter_text:
             since, until = window_from_filter(self.filter_text)
@@ -184,12 +186,27 @@ class ActorsScreen(Screen[str | None]):
         if v is None:
             return
 
-        def done(result: str | None) -> None:
-            if result:
-                self.dismiss(result)
+        self._push_detail(ActorDetailScreen(self.engine, v.name, provider=v.provider, since=self.since,
+                                            until=self.until))
 
-        self.app.push_screen(ActorDetailScreen(self.engine, v.name, provider=v.provider, since=self.since,
-                                               until=self.until), done)
+    def _push_detail(self, detail: ActorDetailScreen) -> None:
+        keep_screen(self.app, detail, True)  # kept from the start: the result arrives after the pop
+
+        def done(result: str | None) -> None:
+            keep_screen(self.app, detail, bool(result))
+            if result:
+                def leave() -> None:  # once the detail is off the stack: one screen closes at a time
+                    self._reopen = detail  # Esc in the timeline comes back to this actor, as it was
+                    self.dismiss(result)
+
+                self.call_after_refresh(leave)
+
+        self.app.push_screen(detail, done)
+
+    def on_screen_resume(self) -> None:
+        if self._reopen is not None and self.app.screen is self:
+            detail, self._reopen = self._reopen, None
+            self._push_detail(detail)
 
     def action_timeline(self) -> None:
         from logconsole.analysis.privileges.actors import timeline_filter

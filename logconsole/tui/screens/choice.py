@@ -24,10 +24,12 @@ class ChoiceScreen(ModalScreen[str | None]):
     ChoiceScreen OptionList { height: auto; max-height: 16; }
     """
 
-    def __init__(self, title: str, items: list[tuple[str, str]]) -> None:
+    def __init__(self, title: str, items: list[tuple[str, str]], *, selected: str | None = None) -> None:
         super().__init__()
         self.title_text = title
         self.items = items
+        #: the value the cursor starts on (the current one), else the first item
+        self.selected = selected
 
     def compose(self) -> ComposeResult:
         with Vertical(id="choice-box"):
@@ -35,7 +37,11 @@ class ChoiceScreen(ModalScreen[str | None]):
             yield OptionList(*[Option(Text(one_line(label, 200)), id=str(i)) for i, (label, _) in enumerate(self.items)])
 
     def on_mount(self) -> None:
-        self.query_one(OptionList).focus()
+        ol = self.query_one(OptionList)
+        ol.focus()
+        start = next((i for i, (_, v) in enumerate(self.items) if v == self.selected), 0)
+        if self.items:
+            ol.highlighted = start
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()

@@ -207,7 +207,8 @@ class EventDetailScreen(Screen["Pivot | None"]):
         if v in (None, ""):
             self.app.notify(f"this event has no {what}", severity="warning", markup=False)
             return
-        self.dismiss(Pivot(term(field, str(v)), f"{what} {one_line(str(v), 40)}", self.event_id))
+        clause = term(field, str(v))
+        self.dismiss(Pivot(clause, clause, self.event_id, add=True))
 
     def action_pivot_actor(self) -> None:
         self._pivot("actor", "actor", "actor")

@@ -179,7 +179,7 @@ class FindingsScreen(Screen[str | None]):
 
     def _pick_severity(self, callback, current: str = "medium") -> None:
         items = [(s + ("  (current)" if s == current else ""), s) for s in reversed(F.SEVERITIES)]
-        self.app.push_screen(ChoiceScreen("Severity", items), callback)
+        self.app.push_screen(ChoiceScreen("Severity", items, selected=current), callback)
 
     @staticmethod
     def _check_filter(text: str) -> str | None:

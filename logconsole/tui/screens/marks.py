@@ -61,8 +61,10 @@ class MarksScreen(Screen[int | None]):
                 Text(one_line(d["note"] or "", 60)),
             )
         n_marked = sum(1 for d in self.items if d["marked"])
+        n_noted = sum(1 for d in self.items if (d["note"] or "").strip())
+        n_tagged = sum(1 for d in self.items if d["tags"])
         self.query_one("#marks-title", Static).update(
-            Text(f"Bookmarks and notes: {n_marked} bookmarked, {len(self.items)} annotated events "
+            Text(f"{n_marked} bookmarked · {n_noted} with a note · {n_tagged} tagged "
                  "(* bookmarked, + note or tags only)", style="bold")
         )
         if self.items:

@@ -38,6 +38,7 @@ from logconsole.store.sanitize import one_line
 from logconsole.store.timeline import TimelineQuery, total_events
 from logconsole.tui.actions import bindings
 from logconsole.tui.screen_list import SCREENS, ViewContext
+from logconsole.tui.screen_stack import keep_screen
 from logconsole.tui.widgets.event_list import COLUMNS, EventHeader, EventList, cell_value
 from logconsole.tui.widgets.facets import FacetPanel
 from logconsole.tui.widgets.filter_bar import FilterBar
@@ -57,7 +58,15 @@ class ViewState:
     text: str
     label: str
     cursor_event: int | None = None  # event under the cursor when we left this view
+    scroll_top: int | None = None  # first row on screen when we left this view
+    #: the screen this view came from (e.g. the actor detail): Esc goes back to it, as it was
+    origin: Screen | None = None
+    origin_drill: bool = False
     extras: dict = field(default_factory=dict)
+
+
+#: the breadcrumb's mark for a step ANDed onto the previous one
+AND_MARK = "+ "
 
 
 def combine(current: str, clause: str) -> str:
@@ -107,6 +116,7 @@ class TimelineScreen(Screen[None]):
         self.total = 0
         self.count: int | None = None
         self._gen = 0
+        self._scroll_top: int | None = None
         self._facets_user: bool | None = None
         self._histogram_user: bool | None = None
 
@@ -151,6 +161,18 @@ class TimelineScreen(Screen[None]):
     def on_resize(self) -> None:
         self._apply_sizes()
 
+    def _panes(self) -> list:
+        """The focusable panes in Tab order: histogram, event list, facets (those shown)."""
+        panes = [self._pane("histogram"), self.events, self._pane("facets")]
+        return [w for w in panes if w is not None and w.display]
+
+    def action_focus_pane(self, step: int) -> None:
+        """Tab / Shift+Tab: the next / previous pane (the filter is reached with /)."""
+        panes = self._panes()
+        focused = self.focused
+        i = panes.index(focused) if focused in panes else (panes.index(self.events) if step > 0 else 1)
+        panes[(i + step) % len(panes)].focus()
+
     def _apply_sizes(self) -> None:
         facets = self._pane("facets")
         if facets is not None:
@@ -160,6 +182,8 @@ class TimelineScreen(Screen[None]):
             hist.display = (
                 self._histogram_user if self._histogram_user is not None else self.size.height >= HISTOGRAM_MIN_HEIGHT
             )
+        if self.focused is not None and not self.focused.display:
+            self.events.focus()  # a pane that was hidden while focused hands the keys to the list
         self.call_after_refresh(self._sync_header)
 
     def _sync_header(self) -> None:
@@ -180,7 +204,8 @@ class TimelineScreen(Screen[None]):
         return [v.label or "all events" for v in self.stack]
 
     def apply_filter(self, text: str, *, label: str | None = None, push: bool = True,
-                     focus_event: int | None = None, focus_time: int | None = None) -> bool:
+                     focus_event: int | None = None, focus_time: int | None = None,
+                     origin: Screen | None = None, origin_drill: bool = False) -> bool:
         """Apply *text*; on a FilterError keep the current results, show the error, return False."""
         text = text.strip()
         try:
@@ -192,7 +217,8 @@ class TimelineScreen(Screen[None]):
         cur = self.events.current_row
         if push:
             self.stack[-1].cursor_event = cur.id if cur else None
-            self.stack.append(ViewState(text, label or text or "all events"))
+            self.stack[-1].scroll_top = int(self.events.scroll_y)
+            self.stack.append(ViewState(text, label or text or "all events", origin=origin, origin_drill=origin_drill))
         else:
             self.stack[-1].text = text
             if label is not None:
@@ -207,9 +233,12 @@ class TimelineScreen(Screen[None]):
             self.reload_history()
         return True
 
-    def _start_load(self, text: str, *, focus_event: int | None, focus_time: int | None = None) -> None:
+    def _start_load(self, text: str, *, focus_event: int | None, focus_time: int | None = None,
+                    scroll_top: int | None = None) -> None:
         self._gen += 1
+        self._scroll_top = scroll_top
         self.bar.set_applied(text, self.breadcrumb(), None, self.total)
+        self.events.set_stale(True)
         self._load(text, self._gen, focus_event, focus_time)
 
     @work(thread=True, exclusive=True, group="timeline-load", exit_on_error=False)
@@ -257,10 +286,12 @@ class TimelineScreen(Screen[None]):
             return
         self.filter = flt
         self.count = n
-        self.events.set_query(q, n, cursor, sample=sample)
+        with self.app.batch_update():  # rows and count change in the same frame
+            self.events.set_query(q, n, cursor, sample=sample, top=self._scroll_top)
+            self.bar.set_applied(flt.text, self.breadcrumb(), n, self.total)
+        self._scroll_top = None
         if n >= ANCHOR_MIN_ROWS:  # after the first paint and the analytics, index the big result
             self.set_timer(ANCHOR_DELAY, lambda: self._build_anchors(gen, q))
-        self.bar.set_applied(flt.text, self.breadcrumb(), n, self.total)
         for wid in ("histogram", "facets"):
             w = self._pane(wid)
             if w is not None:
@@ -319,11 +350,11 @@ class TimelineScreen(Screen[None]):
 
     def _histogram_range(self, start_us: int, end_us: int) -> None:
         self.apply_filter(with_time_range(self.current_text, start_us, end_us),
-                          label=f"{format_us(start_us, precision='s')} → {format_us(end_us, precision='s')}")
+                          label=AND_MARK + f"{format_us(start_us, precision='s')} → {format_us(end_us, precision='s')}")
 
     def _drill(self, column: str, value) -> None:
         clause = drill_clause(column, value)
-        self.apply_filter(combine(self.current_text, clause), label=clause)
+        self.apply_filter(combine(self.current_text, clause), label=AND_MARK + clause)
 
     def on_histogram_range_selected(self, message) -> None:
         message.stop()
@@ -356,8 +387,9 @@ class TimelineScreen(Screen[None]):
         self.reload_flags()
         if result is None:
             return
-        text = combine(self.current_text, result.filter) if getattr(result, "add", False) else result.filter
-        self.apply_filter(text, label=result.label, focus_event=result.focus_event)
+        add = getattr(result, "add", False)
+        text = combine(self.current_text, result.filter) if add else result.filter
+        self.apply_filter(text, label=(AND_MARK if add else "") + result.label, focus_event=result.focus_event)
 
     # ---------------------------------------------------------------- actions
     def action_focus_filter(self) -> None:
@@ -370,9 +402,12 @@ class TimelineScreen(Screen[None]):
             if self.current_text:
                 self.notify("at the first view (q quits)", markup=False)
             return
-        self.stack.pop()
+        left = self.stack.pop()
         prev = self.stack[-1]
-        self._start_load(prev.text, focus_event=prev.cursor_event)
+        self._start_load(prev.text, focus_event=prev.cursor_event, scroll_top=prev.scroll_top)
+        self.events.focus()
+        if left.origin is not None:  # back to the screen this view came from, as it was
+            self._push_subscreen(left.origin, left.origin_drill)
 
     def action_back_or_quit(self) -> None:
         if len(self.stack) <= 1:
@@ -484,17 +519,32 @@ class TimelineScreen(Screen[None]):
         entry = SCREENS[name]
         screen = entry.build(ViewContext(self.engine, self.filter.where if self.filter else None,
                                          self.current_text, self.breadcrumb_labels(), column))
+        self._push_subscreen(screen, entry.drill, entry.title)
+
+    def _push_subscreen(self, screen: Screen, drill: bool, title: str = "") -> None:
+        """Push *screen*; the filter it dismisses with becomes a new view that remembers it (Esc returns)."""
+        title = title or getattr(screen, "_pivot_title", "")
+        screen._pivot_title = title  # type: ignore[attr-defined]
 
         def done(result) -> None:
             self.reload_flags()
+            self.events.focus()
             if not result:
+                keep_screen(self.app, screen, False)
                 return
+            keep_screen(self.app, screen, True)
             text = str(result)
-            if entry.drill:
-                self.apply_filter(combine(self.current_text, text), label=text)
+            if drill:
+                ok = self.apply_filter(combine(self.current_text, text), label=AND_MARK + text, origin=screen,
+                                       origin_drill=drill)
             else:
-                self.apply_filter(text, label=f"{entry.title}: {text}")
+                ok = self.apply_filter(text, label=f"{title}: {text}" if title else text, origin=screen)
+            if not ok:
+                keep_screen(self.app, screen, False)
 
+        if screen.is_mounted and not screen.is_running:  # closed before it ran: cannot be shown again
+            return
+        keep_screen(self.app, screen, True)  # kept from the start: the result arrives after the pop
         self.app.push_screen(screen, done)
 
     def action_frequency(self) -> None:
@@ -503,6 +553,11 @@ class TimelineScreen(Screen[None]):
             self.notify("the time column has no frequency table; use the histogram (H)", markup=False)
             return
         self.action_open_screen("frequency", column=col)
+
+    def action_export(self) -> None:
+        from logconsole.tui.screens.export import ExportScreen
+
+        self.app.push_screen(ExportScreen(self.engine, filter_text=self.current_text))
 
     def action_marks_to_finding(self) -> None:
         from logconsole.tui.screens.findings import add_marked_to_finding

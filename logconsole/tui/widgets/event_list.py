@@ -184,6 +184,7 @@ class EventList(ScrollView, can_focus=True):
         "event-list--failure",
         "event-list--flag",
         "event-list--empty",
+        "event-list--stale",
     }
 
     cursor: reactive[int] = reactive(0, always_update=True)
@@ -210,24 +211,36 @@ class EventList(ScrollView, can_focus=True):
         #: (dedup, raw_sha256) -> (marked, has note/tags); set by the screen
         self.flags: dict[tuple[int, str], tuple[bool, bool]] = {}
         self.empty_message = "No events."
+        self.loading_message = "loading…"
+        #: the rows on screen belong to the previous filter (a new one is loading)
+        self.stale = False
         self._style_cache: dict[str, Style] | None = None
         self.wants: dict[str, int] | None = None
         self._layout: tuple[int, ColumnLayout] | None = None
 
     # ---------------------------------------------------------------- data
     def set_query(self, query: TimelineQuery | None, count: int, cursor: int = 0,
-                  sample: list[TimelineRow] | None = None) -> None:
-        """Show *query* (*count* rows); *sample* rows size the flexible columns."""
+                  sample: list[TimelineRow] | None = None, top: int | None = None) -> None:
+        """Show *query* (*count* rows); *sample* rows size the flexible columns; *top*: first row shown."""
         self.query_ = query
         self.row_count = count
+        self.stale = False
         if sample:
             self.wants = {
                 c: max(cell_len(one_line(cell_text(r, c))) for r in sample) for c in FLEX_COLUMNS
             }
         self._layout = None
         self.virtual_size = Size(self.size.width, max(count, 0))
+        if top is not None and top <= cursor < top + self.page_height:
+            self.scroll_to(y=max(0, min(top, max(0, count - self.page_height))), animate=False, immediate=True)
         self._move(cursor, center=True)
         self.refresh()
+
+    def set_stale(self, stale: bool) -> None:
+        """Mark the rows on screen as the previous filter's until the new ones arrive."""
+        if stale != self.stale:
+            self.stale = stale
+            self.refresh()
 
     def set_flags(self, flags: dict[tuple[int, str], tuple[bool, bool]]) -> None:
         self.flags = flags
@@ -347,7 +360,7 @@ class EventList(ScrollView, can_focus=True):
         """Rich styles of the component classes (computed once per style change, not per line)."""
         if self._style_cache is None:
             self._style_cache = {"base": self.rich_style}
-            for name in ("cursor", "cell", "failure", "flag", "empty"):
+            for name in ("cursor", "cell", "failure", "flag", "empty", "stale"):
                 self._style_cache[name] = self.get_component_rich_style(f"event-list--{name}")
         return self._style_cache
 
@@ -358,8 +371,9 @@ class EventList(ScrollView, can_focus=True):
         offset = int(self.scroll_y) + y
         if self.query_ is None or offset >= self.row_count:
             if y == 0 and self.row_count == 0:
-                return Strip([Segment(fit(" " + self.empty_message, width), base + st["empty"])]).adjust_cell_length(
-                    width, base)
+                # before the first rows arrive say so, not "no events match"
+                msg = self.loading_message if self.query_ is None or self.stale else self.empty_message
+                return Strip([Segment(fit(" " + msg, width), base + st["empty"])]).adjust_cell_length(width, base)
             return Strip.blank(width, base)
         try:
             row = self.query_.row(offset)
@@ -376,6 +390,8 @@ class EventList(ScrollView, can_focus=True):
         style = base
         if row.outcome == "failure":
             style = style + st["failure"]
+        if self.stale:
+            style = style + st["stale"]
         if is_cursor:
             style = style + st["cursor"]
         cell_style = style + st["cell"] if is_cursor and self.has_focus else style
