@@ -143,7 +143,7 @@ def test_open_filter_drill_down_detail_back(tmux_console):
     screen = t.wait_for(r"\b250 of 3,551 events",
                         check=lambda s: 'action:"GetObject"' in s and _rows(s) and all("GetObject" in r for r in _rows(s)))
     assert 'action:"GetObject"' in screen
-    assert re.search(r"ip:203\.0\.113\.77 › action:\"GetObject\"", screen)  # the breadcrumb
+    assert re.search(r"ip:203\.0\.113\.77 › \+ action:\"GetObject\"", screen)  # the breadcrumb: an ANDed step
     assert "acme-customer" in screen, screen  # the exfiltrated bucket
 
     # 4. open an event: normalized fields, provenance and the raw record's hash
@@ -157,6 +157,9 @@ def test_open_filter_drill_down_detail_back(tmux_console):
     # 5. back to the list, then back up the drill-down stack
     t.keys("Escape")
     t.wait_for(r"\b250 of 3,551 events", absent=r"raw SHA-256")
+    t.keys("q")  # back to the frequency table the drill-down came from, cursor still on GetObject
+    screen = t.wait_for(r"Action: \d+ distinct values in 328 matching events")
+    assert "frequency of Action" in screen
     t.keys("q")
     screen = t.wait_for(r"\b328 of 3,551 events", absent=r'action:"GetObject"',
                         check=lambda s: any("GetObject" not in r for r in _rows(s)))
