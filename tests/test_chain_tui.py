@@ -8,7 +8,7 @@ from textual.app import App
 
 from logconsole.analysis.chain.hashchain import ChainOptions, verify_files
 from logconsole.analysis.chain.results import store_results
-from logconsole.ingest.pipeline import ingest_paths
+from logconsole.workflows.ingest import run_ingest
 from logconsole.store.db import open_db
 from logconsole.tui.screens.integrity import IntegrityScreen
 from logconsole.tui.widgets.failure_list import FailureList
@@ -35,7 +35,7 @@ def _case(tmp_path: Path, hostile: bool = False):
     recs = [dict(r) for r in ch.records]
     recs[6]["actor"] = "\x1b]52;c;cHduZWQ=\x07[bold red]PWNED[/]" if hostile else "nobody"
     log = ch.write(tmp_path / "app.log", [ch.line(r) for r in recs])
-    ingest_paths(eng, [str(log)])
+    run_ingest(eng, [str(log)])
     clean = ch.write(tmp_path / "clean.log")
     results = verify_files([str(log)], ChainOptions()) + verify_files([str(clean)], ChainOptions())
     store_results(eng, results)
@@ -120,7 +120,7 @@ async def test_unverified_sources_are_listed_and_s_runs_the_sequence_check(tmp_p
     eng = open_db(tmp_path / "case.db")
     p = tmp_path / "audit.log"
     p.write_text("\n".join(cf.auditd_lines(30, skip={1010})) + "\n")
-    ingest_paths(eng, [str(p), str(Path(__file__).parent / "data" / "realdata" / "k8s-audit" / "demo.log")])
+    run_ingest(eng, [str(p), str(Path(__file__).parent / "data" / "realdata" / "k8s-audit" / "demo.log")])
     app = Host(eng)
     async with app.run_test(size=(160, 40)) as pilot:
         await settle(app, pilot)
@@ -175,7 +175,7 @@ def test_cloudtrail_log_failure_opens_its_source(tmp_path):
     data = gzip.decompress(b.logs[1].read_bytes()).replace(b"alice", b"bobby")
     b.logs[1].write_bytes(gzip.compress(data, mtime=0))
     eng = open_db(tmp_path / "case.db")
-    ingest_paths(eng, [str(p) for p in b.logs])
+    run_ingest(eng, [str(p) for p in b.logs])
     store_results(eng, [verify_bucket(str(b.root), CloudTrailOptions(str(b.keys_file)))])
     (r,) = latest_results(eng)
     (f,) = r.failures

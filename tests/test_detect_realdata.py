@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from logconsole.ingest.base import REGISTRY
+from logconsole.ingest.formats import BY_NAME
 from logconsole.ingest.detect import detect
 from logconsole.ingest.pipeline import ingest_paths
 from logconsole.ingest.reader import Input
@@ -59,7 +59,7 @@ def test_every_folder_is_known_and_has_samples():
 @pytest.mark.parametrize(("folder", "path"), SAMPLES, ids=IDS)
 def test_detects_as_folder_format(folder, path):
     expected = FOLDER_FORMAT[folder]
-    assert expected in REGISTRY, f"format {expected!r} is not registered (parser not landed yet?)"
+    assert expected in BY_NAME, f"format {expected!r} is not registered (parser not landed yet?)"
     det = detect(Input.open(path))
     assert det.format == expected, f"{path.name}: detected {det.format} ({det.evidence})"
     assert det.score >= 60, f"{path.name}: weak evidence {det.score}: {det.evidence}"
@@ -72,7 +72,7 @@ def test_no_other_sniffer_is_close(folder, path):
     expected = FOLDER_FORMAT[folder]
     sample = Input.open(path).sample()
     scores = {}
-    for name, cls in REGISTRY.items():
+    for name, cls in BY_NAME.items():
         ev = cls().sniff(sample)
         scores[name] = ev.score if ev else 0
     mine = scores.pop(expected, 0)

@@ -9,7 +9,6 @@ import sqlite3
 
 import pytest
 
-from logconsole.ingest import formats  # noqa: F401
 from logconsole.ingest import parallel
 from logconsole.ingest.pipeline import ingest_paths
 from logconsole.store.db import open_db
@@ -106,8 +105,7 @@ def test_parallel_only_for_large_inputs(monkeypatch):
         size = 1000
         gzipped = False
 
-    class P:
-        pass
+    from logconsole.ingest.cloudtrail import CloudTrailParser as P
 
     monkeypatch.delenv("LOGCONSOLE_INGEST_WORKER", raising=False)
     assert not parallel.parallel_wanted(Inp(), P())

@@ -26,7 +26,6 @@ SA = "system:serviceaccount:ns1:sa1"
 
 @pytest.fixture
 def demo(engine):
-    from logconsole.ingest import formats  # noqa: F401
     from logconsole.ingest.pipeline import ingest_paths
 
     ingest_paths(engine, [str(DEMO)])

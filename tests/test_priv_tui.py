@@ -16,7 +16,6 @@ DATA = Path(__file__).resolve().parent / "data"
 
 @pytest.fixture
 def demo(engine):
-    from logconsole.ingest import formats  # noqa: F401
     from logconsole.ingest.pipeline import ingest_paths
 
     ingest_paths(engine, [str(DATA / "realdata" / "k8s-audit" / "demo.log")])
@@ -124,7 +123,6 @@ def test_hostile_actor_names_are_inert(engine):
     """An actor name with escapes/markup is shown as inert text."""
     import json
 
-    from logconsole.ingest import formats  # noqa: F401
     from logconsole.ingest.pipeline import ingest_paths
     from logconsole.tui.screens.actors import ActorsScreen
 

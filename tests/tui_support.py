@@ -76,7 +76,6 @@ def hostile_records() -> list[dict]:
 
 def build_index(tmp_path: Path, records: list[dict] | None = None, name: str = "case") -> tuple[str, object]:
     """Write *records* as a CloudTrail file and ingest it into a fresh index; returns (db path, engine)."""
-    from logconsole.ingest import formats  # noqa: F401
     from logconsole.ingest.pipeline import ingest_paths
     from logconsole.store.db import open_db
 

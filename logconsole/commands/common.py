@@ -96,6 +96,12 @@ class IngestProgress:
             click.echo(line, err=True)
         self.last_path = path
 
+    def step(self, name: str) -> None:
+        """A step after the ingest (index checkpoint, usage aggregates) has started."""
+        if self.tty:
+            click.echo("\r\x1b[2K" + f"after ingest: {name}", err=True, nl=False)
+            self.dirty = True
+
     def finish(self) -> None:
         if self.tty and self.dirty:
             click.echo("\r\x1b[2K", err=True, nl=False)

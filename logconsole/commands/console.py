@@ -35,8 +35,7 @@ def open_cmd(paths: tuple[str, ...], db_path: str | None, initial_filter: str, f
     """
     db = resolve_db(db_path)
     if paths:
-        from logconsole.ingest import formats  # noqa: F401  (registers the parsers)
-        from logconsole.ingest.pipeline import ingest_paths
+        from logconsole.workflows.ingest import run_ingest
 
         if "-" in paths:
             fail("the console needs the terminal on stdin: ingest standard input with `logconsole ingest -` first")
@@ -46,7 +45,7 @@ def open_cmd(paths: tuple[str, ...], db_path: str | None, initial_filter: str, f
         engine = open_engine(db, create=True)
         progress = IngestProgress()
         try:
-            result = ingest_paths(engine, paths, fmt=fmt, progress=progress)
+            result = run_ingest(engine, paths, fmt=fmt, progress=progress, step_progress=progress.step)
         except (RuntimeError, OSError) as exc:
             progress.finish()
             fail(str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__)

@@ -32,12 +32,11 @@ def ingest(paths, fmt, mapping, year, tz, db_path, as_json):
     quarantined records, with a warning), 2 if a path could not be read or
     its format is unknown.
     """
-    from logconsole.ingest.base import REGISTRY
-    from logconsole.ingest import formats  # noqa: F401
-    from logconsole.ingest.pipeline import ingest_paths
+    from logconsole.ingest.formats import BY_NAME, names
+    from logconsole.workflows.ingest import run_ingest
 
-    if fmt and fmt not in REGISTRY:
-        fail(f"unknown format {fmt!r}; known: {', '.join(sorted(REGISTRY))}")
+    if fmt and fmt not in BY_NAME:
+        fail(f"unknown format {fmt!r}; known: {', '.join(names())}")
     options = {}
     if mapping:
         from logconsole.ingest.jsonl import parse_map
@@ -60,7 +59,8 @@ def ingest(paths, fmt, mapping, year, tz, db_path, as_json):
     engine = open_engine(db_path, create=True)
     try:
         progress = IngestProgress() if not as_json and sys.stderr.isatty() else None
-        result = ingest_paths(engine, list(paths), fmt=fmt, options=options or None, progress=progress)
+        result = run_ingest(engine, list(paths), fmt=fmt, options=options or None, progress=progress,
+                            step_progress=progress.step if progress is not None else None)
     except RuntimeError as exc:
         fail(str(exc))
     if progress is not None:
@@ -236,10 +236,10 @@ def quarantine_cmd(limit, db_path, as_json):
 @json_option
 def formats_cmd(as_json):
     """List the log formats logconsole reads."""
-    from logconsole.ingest import formats  # noqa: F401
-    from logconsole.ingest.base import REGISTRY
+    from logconsole.ingest.formats import PARSERS
 
-    rows = [{"name": n, "version": c.version, "description": c.description} for n, c in sorted(REGISTRY.items())]
+    rows = [{"name": c.name, "version": c.version, "description": c.description}
+            for c in sorted(PARSERS, key=lambda c: c.name)]
     if as_json:
         emit_json(rows)
         return

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 from collections.abc import Iterator
 
-from logconsole.ingest.base import Event, Evidence, ParseError, Parser, Quarantined, register
+from logconsole.ingest.base import Event, Evidence, FormatFacts, ParseError, Parser, Quarantined
 from logconsole.ingest.reader import Input, Sample, TruncatedInput
 from logconsole.util.timeparse import MAX_US, MIN_US
 from logconsole.store.sanitize import one_line
@@ -221,11 +221,12 @@ def _parse_record(lineno: int, line: bytes) -> _Rec:
                 enriched, prose)
 
 
-@register
 class AuditdParser(Parser):
     name = "auditd"
     version = "1"
     description = "Linux audit log (auditd raw or ENRICHED): records grouped per event by msg=audit(time:serial)"
+    facts = FormatFacts(short_label="audit", timestamp_desc="auditd event time", sequence="auditd",
+                        verify_hint="sequence analysis of the ingested serials: logconsole verify --from-index (s in the console)")
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)

@@ -22,7 +22,7 @@ import re
 from typing import Any
 from collections.abc import Iterator
 
-from logconsole.ingest.base import Event, Evidence, ParseError, Parser, Quarantined, register
+from logconsole.ingest.base import Event, Evidence, FormatFacts, ParseError, Parser, Quarantined
 from logconsole.ingest.jsonrecords import (
     as_str, clean_text, container_kind, first, parse_json_records, require_time, sample_objects, strip_head, utf8_sample,
 )
@@ -70,11 +70,11 @@ def _shape(obj: dict[str, Any]) -> str | None:
     return None
 
 
-@register
 class AzureActivityParser(Parser):
     name = "azure-activity"
     version = "1"
     description = "Azure Activity Log: SDK/CLI (snake_case), REST (camelCase), diagnostic {\"records\": [...]} and Log Analytics exports"
+    facts = FormatFacts(short_label="azure", timestamp_desc="Azure activity event time")
 
     def sniff(self, sample: Sample) -> Evidence | None:
         sample = utf8_sample(sample)

@@ -84,12 +84,33 @@ class Evidence:
     detail: str
 
 
+@dataclass(frozen=True, slots=True)
+class FormatFacts:
+    """What the rest of logconsole knows about a format, declared once by its parser.
+
+    Every parser sets ``facts``; there is no default (``tests/test_formats.py``
+    checks each parser of :data:`logconsole.ingest.formats.PARSERS`)."""
+
+    #: label in the timeline's narrow format column (the full name is shown elsewhere)
+    short_label: str
+    #: what an event's time means (Timesketch ``timestamp_desc`` in exports)
+    timestamp_desc: str
+    #: the records carry sequence numbers, analysed by ``verify --from-index`` with the rules
+    #: of this kind (``"auditd"`` serials, ``"windows"`` EventRecordID); the readiness report
+    #: counts them as evidence of completeness, not proof.  None: no sequence numbers
+    sequence: str | None = None
+    #: how to verify sources of this format, shown for a source nothing has verified yet
+    verify_hint: str | None = None
+
+
 class Parser(ABC):
-    #: registry name, e.g. "cloudtrail"
+    #: format name, e.g. "cloudtrail" (stored in ``sources.format`` and ``events.format``)
     name: ClassVar[str]
     #: bump when the mapping changes (stored per source)
     version: ClassVar[str] = "1"
     description: ClassVar[str] = ""
+    #: per-format facts (display, exports, readiness); no default
+    facts: ClassVar[FormatFacts]
 
     def __init__(self, **options: Any) -> None:
         self.options = options
@@ -105,14 +126,6 @@ class Parser(ABC):
     def source_options(self) -> dict[str, Any]:
         """Options worth recording in ``sources.options`` (JSON)."""
         return {k: v for k, v in self.options.items() if v is not None}
-
-
-REGISTRY: dict[str, type[Parser]] = {}
-
-
-def register(cls: type[Parser]) -> type[Parser]:
-    REGISTRY[cls.name] = cls
-    return cls
 
 
 # ---------------------------------------------------------------- helpers
@@ -154,6 +167,16 @@ def dig(obj: Any, path: str, default: Any = None) -> Any:
         else:
             return default
     return cur
+
+
+def as_dict(value: Any) -> dict[str, Any]:
+    """*value* if it is a JSON object, else an empty one."""
+    return value if isinstance(value, dict) else {}
+
+
+def as_list(value: Any) -> list[Any]:
+    """*value* if it is a JSON array, else an empty one."""
+    return value if isinstance(value, list) else []
 
 
 def text_or_none(value: Any) -> str | None:

@@ -16,7 +16,7 @@ from typing import Any
 from collections.abc import Iterator
 
 from logconsole.ingest.base import (
-    Event, Evidence, ParseError, Parser, Quarantined, dig, register,
+    Event, Evidence, FormatFacts, ParseError, Parser, Quarantined, dig,
 )
 from logconsole.ingest.jsonstream import ArrayProblem, iter_array_records, iter_json_lines
 from logconsole.ingest.reader import Input, Sample
@@ -31,11 +31,12 @@ _RESOURCE_PARAMS = (
 )
 
 
-@register
 class CloudTrailParser(Parser):
     name = "cloudtrail"
     version = "1"
     description = "AWS CloudTrail: S3 {\"Records\": [...]} files (.json/.json.gz), JSON lines, LookupEvents output"
+    facts = FormatFacts(short_label="aws", timestamp_desc="AWS API call time (eventTime)",
+                        verify_hint="verify the trail's bucket copy with its digests: logconsole verify BUCKET_DIR --public-keys KEYS")
 
     def sniff(self, sample: Sample) -> Evidence | None:
         head = sample.data[:8192].lstrip()
@@ -195,8 +196,8 @@ def _identity(ui: dict[str, Any]) -> tuple[str | None, str | None, str | None, s
     if typ == "AWSService":
         return ui.get("invokedBy"), typ, ui.get("invokedBy"), None
     if typ == "Root":
-        acct = ui.get("accountId")
-        return arn or (f"arn:aws:iam::{acct}:root" if acct else "root"), typ, arn, key
+        account = ui.get("accountId")
+        return arn or (f"arn:aws:iam::{account}:root" if account else "root"), typ, arn, key
     if typ in ("IAMUser",):
         return arn or ui.get("userName"), typ, arn or ui.get("principalId"), key
     if typ in ("FederatedUser", "WebIdentityUser", "SAMLUser", "IdentityCenterUser", "AWSAccount", "Unknown"):

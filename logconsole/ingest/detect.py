@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from logconsole.ingest import formats  # noqa: F401  (registers every parser)
-from logconsole.ingest.base import REGISTRY, Evidence
+from logconsole.ingest.base import Evidence
+from logconsole.ingest.formats import PARSERS, UnknownFormat, names
 from logconsole.ingest.reader import Input, Sample
 
-
-class UnknownFormat(Exception):
-    pass
+__all__ = ["Detection", "UnknownFormat", "detect", "detect_sample"]
 
 
 @dataclass
@@ -22,16 +20,15 @@ class Detection:
 
 def detect_sample(sample: Sample) -> Detection | None:
     best: Detection | None = None
-    for name, cls in sorted(REGISTRY.items()):
+    for cls in PARSERS:
         try:
             ev: Evidence | None = cls().sniff(sample)
-        except Exception as exc:  # a sniffer must never break detection
+        except Exception:  # a sniffer must never break detection
             ev = None
-            _ = exc
         if ev is None or ev.score <= 0:
             continue
         if best is None or ev.score > best.score:
-            best = Detection(name, ev.detail, ev.score)
+            best = Detection(cls.name, ev.detail, ev.score)
     return best
 
 
@@ -41,6 +38,6 @@ def detect(inp: Input) -> Detection:
     if found is None:
         raise UnknownFormat(
             f"{inp.display}: no format recognizes this file; name one with --format "
-            f"({', '.join(sorted(REGISTRY))})"
+            f"({', '.join(names())})"
         )
     return found

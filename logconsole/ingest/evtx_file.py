@@ -54,7 +54,7 @@ from collections.abc import Iterator
 import evtx
 import orjson
 
-from logconsole.ingest.base import Event, Evidence, ParseError, Parser, Quarantined, register
+from logconsole.ingest.base import Event, Evidence, FormatFacts, ParseError, Parser, Quarantined
 from logconsole.ingest.jsonrecords import scrub_event
 from logconsole.ingest.reader import Input, Sample, TruncatedInput
 from logconsole.util.timeparse import parse_time
@@ -88,11 +88,12 @@ def _crc_problems(chunk: bytes, free: int) -> list[str]:
     return out
 
 
-@register
 class EvtxParser(Parser):
     name = "windows-evtx"
     version = "1"
     description = "Windows event logs, binary .evtx (any channel; Security, Sysmon, System mapped)"
+    facts = FormatFacts(short_label="evtx", timestamp_desc="Windows event time created", sequence="windows",
+                        verify_hint="sequence analysis of the ingested record ids: logconsole verify --from-index (s in the console)")
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)

@@ -16,7 +16,7 @@ from typing import Any
 from collections.abc import Iterator
 from urllib.parse import unquote
 
-from logconsole.ingest.base import Event, Evidence, ParseError, Parser, Quarantined, register
+from logconsole.ingest.base import Event, Evidence, FormatFacts, ParseError, Parser, Quarantined, as_dict
 from logconsole.ingest.jsonrecords import (
     as_str, clean_text, container_kind, parse_json_records, require_time, sample_objects, strip_head, utf8_sample,
 )
@@ -50,11 +50,11 @@ def _audit_payload(obj: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
-@register
 class GcpAuditParser(Parser):
     name = "gcp-audit"
     version = "1"
     description = "Google Cloud Audit Logs: Cloud Logging LogEntry JSON lines/arrays with an AuditLog protoPayload"
+    facts = FormatFacts(short_label="gcp", timestamp_desc="GCP audit log timestamp")
 
     def sniff(self, sample: Sample) -> Evidence | None:
         sample = utf8_sample(sample)
@@ -91,8 +91,8 @@ class GcpAuditParser(Parser):
         log_name = rec.get("logName")
         if log_name is not None and not isinstance(log_name, str):
             raise ParseError("logName is not a string")
-        resource = rec.get("resource") if isinstance(rec.get("resource"), dict) else {}
-        labels = resource.get("labels") if isinstance(resource.get("labels"), dict) else {}
+        resource = as_dict(rec.get("resource"))
+        labels = as_dict(resource.get("labels"))
         log_id = unquote(log_name.split("/logs/", 1)[1]) if log_name and "/logs/" in log_name else log_name
         extra: dict[str, Any] = {}
         if ts_field != "timestamp":
@@ -158,9 +158,9 @@ class GcpAuditParser(Parser):
         )
 
     def _audit_entry(self, p: dict[str, Any], region, extra, common) -> Event:
-        auth = p.get("authenticationInfo") if isinstance(p.get("authenticationInfo"), dict) else {}
-        meta = p.get("requestMetadata") if isinstance(p.get("requestMetadata"), dict) else {}
-        status = p.get("status") if isinstance(p.get("status"), dict) else {}
+        auth = as_dict(p.get("authenticationInfo"))
+        meta = as_dict(p.get("requestMetadata"))
+        status = as_dict(p.get("status"))
         method = as_str(p.get("methodName"))
         service = as_str(p.get("serviceName"))
         resource_name = as_str(p.get("resourceName"))
@@ -199,7 +199,7 @@ class GcpAuditParser(Parser):
         reason = _error_reason(status)
         if reason:
             extra["error_reason"] = reason
-        req = p.get("request") if isinstance(p.get("request"), dict) else {}
+        req = as_dict(p.get("request"))
         if as_str(req.get("@type")):
             extra["request_type"] = req["@type"]
         target = _binding_target(p, extra)

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 import yaml
 
 from logconsole.ingest.base import (
-    Event, Evidence, ParseError, Parser, Quarantined, dig, register,
+    Event, Evidence, FormatFacts, ParseError, Parser, Quarantined, dig,
 )
 from logconsole.ingest.jsonstream import iter_json_lines
 from logconsole.ingest.reader import Input, Sample
@@ -101,11 +101,12 @@ def normalize_outcome(value: Any) -> str:
     return "unknown"
 
 
-@register
 class JsonLinesParser(Parser):
     name = "jsonl"
     version = "1"
     description = "Any JSON-lines log, mapped with --map col=path,... or guessed from common field names"
+    facts = FormatFacts(short_label="json", timestamp_desc="Event time",
+                        verify_hint="if the log is hash-chained: logconsole verify PATH")
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
@@ -184,8 +185,8 @@ class JsonLinesParser(Parser):
         msg = s.get("message")
         if not msg:
             parts = [s.get("actor") or "?", s.get("action") or "?"]
-            if s.get("resource"):
-                parts.append(s["resource"])
+            if res := s.get("resource"):
+                parts.append(res)
             msg = " ".join(parts) + (" -> failure" if outcome == "failure" else "")
         return Event(
             ts_us=ts, ts_raw=str(ts_val), raw=raw, format=self.name, line=lineno,

@@ -188,7 +188,7 @@ def iter_json_records(inp: Input, keys: tuple[str, ...] = ()) -> Iterator[JsonRe
         yield from _iter_lines(inp)
         return
     if kind == "stream":
-        yield from _iter_stream(_Wrapped(inp, False))  # type: ignore[arg-type]
+        yield from _iter_stream(_Wrapped(inp, False))
         return
     if kind == "object":
         src = iter_array_records(_Wrapped(inp, False), key)  # type: ignore[arg-type]

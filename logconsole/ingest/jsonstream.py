@@ -105,7 +105,8 @@ def iter_array_records(inp: Input, key: str | None = "Records") -> Iterator[Arra
         # skip whitespace and one comma
         while True:
             m = _WS.match(buf, pos)
-            pos = m.end()
+            if m is not None:  # always (the pattern matches the empty string)
+                pos = m.end()
             if pos < len(buf) and buf[pos] == ",":
                 pos += 1
                 continue

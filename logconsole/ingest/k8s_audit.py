@@ -16,7 +16,7 @@ from typing import Any
 from collections.abc import Iterator
 
 from logconsole.ingest.base import (
-    Event, Evidence, ParseError, Parser, Quarantined, register,
+    Event, Evidence, FormatFacts, ParseError, Parser, Quarantined, as_dict, as_list,
 )
 from logconsole.ingest.jsonstream import iter_json_lines
 from logconsole.ingest.reader import Input, Sample
@@ -26,11 +26,11 @@ _STAGE_RANK = {"ResponseComplete": 4, "Panic": 3, "ResponseStarted": 2, "Request
 WINDOW = 2048
 
 
-@register
 class K8sAuditParser(Parser):
     name = "k8s-audit"
     version = "1"
     description = "Kubernetes audit log (audit.k8s.io/v1 Event per line); stages merged per auditID"
+    facts = FormatFacts(short_label="k8s", timestamp_desc="Kubernetes request received")
 
     def sniff(self, sample: Sample) -> Evidence | None:
         lines = sample.first_nonblank(5)
@@ -56,7 +56,8 @@ class K8sAuditParser(Parser):
                 yield Quarantined(str(exc), raw, line=lineno)
                 continue
             aid = obj.get("auditID")
-            rank = _STAGE_RANK.get(obj.get("stage"), 0)
+            stage = obj.get("stage")
+            rank = _STAGE_RANK.get(stage, 0) if isinstance(stage, str) else 0
             if not isinstance(aid, str) or not aid:
                 yield self._event(obj, raw, lineno, 1)
                 continue
@@ -121,7 +122,7 @@ class K8sAuditParser(Parser):
             resource = f"{res}/{ns}" if ns else res
         status = obj.get("responseStatus") or {}
         code = status.get("code") if isinstance(status, dict) else None
-        ann = obj.get("annotations") if isinstance(obj.get("annotations"), dict) else {}
+        ann = as_dict(obj.get("annotations"))
         decision = ann.get("authorization.k8s.io/decision")
         outcome = "unknown"
         error = None
@@ -135,7 +136,7 @@ class K8sAuditParser(Parser):
         if obj.get("stage") == "Panic":
             outcome = "failure"
             error = error or "panic"
-        ips = obj.get("sourceIPs") if isinstance(obj.get("sourceIPs"), list) else []
+        ips = as_list(obj.get("sourceIPs"))
         username = user.get("username") if isinstance(user, dict) else None
         actor_type = None
         if isinstance(username, str):

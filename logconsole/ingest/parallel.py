@@ -4,9 +4,9 @@ SQLite allows one writer and its C work (B-tree and FTS5 inserts) is about
 half of an ingest; the other half is Python (JSON decoding, field mapping,
 hashing, compression).  For a large file the pipeline starts
 ``python -m logconsole.ingest.parallel`` and hands it the parser name, its
-options and the (read-only) input; the worker runs ``parser.parse`` and
-``pipeline.prepare_batch`` and streams the prepared batches back over its
-stdout (length-prefixed pickles).  The parent does everything that touches the
+options and the (read-only) input; the worker runs the batch loop
+(:func:`logconsole.ingest.batches.iter_batches`) and streams the prepared
+batches back over its stdout (length-prefixed pickles).  The parent does everything that touches the
 index (dedup against it, ids, the per-batch transaction) exactly as for an
 in-process parse, in the same order, so results, accounting and crash
 behaviour are identical; only the wall time changes.
@@ -26,8 +26,13 @@ import pickle
 import struct
 import subprocess
 import sys
-from typing import IO, Any
 from collections.abc import Iterator
+from typing import IO, Any
+
+from logconsole.ingest.base import Parser
+from logconsole.ingest.batches import PreparedBatch
+from logconsole.ingest.formats import BY_NAME
+from logconsole.ingest.reader import Input
 
 #: (estimated decompressed) input size from which a worker process is used
 MIN_BYTES = 24 * 1024 * 1024
@@ -43,12 +48,12 @@ def _cpus() -> int:
         return os.cpu_count() or 1
 
 
-def parallel_wanted(inp, parser) -> bool:
+def parallel_wanted(inp: Input, parser: Parser) -> bool:
     mode = os.environ.get(_ENV, "").strip()
     if mode == "0":
         return False
-    if type(parser).__module__ in ("__main__", "__mp_main__"):
-        return False  # the worker could not import it
+    if BY_NAME.get(parser.name) is not type(parser):
+        return False  # the worker makes its parser from the format list by name
     if mode == "1":
         return True
     size = inp.size * (_GZ_RATIO if inp.gzipped else 1)
@@ -83,7 +88,7 @@ class ParseWorker:
         self.proc = proc
         self.source_options: dict[str, Any] = {}
 
-    def batches(self) -> Iterator[tuple[list[tuple], int]]:
+    def batches(self) -> Iterator[PreparedBatch]:
         """Prepared batches and the input position after each; raises what the parser raised."""
         assert self.proc.stdout is not None
         while True:
@@ -99,9 +104,9 @@ class ParseWorker:
                 self.source_options = msg[1]
                 return
             elif kind == "error":
-                exc, text = msg[1], msg[2]
-                if isinstance(exc, BaseException):
-                    raise exc
+                err, text = msg[1], msg[2]
+                if isinstance(err, BaseException):
+                    raise err
                 raise WorkerError(text)
             else:  # pragma: no cover
                 raise WorkerError(f"unexpected message from the parse worker: {kind!r}")
@@ -127,10 +132,10 @@ class ParseWorker:
         self.close()
 
 
-def start_worker(parser, inp, batch_size: int) -> ParseWorker | None:
+def start_worker(parser: Parser, inp: Input, batch_size: int) -> ParseWorker | None:
     """Start a worker for *inp* (None if it cannot start: the caller parses in-process)."""
     job = {
-        "parser": parser.name, "module": type(parser).__module__, "options": dict(parser.options),
+        "parser": parser.name, "options": dict(parser.options),
         "input": (str(inp.path), inp.display, inp.sha256, inp.size, inp.mtime, inp.gzipped),
         "batch_size": batch_size,
     }
@@ -161,45 +166,28 @@ def start_worker(parser, inp, batch_size: int) -> ParseWorker | None:
 
 # ------------------------------------------------------------------ worker side
 def _worker_main() -> int:
-    import importlib
     import traceback
 
     out = sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing else may write to the protocol stream
     job = _recv(sys.stdin.buffer)
     try:
-        from logconsole.ingest import formats  # noqa: F401  (registers the parsers)
-        from logconsole.ingest.base import Quarantined
-        from logconsole.ingest.pipeline import make_parser, prepare_batch
-        from logconsole.ingest.reader import Input, TruncatedInput
+        from pathlib import Path
 
-        importlib.import_module(job["module"])
+        from logconsole.ingest.batches import iter_batches
+        from logconsole.ingest.formats import make_parser
+
         parser = make_parser(job["parser"], job["options"])
         path, display, sha, size, mtime, gz = job["input"]
-        inp = Input(__import__("pathlib").Path(path), display, sha, size, mtime, gz)
+        inp = Input(Path(path), display, sha, size, mtime, gz)
     except BaseException as exc:  # cannot start: the parent parses in-process
         _send(out, ("failed", repr(exc)))
         return 1
     _send(out, ("ready",))
-    batch_size = job["batch_size"]
     try:
-        items = parser.parse(inp)
-        batch: list = []
-        while True:
-            try:
-                item = next(items)
-            except StopIteration:
-                break
-            except TruncatedInput as exc:
-                batch.append(Quarantined(f"truncated container: {exc}", None, line=None))
-                break
-            batch.append(item)
-            if len(batch) >= batch_size:
-                _send(out, ("batch", prepare_batch(batch), inp.position()))
-                batch = []
-        _send(out, ("batch", prepare_batch(batch), inp.position()))
-        opts = parser.source_options() if hasattr(parser, "source_options") else {}
-        _send(out, ("done", opts))
+        for prepared, position in iter_batches(parser, inp, job["batch_size"]):
+            _send(out, ("batch", prepared, position))
+        _send(out, ("done", parser.source_options()))
     except BrokenPipeError:
         return 1  # the parent is gone
     except BaseException as exc:

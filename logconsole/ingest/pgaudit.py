@@ -31,7 +31,7 @@ from datetime import datetime, timedelta, timezone, tzinfo, UTC
 from typing import Any
 from collections.abc import Iterator
 
-from logconsole.ingest.base import Event, Evidence, ParseError, Parser, Quarantined, norm_ip, register
+from logconsole.ingest.base import Event, Evidence, FormatFacts, ParseError, Parser, Quarantined, norm_ip
 from logconsole.ingest.reader import Input, Sample, TruncatedInput
 from logconsole.util.timeparse import MAX_US, MIN_US, dt_to_us, parse_tz
 from logconsole.store.sanitize import one_line
@@ -87,11 +87,11 @@ def _tz_from_option(spec: Any) -> tzinfo | None:
     return parse_tz(str(spec), _ABBREV)
 
 
-@register
 class PgAuditParser(Parser):
     name = "pgaudit"
     version = "1"
     description = "PostgreSQL csvlog or stderr log with pgAudit AUDIT: SESSION/OBJECT entries, logins, errors"
+    facts = FormatFacts(short_label="pg", timestamp_desc="PostgreSQL log time")
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)

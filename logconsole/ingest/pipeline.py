@@ -18,28 +18,28 @@ with an advisory lock on ``DB.lock``.
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import os
 import time
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from collections.abc import Callable, Iterable, Iterator
 
-from sqlalchemy import Engine, delete, func, insert, select, update
+from sqlalchemy import Engine, Index, delete, func, insert, select, update
 
-from logconsole.ingest.base import REGISTRY, Event, Parser, Quarantined, norm_ip
-from logconsole.ingest.detect import UnknownFormat, detect
+from logconsole.ingest.base import Parser
+from logconsole.ingest.batches import BATCH_SIZE, PreparedBatch, iter_batches
+from logconsole.ingest.detect import detect
+from logconsole.ingest.formats import UnknownFormat, make_parser
 from logconsole.ingest.parallel import parallel_wanted, start_worker
-from logconsole.ingest.reader import Input, InputError, TruncatedInput, expand_paths
+from logconsole.ingest.reader import Input, InputError, expand_paths
 from logconsole.store import rawcodec
-from logconsole.store.fulltext import TERMS_INSERT, TermCollector, fts_columns, new_terms
-from logconsole.store.schema import QUARANTINE_RAW_CAP, events, quarantine, sources
+from logconsole.store.fulltext import TERMS_INSERT, fts_columns
+from logconsole.store.schema import events, quarantine, sources
 
-BATCH_SIZE = 5000
+__all__ = ["BATCH_SIZE", "IngestResult", "ProgressFn", "SourceResult", "ingest_files", "ingest_paths", "writing"]
 
 
 @dataclass
@@ -77,6 +77,11 @@ class IngestResult:
     def total(self, key: str) -> int:
         return sum(getattr(s, key) for s in self.sources if s.status == "ingested")
 
+    @property
+    def added(self) -> bool:
+        """At least one source was ingested (the index changed)."""
+        return any(s.status == "ingested" for s in self.sources)
+
     def as_json(self) -> dict[str, Any]:
         return {
             "db": self.db,
@@ -93,28 +98,6 @@ class IngestResult:
 
 
 ProgressFn = Callable[[str, int, int, int], None]  # (path, bytes_done, bytes_total, records)
-#: Called after every successful ingest run that added data: fn(engine, result).
-POST_INGEST: list[Callable[[Engine, IngestResult], None]] = []
-import logconsole.analysis.chain.custody  # noqa: E402,F401  registers the index checkpoint (after POST_INGEST exists)
-
-
-def _privilege_usage(engine: Engine, result: IngestResult) -> None:
-    """Per-source usage aggregates for the privilege views, computed once here so that
-    the first ``logconsole actors`` after an ingest costs what the next ones do."""
-    from logconsole.analysis.privileges.usage import precompute
-
-    try:
-        precompute(engine, result)
-    except Exception as exc:
-        result.warnings.append(f"privilege usage not precomputed ({exc.__class__.__name__}); "
-                               "`logconsole actors` will compute it on first use")
-
-
-POST_INGEST.append(_privilege_usage)
-
-
-def dedup_hash(key: str) -> int:
-    return int.from_bytes(hashlib.blake2b(key.encode("utf-8", "surrogateescape"), digest_size=8).digest(), "big", signed=True)
 
 
 @contextmanager
@@ -131,12 +114,16 @@ def writer_lock(db_path: str) -> Iterator[None]:
         os.close(fd)
 
 
-def make_parser(fmt: str, options: dict[str, Any] | None = None) -> Parser:
-    try:
-        cls = REGISTRY[fmt]
-    except KeyError:
-        raise UnknownFormat(f"unknown format {fmt!r}; known: {', '.join(sorted(REGISTRY))}") from None
-    return cls(**(options or {}))
+@contextmanager
+def writing(engine: Engine) -> Iterator[None]:
+    """Hold the index for writing: the single-writer lock, reads through the bounded
+    page cache (:func:`_no_mmap`) and what an interrupted ingest left removed.  The
+    ingest workflow (:mod:`logconsole.workflows.ingest`) runs its ingest and the
+    steps after it inside one ``writing`` block."""
+    db_path = engine.url.database or ":memory:"
+    with _no_mmap(engine), writer_lock(db_path):
+        _cleanup_partial(engine)
+        yield
 
 
 def ingest_paths(
@@ -147,45 +134,55 @@ def ingest_paths(
     options: dict[str, Any] | None = None,
     progress: ProgressFn | None = None,
     batch_size: int = BATCH_SIZE,
-    strict_paths: bool = True,
 ) -> IngestResult:
-    """Ingest files/directories/"-" into the index behind *engine*.
+    """Ingest files/directories/"-" into the index behind *engine* (taking the
+    writer lock); only the ingest: the steps after it belong to the workflow."""
+    with writing(engine):
+        return ingest_files(engine, paths, fmt=fmt, options=options, progress=progress, batch_size=batch_size)
+
+
+def ingest_files(
+    engine: Engine,
+    paths: Iterable[str],
+    *,
+    fmt: str | None = None,
+    options: dict[str, Any] | None = None,
+    progress: ProgressFn | None = None,
+    batch_size: int = BATCH_SIZE,
+) -> IngestResult:
+    """Ingest into an index held with :func:`writing`.
 
     A named file that cannot be read or whose format is unknown is recorded in
     ``result.errors`` (one line naming the file); files found by walking a
     directory whose format is unknown are skipped with a warning.
     """
     t0 = time.perf_counter()
-    db_path = engine.url.database or ":memory:"
-    result = IngestResult(db=db_path)
-    named = list(paths)
-    with _no_mmap(engine):
-        with writer_lock(db_path):
-            _cleanup_partial(engine)
-            for given in named:
-                walked = given != "-" and Path(given).is_dir()
-                targets = expand_paths([given])
-                if walked and not targets:
-                    result.warnings.append(f"{given}: directory holds no files")
-                for p in targets:
-                    try:
-                        inp = Input.from_stdin() if p == "-" else Input.open(p)
-                    except InputError as exc:
-                        result.errors.append(str(exc))
-                        result.sources.append(SourceResult(p, None, None, 0, status="error", message=str(exc)))
-                        continue
-                    try:
-                        sr = _ingest_one(engine, inp, fmt, options, progress, batch_size, walked, result)
-                    finally:
-                        if p == "-":
-                            os.unlink(inp.path)
-                    if sr is not None:
-                        result.sources.append(sr)
-        result.seconds = time.perf_counter() - t0
-        if any(s.status == "ingested" for s in result.sources):
-            for hook in POST_INGEST:
-                hook(engine, result)
+    result = IngestResult(db=engine.url.database or ":memory:")
+    for given in list(paths):
+        walked = given != "-" and Path(given).is_dir()
+        targets = expand_paths([given])
+        if walked and not targets:
+            result.warnings.append(f"{given}: directory holds no files")
+        for p in targets:
+            sr = _ingest_path(engine, p, fmt, options, progress, batch_size, walked, result)
+            if sr is not None:
+                result.sources.append(sr)
+    result.seconds = time.perf_counter() - t0
     return result
+
+
+def _ingest_path(engine: Engine, p: str, fmt: str | None, options: dict[str, Any] | None,
+                 progress: ProgressFn | None, batch_size: int, walked: bool, result: IngestResult) -> SourceResult | None:
+    try:
+        inp = Input.from_stdin() if p == "-" else Input.open(p)
+    except InputError as exc:
+        result.errors.append(str(exc))
+        return SourceResult(p, None, None, 0, status="error", message=str(exc))
+    try:
+        return _ingest_one(engine, inp, fmt, options, progress, batch_size, walked, result)
+    finally:
+        if p == "-":
+            os.unlink(inp.path)
 
 
 @contextmanager
@@ -194,7 +191,7 @@ def _no_mmap(engine: Engine) -> Iterator[None]:
     ingesting: mapped pages count in RSS, so a large ingest (and the index builds and
     checkpoints after it, which read every row) peaked above 500 MB.  The ingest uses
     one pooled connection at a time while writing; afterwards the pool is disposed,
-    so that every later connection (the post-ingest hooks may hold two at once) is
+    so that every later connection (the workflow's steps may hold two at once) is
     new and gets the map back from the connect hook."""
     with engine.connect() as conn:
         conn.exec_driver_sql("PRAGMA mmap_size=0")
@@ -204,23 +201,19 @@ def _no_mmap(engine: Engine) -> Iterator[None]:
         engine.dispose()
 
 
-def _choose_parser(inp: Input, fmt: str | None, options) -> tuple[Parser, str]:
+def _choose_parser(inp: Input, fmt: str | None, options: dict[str, Any] | None) -> Parser:
     if fmt:
-        return make_parser(fmt, options), "forced with --format"
-    det = detect(inp)
-    return make_parser(det.format, options), det.evidence
+        return make_parser(fmt, options)
+    return make_parser(detect(inp).format, options)
 
 
-def _ingest_one(engine, inp: Input, fmt, options, progress, batch_size, walked, result) -> SourceResult | None:
-    with engine.connect() as conn:
-        row = conn.execute(
-            select(sources.c.id, sources.c.path, sources.c.status).where(sources.c.sha256 == inp.sha256)
-        ).first()
-    if row is not None:
-        msg = f"{inp.display}: already ingested as source {row.id} ({row.path}); skipped"
-        return SourceResult(inp.display, None, inp.sha256, inp.size, status="skipped", message=msg, source_id=row.id)
+def _ingest_one(engine: Engine, inp: Input, fmt: str | None, options: dict[str, Any] | None,
+                progress: ProgressFn | None, batch_size: int, walked: bool, result: IngestResult) -> SourceResult:
+    known = _known_source(engine, inp)
+    if known is not None:
+        return known
     try:
-        parser, _evidence = _choose_parser(inp, fmt, options)
+        parser = _choose_parser(inp, fmt, options)
     except UnknownFormat as exc:
         if walked:
             result.warnings.append(f"{inp.display}: not a known log format; skipped (force one with --format)")
@@ -232,53 +225,10 @@ def _ingest_one(engine, inp: Input, fmt, options, progress, batch_size, walked, 
         return SourceResult(inp.display, None, inp.sha256, inp.size, status="error", message=str(exc))
     sr = SourceResult(inp.display, parser.name, inp.sha256, inp.size)
     path_text = inp.display if inp.display == "-" else str(Path(inp.display).resolve())
-    with engine.begin() as conn:
-        sid = conn.execute(
-            insert(sources).values(
-                path=path_text, format=parser.name, sha256=inp.sha256, bytes=inp.size, mtime=inp.mtime,
-                parser=f"logconsole.ingest.{parser.name}", parser_version=parser.version,
-                ingested_at=int(time.time() * 1_000_000), status="partial",
-                records=0, events=0, duplicates=0, merged=0, quarantined=0,
-            )
-        ).inserted_primary_key[0]
-        next_id = (conn.execute(select(func.max(events.c.id))).scalar() or 0) + 1
-        # FTS5 merges segments in groups of 8 rather than 4: ~14 % less FTS work per
-        # insert at the same final size and query speed (docs/performance.md); persistent
-        conn.exec_driver_sql("INSERT INTO events_fts(events_fts, rank) VALUES ('automerge', 8)")
+    sid, next_id = _insert_source(engine, inp, parser, path_text)
     sr.source_id = sid
     writer = _BatchWriter(engine, sid, path_text, next_id, sr)
-    worker = start_worker(parser, inp, batch_size) if parallel_wanted(inp, parser) else None
-    if worker is not None:
-        # parse + prepare in a second process while this one writes (logconsole.ingest.parallel)
-        deferred = _defer_indexes(engine) if next_id == 1 else []
-        with worker:
-            for prepared, position in worker.batches():
-                writer.commit(prepared)
-                if progress:
-                    progress(inp.display, position, inp.size, sr.records)
-            opts = worker.source_options
-        if deferred:
-            _create_indexes(engine, deferred)
-    else:
-        items = parser.parse(inp)
-        collector = TermCollector()  # this ingest's new vocabulary words (not the process's)
-        batch: list[Event | Quarantined] = []
-        while True:
-            try:
-                item = next(items)
-            except StopIteration:
-                break
-            except TruncatedInput as exc:
-                batch.append(Quarantined(f"truncated container: {exc}", None, line=None))
-                break
-            batch.append(item)
-            if len(batch) >= batch_size:
-                writer.commit(prepare_batch(batch, collector))
-                batch = []
-                if progress:
-                    progress(inp.display, inp.position(), inp.size, sr.records)
-        writer.commit(prepare_batch(batch, collector))
-        opts = parser.source_options() if hasattr(parser, "source_options") else {}
+    opts = _write_batches(engine, parser, inp, writer, next_id == 1, batch_size, progress)
     with engine.begin() as conn:
         conn.execute(
             update(sources).where(sources.c.id == sid).values(
@@ -294,11 +244,69 @@ def _ingest_one(engine, inp: Input, fmt, options, progress, batch_size, walked, 
     return sr
 
 
+def _known_source(engine: Engine, inp: Input) -> SourceResult | None:
+    """A source with this SHA-256 is already in the index: the file is skipped."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(sources.c.id, sources.c.path, sources.c.status).where(sources.c.sha256 == inp.sha256)
+        ).first()
+    if row is None:
+        return None
+    msg = f"{inp.display}: already ingested as source {row.id} ({row.path}); skipped"
+    return SourceResult(inp.display, None, inp.sha256, inp.size, status="skipped", message=msg, source_id=row.id)
+
+
+def _insert_source(engine: Engine, inp: Input, parser: Parser, path_text: str) -> tuple[int, int]:
+    """The ``sources`` row (``partial`` until the last batch is written) and the next event id."""
+    with engine.begin() as conn:
+        pk = conn.execute(
+            insert(sources).values(
+                path=path_text, format=parser.name, sha256=inp.sha256, bytes=inp.size, mtime=inp.mtime,
+                parser=f"logconsole.ingest.{parser.name}", parser_version=parser.version,
+                ingested_at=int(time.time() * 1_000_000), status="partial",
+                records=0, events=0, duplicates=0, merged=0, quarantined=0,
+            )
+        ).inserted_primary_key
+        if pk is None:  # pragma: no cover - SQLite always returns the rowid
+            raise RuntimeError("the index returned no id for the new source")
+        sid = int(pk[0])
+        next_id = (conn.execute(select(func.max(events.c.id))).scalar() or 0) + 1
+        # FTS5 merges segments in groups of 8 rather than 4: ~14 % less FTS work per
+        # insert at the same final size and query speed (docs/performance.md); persistent
+        conn.exec_driver_sql("INSERT INTO events_fts(events_fts, rank) VALUES ('automerge', 8)")
+    return sid, next_id
+
+
+def _write_batches(engine: Engine, parser: Parser, inp: Input, writer: _BatchWriter, first_in_index: bool,
+                   batch_size: int, progress: ProgressFn | None) -> dict[str, Any]:
+    """Write every batch of *inp*, parsed in a worker process when that pays
+    (:mod:`logconsole.ingest.parallel`) or here; returns the source options to record."""
+    worker = start_worker(parser, inp, batch_size) if parallel_wanted(inp, parser) else None
+    if worker is None:
+        _commit_all(iter_batches(parser, inp, batch_size), writer, inp, progress)
+        return parser.source_options()
+    deferred = _defer_indexes(engine) if first_in_index else []
+    with worker:
+        _commit_all(worker.batches(), writer, inp, progress)
+        opts = worker.source_options
+    if deferred:
+        _create_indexes(engine, deferred)
+    return opts
+
+
+def _commit_all(batches: Iterator[PreparedBatch], writer: _BatchWriter, inp: Input,
+                progress: ProgressFn | None) -> None:
+    for prepared, position in batches:
+        writer.commit(prepared)
+        if progress:
+            progress(inp.display, position, inp.size, writer.sr.records)
+
+
 #: kept while a first large file is ingested: dedup looks every batch up in it
 _KEEP_DURING_BULK = {"ix_events_dedup"}
 
 
-def _defer_indexes(engine: Engine) -> list:
+def _defer_indexes(engine: Engine) -> list[Index]:
     """A large first ingest into an empty index: drop the secondary indexes of
     ``events`` (but the dedup one) and let the caller build them once at the
     end, sorted, instead of maintaining them row by row.  If the ingest dies
@@ -311,7 +319,7 @@ def _defer_indexes(engine: Engine) -> list:
     return dropped
 
 
-def _create_indexes(engine: Engine, indexes: list) -> None:
+def _create_indexes(engine: Engine, indexes: list[Index]) -> None:
     """CREATE INDEX with the sorter spilling to a temporary *file*: with the
     connection's ``temp_store=MEMORY`` the sort of a million keys would stay in
     RAM and peak RSS would grow with the input."""
@@ -324,49 +332,6 @@ def _create_indexes(engine: Engine, indexes: list) -> None:
         finally:
             conn.rollback()
             conn.exec_driver_sql("PRAGMA temp_store=MEMORY")
-
-
-def prepare_batch(batch: list[Event | Quarantined], terms: TermCollector | None = None) -> list[tuple]:
-    """Everything per record that does not need the index: bytes, SHA-256, dedup
-    key hash, normalised IP, ``extra`` JSON, compressed raw, FTS text.
-
-    Plain tuples, cheap to pickle (the parse worker runs this):
-    ``(0, records, dup, merged, dedup_hash, by_id, format, dedup_key, record_id,
-    sha, ts_us, row, fts_message, fts_raw)`` for an event, *row* being the events
-    columns ``line`` .. ``raw_sha256``; ``(1, records, line, rec_index, reason,
-    raw, raw_len)`` for a quarantined record; a last ``(2, words)``: the
-    full-text vocabulary words this process has not seen before.
-    """
-    out: list[tuple] = []
-    sha256 = hashlib.sha256
-    encode = rawcodec.encode
-    for item in batch:
-        if isinstance(item, Quarantined):
-            raw = item.raw
-            if isinstance(raw, str):
-                raw = raw.encode("utf-8", "surrogateescape")
-            raw_len = len(raw) if raw is not None else None
-            out.append((1, item.records, item.line, item.rec_index, item.reason[:1000],
-                        raw[:QUARANTINE_RAW_CAP] if raw is not None else None, raw_len))
-            continue
-        raw_b = item.raw.encode("utf-8", "surrogateescape") if isinstance(item.raw, str) else item.raw
-        sha = sha256(raw_b).hexdigest()
-        key = f"id:{item.format}:{item.dedup_key}" if item.dedup_key else f"sha:{sha}"
-        ip_text, ip_key = _ip(item.src_ip)
-        extra = _dumps_extra(item.extra) if item.extra else None
-        row = (
-            item.line, item.rec_index, item.record_id, item.format, item.ts_us, item.ts_raw,
-            item.service, item.action, item.outcome or "unknown", item.error_code, item.actor, item.actor_type,
-            item.actor_uid, item.session, item.target_user, ip_text, ip_key, item.user_agent, item.host,
-            item.resource, item.account, item.region, item.message, extra, encode(raw_b), sha,
-        )
-        out.append((0, item.records, item.dup, item.merged, dedup_hash(key), bool(item.dedup_key), item.format,
-                    item.dedup_key, item.record_id, sha, item.ts_us, row,
-                    *fts_columns(item.message, raw_b.decode("utf-8", "replace"))))
-    words = new_terms([t for p in out if p[0] == 0 for t in (p[12], p[13])], terms)
-    if words:
-        out.append((2, words))
-    return out
 
 
 class _BatchWriter:
@@ -466,21 +431,6 @@ _FTS_INSERT = "INSERT INTO events_fts(rowid, message, raw) VALUES (?, ?, ?)"
 _QUARANTINE_INSERT = (
     "INSERT INTO quarantine (source_id, path, line, rec_index, reason, raw, raw_len) VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
-
-
-def _dumps_extra(extra: dict[str, Any]) -> str:
-    return json.dumps(extra, separators=(",", ":"), sort_keys=True, default=str)
-
-
-_norm_ip_cached = lru_cache(maxsize=65536)(norm_ip)
-
-
-def _ip(value):
-    """``norm_ip``, memoised: audit logs repeat a few thousand addresses and ``ipaddress`` costs ~12 µs a call."""
-    try:
-        return _norm_ip_cached(value)
-    except TypeError:  # an unhashable value
-        return norm_ip(value)
 
 
 def _is_duplicate(by_id: bool, fmt: str, dedup_key: str | None, sha: str, rows: set[tuple], sid: int) -> bool:

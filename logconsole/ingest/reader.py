@@ -113,7 +113,7 @@ class Input:
         raw = _open_readonly(self.path)
         self._raw = raw
         if self.gzipped:
-            return io.BufferedReader(_GunzipRaw(raw), buffer_size=_CHUNK)  # type: ignore[return-value]
+            return io.BufferedReader(_GunzipRaw(raw), buffer_size=_CHUNK)
         return raw
 
     def position(self) -> int:

@@ -29,7 +29,7 @@ from datetime import datetime, timedelta, tzinfo, UTC
 from typing import Any
 from collections.abc import Iterator
 
-from logconsole.ingest.base import Event, Evidence, ParseError, Parser, Quarantined, norm_ip, register
+from logconsole.ingest.base import Event, Evidence, FormatFacts, ParseError, Parser, Quarantined, norm_ip
 from logconsole.ingest.reader import Input, Sample, TruncatedInput
 from logconsole.util.timeparse import MAX_US, MIN_US, dt_to_us, parse_iso, parse_tz
 from logconsole.store.sanitize import one_line
@@ -151,11 +151,11 @@ def _tz(spec: Any) -> tzinfo:
     return parse_tz(str(spec))
 
 
-@register
 class SyslogAuthParser(Parser):
     name = "syslog-auth"
     version = "1"
     description = "auth.log / secure: OpenSSH, sudo, su, PAM, useradd/usermod (RFC 3164, RFC 3339 and RFC 5424 syslog)"
+    facts = FormatFacts(short_label="auth", timestamp_desc="syslog time")
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)

@@ -30,7 +30,7 @@ from datetime import datetime, timedelta, tzinfo
 from typing import Any
 from collections.abc import Iterator
 
-from logconsole.ingest.base import Event, Evidence, ParseError, Parser, Quarantined, register
+from logconsole.ingest.base import Event, Evidence, FormatFacts, ParseError, Parser, Quarantined, as_dict
 from logconsole.ingest.jsonrecords import (
     as_str, clean_text, container_kind, parse_json_records, sample_objects, strip_head, utf8_sample,
 )
@@ -255,14 +255,14 @@ def windows_view(obj: dict[str, Any], shape: str) -> WindowsView:
         v.channel = as_str(sysd.get("Channel"))
         prov = sysd.get("Provider")
         if isinstance(prov, dict):
-            pa = prov.get("#attributes") if isinstance(prov.get("#attributes"), dict) else prov
+            pa = prov["#attributes"] if isinstance(prov.get("#attributes"), dict) else prov
             prov = pa.get("Name") or pa.get("@Name")
         v.provider = as_str(prov)
         v.computer = as_str(sysd.get("Computer"))
         v.keywords = sysd.get("Keywords")
         tc = sysd.get("TimeCreated")
         if isinstance(tc, dict):
-            attrs = tc.get("#attributes") if isinstance(tc.get("#attributes"), dict) else tc
+            attrs = tc["#attributes"] if isinstance(tc.get("#attributes"), dict) else tc
             v.time_raw = attrs.get("SystemTime") or tc.get("@SystemTime")  # evtx_dump / xmltodict
             v.time_field = "System.TimeCreated.SystemTime"
         data = ev.get("EventData")
@@ -274,7 +274,7 @@ def windows_view(obj: dict[str, Any], shape: str) -> WindowsView:
                 data = {}
         sec = sysd.get("Security")
         if isinstance(sec, dict):
-            sa = sec.get("#attributes") if isinstance(sec.get("#attributes"), dict) else sec
+            sa = sec["#attributes"] if isinstance(sec.get("#attributes"), dict) else sec
             uid = sa.get("UserID") or sa.get("@UserID")
             if uid and "UserID" not in data:
                 data = {**data, "UserID": uid}
@@ -288,7 +288,7 @@ def windows_view(obj: dict[str, Any], shape: str) -> WindowsView:
         v.computer = as_str(wl.get("computer_name"))
         v.keywords = wl.get("keywords")
         v.time_raw, v.time_field = obj.get("@timestamp"), "@timestamp"
-        data = wl.get("event_data") if isinstance(wl.get("event_data"), dict) else {}
+        data = as_dict(wl.get("event_data"))
         ud = wl.get("user_data")
         if not data and isinstance(ud, dict):
             data = ud
@@ -304,7 +304,7 @@ def windows_view(obj: dict[str, Any], shape: str) -> WindowsView:
         v.keywords = obj.get("Keywords")
         v.time_raw, v.time_field = obj.get("TimeCreated"), "TimeCreated"
         payload = obj.get("Payload")
-        data: dict[str, Any] = {}
+        data = {}
         if isinstance(payload, str) and len(payload) < 1_000_000:
             try:
                 pl = json.loads(payload)
@@ -350,11 +350,12 @@ def windows_view(obj: dict[str, Any], shape: str) -> WindowsView:
     return v
 
 
-@register
 class WindowsSecurityParser(Parser):
     name = "windows-security"
     version = "1"
     description = "Windows event logs as JSON (NXLog/Mordor, Sentinel/AMA, evtx_dump, Winlogbeat, EvtxECmd): Security and other channels"
+    facts = FormatFacts(short_label="win", timestamp_desc="Windows event time created", sequence="windows",
+                        verify_hint="sequence analysis of the ingested record ids: logconsole verify --from-index (s in the console)")
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
@@ -404,7 +405,7 @@ class WindowsSecurityParser(Parser):
         if v.time_raw not in (None, ""):
             cands.append((v.time_field or "TimeCreated", v.time_raw))
         if v.shape == "flat":
-            order = ("TimeCreated", "EventTime", "TimeGenerated", "UtcTime", "@timestamp", "Timestamp")
+            order: tuple[str, ...] = ("TimeCreated", "EventTime", "TimeGenerated", "UtcTime", "@timestamp", "Timestamp")
             if _channel_kind(v.channel, v.provider) == "sysmon":
                 # Sysmon's own UtcTime is UTC with milliseconds: better than a zone-less EventTime
                 order = ("TimeCreated", "UtcTime") + order[1:]
@@ -678,7 +679,7 @@ def _channel_kind(channel: str | None, provider: str | None) -> str:
     return "other"
 
 
-def _action(kind: str, eid: int, channel: str | None) -> str:
+def _action(kind: str, eid: int | None, channel: str | None) -> str:
     table = {"security": SECURITY_ACTIONS, "sysmon": SYSMON_ACTIONS, "system": SYSTEM_ACTIONS}.get(kind)
     if table and eid in table:
         return table[eid]

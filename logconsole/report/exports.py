@@ -26,6 +26,7 @@ from collections.abc import Iterator
 
 from sqlalchemy import Connection, select
 
+from logconsole.ingest.formats import facts_of
 from logconsole.util.timeparse import format_us
 from logconsole.store import queries
 from logconsole.store.schema import sources
@@ -38,18 +39,12 @@ COLUMNS = [
 ]
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
 
-#: what the timestamp of each format means (Timesketch ``timestamp_desc``)
-TIMESTAMP_DESC = {
-    "cloudtrail": "AWS API call time (eventTime)",
-    "k8s-audit": "Kubernetes request received",
-    "auditd": "auditd event time",
-    "syslog-auth": "syslog time",
-    "pgaudit": "PostgreSQL log time",
-    "gcp-audit": "GCP audit log timestamp",
-    "azure-activity": "Azure activity event time",
-    "windows-security": "Windows event time created",
-    "jsonl": "Event time",
-}
+
+def timestamp_desc(fmt: str) -> str:
+    """What an event's time means (Timesketch ``timestamp_desc``): the parser's
+    ``facts.timestamp_desc``; "Event time" for a format no parser of this version has."""
+    facts = facts_of(fmt)
+    return facts.timestamp_desc if facts is not None else "Event time"
 
 
 def export_rows(conn: Connection, where, with_raw: bool) -> Iterator[dict[str, Any]]:
@@ -117,7 +112,7 @@ def write_timesketch(conn: Connection, where, out: IO[str]) -> int:
             "message": d["message"] or f"{d['actor'] or '?'} {d['action'] or '?'} {d['resource'] or ''}".strip(),
             "datetime": format_us(us, precision="us").replace("Z", "+00:00"),
             "timestamp": us,
-            "timestamp_desc": TIMESTAMP_DESC.get(d["format"], "Event time"),
+            "timestamp_desc": timestamp_desc(d["format"]),
         }
         for k in COLUMNS:
             if k in ("time", "ts_us", "format") or d[k] is None:

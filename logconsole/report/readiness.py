@@ -26,6 +26,7 @@ from typing import Any
 
 from sqlalchemy import Engine, and_, case, func, or_, select
 
+from logconsole.ingest.formats import facts_of
 from logconsole.util.timeparse import format_us
 from logconsole.report.integrations import Privileges, verification_results
 from logconsole.store import rawcodec
@@ -35,8 +36,6 @@ MAX_POINTS = 7.0
 SHARE_FULL = 0.90
 SHARE_HALF = 0.50
 
-#: formats whose records carry sequence numbers (evidence, not proof)
-SEQUENCE_FORMATS = {"auditd", "windows-security"}
 #: raw keys that show a record carries its own hash chain
 CHAIN_KEYS = ("prev_hash", "previous_hash", "prevHash", "hash_prev")
 
@@ -162,7 +161,8 @@ def _tamper_for(conn, src: dict[str, Any], verified: dict[Any, dict[str, Any]]) 
         if fails:
             detail += f", {len(fails)} failure(s)"
         return status, detail
-    if src["format"] in SEQUENCE_FORMATS:
+    facts = facts_of(src["format"])
+    if facts is not None and facts.sequence is not None:  # sequence numbers: evidence, not proof
         return "sequence", "record sequence numbers only (evidence, not proof); not verified"
     if _has_chain(conn, src["id"]):
         return "unverified", "records carry a hash chain; run `logconsole verify` on the file"

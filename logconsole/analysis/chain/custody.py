@@ -1,6 +1,6 @@
 """``index``: logconsole's own chain of custody over its SQLite index.
 
-At the end of every ingest (:data:`logconsole.ingest.pipeline.POST_INGEST`) a
+At the end of every ingest (a step of :mod:`logconsole.workflows.ingest`) a
 checkpoint records the RFC 9162 Merkle tree head over the events' raw SHA-256
 (leaf data = the 32 bytes of ``events.raw_sha256``) in id (= ingest) order, the
 size, the time and the tool version.  The tree is kept in aligned blocks of
@@ -28,7 +28,6 @@ from sqlalchemy import Engine, delete, func, insert, select
 from logconsole import __version__
 from logconsole.analysis.chain.merkle import BLOCK, CompactRange, leaf_hash, root_of
 from logconsole.analysis.chain.model import TargetResult, unverifiable
-from logconsole.ingest.pipeline import POST_INGEST
 from logconsole.util.timeparse import format_us
 from logconsole.store import rawcodec
 from logconsole.store.integrity_schema import custody_blocks, index_checkpoints
@@ -112,21 +111,6 @@ def record_checkpoint(engine: Engine, trigger: str = "ingest") -> dict[str, Any]
                   max_event_id=int(max_id), tool_version=__version__, trigger=trigger)
         cp["id"] = conn.execute(insert(index_checkpoints).values(**cp)).inserted_primary_key[0]
     return cp
-
-
-def _post_ingest(engine: Engine, result: Any) -> None:
-    try:
-        record_checkpoint(engine, "ingest")
-    except Exception as exc:
-        warnings = getattr(result, "warnings", None)
-        if isinstance(warnings, list):
-            warnings.append(f"index checkpoint not recorded ({exc.__class__.__name__}: {str(exc)[:120]}); "
-                            "`logconsole verify --index` will report the events as added after the last checkpoint")
-
-
-if _post_ingest not in POST_INGEST and not any(getattr(h, "__name__", "") == "_post_ingest" and
-                                                getattr(h, "__module__", "") == __name__ for h in POST_INGEST):
-    POST_INGEST.append(_post_ingest)
 
 
 def latest_checkpoint(engine: Engine) -> dict[str, Any] | None:

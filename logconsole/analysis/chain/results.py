@@ -13,6 +13,7 @@ from sqlalchemy import CursorResult, Engine, and_, func, insert, select
 
 from logconsole import __version__
 from logconsole.analysis.chain.model import Failure, TargetResult
+from logconsole.ingest.formats import facts_of
 from logconsole.store.integrity_schema import verify_failures, verify_runs, verify_targets
 from logconsole.store.schema import events, sources
 
@@ -196,13 +197,12 @@ def timeline_filter(result: TargetResult, failure: Failure) -> str | None:
     return None
 
 
-_HINTS = {
-    "cloudtrail": "verify the trail's bucket copy with its digests: logconsole verify BUCKET_DIR --public-keys KEYS",
-    "auditd": "sequence analysis of the ingested serials: logconsole verify --from-index (s in the console)",
-    "windows-security": "sequence analysis of the ingested record ids: logconsole verify --from-index "
-                        "(s in the console)",
-    "jsonl": "if the log is hash-chained: logconsole verify PATH",
-}
+def _verify_hint(fmt: str) -> str:
+    """How to verify a source of *fmt*: the parser's ``facts.verify_hint``."""
+    facts = facts_of(fmt)
+    if facts is not None and facts.verify_hint:
+        return facts.verify_hint
+    return f"{fmt} logs carry no chain or sequence numbers logconsole can verify"
 
 
 def unverified_sources(engine: Engine, results: list[TargetResult]) -> list[TargetResult]:
@@ -224,6 +224,6 @@ def unverified_sources(engine: Engine, results: list[TargetResult]) -> list[Targ
                 continue
             r = TargetResult(path, fmt, "not verified", n or 0, f"{fmt}: {n or 0:,} events in the index", "-",
                              source_id=sid)
-            r.notes.append(_HINTS.get(fmt, f"{fmt} logs carry no chain or sequence numbers logconsole can verify"))
+            r.notes.append(_verify_hint(fmt))
             out.append(r)
     return out

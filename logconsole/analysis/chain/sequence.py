@@ -28,6 +28,7 @@ from logconsole.analysis.chain.model import Failure, TargetResult, unverifiable
 from logconsole.analysis.chain.textio import iter_lines, open_binary, read_all
 from logconsole.ingest.base import Event
 from logconsole.ingest.evtx_file import FILE_MAGIC as EVTX_MAGIC, EvtxParser
+from logconsole.ingest.formats import facts_of
 from logconsole.ingest.reader import Input, InputError, TruncatedInput
 from logconsole.util.timeparse import format_us, parse_time
 import itertools
@@ -463,9 +464,10 @@ def verify_index_sources(engine, source_ids: list[int] | None = None,
             q = q.where(sources.c.id.in_(source_ids))
         srcs = list(conn.execute(q.order_by(sources.c.id)))
         for sid, spath, fmt in srcs:
-            if fmt not in ("auditd", "windows_security", "windows-security", "windows-evtx"):
+            facts = facts_of(fmt)
+            if facts is None or facts.sequence is None:
                 continue
-            kind = "auditd" if fmt == "auditd" else "windows"
+            kind = facts.sequence  # "auditd" or "windows"
             items: list[SeqItem] = []
             rows = conn.execute(
                 select(events.c.id, events.c.line, events.c.ts_us, events.c.host, events.c.extra, events.c.message,

@@ -228,8 +228,8 @@ def _store_cache(conn, fresh: list[dict[str, Any]]) -> None:
 
 def precompute(engine, result=None) -> int:
     """Compute the per-source usage aggregates of every complete CloudTrail /
-    Kubernetes source that has none yet (``POST_INGEST``-compatible: ``fn(engine,
-    result)``), so that the first ``logconsole actors`` after an ingest is as fast
+    Kubernetes source that has none yet (a step of the ingest workflow,
+    :mod:`logconsole.workflows.ingest`; *result* is unused), so that the first ``logconsole actors`` after an ingest is as fast
     as the next ones.  Returns the number of sources aggregated."""
     from logconsole.store.grants_schema import priv_usage_cache as C
     from logconsole.store.schema import sources as S

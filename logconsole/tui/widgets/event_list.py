@@ -22,6 +22,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widget import Widget
 
+from logconsole.ingest.formats import facts_of
 from logconsole.util.timeparse import format_us
 from logconsole.store.sanitize import one_line
 from logconsole.store.timeline import TimelineQuery, TimelineRow
@@ -122,13 +123,11 @@ def short_resource(resource: str | None) -> str:
 
 OUTCOME_LABEL = {"success": "ok", "failure": "FAIL"}
 
-#: short names for the narrow format column (the detail shows the full name)
-FORMAT_SHORT = {
-    "cloudtrail": "aws", "k8s-audit": "k8s", "k8s_audit": "k8s", "auditd": "audit", "syslog-auth": "auth",
-    "syslog_auth": "auth", "sshd": "sshd", "pgaudit": "pg", "gcp-audit": "gcp", "gcp_audit": "gcp",
-    "azure-activity": "azure", "azure_activity": "azure", "windows-security": "win", "windows_security": "win",
-    "jsonl": "json",
-}
+def format_label(fmt: str) -> str:
+    """The narrow format column's label: the parser's ``facts.short_label`` (the detail
+    shows the full name); a format no parser of this version has is shown as stored."""
+    facts = facts_of(fmt)
+    return facts.short_label if facts is not None else fmt
 
 
 def cell_text(row: TimelineRow, col: str, *, narrow: bool = False) -> str:
@@ -142,7 +141,7 @@ def cell_text(row: TimelineRow, col: str, *, narrow: bool = False) -> str:
     if col == "outcome":
         return OUTCOME_LABEL.get(row.outcome or "", "?")
     if col == "format" and narrow:
-        return FORMAT_SHORT.get(row.format, row.format)
+        return format_label(row.format)
     v = getattr(row, col)
     return "-" if v in (None, "") else str(v)
 

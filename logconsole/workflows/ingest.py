@@ -1,0 +1,109 @@
+"""The ingest workflow: ingest, then the steps that follow every ingest.
+
+``logconsole ingest``, ``logconsole open PATH...`` and the console all call
+:func:`run_ingest`.  It holds the index for writing (the single-writer lock,
+:func:`logconsole.ingest.pipeline.writing`), ingests the paths, and then, if any
+source was added, runs :data:`INGEST_STEPS` in order:
+
+1. ``checkpoint``: the index's chain-of-custody checkpoint
+   (:func:`logconsole.analysis.chain.custody.record_checkpoint`);
+2. ``privilege-usage``: the per-source privilege usage aggregates
+   (:func:`logconsole.analysis.privileges.usage.precompute`), so that the first
+   ``logconsole actors`` after an ingest is as fast as the next ones.
+
+A step that fails is reported as a warning of the result (saying what it costs)
+and the next step still runs: what the ingest indexed is already committed and
+stays.  To add a step, write a function ``fn(ctx: StepContext) -> None`` and add
+a :class:`Step` to :data:`INGEST_STEPS` (``docs/architecture.md``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine
+
+from logconsole.analysis.chain.custody import record_checkpoint
+from logconsole.analysis.privileges.usage import precompute
+from logconsole.ingest.batches import BATCH_SIZE
+from logconsole.ingest.pipeline import IngestResult, ProgressFn, ingest_files, writing
+
+#: told the name of each step as it starts (a progress line can show it)
+StepProgress = Callable[[str], None]
+
+
+@dataclass
+class StepContext:
+    """What a step gets: the index, what the ingest did, the ingest's options."""
+
+    engine: Engine
+    result: IngestResult
+    #: the format options of the ingest (``--map``, ``--year``, ``--tz`` ...)
+    options: dict[str, Any] = field(default_factory=dict)
+    progress: StepProgress | None = None
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    run: Callable[[StepContext], None]
+    #: what is missing when the step fails ...
+    missing: str
+    #: ... and what makes up for it (the warning says both)
+    recovery: str
+
+
+def _checkpoint(ctx: StepContext) -> None:
+    record_checkpoint(ctx.engine, "ingest")
+
+
+def _privilege_usage(ctx: StepContext) -> None:
+    precompute(ctx.engine, ctx.result)
+
+
+INGEST_STEPS: tuple[Step, ...] = (
+    Step("checkpoint", _checkpoint, "index checkpoint not recorded",
+         "`logconsole verify --index` will report the events as added after the last checkpoint"),
+    Step("privilege-usage", _privilege_usage, "privilege usage not precomputed",
+         "`logconsole actors` will compute it on first use"),
+)
+
+
+def run_steps(steps: Sequence[Step], ctx: StepContext) -> list[str]:
+    """Run *steps* in order; a failing step adds a warning to ``ctx.result`` and
+    the rest still run.  Returns the names of the steps that failed."""
+    failed: list[str] = []
+    for step in steps:
+        if ctx.progress is not None:
+            ctx.progress(step.name)
+        try:
+            step.run(ctx)
+        except Exception as exc:
+            failed.append(step.name)
+            text = str(exc).strip()
+            reason = f"{exc.__class__.__name__}: {text.splitlines()[0][:120]}" if text else exc.__class__.__name__
+            ctx.result.warnings.append(f"{step.missing} ({reason}); {step.recovery}")
+    return failed
+
+
+def run_ingest(
+    engine: Engine,
+    paths: Iterable[str],
+    *,
+    fmt: str | None = None,
+    options: dict[str, Any] | None = None,
+    progress: ProgressFn | None = None,
+    step_progress: StepProgress | None = None,
+    batch_size: int = BATCH_SIZE,
+    steps: Sequence[Step] = INGEST_STEPS,
+) -> IngestResult:
+    """Ingest *paths* (files, directories, ``-``) and run *steps* if anything was added.
+
+    Raises ``RuntimeError`` when another ingest holds the index."""
+    with writing(engine):
+        result = ingest_files(engine, paths, fmt=fmt, options=options, progress=progress, batch_size=batch_size)
+        if result.added:
+            run_steps(steps, StepContext(engine, result, dict(options or {}), step_progress))
+    return result
