@@ -276,220 +276,303 @@ class AuditdParser(Parser):
             raise
         yield from st.finish()
 
-    # ---------------------------------------------------------------- mapping
     def to_event(self, g: _Group) -> Event:
-        recs = g.recs
-        types = [r.type for r in recs]
-        first = recs[0]
-        syscall_rec = next((r for r in recs if r.type == "SYSCALL"), None)
-        main = next((r for r in recs if r.type not in _AUX and r.type != "SYSCALL"), None)
-        prim = main or syscall_rec or first
-        hexed: list[str] = []
-
-        def val(rec: _Rec | None, key: str) -> str | None:
-            if rec is None:
-                return None
-            v = rec.fields.get(key)
-            if v is None:
-                return None
-            text, was_hex = _decode(key, v, rec.type)
-            if was_hex:
-                hexed.append(f"{rec.type}.{key}")
-            return text
-
-        def anyval(key: str, *order: _Rec | None) -> str | None:
-            for r in order or (prim, syscall_rec, *recs):
-                t = val(r, key)
-                if t not in (None, "", "?", "(null)", "(none)"):
-                    return t
-            return None
-
-        enr: dict[str, str] = {}
-        for r in (prim, syscall_rec, *recs):
-            if r is not None:
-                for k, v in r.enriched.items():
-                    enr.setdefault(k, v)
-
-        extra: dict[str, Any] = {}
+        """One event from the records of one stamp, in named steps (each reads the
+        group through a :class:`_GroupView`, which notes every hex-decoded field)."""
+        v = _GroupView(g.recs)
+        extra = _sequence_extra(g, v.types)
+        who = _identity(v, extra)
+        _copy_fields(v, extra)
+        target = _target_user(v, who)
+        if v.enr:
+            extra["names"] = v.enr
+        syscall_name, action = _syscall_and_action(v, extra)
+        cmdline, paths = _auxiliaries(v, extra)
+        outcome, error_code = _outcome(v)
+        resource = _resource(v, extra, syscall_name, action, paths)
+        src_ip = _source(v, extra)
+        message = _summary(v, extra, who, action, cmdline, resource, target, src_ip, outcome, error_code)
+        if v.hexed:
+            extra["hex_decoded"] = sorted(set(v.hexed))
+        first, recs = v.first, v.recs
         serial = first.serial
-        if serial is not None:
-            extra["serial"] = serial
-            extra["stamp"] = first.stamp
-        extra["boot"] = g.boot
-        if g.boot_reason:
-            extra["boot_reason"] = g.boot_reason
-        if first.type.startswith("DAEMON_"):
-            extra["serial_space"] = "auditd"
-        extra["types"] = types
-        if g.late:
-            extra["late_records"] = True
-        if g.ts_inferred:
-            extra["time_inferred"] = g.ts_inferred
-
-        # ---- ids
-        auid = anyval("auid", prim, syscall_rec)
-        ses = anyval("ses", prim, syscall_rec)
-        acct = anyval("acct", prim)
-        actor = actor_uid = None
-        actor_type = None
-        if auid is not None and auid not in _UNSET_IDS:
-            actor_uid = auid
-            name = enr.get("AUID")
-            actor = name if name and name not in ("unset", "?") else _uid_name(auid)
-            actor_type = "login-user"
-        elif prim.type in _AUTH_TYPES and acct and acct != "?":
-            actor = acct
-            actor_type = "account"
-            extra["actor_from"] = "acct"
-        if auid is not None:
-            extra["auid"] = auid
-        for k in ("uid", "euid", "suid", "fsuid", "gid", "egid", "sgid", "fsgid", "ouid", "pid", "ppid",
-                  "old-auid", "id", "ses", "tty", "terminal", "subj", "op", "grantors", "res", "success",
-                  "exit", "items", "unit", "spid", "suid", "kind", "direction", "list", "old-level", "new-level"):
-            t = anyval(k, prim, syscall_rec)
-            if t is not None:
-                extra[k.replace("-", "_")] = t
-        for k in ("comm", "exe", "key", "cwd", "cmd", "proctitle", "data"):
-            t = anyval(k)
-            if t is not None:
-                extra[k] = t
-        uid = val(syscall_rec, "uid")
-        euid = val(syscall_rec, "euid")  # effective ids only exist in SYSCALL records
-        target = acct if acct and acct != "?" and actor_type != "account" else None
-        if actor_type == "account":
-            target = acct
-        if target is None and actor_type == "login-user" and euid is not None and euid not in _UNSET_IDS \
-                and euid != auid:
-            target = (enr.get("EUID") or (enr.get("UID") if euid == uid else None)) or _uid_name(euid)
-        if enr:
-            extra["names"] = enr
-        if ses in _UNSET_IDS:
-            ses = None
-
-        # ---- syscall / action
-        syscall_name = None
-        if syscall_rec is not None:
-            arch = val(syscall_rec, "arch")
-            num = val(syscall_rec, "syscall")
-            syscall_name = syscall_rec.enriched.get("SYSCALL") or _syscall_name(arch, num)
-            extra["syscall"] = syscall_name
-            if arch:
-                extra["arch"] = syscall_rec.enriched.get("ARCH") or _ARCH_NAMES.get(arch, arch)
-        if main is not None:
-            action = main.type
-        elif syscall_name:
-            action = syscall_name
-        elif "EXECVE" in types:
-            action = "execve"
-        else:
-            action = first.type
-
-        # ---- EXECVE / PATH / SOCKADDR
-        cmdline = None
-        ex = next((r for r in recs if r.type == "EXECVE"), None)
-        if ex is not None:
-            cmdline = _execve_args(ex, hexed)
-            extra["cmdline"] = cmdline
-            if "argc" in ex.fields:
-                extra["argc"] = ex.fields["argc"].text
-        paths = []
-        for r in recs:
-            if r.type == "PATH":
-                p = {k: t for k in ("item", "name", "nametype", "objtype", "mode", "ouid", "inode")
-                     if (t := val(r, k)) is not None}
-                if r.enriched.get("OUID"):
-                    p["owner"] = r.enriched["OUID"]
-                paths.append(p)
-            elif r.type == "SOCKADDR" and "saddr" in r.fields:
-                sa = _sockaddr(r.fields["saddr"].text)
-                if sa:
-                    extra["sockaddr"] = sa
-        if paths:
-            extra["paths"] = paths
-        if prim.prose:
-            extra["text"] = prim.prose
-        if prim.type in ("AVC", "USER_AVC"):
-            pm = re.search(r"avc:\s+(denied|granted)\s+\{\s*([^}]*?)\s*\}", prim.prose or "")
-            if pm:
-                extra["avc"] = pm.group(1)
-                extra["permission"] = pm.group(2)
-            for k in ("scontext", "tcontext", "tclass", "permissive", "name", "path"):
-                t = val(prim, k)
-                if t is not None:
-                    extra[f"avc_{k}"] = t
-
-        # ---- outcome
-        outcome, error_code = "unknown", None
-        res = val(prim, "res")
-        succ = val(syscall_rec, "success") if syscall_rec else val(prim, "success")
-        if res is not None:
-            outcome = _res_outcome(res)
-        elif prim.type in ("AVC", "USER_AVC") and prim.prose:
-            outcome = "failure" if "denied" in prim.prose else "success" if "granted" in prim.prose else "unknown"
-        if outcome == "unknown" and succ is not None:
-            outcome = {"yes": "success", "no": "failure"}.get(succ, "unknown")
-        if syscall_rec is not None and succ == "no":
-            ex_code = val(syscall_rec, "exit")
-            error_code = _errno_name(ex_code)
-
-        # ---- resource, source
-        resource = anyval("cmd", prim)
-        if resource is None and prim.type in ("AVC", "USER_AVC"):
-            resource = anyval("path", prim) or anyval("name", prim)
-        if resource is None and syscall_name not in (None, "execve", "execveat") and paths:
-            named = [p for p in paths if p.get("nametype") not in ("PARENT",) and p.get("name")]
-            if named:
-                resource = named[0]["name"]
-        if resource is None and action in ("execve", "execveat") and paths and paths[0].get("name"):
-            resource = anyval("exe", syscall_rec) or paths[0]["name"]
-        if resource is None:
-            resource = anyval("exe", prim, syscall_rec)
-        if resource is None and paths and paths[0].get("name"):
-            resource = paths[0]["name"]
-        if resource is None:
-            resource = extra.get("cwd") or extra.get("sockaddr")
-        addr = anyval("addr", prim)
-        src_ip = addr if addr and addr != "?" else None
-        remote = anyval("hostname", prim)
-        if remote and remote != src_ip:
-            extra["remote_host"] = remote
-        host = first.node
-
-        # ---- summary
-        parts = [actor or "(unset)", action]
-        op = extra.get("op")
-        if op:
-            parts.append(f"op={op}")
-        if cmdline:
-            parts.append(cmdline)
-        elif resource:
-            parts.append(resource)
-        elif prim.prose:
-            parts.append(prim.prose)
-        if extra.get("data") is not None:
-            parts.append(f"data={extra['data']!r}")
-        if acct and acct != actor:
-            parts.append(f"acct={acct}")
-        if target and target != acct:
-            parts.append(f"as {target}")
-        if src_ip:
-            parts.append(f"from {src_ip}")
-        if outcome == "failure":
-            parts.append(f"-> failed{' ' + error_code if error_code else ''}")
-        if extra.get("key") and extra["key"] not in ("(null)",):
-            parts.append(f"[key={extra['key']}]")
-        if hexed:
-            extra["hex_decoded"] = sorted(set(hexed))
-        raw = b"\n".join(r.raw for r in recs)
         return Event(
             ts_us=first.ts_us if first.ts_us is not None else 0,
             ts_raw=first.stamp.split(":", 1)[0] if first.stamp else None,
-            raw=raw, format=self.name, line=first.line, record_id=str(serial) if serial is not None else None,
-            service="auditd", action=action, outcome=outcome, error_code=error_code, actor=actor,
-            actor_type=actor_type, actor_uid=actor_uid, session=ses, target_user=target, src_ip=src_ip,
-            host=host, resource=resource, message=one_line(" ".join(parts), 600), extra=extra,
+            raw=b"\n".join(r.raw for r in recs), format=self.name, line=first.line,
+            record_id=str(serial) if serial is not None else None,
+            service="auditd", action=action, outcome=outcome, error_code=error_code, actor=who.actor,
+            actor_type=who.actor_type, actor_uid=who.actor_uid, session=who.session, target_user=target,
+            src_ip=src_ip, host=first.node, resource=resource, message=message, extra=extra,
             records=len(recs), merged=len(recs) - 1,
         )
+
+
+# ------------------------------------------------------------- mapping steps
+_NO_VALUE = (None, "", "?", "(null)", "(none)")
+#: ids and fields of the main/SYSCALL record copied to ``extra`` ("-" becomes "_")
+_ID_FIELDS = ("uid", "euid", "suid", "fsuid", "gid", "egid", "sgid", "fsgid", "ouid", "pid", "ppid",
+              "old-auid", "id", "ses", "tty", "terminal", "subj", "op", "grantors", "res", "success",
+              "exit", "items", "unit", "spid", "suid", "kind", "direction", "list", "old-level", "new-level")
+#: process fields copied from whichever record of the group has them
+_PROCESS_FIELDS = ("comm", "exe", "key", "cwd", "cmd", "proctitle", "data")
+_PATH_FIELDS = ("item", "name", "nametype", "objtype", "mode", "ouid", "inode")
+_AVC = ("AVC", "USER_AVC")
+_AVC_DECISION = re.compile(r"avc:\s+(denied|granted)\s+\{\s*([^}]*?)\s*\}")
+
+
+class _GroupView:
+    """The records of one event: the first, the SYSCALL record, the main (non-auxiliary)
+    record and the primary one (main, else SYSCALL, else first); field values decoded,
+    the hex-encoded ones noted in :attr:`hexed`."""
+
+    def __init__(self, recs: list[_Rec]) -> None:
+        self.recs = recs
+        self.types = [r.type for r in recs]
+        self.first = recs[0]
+        self.syscall = next((r for r in recs if r.type == "SYSCALL"), None)
+        self.main = next((r for r in recs if r.type not in _AUX and r.type != "SYSCALL"), None)
+        self.prim = self.main or self.syscall or self.first
+        self.hexed: list[str] = []
+        #: the enriched (0x1D) name sections, the primary record's first
+        self.enr: dict[str, str] = {}
+        for r in (self.prim, self.syscall, *recs):
+            if r is not None:
+                for k, val in r.enriched.items():
+                    self.enr.setdefault(k, val)
+
+    def val(self, rec: _Rec | None, key: str) -> str | None:
+        if rec is None:
+            return None
+        v = rec.fields.get(key)
+        if v is None:
+            return None
+        text, was_hex = _decode(key, v, rec.type)
+        if was_hex:
+            self.hexed.append(f"{rec.type}.{key}")
+        return text
+
+    def anyval(self, key: str, *order: _Rec | None) -> str | None:
+        """The first meaningful value of *key* in *order* (default: primary, SYSCALL, all)."""
+        for r in order or (self.prim, self.syscall, *self.recs):
+            t = self.val(r, key)
+            if t not in _NO_VALUE:
+                return t
+        return None
+
+
+@dataclass(slots=True)
+class _Who:
+    actor: str | None
+    actor_type: str | None
+    actor_uid: str | None
+    auid: str | None
+    session: str | None
+    acct: str | None
+
+
+def _sequence_extra(g: _Group, types: list[str]) -> dict[str, Any]:
+    """Serial, stamp and boot for sequence analysis; how the group was formed."""
+    first = g.recs[0]
+    extra: dict[str, Any] = {}
+    if first.serial is not None:
+        extra["serial"] = first.serial
+        extra["stamp"] = first.stamp
+    extra["boot"] = g.boot
+    if g.boot_reason:
+        extra["boot_reason"] = g.boot_reason
+    if first.type.startswith("DAEMON_"):
+        extra["serial_space"] = "auditd"
+    extra["types"] = types
+    if g.late:
+        extra["late_records"] = True
+    if g.ts_inferred:
+        extra["time_inferred"] = g.ts_inferred
+    return extra
+
+
+def _identity(v: _GroupView, extra: dict[str, Any]) -> _Who:
+    """The actor: the login user (auid), or before login the account logged into (acct)."""
+    prim = v.prim
+    auid = v.anyval("auid", prim, v.syscall)
+    ses = v.anyval("ses", prim, v.syscall)
+    acct = v.anyval("acct", prim)
+    actor = actor_uid = actor_type = None
+    if auid is not None and auid not in _UNSET_IDS:
+        actor_uid = auid
+        name = v.enr.get("AUID")
+        actor = name if name and name not in ("unset", "?") else _uid_name(auid)
+        actor_type = "login-user"
+    elif prim.type in _AUTH_TYPES and acct and acct != "?":
+        actor = acct
+        actor_type = "account"
+        extra["actor_from"] = "acct"
+    if auid is not None:
+        extra["auid"] = auid
+    return _Who(actor, actor_type, actor_uid, auid, None if ses in _UNSET_IDS else ses, acct)
+
+
+def _copy_fields(v: _GroupView, extra: dict[str, Any]) -> None:
+    for k in _ID_FIELDS:
+        t = v.anyval(k, v.prim, v.syscall)
+        if t is not None:
+            extra[k.replace("-", "_")] = t
+    for k in _PROCESS_FIELDS:
+        t = v.anyval(k)
+        if t is not None:
+            extra[k] = t
+
+
+def _target_user(v: _GroupView, who: _Who) -> str | None:
+    """``acct=``, or the effective user when a login user acted as another one."""
+    uid = v.val(v.syscall, "uid")
+    euid = v.val(v.syscall, "euid")  # effective ids only exist in SYSCALL records
+    acct = who.acct
+    target = acct if acct and acct != "?" and who.actor_type != "account" else None
+    if who.actor_type == "account":
+        target = acct
+    if target is None and who.actor_type == "login-user" and euid is not None and euid not in _UNSET_IDS \
+            and euid != who.auid:
+        target = (v.enr.get("EUID") or (v.enr.get("UID") if euid == uid else None)) or _uid_name(euid)
+    return target
+
+
+def _syscall_and_action(v: _GroupView, extra: dict[str, Any]) -> tuple[str | None, str]:
+    """The system call's name and the event's action (the main record's type, else the call)."""
+    syscall_name = None
+    sc = v.syscall
+    if sc is not None:
+        arch = v.val(sc, "arch")
+        num = v.val(sc, "syscall")
+        syscall_name = sc.enriched.get("SYSCALL") or _syscall_name(arch, num)
+        extra["syscall"] = syscall_name
+        if arch:
+            extra["arch"] = sc.enriched.get("ARCH") or _ARCH_NAMES.get(arch, arch)
+    if v.main is not None:
+        action = v.main.type
+    elif syscall_name:
+        action = syscall_name
+    elif "EXECVE" in v.types:
+        action = "execve"
+    else:
+        action = v.first.type
+    return syscall_name, action
+
+
+def _auxiliaries(v: _GroupView, extra: dict[str, Any]) -> tuple[str | None, list[dict[str, str]]]:
+    """EXECVE command line, PATH items, SOCKADDR, the record's prose and an AVC decision."""
+    cmdline = None
+    ex = next((r for r in v.recs if r.type == "EXECVE"), None)
+    if ex is not None:
+        cmdline = _execve_args(ex, v.hexed)
+        extra["cmdline"] = cmdline
+        if "argc" in ex.fields:
+            extra["argc"] = ex.fields["argc"].text
+    paths = []
+    for r in v.recs:
+        if r.type == "PATH":
+            p = {k: t for k in _PATH_FIELDS if (t := v.val(r, k)) is not None}
+            if r.enriched.get("OUID"):
+                p["owner"] = r.enriched["OUID"]
+            paths.append(p)
+        elif r.type == "SOCKADDR" and "saddr" in r.fields:
+            sa = _sockaddr(r.fields["saddr"].text)
+            if sa:
+                extra["sockaddr"] = sa
+    if paths:
+        extra["paths"] = paths
+    prim = v.prim
+    if prim.prose:
+        extra["text"] = prim.prose
+    if prim.type in _AVC:
+        pm = _AVC_DECISION.search(prim.prose or "")
+        if pm:
+            extra["avc"] = pm.group(1)
+            extra["permission"] = pm.group(2)
+        for k in ("scontext", "tcontext", "tclass", "permissive", "name", "path"):
+            t = v.val(prim, k)
+            if t is not None:
+                extra[f"avc_{k}"] = t
+    return cmdline, paths
+
+
+def _outcome(v: _GroupView) -> tuple[str, str | None]:
+    """success/failure from ``res=``, an AVC decision or the call's ``success=``; the errno name."""
+    prim, sc = v.prim, v.syscall
+    outcome, error_code = "unknown", None
+    res = v.val(prim, "res")
+    succ = v.val(sc, "success") if sc else v.val(prim, "success")
+    if res is not None:
+        outcome = _res_outcome(res)
+    elif prim.type in _AVC and prim.prose:
+        outcome = "failure" if "denied" in prim.prose else "success" if "granted" in prim.prose else "unknown"
+    if outcome == "unknown" and succ is not None:
+        outcome = {"yes": "success", "no": "failure"}.get(succ, "unknown")
+    if sc is not None and succ == "no":
+        error_code = _errno_name(v.val(sc, "exit"))
+    return outcome, error_code
+
+
+def _resource(v: _GroupView, extra: dict[str, Any], syscall_name: str | None, action: str,
+              paths: list[dict[str, str]]) -> str | None:
+    """What was acted on: a command, an AVC object, a named path, the executable, cwd or socket."""
+    prim = v.prim
+    resource = v.anyval("cmd", prim)
+    if resource is None and prim.type in _AVC:
+        resource = v.anyval("path", prim) or v.anyval("name", prim)
+    if resource is None and syscall_name not in (None, "execve", "execveat") and paths:
+        named = [p for p in paths if p.get("nametype") not in ("PARENT",) and p.get("name")]
+        if named:
+            resource = named[0]["name"]
+    if resource is None and action in ("execve", "execveat") and paths and paths[0].get("name"):
+        resource = v.anyval("exe", v.syscall) or paths[0]["name"]
+    if resource is None:
+        resource = v.anyval("exe", prim, v.syscall)
+    if resource is None and paths and paths[0].get("name"):
+        resource = paths[0]["name"]
+    if resource is None:
+        resource = extra.get("cwd") or extra.get("sockaddr")
+    return resource
+
+
+def _source(v: _GroupView, extra: dict[str, Any]) -> str | None:
+    """The remote address (``addr=``); a differing ``hostname=`` goes to ``extra``."""
+    addr = v.anyval("addr", v.prim)
+    src_ip = addr if addr and addr != "?" else None
+    remote = v.anyval("hostname", v.prim)
+    if remote and remote != src_ip:
+        extra["remote_host"] = remote
+    return src_ip
+
+
+def _summary(v: _GroupView, extra: dict[str, Any], who: _Who, action: str, cmdline: str | None,
+             resource: str | None, target: str | None, src_ip: str | None, outcome: str,
+             error_code: str | None) -> str:
+    """The one-line message: who did what (with what), as whom, from where, and how it ended."""
+    acct = who.acct
+    parts = [who.actor or "(unset)", action]
+    op = extra.get("op")
+    if op:
+        parts.append(f"op={op}")
+    if cmdline:
+        parts.append(cmdline)
+    elif resource:
+        parts.append(resource)
+    elif v.prim.prose:
+        parts.append(v.prim.prose)
+    if extra.get("data") is not None:
+        parts.append(f"data={extra['data']!r}")
+    if acct and acct != who.actor:
+        parts.append(f"acct={acct}")
+    if target and target != acct:
+        parts.append(f"as {target}")
+    if src_ip:
+        parts.append(f"from {src_ip}")
+    if outcome == "failure":
+        parts.append(f"-> failed{' ' + error_code if error_code else ''}")
+    if extra.get("key") and extra["key"] not in ("(null)",):
+        parts.append(f"[key={extra['key']}]")
+    return one_line(" ".join(parts), 600)
 
 
 class _Grouper:
@@ -540,7 +623,7 @@ class _Grouper:
             return ns.boot, None
         if ns.max_serial is None:
             ns.max_serial, ns.max_ts = rec.serial, rec.ts_us
-        elif rec.serial < ns.max_serial and rec.ts_us > ns.max_ts:
+        elif rec.serial < ns.max_serial and rec.ts_us is not None and ns.max_ts is not None and rec.ts_us > ns.max_ts:
             reason = f"serial {rec.serial} after {ns.max_serial} while the time moved forward"
             ns.boot += 1
             ns.max_serial, ns.max_ts = rec.serial, rec.ts_us
@@ -568,14 +651,14 @@ class _Grouper:
                 yield from self._emit(g)
             self.orphans = []
         key = (rec.node, rec.stamp)
-        g = self.open.get(key)
-        if g is not None:
-            g.recs.append(rec)
-            g.last_line = rec.line
+        grp = self.open.get(key)
+        if grp is not None:
+            grp.recs.append(rec)
+            grp.last_line = rec.line
             self.open.move_to_end(key)
             if rec.type == "EOE":
                 del self.open[key]
-                yield from self._emit(g)
+                yield from self._emit(grp)
             return
         boot, reason = self._boot(rec)
         g = _Group(key, [rec], boot, reason, rec.line, late=key in self.flushed)
