@@ -26,9 +26,9 @@ SA = "system:serviceaccount:ns1:sa1"
 
 @pytest.fixture
 def demo(engine):
-    from logconsole.ingest.pipeline import ingest_paths
+    from logconsole.workflows.ingest import run_ingest
 
-    ingest_paths(engine, [str(DEMO)])
+    run_ingest(engine, [str(DEMO)])
     res = import_file(engine, str(RBAC))
     assert res.format == "k8s-rbac" and not res.warnings
     return engine

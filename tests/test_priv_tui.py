@@ -16,9 +16,9 @@ DATA = Path(__file__).resolve().parent / "data"
 
 @pytest.fixture
 def demo(engine):
-    from logconsole.ingest.pipeline import ingest_paths
+    from logconsole.workflows.ingest import run_ingest
 
-    ingest_paths(engine, [str(DATA / "realdata" / "k8s-audit" / "demo.log")])
+    run_ingest(engine, [str(DATA / "realdata" / "k8s-audit" / "demo.log")])
     import_file(engine, str(DATA / "rbac" / "demo-rbac.yaml"))
     return engine
 

@@ -76,7 +76,7 @@ def hostile_records() -> list[dict]:
 
 def build_index(tmp_path: Path, records: list[dict] | None = None, name: str = "case") -> tuple[str, object]:
     """Write *records* as a CloudTrail file and ingest it into a fresh index; returns (db path, engine)."""
-    from logconsole.ingest.pipeline import ingest_paths
+    from logconsole.workflows.ingest import run_ingest
     from logconsole.store.db import open_db
 
     records = standard_records() if records is None else records
@@ -84,7 +84,7 @@ def build_index(tmp_path: Path, records: list[dict] | None = None, name: str = "
     src.write_text(json.dumps({"Records": records}, ensure_ascii=False), encoding="utf-8")
     db = str(tmp_path / f"{name}.db")
     eng = open_db(db)
-    res = ingest_paths(eng, [str(src)])
+    res = run_ingest(eng, [str(src)])
     assert not res.errors, res.errors
     return db, eng
 
