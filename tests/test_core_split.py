@@ -40,23 +40,6 @@ def test_no_core_module_imports_textual_statically():
     assert offenders == []
 
 
-import pytest
-
-
-@pytest.mark.parametrize("first", ["filter", "schema", "annotations", "findings_schema", "grants_schema",
-                                   "integrity_schema", "aggregates", "timeline", "queries", "db"])
-def test_feature_filter_fields_register_whatever_the_import_order(first):
-    code = (
-        f"import logconsole.store.{first}\n"
-        "from logconsole.store.filter import compile_filter, FIELDS\n"
-        "for f in ('marked', 'tag', 'note', 'finding'):\n"
-        "    assert f in FIELDS, f\n"
-        "compile_filter('marked:true tag:x finding:1')\n"
-    )
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
-
-
 def test_open_db_adds_indexes_that_a_newer_version_defines(tmp_path):
     import sqlite3
 

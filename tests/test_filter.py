@@ -203,3 +203,31 @@ def test_extra_fields_on_k8s_sample(tmp_path):
     assert n(eng, "extra.code:403") == 11
     with pytest.raises(FilterError):
         compile_filter("extra.1a:1")
+
+
+#: one value per field that compiles and runs (the field list is explicit: a new field needs a line here)
+FIELD_EXAMPLES = {
+    "since": "24h", "until": "2026-03-14T12:00:00Z", "actor": "alice", "actor_type": "IAMUser", "actor_uid": "u*",
+    "action": "Get*", "service": "s3", "outcome": "failure", "error": "AccessDenied", "session": "s",
+    "target": "root", "ip": "10.0.0.0/8", "ua": "curl*", "host": "h", "resource": '"bucket/a b"',
+    "account": "1", "region": "eu-*", "format": "jsonl", "message": "*did*", "record": "r1", "id": "1..3",
+    "line": "2", "source": "app.jsonl", "sha": "abcd", "text": "secretword1", "marked": "true", "tag": "x",
+    "note": "*", "finding": "1",
+}
+
+
+def test_field_list_is_complete_and_every_field_compiles(eng):
+    from pathlib import Path
+
+    from logconsole.store.filter import field_names, field_spec
+    from logconsole.store.filter_fields import FIELDS
+
+    assert sorted(spec.name for spec in FIELDS) == field_names() == sorted(FIELD_EXAMPLES)
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "query.md").read_text(encoding="utf-8")
+    for spec in FIELDS:
+        assert f"`{spec.name}`" in doc, f"docs/query.md does not describe the field {spec.name!r}"
+        assert spec.help, spec.name
+        for alias in spec.aliases:
+            assert field_spec(alias) is spec
+        n(eng, f"{spec.name}:{FIELD_EXAMPLES[spec.name]}")  # compiles and runs
+        n(eng, f"-{spec.name}:{FIELD_EXAMPLES[spec.name]}")

@@ -16,7 +16,7 @@ from logconsole.ingest.pipeline import ingest_paths
 from logconsole.report.escape import fenced, md, md_code, md_table, narrative_block
 from logconsole.report.markdown import ReportOptions, build_report
 from logconsole.store import annotations as A
-from logconsole.store import findings_schema as F
+from logconsole.store import findings as F
 from logconsole.store import queries
 from logconsole.store.db import open_db
 from logconsole.store.filter import compile_filter
@@ -268,12 +268,13 @@ def test_finding_events_survive_reingest(tmp_path: Path) -> None:
 
 def test_finding_filter_field(hostile_db) -> None:
     eng, _ = hostile_db
-    F.install_resolver(eng)
     with eng.connect() as conn:
-        assert queries.count(conn, compile_filter("finding:2").where) == 2
-        assert queries.count(conn, compile_filter("finding:1").where) == queries.count(conn, compile_filter("outcome:failure").where)
-        assert queries.count(conn, compile_filter("finding:*").where) == len(HOSTILE)
-        assert queries.count(conn, compile_filter("finding:99").where) == 0
+        saved = F.saved_queries(conn)
+        assert queries.count(conn, compile_filter("finding:2", saved_queries=saved).where) == 2
+        assert (queries.count(conn, compile_filter("finding:1", saved_queries=saved).where)
+                == queries.count(conn, compile_filter("outcome:failure").where))
+        assert queries.count(conn, compile_filter("finding:*", saved_queries=saved).where) == len(HOSTILE)
+        assert queries.count(conn, compile_filter("finding:99", saved_queries=saved).where) == 0
     with pytest.raises(Exception):
         compile_filter("finding:abc")
 

@@ -12,7 +12,7 @@ from textual.app import App
 
 from logconsole.ingest.pipeline import ingest_paths
 from logconsole.store import annotations as A
-from logconsole.store import findings_schema as F
+from logconsole.store import findings as F
 from logconsole.store import queries
 from logconsole.store.db import open_db
 from logconsole.tui.screens.findings import FindingsScreen

@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Input, Select, Static, TextArea
 
 from logconsole.ingest.pipeline import ingest_paths
 from logconsole.store import annotations as A
-from logconsole.store import findings_schema as F
+from logconsole.store import findings as F
 from logconsole.store import queries
 from logconsole.store.db import open_db
 from logconsole.tui.screens.choice import ChoiceScreen as PickScreen

@@ -31,11 +31,11 @@ def sample(tmp_path_factory):
     eng = open_db(db)
     ingest_paths(eng, [str(SAMPLE)])
     with eng.begin() as conn:  # a finding and a note, so every view has rows
-        from logconsole.store import annotations, findings_schema
+        from logconsole.store import annotations, findings
 
-        fid = findings_schema.create_finding(conn, "Trail stopped", severity="high", query="action:StopLogging")
+        fid = findings.create_finding(conn, "Trail stopped", severity="high", query="action:StopLogging")
         eid = conn.exec_driver_sql("SELECT id FROM events WHERE action='StopLogging'").scalar()
-        findings_schema.attach_events(conn, fid, [eid])
+        findings.attach_events(conn, fid, [eid])
         annotations.set_note(conn, eid, "stopped here")
     eng.dispose()
     return db

@@ -12,7 +12,7 @@ from textual.widgets import DataTable
 
 from logconsole.analysis.privileges.grants import import_file
 from logconsole.store import annotations as ann
-from logconsole.store import findings_schema as F
+from logconsole.store import findings as F
 from logconsole.store.schema import sources
 from logconsole.tui.app import create_app
 from logconsole.tui.screens.actor_detail import ActorDetailScreen

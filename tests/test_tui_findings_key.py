@@ -4,7 +4,7 @@ import asyncio
 
 from textual.widgets import Input
 
-from logconsole.store import findings_schema as F
+from logconsole.store import findings as F
 from logconsole.tui.app import create_app
 from logconsole.tui.screens.choice import ChoiceScreen
 

@@ -12,12 +12,12 @@ import click
 from logconsole.commands.common import db_option, emit_json, fail, json_option, open_engine
 
 
-def _compile(query: tuple[str, ...]):
-    from logconsole.store.filter import FilterError, compile_filter
+def _compile(query: tuple[str, ...], conn=None, now_us: int | None = None):
+    from logconsole.store.filter import FilterError, compile_filter, saved_queries
 
     text = " ".join(query)
     try:
-        return compile_filter(text)
+        return compile_filter(text, now_us=now_us, saved_queries=saved_queries(conn) if conn is not None else None)
     except FilterError as exc:
         fail(f"filter: {exc}")
 
@@ -51,6 +51,7 @@ def freq(column, query, limit, offset, as_json, db_path):
     flt = _compile(query)
     engine = open_engine(db_path)
     with engine.connect() as conn:
+        flt = _compile(query, conn, flt.now_us)  # again, with the saved filters that finding:N reads
         if limit == 0:
             first = aggregates.frequency(conn, flt.where, name, 1, 0)
             limit = max(1, first.distinct - offset)
@@ -103,6 +104,7 @@ def histogram(query, buckets, since, until, as_json, db_path):
     flt = _compile(query)
     engine = open_engine(db_path)
     with engine.connect() as conn:
+        flt = _compile(query, conn, flt.now_us)  # again, with the saved filters that finding:N reads
         bounds = aggregates.time_bounds(conn, flt.where)
         if bounds is None:
             if as_json:

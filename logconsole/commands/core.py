@@ -141,7 +141,7 @@ def search(query, limit, output, desc, count_only, with_raw, db_path):
       logconsole search 'actor:"arn:aws:iam::111122223333:user/ci-deploy" action:Get*'
       logconsole search ip:203.0.113.0/24 -action:Describe* --output jsonl
     """
-    from logconsole.store.filter import FilterError, compile_filter
+    from logconsole.store.filter import FilterError, compile_filter, saved_queries
     from logconsole.store.queries import count, iter_events, time_reference
 
     text = " ".join(query)
@@ -152,7 +152,7 @@ def search(query, limit, output, desc, count_only, with_raw, db_path):
     engine = open_engine(db_path)
     with engine.connect() as conn:
         try:  # partial times and offsets (since:01:18, since:-2h) resolve against the indexed range
-            flt = compile_filter(text, ref=time_reference(conn))
+            flt = compile_filter(text, ref=time_reference(conn), saved_queries=saved_queries(conn))
         except FilterError as exc:
             fail(f"filter: {exc}")
         if count_only:

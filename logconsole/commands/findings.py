@@ -9,16 +9,13 @@ import click
 from logconsole.commands.common import db_option, emit_json, fail, json_option, open_engine
 from logconsole.util.timeparse import format_us
 from logconsole.store.sanitize import inert, one_line
+from logconsole.util.severity import SEVERITIES
 
-SEVERITY_CHOICE = click.Choice(["info", "low", "medium", "high", "critical"], case_sensitive=False)
+SEVERITY_CHOICE = click.Choice(list(SEVERITIES), case_sensitive=False)
 
 
 def _engine(db_path):
-    from logconsole.store import findings_schema as F
-
-    eng = open_engine(db_path)
-    F.install_resolver(eng)
-    return eng
+    return open_engine(db_path)
 
 
 def _finding_json(f: dict) -> dict:
@@ -73,7 +70,7 @@ def finding() -> None:
 def add_cmd(title, severity, query, view, marked, event_ids, note, unmark, db_path, as_json):
     """Create a finding from a filter or saved view, the marked events, or event ids."""
     from logconsole.store import annotations as A
-    from logconsole.store import findings_schema as F
+    from logconsole.store import findings as F
 
     if not (query or view or marked or event_ids):
         fail("say which events: --query Q, --view NAME, --marked or --event ID")
@@ -116,7 +113,7 @@ def add_cmd(title, severity, query, view, marked, event_ids, note, unmark, db_pa
 @json_option
 def list_cmd(db_path, as_json):
     """All findings in the investigator's order."""
-    from logconsole.store import findings_schema as F
+    from logconsole.store import findings as F
 
     eng = _engine(db_path)
     with eng.connect() as conn:
@@ -139,8 +136,8 @@ def list_cmd(db_path, as_json):
 @json_option
 def show_cmd(finding_id, show_all, db_path, as_json):
     """A finding with its narrative and its events in report order."""
-    from logconsole.report.markdown import HEAD_ROWS, TAIL_ROWS, finding_rows, finding_window, record_ref
-    from logconsole.store import findings_schema as F
+    from logconsole.report.markdown import HEAD_ROWS, TAIL_ROWS, finding_rows, finding_window, source_ref
+    from logconsole.store import findings as F
 
     eng = _engine(db_path)
     with eng.connect() as conn:
@@ -187,7 +184,7 @@ def show_cmd(finding_id, show_all, db_path, as_json):
             click.echo(f"     … {n - len(evs) - len(tail or []):,} more (--all)")
             continue
         click.echo(
-            f"{i:>5}  {format_us(e['ts_us'])}  {one_line(record_ref(e), 28):<28} {one_line(e['actor'], 40):<40} "
+            f"{i:>5}  {format_us(e['ts_us'])}  {one_line(source_ref(e), 28):<28} {one_line(e['actor'], 40):<40} "
             f"{one_line(e['action'], 32):<32} {e['outcome']:<7} {one_line(e['src_ip'], 39):<15} {one_line(e['resource'], 60)}"
         )
     click.echo(f"{n:,} event(s)")
@@ -203,7 +200,7 @@ def show_cmd(finding_id, show_all, db_path, as_json):
 @db_option
 def edit_cmd(finding_id, title, severity, note, query, no_query, db_path):
     """Change a finding's title, severity, narrative or filter."""
-    from logconsole.store import findings_schema as F
+    from logconsole.store import findings as F
 
     eng = _engine(db_path)
     try:
@@ -224,7 +221,7 @@ def edit_cmd(finding_id, title, severity, note, query, no_query, db_path):
 def attach_cmd(finding_id, marked, event_ids, query, db_path):
     """Attach more events to a finding."""
     from logconsole.store import annotations as A
-    from logconsole.store import findings_schema as F
+    from logconsole.store import findings as F
     from logconsole.store.schema import events
     from sqlalchemy import select
 
@@ -235,7 +232,7 @@ def attach_cmd(finding_id, marked, event_ids, query, db_path):
             if marked:
                 ids += A.marked_event_ids(conn)
             if query:
-                flt = F.check_query(query)
+                flt = F.check_query(query, saved=F.saved_queries(conn))
                 ids += [r[0] for r in conn.execute(select(events.c.id).where(flt.where))]
             if not ids:
                 fail("nothing to attach (--marked, --event ID or --query Q)")
@@ -251,7 +248,7 @@ def attach_cmd(finding_id, marked, event_ids, query, db_path):
 @db_option
 def detach_cmd(finding_id, event_ids, db_path):
     """Detach events from a finding (events of its saved filter stay)."""
-    from logconsole.store import findings_schema as F
+    from logconsole.store import findings as F
 
     eng = _engine(db_path)
     try:
@@ -268,7 +265,7 @@ def detach_cmd(finding_id, event_ids, db_path):
 @db_option
 def move_cmd(finding_id, position, db_path):
     """Move a finding to POSITION (1 = first) in the investigator's order."""
-    from logconsole.store import findings_schema as F
+    from logconsole.store import findings as F
 
     eng = _engine(db_path)
     try:
@@ -282,13 +279,13 @@ def move_cmd(finding_id, position, db_path):
 def _event_ids(conn, ids, query, limit: int | None = None) -> list[int]:
     from sqlalchemy import select
 
-    from logconsole.store import findings_schema as F
+    from logconsole.store import findings as F
     from logconsole.store.schema import events
 
     out = list(ids)
     if query:
         try:
-            flt = F.check_query(query)
+            flt = F.check_query(query, saved=F.saved_queries(conn))
         except F.FindingError as exc:
             fail(str(exc))
         q = select(events.c.id).where(flt.where).order_by(events.c.ts_us, events.c.id)
@@ -346,7 +343,7 @@ def note_cmd(event_ids, query, note, db_path):
 @db_option
 def delete_cmd(finding_id, db_path):
     """Delete a finding (its events stay in the index)."""
-    from logconsole.store import findings_schema as F
+    from logconsole.store import findings as F
 
     eng = _engine(db_path)
     try:

@@ -124,7 +124,7 @@ def export_cmd(out_path, fmt, title, at, evidence_root, rehash, case_id, analyst
     logconsole export --output timesketch --finding 3 > f3.jsonl
     logconsole export --output parquet -o events.parquet 'action:Get*'
     """
-    from logconsole.store import findings_schema as F
+    from logconsole.store import findings as F
 
     if query_arg is not None:
         if query is not None:
@@ -132,7 +132,6 @@ def export_cmd(out_path, fmt, title, at, evidence_root, rehash, case_id, analyst
         query = query_arg
     at_us = _parse_at(at)
     eng = open_engine(db_path)
-    F.install_resolver(eng)
     if evidence_root is not None and not os.path.isdir(evidence_root):
         fail(f"--evidence-root {evidence_root}: not a directory")
     if fmt == "markdown":
@@ -159,7 +158,7 @@ def export_cmd(out_path, fmt, title, at, evidence_root, rehash, case_id, analyst
         else:
             click.echo(inert(text, keep_newlines=True) if sys.stdout.isatty() else text, nl=False)
         return
-    from sqlalchemy import true
+    from sqlalchemy import ColumnElement, true
 
     from logconsole.report.exports import export_timeline
 
@@ -167,16 +166,17 @@ def export_cmd(out_path, fmt, title, at, evidence_root, rehash, case_id, analyst
         fail("--case, --analyst, --summary, --at and --rehash apply to the Markdown report")
     if query and finding_id is not None:
         fail("give --query or --finding, not both")
-    where = true()
+    where: ColumnElement[bool] = true()
     if query:
         try:
-            where = F.check_query(query).where
+            with eng.connect() as conn:
+                where = F.check_query(query, saved=F.saved_queries(conn)).where
         except F.FindingError as exc:
             fail(str(exc))
     elif finding_id is not None:
         with eng.connect() as conn:
             try:
-                where = F.finding_where(F.get_finding_row(conn, finding_id))
+                where = F.finding_where(F.get_finding_row(conn, finding_id), F.saved_queries(conn))
             except F.FindingError as exc:
                 fail(str(exc))
     if fmt == "parquet":

@@ -17,7 +17,6 @@ with an advisory lock on ``DB.lock``.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import time
@@ -27,7 +26,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, Index, delete, func, insert, select, update
+from sqlalchemy import Engine, Index, bindparam, delete, func, insert, select, update
 
 from logconsole.ingest.base import Parser
 from logconsole.ingest.batches import BATCH_SIZE, PreparedBatch, iter_batches
@@ -35,8 +34,8 @@ from logconsole.ingest.detect import detect
 from logconsole.ingest.formats import UnknownFormat, make_parser
 from logconsole.ingest.parallel import parallel_wanted, start_worker
 from logconsole.ingest.reader import Input, InputError, expand_paths
-from logconsole.store import rawcodec
-from logconsole.store.fulltext import TERMS_INSERT, fts_columns
+from logconsole.store import dialect, rawcodec
+from logconsole.store.fulltext import fts_columns
 from logconsole.store.schema import events, quarantine, sources
 
 __all__ = ["BATCH_SIZE", "IngestResult", "ProgressFn", "SourceResult", "ingest_files", "ingest_paths", "writing"]
@@ -101,27 +100,13 @@ ProgressFn = Callable[[str, int, int, int], None]  # (path, bytes_done, bytes_to
 
 
 @contextmanager
-def writer_lock(db_path: str) -> Iterator[None]:
-    lock_path = db_path + ".lock"
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise RuntimeError(f"{db_path}: another ingest is writing to this index") from None
-        yield
-    finally:
-        os.close(fd)
-
-
-@contextmanager
 def writing(engine: Engine) -> Iterator[None]:
-    """Hold the index for writing: the single-writer lock, reads through the bounded
-    page cache (:func:`_no_mmap`) and what an interrupted ingest left removed.  The
-    ingest workflow (:mod:`logconsole.workflows.ingest`) runs its ingest and the
-    steps after it inside one ``writing`` block."""
-    db_path = engine.url.database or ":memory:"
-    with _no_mmap(engine), writer_lock(db_path):
+    """Hold the index for writing: the engine's writer lock and bulk-load mode
+    (:meth:`logconsole.store.dialect.Dialect.bulk_load`) and what an interrupted ingest
+    left removed.  The ingest workflow (:mod:`logconsole.workflows.ingest`) runs its
+    ingest and the steps after it inside one ``writing`` block."""
+    d = dialect.of(engine)
+    with d.bulk_load(engine), d.writer_lock(engine):
         _cleanup_partial(engine)
         yield
 
@@ -157,7 +142,7 @@ def ingest_files(
     directory whose format is unknown are skipped with a warning.
     """
     t0 = time.perf_counter()
-    result = IngestResult(db=engine.url.database or ":memory:")
+    result = IngestResult(db=dialect.of(engine).location(engine))
     for given in list(paths):
         walked = given != "-" and Path(given).is_dir()
         targets = expand_paths([given])
@@ -183,22 +168,6 @@ def _ingest_path(engine: Engine, p: str, fmt: str | None, options: dict[str, Any
     finally:
         if p == "-":
             os.unlink(inp.path)
-
-
-@contextmanager
-def _no_mmap(engine: Engine) -> Iterator[None]:
-    """Read through SQLite's bounded page cache, not the 256 MiB memory map, while
-    ingesting: mapped pages count in RSS, so a large ingest (and the index builds and
-    checkpoints after it, which read every row) peaked above 500 MB.  The ingest uses
-    one pooled connection at a time while writing; afterwards the pool is disposed,
-    so that every later connection (the workflow's steps may hold two at once) is
-    new and gets the map back from the connect hook."""
-    with engine.connect() as conn:
-        conn.exec_driver_sql("PRAGMA mmap_size=0")
-    try:
-        yield
-    finally:
-        engine.dispose()
 
 
 def _choose_parser(inp: Input, fmt: str | None, options: dict[str, Any] | None) -> Parser:
@@ -271,9 +240,7 @@ def _insert_source(engine: Engine, inp: Input, parser: Parser, path_text: str) -
             raise RuntimeError("the index returned no id for the new source")
         sid = int(pk[0])
         next_id = (conn.execute(select(func.max(events.c.id))).scalar() or 0) + 1
-        # FTS5 merges segments in groups of 8 rather than 4: ~14 % less FTS work per
-        # insert at the same final size and query speed (docs/performance.md); persistent
-        conn.exec_driver_sql("INSERT INTO events_fts(events_fts, rank) VALUES ('automerge', 8)")
+        dialect.of(conn).before_source_load(conn)
     return sid, next_id
 
 
@@ -320,18 +287,12 @@ def _defer_indexes(engine: Engine) -> list[Index]:
 
 
 def _create_indexes(engine: Engine, indexes: list[Index]) -> None:
-    """CREATE INDEX with the sorter spilling to a temporary *file*: with the
-    connection's ``temp_store=MEMORY`` the sort of a million keys would stay in
-    RAM and peak RSS would grow with the input."""
-    with engine.connect() as conn:
-        conn.exec_driver_sql("PRAGMA temp_store=FILE")
-        try:
-            for ix in indexes:
-                ix.create(conn, checkfirst=True)
-            conn.commit()
-        finally:
-            conn.rollback()
-            conn.exec_driver_sql("PRAGMA temp_store=MEMORY")
+    """CREATE INDEX in the engine's index-build mode (sorts spill to disk, so peak
+    RSS does not grow with the input)."""
+    with engine.connect() as conn, dialect.of(conn).index_build(conn):
+        for ix in indexes:
+            ix.create(conn, checkfirst=True)
+        conn.commit()
 
 
 class _BatchWriter:
@@ -386,13 +347,14 @@ class _BatchWriter:
         sr.events += len(ev_rows)
         sr.first_ts, sr.last_ts = first_ts, last_ts
         with self.engine.begin() as conn:
+            d = dialect.of(conn)
             if ev_rows:
-                conn.exec_driver_sql(_EVENTS_INSERT, ev_rows)
-                conn.exec_driver_sql(_FTS_INSERT, fts_rows)
+                d.insert_rows(conn, events, _EVENT_COLUMNS, ev_rows)
+                d.fts_insert(conn, fts_rows)
             if terms:
-                conn.exec_driver_sql(TERMS_INSERT, [(t,) for t in terms])
+                d.terms_insert(conn, terms)
             if q_rows:
-                conn.exec_driver_sql(_QUARANTINE_INSERT, q_rows)
+                d.insert_rows(conn, quarantine, _QUARANTINE_COLUMNS, q_rows)
             conn.execute(
                 update(sources).where(sources.c.id == sid).values(
                     records=sr.records, events=sr.events, duplicates=sr.duplicates, merged=sr.merged,
@@ -410,26 +372,25 @@ class _BatchWriter:
         with self.engine.connect() as conn:
             for i in range(0, len(hl), 900):
                 chunk = hl[i:i + 900]
-                sql = ("SELECT DISTINCT dedup, source_id, format, record_id, raw_sha256 FROM events WHERE dedup IN ("
-                       + ",".join("?" * len(chunk)) + ")")
-                for r in conn.exec_driver_sql(sql, tuple(chunk)):
+                for r in conn.execute(_EXISTING, {"hashes": chunk}):
                     existing.setdefault(r[0], set()).add(tuple(r[1:]))
         return existing
 
 
-#: The events/FTS/quarantine inserts take plain tuples through ``exec_driver_sql``
-#: (still SQLAlchemy, without Core's per-row parameter processing: ~25 µs/event,
-#: see docs/performance.md).  Column order of the events rows:
+#: The events/FTS/quarantine inserts take plain tuples (``dialect.insert_rows``:
+#: without Core's per-row parameter processing, ~25 µs/event, see
+#: docs/performance.md).  Column order of the events rows:
 _EVENT_COLUMNS = (
     "id", "source_id", "line", "rec_index", "record_id", "format", "ts_us", "ts_raw", "service", "action",
     "outcome", "error_code", "actor", "actor_type", "actor_uid", "session", "target_user", "src_ip",
     "src_ip_key", "user_agent", "host", "resource", "account", "region", "message", "extra", "raw",
     "raw_sha256", "dedup",
 )
-_EVENTS_INSERT = f"INSERT INTO events ({', '.join(_EVENT_COLUMNS)}) VALUES ({', '.join('?' * len(_EVENT_COLUMNS))})"
-_FTS_INSERT = "INSERT INTO events_fts(rowid, message, raw) VALUES (?, ?, ?)"
-_QUARANTINE_INSERT = (
-    "INSERT INTO quarantine (source_id, path, line, rec_index, reason, raw, raw_len) VALUES (?, ?, ?, ?, ?, ?, ?)"
+_QUARANTINE_COLUMNS = ("source_id", "path", "line", "rec_index", "reason", "raw", "raw_len")
+#: what is indexed already under some dedup hashes (DISTINCT: a file may repeat one line many times)
+_EXISTING = (
+    select(events.c.dedup, events.c.source_id, events.c.format, events.c.record_id, events.c.raw_sha256)
+    .distinct().where(events.c.dedup.in_(bindparam("hashes", expanding=True)))
 )
 
 
@@ -449,8 +410,8 @@ def _cleanup_partial(engine: Engine) -> None:
             # contentless FTS: a delete must repeat the indexed values
             rows = conn.execute(select(events.c.id, events.c.message, events.c.raw).where(events.c.source_id == sid))
             for part in rows.partitions(BATCH_SIZE):  # one executemany per batch, not a statement per row
-                conn.exec_driver_sql(
-                    "INSERT INTO events_fts(events_fts, rowid, message, raw) VALUES ('delete', ?, ?, ?)",
+                dialect.of(conn).fts_delete(
+                    conn,
                     [(r.id, *fts_columns(r.message, rawcodec.decode_bytes(r.raw).decode("utf-8", "replace")))
                      for r in part],
                 )

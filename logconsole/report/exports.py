@@ -90,7 +90,7 @@ def write_jsonl(conn: Connection, where, out: IO[str], *, with_raw: bool = False
 
 def _tags(conn: Connection) -> dict[str, list[str]]:
     """The investigator's tags by raw SHA-256 (annotations are keyed by record content)."""
-    from logconsole.store.annotations import annotation_tags, annotations
+    from logconsole.store.annotations_schema import annotation_tags, annotations
 
     out: dict[str, list[str]] = {}
     q = select(annotations.c.raw_sha256, annotation_tags.c.tag).select_from(

@@ -26,8 +26,9 @@ from logconsole.util.timeparse import format_us
 from logconsole.report.escape import md, md_code, md_table, narrative_block
 from logconsole.report.integrations import OVERPRIVILEGE_MIN_GRANTED, OVERPRIVILEGE_RATIO, Privileges, index_checkpoint, verification_results
 from logconsole.report.readiness import by_format, source_readiness
-from logconsole.store import findings_schema as F
+from logconsole.store import findings as F
 from logconsole.store.schema import events, quarantine, sources
+from logconsole.util.refs import record_ref
 
 #: a findings timeline longer than HEAD + TAIL rows keeps the first HEAD and the last TAIL
 #: (the Timesketch story exporter's 20 + 5)
@@ -91,7 +92,6 @@ class _Paths:
 def build_report(engine: Engine, opts: ReportOptions | None = None) -> str:
     opts = opts or ReportOptions()
     at_us = opts.at_us if opts.at_us is not None else int(time.time() * 1_000_000)
-    F.install_resolver(engine)
     priv = Privileges(engine)
     with engine.connect() as conn:
         srcs = [dict(r._mapping) for r in conn.execute(select(sources).order_by(sources.c.path, sources.c.id))]
@@ -370,7 +370,7 @@ def finding_rows(conn, row: dict[str, Any]) -> list[dict[str, Any]]:
     q = (
         select(*_EV_COLS, sources.c.path.label("source_path"))
         .select_from(events.join(sources, sources.c.id == events.c.source_id))
-        .where(F.finding_where(row))
+        .where(F.finding_where(row, F.saved_queries(conn)))
         .order_by(*F.REPORT_ORDER)
     )
     return [dict(r._mapping) for r in conn.execute(q)]
@@ -379,7 +379,7 @@ def finding_rows(conn, row: dict[str, Any]) -> list[dict[str, Any]]:
 def finding_window(conn, row: dict[str, Any], head: int, tail: int) -> tuple[int, list[dict[str, Any]], list[dict[str, Any]] | None]:
     """``(count, first rows, last rows or None)``: all rows when count <= head + tail, else the first
     *head* and the last *tail* in report order (two LIMIT queries; nothing else is loaded)."""
-    where = F.finding_where(row)
+    where = F.finding_where(row, F.saved_queries(conn))
     n = conn.execute(select(func.count()).select_from(events).where(where)).scalar_one()
     base = select(*_EV_COLS, sources.c.path.label("source_path")).select_from(
         events.join(sources, sources.c.id == events.c.source_id)).where(where)
@@ -403,7 +403,8 @@ def _actor_stats(conn, finds, actors: dict[str, dict[str, Any]]) -> None:
         return
     from sqlalchemy import or_
 
-    where = or_(*[F.finding_where(f) for f in finds])
+    saved = F.saved_queries(conn)
+    where = or_(*[F.finding_where(f, saved) for f in finds])
     for actor, ip, typ, cnt, first, last in conn.execute(
         select(events.c.actor, events.c.src_ip, func.min(events.c.actor_type), func.count(),
                func.min(events.c.ts_us), func.max(events.c.ts_us))
@@ -422,7 +423,7 @@ def _actor_stats(conn, finds, actors: dict[str, dict[str, Any]]) -> None:
 
 
 def _notes(conn, rows: list[dict[str, Any]]) -> dict[tuple[int, str], str]:
-    from logconsole.store.annotations import annotation_tags, annotations
+    from logconsole.store.annotations_schema import annotation_tags, annotations
 
     keys = {(r["dedup"], r["raw_sha256"]) for r in rows}
     if not keys:
@@ -450,13 +451,9 @@ def _notes(conn, rows: list[dict[str, Any]]) -> dict[tuple[int, str], str]:
     return out
 
 
-def record_ref(r: dict[str, Any]) -> str:
-    ref = f"S{r['source_id']}"
-    if r.get("line") is not None:
-        ref += f" line {r['line']}"
-    if r.get("rec_index") is not None:
-        ref += f"{',' if r.get('line') is not None else ''} record {r['rec_index']}"
-    return ref
+def source_ref(r: dict[str, Any]) -> str:
+    """``S3 line 1, record 4``: the source's number in the report's source table and the place in it."""
+    return record_ref(r.get("line"), r.get("rec_index"), source=f"S{r['source_id']}", index_mark="")
 
 
 def _findings(conn, finds, opts: ReportOptions, actors: dict[str, dict[str, Any]]) -> str:
@@ -467,7 +464,7 @@ def _findings(conn, finds, opts: ReportOptions, actors: dict[str, dict[str, Any]
     out.append("Most severe first. Source references (`S3 line 1, record 4`: source S3 of section 3.1, line 1, "
                "element 4 (from 0) of the file's record array) and the first 12 hex digits of each record's SHA-256 lead back to the evidence.\n")
     for f in finds:
-        where = F.finding_where(f)
+        where = F.finding_where(f, F.saved_queries(conn))
         n, rows, tail = finding_window(conn, f, opts.head_rows, opts.tail_rows)
         shown = rows + (tail or [])
         notes = _notes(conn, shown)
@@ -506,7 +503,7 @@ def _event_cells(i: int, r: dict[str, Any], notes: dict[tuple[int, str], str]) -
     if r["error_code"]:
         outcome = f"{outcome} ({r['error_code']})"
     return [
-        str(i), _t(r["ts_us"]), md(record_ref(r)), md(r["actor"], 120), md(r["action"], 120), md(r["resource"], 160),
+        str(i), _t(r["ts_us"]), md(source_ref(r)), md(r["actor"], 120), md(r["action"], 120), md(r["resource"], 160),
         md(outcome, 80), md(r["src_ip"], 64), f"`{r['raw_sha256'][:12]}`", md(notes.get((r["dedup"], r["raw_sha256"]), ""), 200),
     ]
 
@@ -674,4 +671,4 @@ def _dur(us: int) -> str:
     return f"{m}m{sec:02d}s"
 
 
-__all__ = ["HEAD_ROWS", "TAIL_ROWS", "ReportOptions", "build_report", "finding_rows", "quiet_periods", "record_ref"]
+__all__ = ["HEAD_ROWS", "TAIL_ROWS", "ReportOptions", "build_report", "finding_rows", "quiet_periods", "source_ref"]

@@ -24,12 +24,12 @@ import os
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, and_, case, func, or_, select
+from sqlalchemy import Engine, and_, case, func, not_, or_, select
 
 from logconsole.ingest.formats import facts_of
 from logconsole.util.timeparse import format_us
 from logconsole.report.integrations import Privileges, verification_results
-from logconsole.store import rawcodec
+from logconsole.store import dialect, rawcodec
 from logconsole.store.schema import events, sources
 
 MAX_POINTS = 7.0
@@ -79,9 +79,9 @@ def _ms_clause():
     """ts_raw written with fractional seconds of 3+ digits, or as epoch milli/microseconds."""
     r = events.c.ts_raw
     return or_(
-        r.op("GLOB")("*[0-9][.,][0-9][0-9][0-9]*"),
-        and_(r.op("GLOB")("[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]*"),
-             r.op("NOT GLOB")("*[^0-9]*")),
+        dialect.glob(r, "*[0-9][.,][0-9][0-9][0-9]*"),
+        and_(dialect.glob(r, "[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]*"),
+             not_(dialect.glob(r, "*[^0-9]*"))),
     )
 
 

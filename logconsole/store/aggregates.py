@@ -16,19 +16,14 @@ import math
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from sqlalchemy import Index, case, func, literal, literal_column, select, true
+from sqlalchemy import case, func, literal, literal_column, select, true
 from sqlalchemy.sql.elements import ColumnElement, True_
 
-from logconsole.store import schema
+from logconsole.store import dialect, schema
 
 ev = schema.events
-
-#: Outcome then time: answers "failures per time bucket" and ``outcome:failure``
-#: (timeline pages, facets) from the index alone.  Created with the other tables
-#: by ``open_db`` on new indexes (``schema`` imports this module).
-Index("ix_events_outcome_ts", ev.c.outcome, ev.c.ts_us)
 
 #: Columns that facets / frequency tables may group by, with their aliases.
 FACET_COLUMNS: dict[str, str] = {
@@ -78,7 +73,8 @@ class Bucket(NamedTuple):
 
 class FacetValue(NamedTuple):
     value: str | None  # None: the field is empty (NULL) on these events
-    count: int
+    # the field shadows tuple.count on purpose (callers read .count; tests compare with tuples)
+    count: int  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
@@ -379,7 +375,7 @@ def frequency(conn, where, column: str, limit: int = 100, offset: int = 0) -> Fr
     )
     if name == "src_ip":
         lookup = select(ev.c.src_ip).where(ev.c.src_ip_key == page.c.k).limit(1).scalar_subquery()
-        value = case((page.c.k.is_(None), page.c.v), else_=lookup)
+        value: ColumnElement[Any] = case((page.c.k.is_(None), page.c.v), else_=lookup)
     else:
         value = page.c.v
     stmt = select(value.label("value"), page.c.n, page.c.distinct, page.c.total, page.c.maxn).order_by(
@@ -440,10 +436,9 @@ def drill_term(column: str, value: str | None) -> str:
 # never slow down the timeline.  They go to ONE low-priority thread (so they
 # queue instead of competing with each other for the 2 cores), and a query
 # whose answer is no longer wanted (the filter changed again) is interrupted
-# inside SQLite (``sqlite3.Connection.interrupt``) instead of running to the end.
+# inside the engine (``dialect.interrupt``) instead of running to the end.
 
 import os  # noqa: E402
-import sqlite3  # noqa: E402
 from concurrent.futures import Future, ThreadPoolExecutor  # noqa: E402
 
 #: How much nicer (Linux ``setpriority`` on the thread) the analytics thread is.
@@ -498,7 +493,7 @@ class Job:
             try:
                 return self._fn(conn)
             except Exception as exc:
-                if self._cancelled and _is_interrupt(exc):
+                if self._cancelled and dialect.of(self._engine).is_interrupt(exc):
                     raise Interrupted() from None
                 raise
             finally:
@@ -510,18 +505,10 @@ class Job:
             self._cancelled = True
             if self._dbapi is not None:
                 try:
-                    self._dbapi.interrupt()
+                    dialect.of(self._engine).interrupt(self._dbapi)
                 except Exception:  # pragma: no cover - already closed
                     pass
         self.future.cancel()
-
-
-def _is_interrupt(exc: BaseException) -> bool:
-    while exc is not None:
-        if isinstance(exc, sqlite3.OperationalError) and "interrupt" in str(exc):
-            return True
-        exc = exc.__cause__ or getattr(exc, "orig", None)
-    return False
 
 
 def submit(engine, fn) -> Job:

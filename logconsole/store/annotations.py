@@ -8,7 +8,7 @@ same for the same record however often, and in whatever order, its files are
 ingested.  ``source_sha256`` and ``record_ref`` (``path:line`` or
 ``path[index]``) record where the event was when it was annotated.
 
-Tables (created by ``open_db`` like every feature table):
+Tables (in :mod:`logconsole.store.annotations_schema`):
 
 * ``annotations``: one row per annotated event: ``marked`` (0/1), ``note``,
   ``event_id`` (last known ``events.id``, a hint only), timestamps.
@@ -27,79 +27,22 @@ API for other areas (e.g. ``finding add --marked``, the report):
 * :func:`get_annotation(conn, event_id)`, :func:`set_mark`, :func:`toggle_mark`,
   :func:`set_note`, :func:`add_tag`, :func:`remove_tag`;
 * filter clauses :func:`marked_clause`, :func:`tag_clause`, :func:`note_clause`
-  (SQLAlchemy expressions over ``schema.events``), registered with the filter
-  language as ``marked:true``/``marked:false``, ``tag:NAME`` and ``note:*`` /
-  ``note:TEXT`` by :func:`register_filter_fields`.
+  (SQLAlchemy expressions over ``schema.events``), behind the filter fields
+  ``marked:true``/``marked:false``, ``tag:NAME`` and ``note:*`` / ``note:TEXT``
+  (listed in :mod:`logconsole.store.filter_fields`).
 
 Write functions take a connection inside a transaction (``engine.begin()``).
 """
 
-from __future__ import annotations
 
 import time
 from typing import Any
 
-from sqlalchemy import (
-    BigInteger,
-    Column,
-    ForeignKey,
-    Index,
-    Integer,
-    String,
-    Table,
-    Text,
-    UniqueConstraint,
-    and_,
-    delete,
-    exists,
-    func,
-    select,
-    update,
-)
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import and_, delete, exists, func, select, update
 
-from logconsole.store.schema import events, metadata, sources
-
-annotations = Table(
-    "annotations",
-    metadata,
-    Column("id", Integer, primary_key=True),
-    Column("dedup", BigInteger, nullable=False),
-    Column("raw_sha256", String(64), nullable=False),
-    Column("source_sha256", String(64)),
-    Column("record_ref", Text),
-    Column("event_id", Integer),  # hint: last known events.id
-    Column("marked", Integer, nullable=False, default=0),
-    Column("note", Text),
-    Column("created_us", BigInteger, nullable=False),
-    Column("updated_us", BigInteger, nullable=False),
-    UniqueConstraint("dedup", "raw_sha256", name="uq_annotations_key"),
-)
-
-annotation_tags = Table(
-    "annotation_tags",
-    metadata,
-    Column("annotation_id", Integer, ForeignKey("annotations.id", ondelete="CASCADE"), nullable=False),
-    Column("tag", Text, nullable=False),
-    UniqueConstraint("annotation_id", "tag", name="uq_annotation_tags"),
-    Index("ix_annotation_tags_tag", "tag"),
-)
-
-saved_views = Table(
-    "saved_views",
-    metadata,
-    Column("name", Text, primary_key=True),
-    Column("filter", Text, nullable=False),
-    Column("created_us", BigInteger, nullable=False),
-)
-
-filter_history = Table(
-    "filter_history",
-    metadata,
-    Column("id", Integer, primary_key=True),
-    Column("filter", Text, nullable=False, unique=True),
-    Column("used_us", BigInteger, nullable=False),
-)
+from logconsole.store import dialect
+from logconsole.store.annotations_schema import annotation_tags, annotations, filter_history, saved_views
+from logconsole.store.schema import events, sources
 
 HISTORY_LIMIT = 200
 
@@ -144,14 +87,12 @@ def _ensure(conn, event_id: int) -> int:
     """The annotation id for *event_id*, creating the row if needed."""
     k = _event_key(conn, event_id)
     now = _now_us()
-    stmt = sqlite_insert(annotations).values(
-        dedup=k["dedup"], raw_sha256=k["raw_sha256"], source_sha256=k["source_sha256"],
-        record_ref=k["record_ref"], event_id=event_id, marked=0, created_us=now, updated_us=now,
+    dialect.of(conn).upsert(
+        conn, annotations,
+        {"dedup": k["dedup"], "raw_sha256": k["raw_sha256"], "source_sha256": k["source_sha256"],
+         "record_ref": k["record_ref"], "event_id": event_id, "marked": 0, "created_us": now, "updated_us": now},
+        ["dedup", "raw_sha256"], {"event_id": event_id, "updated_us": now},
     )
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["dedup", "raw_sha256"], set_={"event_id": event_id, "updated_us": now}
-    )
-    conn.execute(stmt)
     return conn.execute(
         select(annotations.c.id).where(
             annotations.c.dedup == k["dedup"], annotations.c.raw_sha256 == k["raw_sha256"]
@@ -195,7 +136,7 @@ def set_note(conn, event_id: int, note: str | None) -> None:
 def add_tag(conn, event_id: int, tag: str) -> str:
     t = normalize_tag(tag)
     aid = _ensure(conn, event_id)
-    conn.execute(sqlite_insert(annotation_tags).values(annotation_id=aid, tag=t).on_conflict_do_nothing())
+    dialect.of(conn).insert_ignore(conn, annotation_tags, {"annotation_id": aid, "tag": t})
     return t
 
 
@@ -330,63 +271,13 @@ def note_clause(text: str = "*"):
     return _ids_matching(func.lower(annotations.c.note).like(f"%{esc.lower()}%", escape="\\"))
 
 
-_TRUE_WORDS = {"true", "yes", "1", "y", "on"}
-_FALSE_WORDS = {"false", "no", "0", "n", "off"}
-
-
-def _build_marked(v, ctx):
-    from logconsole.store.filter import FilterError
-
-    s = v.text.strip().lower()
-    if s in _TRUE_WORDS or s == "*":
-        return marked_clause(True)
-    if s in _FALSE_WORDS:
-        return marked_clause(False)
-    raise FilterError(f"marked: takes true or false, not {v.text!r}", v.position)
-
-
-def _build_tag(v, ctx):
-    from logconsole.store.filter import FilterError
-
-    try:
-        return tag_clause(v.text)
-    except ValueError as exc:
-        raise FilterError(f"tag: {exc}", v.position) from None
-
-
-def _build_note(v, ctx):
-    return note_clause(v.text if (v.quoted or v.text != "*") else "*")
-
-
-def register_filter_fields() -> bool:
-    """Register ``marked:``, ``tag:`` and ``note:`` with the filter language.
-
-    Idempotent.  Runs when this module is imported (the schema imports it), so
-    the CLI and the console both know the fields; returns False when the filter
-    module is still being imported (then call it again later).
-    """
-    import sys
-
-    mod = sys.modules.get("logconsole.store.filter")
-    if mod is not None and not hasattr(mod, "register_field"):
-        return False  # filter.py is mid-import (it imported the schema first)
-    from logconsole.store import filter as flt
-
-    if "marked" in flt.FIELDS and "tag" in flt.FIELDS and "note" in flt.FIELDS:
-        return True
-    flt.register_field("marked", _build_marked, "bookmarked events (marked:true / marked:false)")
-    flt.register_field("tag", _build_tag, "events with a tag (tag:NAME; tag:* for any tag)")
-    flt.register_field("note", _build_note, "events with a note (note:*) or whose note contains TEXT")
-    return True
-
-
 # ---------------------------------------------------------------- views and history
 def save_view(conn, name: str, filter_text: str) -> None:
     name = " ".join(name.split())
     if not name:
         raise ValueError("a view needs a name")
-    stmt = sqlite_insert(saved_views).values(name=name, filter=filter_text, created_us=_now_us())
-    conn.execute(stmt.on_conflict_do_update(index_elements=["name"], set_={"filter": filter_text}))
+    dialect.of(conn).upsert(conn, saved_views, {"name": name, "filter": filter_text, "created_us": _now_us()},
+                            ["name"], {"filter": filter_text})
 
 
 def delete_view(conn, name: str) -> None:
@@ -401,8 +292,8 @@ def add_history(conn, filter_text: str) -> None:
     text = filter_text.strip()
     if not text:
         return
-    stmt = sqlite_insert(filter_history).values(filter=text, used_us=_now_us())
-    conn.execute(stmt.on_conflict_do_update(index_elements=["filter"], set_={"used_us": _now_us()}))
+    dialect.of(conn).upsert(conn, filter_history, {"filter": text, "used_us": _now_us()}, ["filter"],
+                            {"used_us": _now_us()})
     n = conn.execute(select(func.count()).select_from(filter_history)).scalar_one()
     if n > HISTORY_LIMIT:
         old = select(filter_history.c.id).order_by(filter_history.c.used_us).limit(n - HISTORY_LIMIT)
@@ -423,25 +314,17 @@ __all__ = [
     "all_tags",
     "annotated_events",
     "annotation_flags",
-    "annotation_tags",
-    "annotations",
     "delete_view",
-    "filter_history",
     "get_annotation",
     "history",
     "list_views",
     "marked_clause",
     "marked_event_ids",
     "note_clause",
-    "register_filter_fields",
     "remove_tag",
     "save_view",
-    "saved_views",
     "set_mark",
     "set_note",
     "tag_clause",
     "toggle_mark",
 ]
-
-
-register_filter_fields()

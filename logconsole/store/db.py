@@ -5,10 +5,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, select, text
+from collections.abc import Callable
 
-from logconsole.store import schema
-from logconsole.store.fulltext import VOCAB_FROM_FTS
+from sqlalchemy import Connection, Engine, select
+
+from logconsole.store import annotations_schema, dialect, findings_schema, grants_schema, integrity_schema, schema
+
+#: Every module that defines tables (all on ``schema.metadata``): ``open_db`` creates them.
+TABLE_MODULES = (schema, annotations_schema, findings_schema, grants_schema, integrity_schema)
 
 DEFAULT_DB = "logconsole.db"
 
@@ -19,21 +23,6 @@ class IndexError_(Exception):
 
 def default_db_path() -> str:
     return os.environ.get("LOGCONSOLE_DB") or DEFAULT_DB
-
-
-def _on_connect(dbapi_conn, _record) -> None:
-    cur = dbapi_conn.cursor()
-    # 16 KiB pages; takes effect only on a new, empty file (an index keeps its page size):
-    # ~1.3 KB event rows leave less slack per page (docs/performance.md)
-    cur.execute("PRAGMA page_size=16384")
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=10000")
-    cur.execute("PRAGMA cache_size=-65536")  # 64 MiB page cache
-    cur.execute("PRAGMA temp_store=MEMORY")
-    cur.execute("PRAGMA mmap_size=268435456")
-    cur.close()
 
 
 def _ensure_file(path: Path) -> None:
@@ -52,15 +41,14 @@ def _ensure_file(path: Path) -> None:
 
 
 def make_engine(path: str | os.PathLike) -> Engine:
-    eng = create_engine(f"sqlite:///{os.fspath(path)}")
-    event.listen(eng, "connect", _on_connect)
-    return eng
+    return dialect.make_engine(path)
 
 
-#: Migration steps: version N -> N+1, each a list of SQL statements.
-MIGRATIONS: dict[int, list[str]] = {
-    # 1 -> 2: the vocabulary of substring search, from the FTS index's own words
-    1: list(VOCAB_FROM_FTS),
+#: Migration steps: version N -> N+1, each a list of SQL statements or of
+#: functions of the connection (for a step whose SQL is the engine's own).
+MIGRATIONS: dict[int, list[str | Callable[[Connection], None]]] = {
+    # 1 -> 2: the vocabulary of substring search, from the full-text index's own words
+    1: [lambda conn: dialect.of(conn).vocabulary_from_index(conn)],
 }
 
 
@@ -84,7 +72,7 @@ def open_db(path: str | os.PathLike | None = None, *, create: bool = True) -> En
             for table in schema.metadata.sorted_tables:
                 for index in table.indexes:
                     index.create(conn, checkfirst=True)
-            conn.exec_driver_sql(schema.FTS_DDL)
+            dialect.of(conn).create_extra(conn)
             row = conn.execute(select(schema.meta.c.value).where(schema.meta.c.key == "schema_version")).first()
             if row is None:
                 conn.execute(schema.meta.insert().values(key="schema_version", value=str(schema.SCHEMA_VERSION)))
@@ -94,7 +82,10 @@ def open_db(path: str | os.PathLike | None = None, *, create: bool = True) -> En
                     raise IndexError_(f"{p}: index schema {version} is newer than this logconsole ({schema.SCHEMA_VERSION})")
                 while version < schema.SCHEMA_VERSION:
                     for stmt in MIGRATIONS[version]:
-                        conn.exec_driver_sql(stmt)
+                        if callable(stmt):
+                            stmt(conn)
+                        else:
+                            conn.exec_driver_sql(stmt)
                     version += 1
                 conn.execute(
                     schema.meta.update().where(schema.meta.c.key == "schema_version").values(value=str(version))
@@ -114,12 +105,9 @@ def meta_get(conn, key: str, default: str | None = None) -> str | None:
 
 
 def meta_set(conn, key: str, value: str) -> None:
-    from sqlalchemy.dialects.sqlite import insert
-
-    stmt = insert(schema.meta).values(key=key, value=value)
-    conn.execute(stmt.on_conflict_do_update(index_elements=["key"], set_={"value": value}))
+    dialect.of(conn).upsert(conn, schema.meta, {"key": key, "value": value}, ["key"], {"value": value})
 
 
 def integrity_check(eng: Engine) -> str:
     with eng.connect() as conn:
-        return conn.execute(text("PRAGMA integrity_check")).scalar_one()
+        return dialect.of(conn).integrity_check(conn)

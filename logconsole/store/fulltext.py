@@ -66,8 +66,6 @@ def fts_columns(message: str | None, raw: str) -> tuple[str, str]:
 #: (uuids' parts, access keys, hashes): unique per record, they would make the
 #: vocabulary as large as the index; they are found from their start instead.
 ID_MIN_LEN = 8
-#: the same rule in SQL (for the migration from ``fts5vocab``)
-VOCAB_RULE_SQL = f"(length(term) < {ID_MIN_LEN} OR term NOT GLOB '*[0-9]*') AND length(term) <= 200"
 
 # ASCII: letters and digits are word characters (lowercased), every other ASCII
 # byte separates; bytes >= 0x80 (UTF-8 of other scripts) stay in the word and
@@ -139,16 +137,6 @@ def new_terms(texts: list[str], collector: TermCollector | None = None) -> list[
         if t:
             c.collect(t, out)
     return sorted(out)
-
-
-TERMS_INSERT = "INSERT OR IGNORE INTO fts_terms (term) VALUES (?)"
-
-#: fill the vocabulary of an index from its FTS index (exact: SQLite's own words)
-VOCAB_FROM_FTS = [
-    "CREATE VIRTUAL TABLE IF NOT EXISTS temp.events_fts_vocab USING fts5vocab(main, 'events_fts', 'row')",
-    f"INSERT OR IGNORE INTO fts_terms (term) SELECT term FROM temp.events_fts_vocab WHERE {VOCAB_RULE_SQL}",
-    "DROP TABLE temp.events_fts_vocab",
-]
 
 
 # -------------------------------------------------------------- free text query

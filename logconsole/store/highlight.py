@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from logconsole.store.filter import _ALIASES, FilterError, Tok, tokenize
+from logconsole.store.filter import ALIASES, FilterError, Tok, tokenize
 from logconsole.store.fulltext import _fold, words
 
 #: a run of characters that are not part of a word (separators)
@@ -103,7 +103,7 @@ def _terms_of(t: Tok) -> list[HighlightTerm]:
         if v.text.endswith("*"):
             return [HighlightTerm("prefix", v.text)]
         return [HighlightTerm("substring", v.text)]
-    name = _ALIASES.get(t.field or "", t.field or "")
+    name = ALIASES.get(t.field or "", t.field or "")
     values = [v.text] if v.quoted else [p for p in v.text.split(",") if p]
     return [HighlightTerm("value", p, name) for p in values]
 
@@ -116,7 +116,7 @@ def match_spans(value: str | None, terms: list[HighlightTerm], *, field: str | N
     """
     if not value or not terms:
         return []
-    canon = _ALIASES.get(field, field) if field else None
+    canon = ALIASES.get(field, field) if field else None
     spans: list[tuple[int, int]] = []
     folded: tuple[str, list[int]] | None = None
     for term in terms:

@@ -18,7 +18,8 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, func, literal_column, select, true
 
-from logconsole.store.filter import _ALIASES, term
+from logconsole.store import dialect
+from logconsole.store.filter import ALIASES, term
 from logconsole.store.schema import events, sources
 from logconsole.util.timeparse import format_us
 
@@ -81,10 +82,10 @@ def dimension(name: str) -> Dimension:
         key = n[6:]
         if not re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", key):
             raise PivotError(f"bad extra field name {key!r}")
-        return Dimension(n, func.json_extract(events.c.extra, "$." + key))
+        return Dimension(n, dialect.json_field(events.c.extra, key))
     if low == "source":
         return Dimension("source", events.c.source_id)
-    canon = _ALIASES.get(low, low)
+    canon = ALIASES.get(low, low)
     if canon in ("error_code",):
         canon = "error"
     col = _COLUMNS.get(canon)

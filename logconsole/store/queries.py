@@ -115,10 +115,3 @@ def list_quarantine(conn: Connection, *, limit: int | None = None) -> list[dict[
         q = q.limit(limit)
     return [dict(r._mapping) for r in conn.execute(q)]
 
-
-def record_ref(row: dict[str, Any]) -> str:
-    """Human reference to where a record sits in its file: ``line 12`` or ``line 1, record #5``."""
-    line, idx = row.get("line"), row.get("rec_index")
-    if idx is not None:
-        return f"line {line}, record #{idx}" if line is not None else f"record #{idx}"
-    return f"line {line}" if line is not None else "?"

@@ -1,10 +1,13 @@
 """The index schema (SQLAlchemy Core).  Nothing here imports Textual.
 
 Tables owned by the core: ``meta``, ``sources``, ``events``, ``quarantine`` and
-the FTS5 table ``events_fts`` (created with DDL: SQLAlchemy has no FTS type).
-Feature modules (marks, findings, grants, verification) define their own tables
-on the same :data:`metadata` and are imported at the bottom of this module so
-that :func:`logconsole.store.db.open_db` creates everything in one place.
+the full-text table ``events_fts`` (created by the engine's dialect: SQLAlchemy
+has no full-text type).  Tables only: feature areas define theirs in their own
+tables-only modules on the same :data:`metadata` (``annotations_schema``,
+``findings_schema``, ``grants_schema``, ``integrity_schema``), and
+:data:`logconsole.store.db.TABLE_MODULES` lists them all so that
+:func:`logconsole.store.db.open_db` creates everything in one place.  Nothing
+here imports a feature module.
 
 Column names follow ECS/OCSF meaning; ``docs/formats.md`` documents them.
 """
@@ -105,6 +108,9 @@ events = Table(
     Index("ix_events_src_ip_ts", "src_ip", "ts_us"),
     Index("ix_events_dedup", "dedup"),
     Index("ix_events_source", "source_id", "line"),
+    # outcome then time: "failures per time bucket" and ``outcome:failure``
+    # (timeline pages, facets) from the index alone
+    Index("ix_events_outcome_ts", "outcome", "ts_us"),
 )
 
 quarantine = Table(
@@ -122,15 +128,6 @@ quarantine = Table(
 
 QUARANTINE_RAW_CAP = 64 * 1024
 
-#: DDL for the full-text index. Contentless: the text lives (compressed) in
-#: ``events.raw``; the FTS table stores only the inverted index, keyed by
-#: ``rowid = events.id``.  columnsize=0: no per-row token counts (only BM25 ranking
-#: needs them, and results are ordered by time), 11 B per event less.
-FTS_DDL = (
-    "CREATE VIRTUAL TABLE IF NOT EXISTS events_fts USING fts5("
-    "message, raw, content='', columnsize=0, tokenize='unicode61 remove_diacritics 2')"
-)
-
 #: The vocabulary of ``events_fts`` (lowercase words, long identifiers left out):
 #: free-text words match inside these (``store.fulltext``).  Filled at ingest; a
 #: word whose events were removed may stay (it then matches nothing).
@@ -147,11 +144,3 @@ EVENT_FIELDS = [
     "actor_uid", "session", "target_user", "src_ip", "user_agent", "host", "resource",
     "account", "region", "message", "record_id",
 ]
-
-# Feature tables register themselves on ``metadata``; import them here so that
-# ``metadata.create_all`` sees them.  (Each module only defines Tables.)
-from logconsole.store import grants_schema  # noqa: E402,F401
-from logconsole.store import annotations  # noqa: E402,F401
-from logconsole.store import aggregates  # noqa: E402,F401  (the ix_events_outcome_ts index)
-from logconsole.store import findings_schema  # noqa: E402,F401
-from logconsole.store import integrity_schema  # noqa: E402,F401

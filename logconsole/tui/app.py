@@ -50,7 +50,6 @@ class LogConsoleApp(App[None]):
         if "TEXTUAL_ANIMATIONS" not in os.environ:
             # over SSH every animation frame is a screen update: jump, don't glide
             self.animation_level = "none"
-        ann.register_filter_fields()
         self.sub_title = os.path.basename(self.db_path) if self.db_path else ""
 
     def get_default_screen(self) -> Screen:

@@ -35,9 +35,9 @@ from logconsole.analysis.privileges.views import (
     short_list,
 )
 from logconsole.store.schema import events
+from logconsole.util.severity import severity_rank
 
 #: alert severities, most severe first (the order alerts of one actor are listed in)
-SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2, "info": 3}
 #: enumeration burst: at least this many distinct denied actions ...
 BURST_ACTIONS = 5
 #: ... within this many microseconds
@@ -349,7 +349,7 @@ def find_alerts(v: ActorView, ctx: AlertContext) -> list[PrivilegeAlert]:
         if wrong:
             raise ValueError(f"{rule.__name__} returned alerts of kind {wrong[0]!r}, not {kind!r}")
         out.extend(found)
-    out.sort(key=lambda a: (SEVERITY_ORDER.get(a.severity, 9), KINDS.index(a.kind)))
+    out.sort(key=lambda a: (severity_rank(a.severity), KINDS.index(a.kind)))
     return out
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import and_, case, func, literal, or_, select
 
 from logconsole.analysis.privileges import mapping
+from logconsole.store import dialect
 from logconsole.store.schema import events
 
 E = events.c
@@ -133,18 +134,18 @@ def _ct_select(cond):
     )
 
 
-_IMP = func.json_extract(E.extra, "$.impersonated_user")
+_IMP = dialect.json_field(E.extra, "impersonated_user")
 
 
 def _k8s_select(cond):
     """Kubernetes: requests per effective user (the impersonated user, else the
     user), real user, groups, action, namespace, resource and decision."""
     eff = func.coalesce(_IMP, E.actor)
-    groups = func.coalesce(func.json_extract(E.extra, "$.impersonated_groups"), func.json_extract(E.extra, "$.groups"))
-    rgroups = func.json_extract(E.extra, "$.groups")
-    ns = func.json_extract(E.extra, "$.namespace")
-    decision = func.json_extract(E.extra, "$.decision")
-    code = func.json_extract(E.extra, "$.code")
+    groups = func.coalesce(dialect.json_field(E.extra, "impersonated_groups"), dialect.json_field(E.extra, "groups"))
+    rgroups = dialect.json_field(E.extra, "groups")
+    ns = dialect.json_field(E.extra, "namespace")
+    decision = dialect.json_field(E.extra, "decision")
+    code = dialect.json_field(E.extra, "code")
     cols = (eff, E.actor, E.actor_type, _IMP, groups, rgroups, E.action, ns, E.resource, decision, code, E.error_code)
     return (
         select(literal("k8s"), *cols, func.count(), func.min(E.ts_us), func.max(E.ts_us), func.min(E.id), func.max(E.id))
@@ -202,26 +203,20 @@ def _unpack_rows(value: bytes | str) -> list:
 
 
 def _store_cache(conn, fresh: list[dict[str, Any]]) -> None:
-    from sqlalchemy.dialects.sqlite import insert
-
     from logconsole.store.grants_schema import priv_usage_cache as C
 
     try:
         with conn.engine.connect() as wconn:
+            d = dialect.of(wconn)
             # a cache: never wait long for an ingest that holds the write lock
-            wconn.exec_driver_sql("PRAGMA busy_timeout=500")
-            try:
-                stmt = insert(C)
-                wconn.execute(stmt.on_conflict_do_update(index_elements=["source_id"], set_={
-                    "version": stmt.excluded.version, "computed_at": stmt.excluded.computed_at,
-                    "events": stmt.excluded.events, "rows": stmt.excluded.rows}), fresh)
-                wconn.commit()
-            except Exception:
-                wconn.rollback()
-                raise
-            finally:
-                wconn.exec_driver_sql("PRAGMA busy_timeout=10000")
-                wconn.commit()
+            with d.short_lock_wait(wconn):
+                try:
+                    d.upsert_rows(wconn, C, fresh, ["source_id"], ["version", "computed_at", "events", "rows"])
+                    wconn.commit()
+                except Exception:
+                    wconn.rollback()
+                    raise
+            wconn.commit()
     except Exception:  # read-only index or a concurrent writer: the rows are still used, just not kept
         pass
 
@@ -290,7 +285,7 @@ def collect(conn, since: int | None = None, until: int | None = None, generic_fo
         cond.append(E.actor == only_actor)
     q = (
         select(E.id, E.ts_us, E.actor, E.actor_type, E.service, E.action, E.resource, E.error_code,
-               func.json_extract(E.extra, "$.errorMessage"))
+               dialect.json_field(E.extra, "errorMessage"))
         .where(E.outcome == "failure", and_(*cond), E.error_code.is_not(None), _denied_sql())
         .order_by(E.ts_us, E.id)
     )
@@ -439,7 +434,7 @@ def _ids_times(conn, i0: int, i1: int, n: int, user: str, act: str | None, ns: s
     if n == 1 or i0 == i1:
         row = conn.execute(select(E.id, E.ts_us).where(E.id == i0)).first()
         return [(row[0], row[1])] if row else []
-    imp = func.json_extract(E.extra, "$.impersonated_user")
+    imp = dialect.json_field(E.extra, "impersonated_user")
     q = select(E.id, E.ts_us).where(
         E.id.between(i0, i1), E.format == K8S,
         E.action.is_(None) if act is None else E.action == act,
@@ -478,7 +473,7 @@ def event_ids(conn, actor: str, provider: str, raw: set[tuple[str | None, str | 
         else:
             pairs.append(and_(E.format == svc, E.action == act))
     if provider == "k8s":
-        imp = func.json_extract(E.extra, "$.impersonated_user")
+        imp = dialect.json_field(E.extra, "impersonated_user")
         who = or_(and_(E.format == K8S, imp == actor), and_(E.format == K8S, imp.is_(None), E.actor == actor))
         imp_pairs = [act.split(" ", 1)[1] for _s, act in raw if act and act.startswith("impersonate ")]
         if imp_pairs:

@@ -14,7 +14,8 @@ from textual.widgets import DataTable, Footer, Static
 
 from logconsole.store.sanitize import inert, one_line
 from logconsole.tui.actions import bindings
-from logconsole.tui.screens.actors_common import SEVERITY_STYLE, STATE_STYLE, evidence_filter
+from logconsole.tui.screens.actors_common import STATE_STYLE, evidence_filter
+from logconsole.util.severity import SEVERITY_STYLE
 from logconsole.tui.screens.policy import PolicyScreen
 
 

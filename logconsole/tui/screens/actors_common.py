@@ -14,7 +14,6 @@ STATE_STYLE = {
     "used_not_granted": "bold red",
     "denied": "magenta",
 }
-SEVERITY_STYLE = {"high": "bold red", "medium": "yellow", "low": "cyan", "info": "dim"}
 SORT_LABELS = {
     "overprivilege": "over-privilege (unused/granted)", "events": "events", "denied": "denied attempts",
     "findings": "findings", "unused": "unused permissions", "granted": "granted permissions",

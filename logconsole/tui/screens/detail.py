@@ -27,7 +27,8 @@ from textual.widgets import Footer, Static
 from logconsole.util.timeparse import format_us
 from logconsole.store import annotations as ann
 from logconsole.store.filter import term
-from logconsole.store.queries import get_event, record_ref
+from logconsole.store.queries import get_event
+from logconsole.util.refs import record_ref
 from logconsole.store.sanitize import inert, one_line
 from logconsole.tui.actions import bindings
 from logconsole.tui.screens.field_pick import FIELD_ROWS, FieldPickScreen, Pivot, field_choices
@@ -111,7 +112,7 @@ def provenance_table(ev: dict) -> Table:
     t.add_column(style="bold", no_wrap=True)
     t.add_column(overflow="fold")
     t.add_row(Text("source file"), Text(one_line(ev.get("source_path") or "?", 1000)))
-    t.add_row(Text("record"), Text(record_ref(ev)))
+    t.add_row(Text("record"), Text(record_ref(ev.get("line"), ev.get("rec_index"))))
     t.add_row(Text("raw SHA-256"), Text(ev.get("raw_sha256") or ""))
     t.add_row(Text("file SHA-256"), Text(ev.get("source_sha256") or ""))
     t.add_row(Text("event id"), Text(str(ev.get("id"))))

@@ -13,7 +13,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Select, Static
 
-from logconsole.store import findings_schema as F
+from logconsole.store import findings as F
 from logconsole.store.sanitize import one_line
 from logconsole.tui.actions import bindings
 
@@ -185,9 +185,9 @@ def export_to_file(engine: Engine, path: str, fmt: str, *, title: str = "Finding
 
     with engine.connect() as conn:
         if scope == "finding" and finding_id is not None:
-            where = F.finding_where(F.get_finding_row(conn, finding_id))
+            where = F.finding_where(F.get_finding_row(conn, finding_id), F.saved_queries(conn))
         elif scope == "filter" and filter_text.strip():
-            where = F.check_query(filter_text).where
+            where = F.check_query(filter_text, saved=F.saved_queries(conn)).where
         else:
             where = true()
         with open(path, "w", encoding="utf-8", newline="") as fh:

@@ -2,7 +2,7 @@
 
 Lists the findings in the investigator's order with severity, event count and
 title; the pane on the right shows the selected finding (filter, time range,
-narrative).  Everything here goes through :mod:`logconsole.store.findings_schema`
+narrative).  Everything here goes through :mod:`logconsole.store.findings`
 and :mod:`logconsole.report`; log text is shown only through ``rich.text.Text``
 after :func:`~logconsole.store.sanitize.inert` / ``one_line``.
 
@@ -23,8 +23,9 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from logconsole.util.timeparse import format_us
-from logconsole.store import findings_schema as F
+from logconsole.store import findings as F
 from logconsole.store.sanitize import inert, one_line
+from logconsole.util.severity import SEVERITY_STYLE
 from logconsole.tui.actions import bindings
 from logconsole.tui.screens.choice import ChoiceScreen
 from logconsole.tui.screens.export import ExportScreen
@@ -33,7 +34,6 @@ from logconsole.tui.screens.prompt import PromptScreen
 from logconsole.tui.screens.readiness import ReadinessScreen
 
 
-SEVERITY_STYLE = {"critical": "bold white on red", "high": "bold red", "medium": "yellow", "low": "cyan", "info": "dim"}
 
 
 class FindingsScreen(Screen[str | None]):
@@ -54,7 +54,6 @@ class FindingsScreen(Screen[str | None]):
         self.engine = engine
         self.filter_text = filter_text or ""
         self.items: list[dict[str, Any]] = []
-        F.install_resolver(engine)
 
     # ------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:

@@ -24,7 +24,7 @@ def _filter_rows() -> list[tuple[str, str, str]]:
     """The filter language's fields with their help."""
     rows = []
     for name in flt.field_names():
-        spec = flt.FIELDS[name]
+        spec = flt.field_spec(name)
         label = name + ":" + (" (" + ", ".join(a + ":" for a in spec.aliases) + ")" if spec.aliases else "")
         rows.append(("Filter fields (/)", label, spec.help or ""))
     rows.append(("Filter fields (/)", "extra.KEY:", "a format-specific field (extra.serial:1234)"))

@@ -33,7 +33,7 @@ from logconsole.util.errors import ParseError
 from logconsole.util.timeparse import format_us, parse_iso
 from logconsole.store import annotations as ann
 from logconsole.store.aggregates import drill_term
-from logconsole.store.filter import Filter, FilterError, compile_filter
+from logconsole.store.filter import Filter, FilterError, compile_filter, compile_for
 from logconsole.store.sanitize import one_line
 from logconsole.store.timeline import TimelineQuery, total_events
 from logconsole.tui.actions import bindings
@@ -259,7 +259,8 @@ class TimelineScreen(Screen[None]):
         self.notify(one_line(message, 300), severity="error", markup=False, timeout=8)
 
     def _load_inner(self, text: str, gen: int, focus_event: int | None, focus_time: int | None) -> None:
-        flt = compile_filter(text)
+        with self.engine.connect() as conn:
+            flt = compile_for(conn, text)  # finding:N reads the saved filters
         # "all events" was counted on mount already
         q = TimelineQuery(self.engine, flt.where, known_count=self.total if flt.is_empty and self.total else None)
         n = q.count()
