@@ -34,9 +34,27 @@ def open_engine(db_path: str | None, *, create: bool = False) -> Engine:
         fail(str(exc))
 
 
-def fail(message: str, code: int = 2) -> NoReturn:
+def fail(message: str, code: int = 2, *, as_json: bool = False) -> NoReturn:
+    """One line on stderr (and with ``--json`` an ``{"error": ...}`` object on stdout), then exit."""
+    if as_json:
+        emit_json({"error": message, "exit_status": code})
     click.echo(f"logconsole: error: {message}", err=True)
     sys.exit(code)
+
+
+def write_error_text(exc: BaseException, db_path: str | None) -> str:
+    """One line for an ingest that could not go on (another writer, disk full, file size
+    limit, I/O error); what was committed before stays consistent in the index."""
+    import errno
+
+    if isinstance(exc, RuntimeError) and not isinstance(exc, OSError):
+        return str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    reason = text[0] if text else exc.__class__.__name__
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+        reason = exc.strerror or reason
+    return (f"{resolve_db(db_path)}: cannot write the index: {reason}; the sources completed before are kept "
+            "and an interrupted file is ingested again by the next run")
 
 
 def warn(message: str) -> None:

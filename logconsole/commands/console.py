@@ -10,8 +10,10 @@ import os
 
 import click
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from logconsole.commands.common import (
-    IngestProgress, db_option, fail, ingest_warnings, open_engine, resolve_db, warn,
+    IngestProgress, db_option, fail, ingest_warnings, open_engine, resolve_db, warn, write_error_text,
 )
 
 
@@ -46,16 +48,16 @@ def open_cmd(paths: tuple[str, ...], db_path: str | None, initial_filter: str, f
         progress = IngestProgress()
         try:
             result = run_ingest(engine, paths, fmt=fmt, progress=progress, step_progress=progress.step)
-        except (RuntimeError, OSError) as exc:
+        except (RuntimeError, OSError, SQLAlchemyError) as exc:
             progress.finish()
-            fail(str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__)
+            fail(write_error_text(exc, db))
         except KeyboardInterrupt:
             progress.finish()
             fail("interrupted; files ingested so far are kept, a partly ingested file is redone next time", 130)
         progress.finish()
         for w in ingest_warnings(result):
             warn(w)
-        for e in result.errors:
+        for e in result.errors + result.changed:
             click.echo(f"logconsole: error: {e}", err=True)
         click.echo(
             f"{result.total('events'):,} events ingested from "

@@ -9,8 +9,11 @@ from typing import Any
 
 import click
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from logconsole.commands.common import (
     IngestProgress, db_option, emit_json, fail, ingest_warnings, json_option, open_engine, resolve_db, warn,
+    write_error_text,
 )
 from logconsole.util.timeparse import format_us
 from logconsole.store.sanitize import one_line
@@ -22,15 +25,20 @@ from logconsole.store.sanitize import one_line
 @click.option("--map", "mapping", default=None, help="jsonl mapping: ts=@timestamp,actor=user.name,... or a mapping file.")
 @click.option("--year", type=int, default=None, help="Year for syslog lines that carry none (default: the file's mtime).")
 @click.option("--tz", default=None, help="Zone of local times that carry none (syslog, PostgreSQL, Windows): UTC, +02:00 or Europe/Berlin.")
+@click.option("--max-quarantined", type=click.IntRange(min=0), default=10_000, show_default=True,
+              help="Stop a file (keeping nothing from it) once this many of its records are quarantined and they "
+                   "are 90%+ of it: the wrong format or not a log. 0 = no limit.")
 @db_option
 @json_option
-def ingest(paths, fmt, mapping, year, tz, db_path, as_json):
+def ingest(paths, fmt, mapping, year, tz, max_quarantined, db_path, as_json):
     """Ingest log files, directories (recursively) or - (stdin) into the index.
 
-    Every record becomes an event, a duplicate or a quarantined record; files
-    already ingested (same SHA-256) are skipped.  Exit 0 on success (also with
-    quarantined records, with a warning), 2 if a path could not be read or
-    its format is unknown.
+    Every record becomes an event, a duplicate or a quarantined record (blank
+    lines are counted, not stored); files already ingested (same SHA-256) are
+    skipped, a file that grew since it was ingested is continued where it ended.
+    Exit 0 on success (also with quarantined records, with a warning), 1 if a
+    file changed while it was read (nothing from it is kept), 2 if a path could
+    not be read, its format is unknown or the index cannot be written.
     """
     from logconsole.ingest.formats import BY_NAME, names
     from logconsole.workflows.ingest import run_ingest
@@ -60,9 +68,12 @@ def ingest(paths, fmt, mapping, year, tz, db_path, as_json):
     try:
         progress = IngestProgress() if not as_json and sys.stderr.isatty() else None
         result = run_ingest(engine, list(paths), fmt=fmt, options=options or None, progress=progress,
-                            step_progress=progress.step if progress is not None else None)
-    except RuntimeError as exc:
-        fail(str(exc))
+                            step_progress=progress.step if progress is not None else None,
+                            max_quarantined=max_quarantined)
+    except (RuntimeError, OSError, SQLAlchemyError) as exc:
+        if progress is not None:
+            progress.finish()
+        fail(write_error_text(exc, db_path), as_json=as_json)
     if progress is not None:
         progress.finish()
     if as_json:
@@ -73,6 +84,7 @@ def ingest(paths, fmt, mapping, year, tz, db_path, as_json):
                 click.echo(
                     f"{s.path}: {s.format}: {s.records:,} records -> {s.events:,} events, "
                     f"{s.duplicates:,} duplicates, {s.merged:,} merged, {s.quarantined:,} quarantined"
+                    + (f", {s.blank_lines:,} blank lines" if s.blank_lines else "")
                 )
             elif s.status == "skipped" and s.message:
                 click.echo(s.message)
@@ -83,10 +95,12 @@ def ingest(paths, fmt, mapping, year, tz, db_path, as_json):
         )
     for w in ingest_warnings(result):
         warn(w)
-    for e in result.errors:
+    for e in result.errors + result.changed:
         click.echo(f"logconsole: error: {e}", err=True)
     if result.errors:
         sys.exit(2)
+    if result.changed:
+        sys.exit(1)
 
 
 @click.command("sources")

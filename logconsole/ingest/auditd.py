@@ -261,9 +261,6 @@ class AuditdParser(Parser):
                 if line is None:
                     yield Quarantined("line longer than the 4 MiB limit", None, line=lineno)
                     continue
-                if not line.strip():
-                    yield Quarantined("blank line", line, line=lineno)
-                    continue
                 try:
                     rec = _parse_record(lineno, line)
                 except ParseError as exc:

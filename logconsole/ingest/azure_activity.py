@@ -24,7 +24,8 @@ from collections.abc import Iterator
 
 from logconsole.ingest.base import Event, Evidence, FormatFacts, ParseError, Parser, Quarantined
 from logconsole.ingest.jsonrecords import (
-    as_str, clean_text, container_kind, first, parse_json_records, require_time, sample_objects, strip_head, utf8_sample,
+    as_str, clean_text, container_kind, first, parse_json_records, require_time, mostly, sample_objects,
+    strip_head,
 )
 from logconsole.ingest.reader import Input, Sample
 from logconsole.util.timeparse import parse_time
@@ -77,12 +78,12 @@ class AzureActivityParser(Parser):
     facts = FormatFacts(short_label="azure", timestamp_desc="Azure activity event time")
 
     def sniff(self, sample: Sample) -> Evidence | None:
-        sample = utf8_sample(sample)
         objs, tried = sample_objects(sample, keys=_CONTAINER_KEYS)
-        if objs and len(objs) == tried:
-            shapes = [_shape(o) for o in objs]
-            if all(shapes):
-                return Evidence(95, f"{len(objs)} JSON line(s) are Azure Activity Log records ({shapes[0]} spelling)")
+        if mostly(len(objs), tried):
+            shapes = [s for s in (_shape(o) for o in objs) if s]
+            if mostly(len(shapes), len(objs)):
+                return Evidence(95, f"{len(shapes)} of {tried} JSON line(s) are Azure Activity Log records "
+                                    f"({shapes[0]} spelling)")
             return None
         head = strip_head(sample.data[:65536])
         kind, _ = container_kind(head, _CONTAINER_KEYS)

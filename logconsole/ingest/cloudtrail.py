@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from logconsole.ingest.base import (
     Event, Evidence, FormatFacts, ParseError, Parser, Quarantined, dig,
 )
+from logconsole.ingest.jsonrecords import mostly
 from logconsole.ingest.jsonstream import ArrayProblem, iter_array_records, iter_json_lines
 from logconsole.ingest.reader import Input, Sample
 from logconsole.util.timeparse import parse_time
@@ -45,7 +46,7 @@ class CloudTrailParser(Parser):
         lines = sample.first_nonblank(5)
         if not lines:
             return None
-        if all(b'"CloudTrailEvent"' in ln and b'"EventName"' in ln for ln in lines):
+        if mostly(sum(1 for ln in lines if b'"CloudTrailEvent"' in ln and b'"EventName"' in ln), len(lines)):
             return Evidence(95, "LookupEvents output: each line has CloudTrailEvent and EventName")
         if head.startswith(b"{") and b'"Events"' in head[:200] and b'"CloudTrailEvent"' in head:
             return Evidence(90, "LookupEvents output document with an Events array")

@@ -18,7 +18,8 @@ from urllib.parse import unquote
 
 from logconsole.ingest.base import Event, Evidence, FormatFacts, ParseError, Parser, Quarantined, as_dict
 from logconsole.ingest.jsonrecords import (
-    as_str, clean_text, container_kind, parse_json_records, require_time, sample_objects, strip_head, utf8_sample,
+    as_str, clean_text, container_kind, parse_json_records, require_time, mostly, sample_objects,
+    strip_head,
 )
 from logconsole.ingest.reader import Input, Sample
 from logconsole.util.timeparse import parse_time
@@ -57,16 +58,15 @@ class GcpAuditParser(Parser):
     facts = FormatFacts(short_label="gcp", timestamp_desc="GCP audit log timestamp")
 
     def sniff(self, sample: Sample) -> Evidence | None:
-        sample = utf8_sample(sample)
         head = strip_head(sample.data[:65536])
         objs, tried = sample_objects(sample, keys=_CONTAINER_KEYS)
-        if objs and len(objs) == tried:
+        if mostly(len(objs), tried):
             entries = [o for o in objs if _is_log_entry(o)]
             audits = [o for o in entries if _audit_payload(o) is not None]
-            if len(entries) == len(objs) and audits:
-                return Evidence(95, f"{len(entries)} JSON line(s) are Cloud Logging LogEntries, "
+            if mostly(len(entries), tried) and audits:
+                return Evidence(95, f"{len(entries)} of {tried} JSON line(s) are Cloud Logging LogEntries, "
                                     f"{len(audits)} with an AuditLog protoPayload")
-            if len(entries) == len(objs):
+            if mostly(len(entries), tried):
                 return Evidence(70, f"{len(entries)} JSON line(s) are Cloud Logging LogEntries (logName, insertId)")
             return None
         kind, _ = container_kind(head, _CONTAINER_KEYS)

@@ -12,11 +12,11 @@ Shared by the JSON-based parsers (``gcp-audit``,
   ``{"entries": [...]}`` from the Logging API);
 * concatenated pretty-printed objects (``jq`` without ``-c``).
 
-Each is streamed with bounded memory by :mod:`logconsole.ingest.jsonstream`;
-a UTF-8 byte order mark is skipped.  Files starting with a UTF-16 byte order mark
-(Windows PowerShell 5 ``ConvertTo-Json | Out-File`` writes UTF-16LE) are
-transcoded to UTF-8 on the fly; their events' ``raw`` is the record re-encoded as
-UTF-8 (the source row keeps the SHA-256 of the file's bytes).  :func:`iter_json_records` yields
+Each is streamed with bounded memory by :mod:`logconsole.ingest.jsonstream`.
+The reader (:mod:`logconsole.ingest.reader`) removes a UTF-8 byte order mark and
+transcodes files starting with a UTF-16 one (Windows PowerShell 5 ``ConvertTo-Json
+| Out-File`` writes UTF-16LE) to UTF-8 on the fly; their events' ``raw`` is the
+record re-encoded as UTF-8 (the source row keeps the SHA-256 of the file's bytes).  :func:`iter_json_records` yields
 :class:`JsonRecord` for each object and :class:`~logconsole.ingest.base.Quarantined`
 for everything that is not one (with line/element and a one-line reason), so
 ``records == events + quarantined`` holds by construction.
@@ -33,7 +33,7 @@ from collections.abc import Iterator
 
 from logconsole.ingest.base import Event, ParseError, Quarantined
 from logconsole.ingest.jsonstream import ArrayProblem, iter_array_records
-from logconsole.ingest.reader import MAX_LINE, Input, Sample
+from logconsole.ingest.reader import Input, Sample
 
 BOM = b"\xef\xbb\xbf"
 _WS = b" \t\r\n"
@@ -91,98 +91,9 @@ class _Wrapped:
             yield b"]"
 
 
-def utf16_encoding(head: bytes) -> str | None:
-    """``utf-16-le``/``utf-16-be`` when *head* starts with a UTF-16 byte order mark."""
-    if head.startswith(b"\xff\xfe") and not head.startswith(b"\xff\xfe\x00\x00"):
-        return "utf-16-le"
-    if head.startswith(b"\xfe\xff"):
-        return "utf-16-be"
-    return None
-
-
-def _to_utf8(chunks: Iterator[bytes], enc: str) -> Iterator[bytes]:
-    """Transcode a UTF-16 byte stream to UTF-8; broken code units stay broken (-> quarantined)."""
-    dec = codecs.getincrementaldecoder(enc)("surrogatepass")
-    first = True
-    for chunk in chunks:
-        text = dec.decode(chunk)
-        if first and text:
-            first = False
-            text = text.lstrip("\ufeff")
-        if text:
-            yield text.encode("utf-8", "surrogatepass")
-    try:
-        tail = dec.decode(b"", final=True)
-    except UnicodeDecodeError:
-        tail = None
-    if tail:
-        yield tail.encode("utf-8", "surrogatepass")
-    elif tail is None:
-        yield b"\xff"  # an odd trailing byte: keep the last record invalid rather than silently fixed
-
-
-def lines_from_chunks(chunks: Iterator[bytes], max_line: int = MAX_LINE) -> Iterator[tuple[int, bytes | None]]:
-    """Like :meth:`Input.iter_lines` over a chunk stream (over-long lines yield ``None``)."""
-    buf = b""
-    lineno = 0
-    skipping = False
-    for chunk in chunks:
-        buf += chunk
-        pos = 0
-        while True:
-            i = buf.find(b"\n", pos)
-            if i < 0:
-                break
-            line = buf[pos:i]
-            pos = i + 1
-            lineno += 1
-            if skipping or len(line) > max_line:
-                skipping = False
-                yield lineno, None
-                continue
-            yield lineno, line[:-1] if line.endswith(b"\r") else line
-        buf = buf[pos:]
-        if len(buf) > max_line:
-            skipping = True
-            buf = b""
-    if buf or skipping:
-        lineno += 1
-        yield lineno, (None if skipping or len(buf) > max_line else buf)  # no newline: "\r" kept, as Input does
-
-
-class _Utf16Input:
-    """Duck-typed Input over a UTF-16 file, yielding UTF-8."""
-
-    def __init__(self, inp: Input, enc: str) -> None:
-        self.inp = inp
-        self.enc = enc
-
-    def iter_chunks(self) -> Iterator[bytes]:
-        return _to_utf8(self.inp.iter_chunks(), self.enc)
-
-    def iter_lines(self) -> Iterator[tuple[int, bytes | None]]:
-        return lines_from_chunks(self.iter_chunks())
-
-
-def utf8_sample(sample: Sample) -> Sample:
-    """*sample* itself, or its UTF-8 transcoding when it starts with a UTF-16 BOM."""
-    enc = utf16_encoding(sample.data)
-    if enc is None:
-        return sample
-    data = sample.data[: len(sample.data) // 2 * 2].decode(enc, "replace").lstrip("\ufeff").encode("utf-8")
-    lines = data.split(b"\n")
-    if len(lines) > 1:
-        lines = lines[:-1]  # the sample may have cut the last line
-    return Sample(sample.name, data, [ln.rstrip(b"\r") for ln in lines])
-
-
 def iter_json_records(inp: Input, keys: tuple[str, ...] = ()) -> Iterator[JsonRecord | Quarantined]:
     """Every JSON object of *inp*, whatever the container (see module doc)."""
-    head = inp.sample(8192).data
-    enc = utf16_encoding(head)
-    if enc is not None:
-        head = utf8_sample(Sample("", head)).data
-        inp = _Utf16Input(inp, enc)  # type: ignore[assignment]
+    head = inp.sample(8192).data  # UTF-8 (the reader transcodes UTF-16 with a BOM)
     kind, key = container_kind(head, keys)
     if kind == "lines":
         yield from _iter_lines(inp)
@@ -289,11 +200,6 @@ def _iter_lines(inp: Input) -> Iterator[JsonRecord | Quarantined]:
         if line is None:
             yield Quarantined("line longer than the 4 MiB limit", None, line=lineno)
             continue
-        if lineno == 1 and line.startswith(BOM):
-            line = line[3:]
-        if not line.strip():
-            yield Quarantined("blank line", line, line=lineno)
-            continue
         try:
             text = line.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -313,7 +219,13 @@ def _iter_lines(inp: Input) -> Iterator[JsonRecord | Quarantined]:
         yield JsonRecord(obj, text, lineno, None)
 
 
-def sample_objects(sample: Sample, n: int = 5, keys: tuple[str, ...] = ()) -> tuple[list[dict[str, Any]], int]:
+def mostly(good: int, total: int) -> bool:
+    """Enough of a detection sample agrees: all of one or two, else at least four in
+    five (a few corrupt records at the top do not change what a file is)."""
+    return good > 0 and (good == total or (good >= 3 and good * 5 >= total * 4))
+
+
+def sample_objects(sample: Sample, n: int = 10, keys: tuple[str, ...] = ()) -> tuple[list[dict[str, Any]], int]:
     """Parse up to *n* leading JSON-lines objects of a sample: (objects, lines tried).
 
     A line holding a whole container (``[...]`` or ``{"<key>": [...]}`` for a key

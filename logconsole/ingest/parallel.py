@@ -32,7 +32,7 @@ from typing import IO, Any
 from logconsole.ingest.base import Parser
 from logconsole.ingest.batches import PreparedBatch
 from logconsole.ingest.formats import BY_NAME
-from logconsole.ingest.reader import Input
+from logconsole.ingest.reader import Input, ReadState
 
 #: (estimated decompressed) input size from which a worker process is used
 MIN_BYTES = 24 * 1024 * 1024
@@ -87,6 +87,7 @@ class ParseWorker:
     def __init__(self, proc: subprocess.Popen) -> None:
         self.proc = proc
         self.source_options: dict[str, Any] = {}
+        self.read_state: ReadState | None = None
 
     def batches(self) -> Iterator[PreparedBatch]:
         """Prepared batches and the input position after each; raises what the parser raised."""
@@ -101,7 +102,7 @@ class ParseWorker:
             if kind == "batch":
                 yield msg[1], msg[2]
             elif kind == "done":
-                self.source_options = msg[1]
+                self.source_options, self.read_state = msg[1], msg[2]
                 return
             elif kind == "error":
                 err, text = msg[1], msg[2]
@@ -136,7 +137,8 @@ def start_worker(parser: Parser, inp: Input, batch_size: int) -> ParseWorker | N
     """Start a worker for *inp* (None if it cannot start: the caller parses in-process)."""
     job = {
         "parser": parser.name, "options": dict(parser.options),
-        "input": (str(inp.path), inp.display, inp.sha256, inp.size, inp.mtime, inp.gzipped),
+        "input": (inp.fd, inp.display, str(inp.path) if inp.path else None, inp.size, inp.gzipped, inp.start,
+                  inp.start_line),
         "batch_size": batch_size,
     }
     env = dict(os.environ)
@@ -145,7 +147,7 @@ def start_worker(parser: Parser, inp: Input, batch_size: int) -> ParseWorker | N
     try:
         proc = subprocess.Popen(
             [sys.executable, "-m", "logconsole.ingest.parallel"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL, env=env, close_fds=True,
+            stderr=subprocess.DEVNULL, env=env, close_fds=True, pass_fds=(inp.fd,),
         )
     except OSError:
         return None
@@ -172,14 +174,14 @@ def _worker_main() -> int:
     sys.stdout = sys.stderr  # nothing else may write to the protocol stream
     job = _recv(sys.stdin.buffer)
     try:
-        from pathlib import Path
-
         from logconsole.ingest.batches import iter_batches
         from logconsole.ingest.formats import make_parser
 
         parser = make_parser(job["parser"], job["options"])
-        path, display, sha, size, mtime, gz = job["input"]
-        inp = Input(Path(path), display, sha, size, mtime, gz)
+        fd, display, path, size, gz, start, start_line = job["input"]
+        inp = Input.from_fd(fd, display, path, size, gz)  # the parent's descriptor: the same file
+        if start:
+            inp.continue_from(start, start_line)
     except BaseException as exc:  # cannot start: the parent parses in-process
         _send(out, ("failed", repr(exc)))
         return 1
@@ -187,7 +189,7 @@ def _worker_main() -> int:
     try:
         for prepared, position in iter_batches(parser, inp, job["batch_size"]):
             _send(out, ("batch", prepared, position))
-        _send(out, ("done", parser.source_options()))
+        _send(out, ("done", parser.source_options(), inp.read_state()))
     except BrokenPipeError:
         return 1  # the parent is gone
     except BaseException as exc:

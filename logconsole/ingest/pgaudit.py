@@ -104,17 +104,18 @@ class PgAuditParser(Parser):
         if not lines:
             return None
         audit = b"AUDIT: SESSION," in sample.data or b"AUDIT: OBJECT," in sample.data
-        csv_starts = sum(1 for ln in lines if _CSV_START.match(ln))
-        if csv_starts and _CSV_START.match(lines[0]):
+        csv_lines = [ln for ln in lines if _CSV_START.match(ln)]
+        # the first line, or most of them (a corrupt first line does not change what the file is)
+        if csv_lines and (_CSV_START.match(lines[0]) or len(csv_lines) >= 2):
             try:
-                row = next(csv.reader(io.StringIO(lines[0].decode("utf-8", "replace"))))
+                row = next(csv.reader(io.StringIO(csv_lines[0].decode("utf-8", "replace"))))
             except (csv.Error, StopIteration):
                 row = []
             if len(row) in _LAYOUTS:
                 return Evidence(95 if audit else 80, f"PostgreSQL csvlog ({len(row)} columns)"
                                 + (" with pgAudit AUDIT: entries" if audit else ""))
         err = sum(1 for ln in lines if _STDERR_SNIFF.match(ln))
-        if err and _STDERR_SNIFF.match(lines[0]):
+        if err and (_STDERR_SNIFF.match(lines[0]) or err * 2 > len(lines)):
             if audit:
                 return Evidence(90, f"{err} PostgreSQL stderr log line(s) with pgAudit AUDIT: entries")
             return Evidence(60, f"{err} PostgreSQL stderr log line(s) (TIMESTAMP ... LOG:  message)")
@@ -131,8 +132,10 @@ class PgAuditParser(Parser):
 
     # ------------------------------------------------------------------ parse
     def parse(self, inp: Input) -> Iterator[Event | Quarantined]:
-        head = inp.sample(4096).data.lstrip(b"\xef\xbb\xbf")
-        if _CSV_START.match(head):
+        sample = inp.sample(16384)
+        lines = sample.first_nonblank(30)
+        # csvlog if it starts like one, or most of its first lines do (a corrupt first line)
+        if _CSV_START.match(sample.data) or sum(1 for ln in lines if _CSV_START.match(ln)) >= 2:
             self.mode = "csvlog"
             yield from self._parse_csv(inp)
         else:
@@ -143,8 +146,8 @@ class PgAuditParser(Parser):
     def _parse_csv(self, inp: Input) -> Iterator[Event | Quarantined]:
         pend = _Pending()
         queue: list[tuple[int, bytes | None]] = []  # lines to read again after a broken record
-        src = inp.iter_lines()
-        st: dict[str, Any] = {"buf": [], "start": 0}
+        src = inp.iter_lines(keep_blank=True)  # a quoted csvlog field may hold blank lines
+        st: dict[str, Any] = {"buf": [], "start": 0, "inp": inp}
 
         def lines() -> Iterator[tuple[int, bytes | None]]:
             while True:
@@ -185,7 +188,7 @@ class PgAuditParser(Parser):
                     continue
                 if not buf:
                     if not line.strip():
-                        yield Quarantined("blank line", line, line=lineno)
+                        st["inp"].blank_lines += 1  # not a record
                         continue
                     if b"\x00" in line:
                         yield Quarantined("NUL byte: binary data or a UTF-16 file, not a csvlog record", line,
@@ -298,8 +301,10 @@ class PgAuditParser(Parser):
                 if cur is not None:
                     yield from finish(cur)
                     cur = None
-                yield Quarantined("blank line" if not line.strip() else
-                                  "not a PostgreSQL log line (expected TIMESTAMP ... SEVERITY:  message)",
+                if not line.strip():
+                    inp.blank_lines += 1  # not a record
+                    continue
+                yield Quarantined("not a PostgreSQL log line (expected TIMESTAMP ... SEVERITY:  message)",
                                   line, line=lineno)
                 continue
             sev = m.group("sev")
@@ -529,7 +534,7 @@ class _TruncGuard:
 
     def __iter__(self) -> Iterator[tuple[int, bytes | None]]:
         try:
-            yield from self.inp.iter_lines()
+            yield from self.inp.iter_lines(keep_blank=True)  # a blank line may continue a statement
         except TruncatedInput as exc:
             self.exc = exc
 

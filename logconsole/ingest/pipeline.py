@@ -17,6 +17,7 @@ with an advisory lock on ``DB.lock``.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import time
@@ -26,17 +27,18 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, Index, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, Index, and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from logconsole.ingest.base import Parser
 from logconsole.ingest.batches import BATCH_SIZE, PreparedBatch, iter_batches
 from logconsole.ingest.detect import detect
 from logconsole.ingest.formats import UnknownFormat, make_parser
 from logconsole.ingest.parallel import parallel_wanted, start_worker
-from logconsole.ingest.reader import Input, InputError, expand_paths
+from logconsole.ingest.reader import Input, InputError, ReadOutcome, ReadState, expand_paths
 from logconsole.store import dialect, rawcodec
 from logconsole.store.fulltext import fts_columns
-from logconsole.store.schema import events, quarantine, sources
+from logconsole.store.schema import events, quarantine, source_reads, sources
 
 __all__ = ["BATCH_SIZE", "IngestResult", "ProgressFn", "SourceResult", "ingest_files", "ingest_paths", "writing"]
 
@@ -52,11 +54,18 @@ class SourceResult:
     duplicates: int = 0
     merged: int = 0
     quarantined: int = 0
-    status: str = "ingested"  # ingested | skipped | error
+    status: str = "ingested"  # ingested | skipped | error | changed
     message: str | None = None
     source_id: int | None = None
     first_ts: int | None = None
     last_ts: int | None = None
+    #: blank lines read (not records: counted, not stored)
+    blank_lines: int = 0
+    #: first byte parsed (> 0: this source continues source ``continues``)
+    start_offset: int = 0
+    continues: int | None = None
+    #: "whole", or "prefix" when the file grew while it was read (``bytes`` were read)
+    read: str = "whole"
 
     def as_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -71,6 +80,8 @@ class IngestResult:
     sources: list[SourceResult] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    #: files that changed while they were read (nothing from them kept; exit status 1)
+    changed: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     def total(self, key: str) -> int:
@@ -90,7 +101,9 @@ class IngestResult:
             "duplicates": self.total("duplicates"),
             "merged": self.total("merged"),
             "quarantined": self.total("quarantined"),
+            "blank_lines": self.total("blank_lines"),
             "errors": self.errors,
+            "changed": self.changed,
             "warnings": self.warnings,
             "seconds": round(self.seconds, 3),
         }
@@ -111,6 +124,20 @@ def writing(engine: Engine) -> Iterator[None]:
         yield
 
 
+#: a source stops when at least this many of its records are quarantined and they are
+#: at least 90 % of what it read so far (overwhelmingly unparseable: the wrong format,
+#: binary data); ``--max-quarantined 0`` lifts the bound
+MAX_QUARANTINED = 10_000
+
+
+class TooManyQuarantined(Exception):
+    """A source is overwhelmingly unparseable (see :data:`MAX_QUARANTINED`)."""
+
+
+class IndexWriteError(RuntimeError):
+    """The index cannot be written (disk full, file size limit, I/O error): the ingest stops."""
+
+
 def ingest_paths(
     engine: Engine,
     paths: Iterable[str],
@@ -119,11 +146,26 @@ def ingest_paths(
     options: dict[str, Any] | None = None,
     progress: ProgressFn | None = None,
     batch_size: int = BATCH_SIZE,
+    max_quarantined: int = MAX_QUARANTINED,
 ) -> IngestResult:
     """Ingest files/directories/"-" into the index behind *engine* (taking the
     writer lock); only the ingest: the steps after it belong to the workflow."""
     with writing(engine):
-        return ingest_files(engine, paths, fmt=fmt, options=options, progress=progress, batch_size=batch_size)
+        return ingest_files(engine, paths, fmt=fmt, options=options, progress=progress, batch_size=batch_size,
+                            max_quarantined=max_quarantined)
+
+
+@dataclass
+class _Run:
+    """What every file of one ingest shares."""
+
+    engine: Engine
+    fmt: str | None
+    options: dict[str, Any] | None
+    progress: ProgressFn | None
+    batch_size: int
+    max_quarantined: int
+    result: IngestResult
 
 
 def ingest_files(
@@ -134,40 +176,79 @@ def ingest_files(
     options: dict[str, Any] | None = None,
     progress: ProgressFn | None = None,
     batch_size: int = BATCH_SIZE,
+    max_quarantined: int = MAX_QUARANTINED,
 ) -> IngestResult:
     """Ingest into an index held with :func:`writing`.
 
-    A named file that cannot be read or whose format is unknown is recorded in
-    ``result.errors`` (one line naming the file); files found by walking a
-    directory whose format is unknown are skipped with a warning.
+    A named file that cannot be read or whose format is unknown, and a directory
+    that cannot be read, is recorded in ``result.errors`` (one line naming it, with
+    the reason); files found by walking a directory whose format is unknown are
+    skipped with a warning.  A file that changed while it was read is recorded in
+    ``result.changed`` and nothing from it is kept.  The index's own files are never
+    ingested.  Raises :class:`IndexWriteError` when the index cannot be written.
     """
     t0 = time.perf_counter()
     result = IngestResult(db=dialect.of(engine).location(engine))
+    run = _Run(engine, fmt, options, progress, batch_size, max_quarantined, result)
+    own = index_files(result.db)
     for given in list(paths):
         walked = given != "-" and Path(given).is_dir()
-        targets = expand_paths([given])
+        targets = expand_paths([given], result.errors, own)
         if walked and not targets:
             result.warnings.append(f"{given}: directory holds no files")
         for p in targets:
-            sr = _ingest_path(engine, p, fmt, options, progress, batch_size, walked, result)
+            if not walked and p != "-" and _identity(p) in own:
+                msg = f"{p}: this is the index's own file; not ingested"
+                result.errors.append(msg)
+                result.sources.append(SourceResult(p, None, None, 0, status="error", message=msg))
+                continue
+            sr = _ingest_path(run, p, walked)
             if sr is not None:
                 result.sources.append(sr)
     result.seconds = time.perf_counter() - t0
     return result
 
 
-def _ingest_path(engine: Engine, p: str, fmt: str | None, options: dict[str, Any] | None,
-                 progress: ProgressFn | None, batch_size: int, walked: bool, result: IngestResult) -> SourceResult | None:
+def index_files(db_path: str) -> set[tuple[int, int]]:
+    """(device, inode) of the index, its WAL and shared-memory files and its lock file."""
+    out = set()
+    real = os.path.realpath(db_path)
+    for suffix in ("", "-wal", "-shm", "-journal", ".lock"):
+        ident = _identity(real + suffix)
+        if ident is not None:
+            out.add(ident)
+    return out
+
+
+def _identity(path: str) -> tuple[int, int] | None:
     try:
-        inp = Input.from_stdin() if p == "-" else Input.open(p)
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _ingest_path(run: _Run, p: str, walked: bool) -> SourceResult | None:
+    try:
+        inp = Input.from_stdin() if p == "-" else Input.open(p, prehash=False)
     except InputError as exc:
-        result.errors.append(str(exc))
+        run.result.errors.append(str(exc))
         return SourceResult(p, None, None, 0, status="error", message=str(exc))
     try:
-        return _ingest_one(engine, inp, fmt, options, progress, batch_size, walked, result)
+        return _ingest_one(run, inp, walked)
+    except (OperationalError, DBAPIError) as exc:
+        raise IndexWriteError(f"{run.result.db}: cannot write the index while ingesting {inp.display}: "
+                              f"{_db_reason(exc)}; the sources ingested before are kept, this file is "
+                              "ingested again by the next run") from None
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+            raise IndexWriteError(f"{run.result.db}: cannot write while ingesting {inp.display}: "
+                                  f"{exc.strerror or exc}") from None
+        msg = f"{inp.display}: cannot read: {exc.strerror or exc}"
+        run.result.errors.append(msg)
+        return SourceResult(inp.display, None, None, inp.size, status="error", message=msg)
     finally:
-        if p == "-":
-            os.unlink(inp.path)
+        inp.close()
 
 
 def _choose_parser(inp: Input, fmt: str | None, options: dict[str, Any] | None) -> Parser:
@@ -176,41 +257,134 @@ def _choose_parser(inp: Input, fmt: str | None, options: dict[str, Any] | None) 
     return make_parser(detect(inp).format, options)
 
 
-def _ingest_one(engine: Engine, inp: Input, fmt: str | None, options: dict[str, Any] | None,
-                progress: ProgressFn | None, batch_size: int, walked: bool, result: IngestResult) -> SourceResult:
+@dataclass
+class _Prior:
+    """An ingested source of the same file that a later ingest may continue."""
+
+    id: int
+    sha256: str
+    format: str
+    end_offset: int
+    end_line: int
+
+
+def _ingest_one(run: _Run, inp: Input, walked: bool) -> SourceResult:
+    engine, result = run.engine, run.result
+    path_text = inp.display if inp.path is None else str(Path(inp.display).resolve())
+    priors = _continuable(engine, inp, path_text)
+    prefix_hashes = inp.prehash([p.end_offset for p in priors])
     known = _known_source(engine, inp)
     if known is not None:
         return known
+    base = next((p for p in priors if prefix_hashes.get(p.end_offset) == p.sha256), None)
     try:
-        parser = _choose_parser(inp, fmt, options)
+        if base is not None:
+            inp.continue_from(base.end_offset, base.end_line + 1)
+            parser = make_parser(base.format, run.options)
+        else:
+            parser = _choose_parser(inp, run.fmt, run.options)
     except UnknownFormat as exc:
         if walked:
             result.warnings.append(f"{inp.display}: not a known log format; skipped (force one with --format)")
             return SourceResult(inp.display, None, inp.sha256, inp.size, status="skipped", message=str(exc))
         result.errors.append(str(exc))
         return SourceResult(inp.display, None, inp.sha256, inp.size, status="error", message=str(exc))
-    except ValueError as exc:  # a parser refused an option (bad --year, --tz ...)
+    except (ValueError, InputError) as exc:  # a parser refused an option (bad --year, --tz ...)
         result.errors.append(f"{inp.display}: {exc}")
         return SourceResult(inp.display, None, inp.sha256, inp.size, status="error", message=str(exc))
     sr = SourceResult(inp.display, parser.name, inp.sha256, inp.size)
-    path_text = inp.display if inp.display == "-" else str(Path(inp.display).resolve())
     sid, next_id = _insert_source(engine, inp, parser, path_text)
     sr.source_id = sid
-    writer = _BatchWriter(engine, sid, path_text, next_id, sr)
-    opts = _write_batches(engine, parser, inp, writer, next_id == 1, batch_size, progress)
+    writer = _BatchWriter(engine, sid, path_text, next_id, sr, run.max_quarantined)
+    try:
+        opts, state = _write_batches(engine, parser, inp, writer, next_id == 1, run.batch_size, run.progress)
+    except TooManyQuarantined as exc:
+        _remove(engine, sid)
+        msg = f"{inp.display}: {exc}"
+        result.errors.append(msg)
+        return SourceResult(inp.display, parser.name, inp.sha256, inp.size, status="error", message=msg)
+    outcome = inp.finish(state)
+    return _settle(run, inp, parser, sr, writer, opts, outcome, base)
+
+
+def _settle(run: _Run, inp: Input, parser: Parser, sr: SourceResult, writer: _BatchWriter, opts: dict[str, Any],
+            outcome: ReadOutcome, base: _Prior | None) -> SourceResult:
+    """Keep the source under the hash of exactly the bytes it read, or, if the file
+    changed under the read, remove it and say so."""
+    engine, result = run.engine, run.result
+    sid = writer.sid
+    sr.blank_lines = inp.blank_lines
+    if outcome.state in ("shrunk", "rewritten", "replaced"):
+        _remove(engine, sid)
+        msg = (f"{inp.display}: changed while it was ingested ({outcome.detail}); nothing from it is kept - "
+               "ingest it again once it no longer changes")
+        result.changed.append(msg)
+        return SourceResult(inp.display, parser.name, None, inp.size, status="changed", message=msg)
+    if outcome.end <= inp.start or _sha_taken(engine, outcome.sha256, sid):
+        _remove(engine, sid)  # nothing new: the file only grew by a line still being written
+        msg = f"{inp.display}: no complete new record since source {base.id if base else '?'}; skipped"
+        return SourceResult(inp.display, None, outcome.sha256, outcome.end, status="skipped", message=msg,
+                            source_id=base.id if base else None)
+    sr.sha256, sr.bytes = outcome.sha256, outcome.end
+    sr.start_offset = outcome.start
+    sr.continues = base.id if base is not None else None
     with engine.begin() as conn:
+        conn.execute(insert(source_reads).values(
+            source_id=sid, start_offset=outcome.start, end_offset=outcome.end, start_line=outcome.start_line,
+            end_line=outcome.end_line, file_size=outcome.size_now, dev=inp.dev, inode=inp.ino,
+            mtime_ns=inp.mtime_ns, mode=outcome.mode, state="prefix" if outcome.state == "grown" else "whole",
+            continues=sr.continues, blank_lines=sr.blank_lines,
+        ))
         conn.execute(
             update(sources).where(sources.c.id == sid).values(
-                status="complete", options=json.dumps(opts, sort_keys=True, default=str) if opts else None
+                status="complete", sha256=outcome.sha256, bytes=outcome.end,
+                options=json.dumps(opts, sort_keys=True, default=str) if opts else None,
             )
         )
-    if progress:
-        progress(inp.display, inp.size, inp.size, sr.records)
+    if run.progress:
+        run.progress(inp.display, inp.size, inp.size, sr.records)
+    if base is not None:
+        result.warnings.append(f"{inp.display}: continued source {base.id} from byte {outcome.start:,} "
+                               f"(line {outcome.start_line:,})")
+    if outcome.state == "grown":
+        sr.read = "prefix"
+        result.warnings.append(
+            f"{inp.display}: {outcome.detail}; indexed bytes {outcome.start:,}-{outcome.end:,} "
+            f"(up to line {outcome.end_line:,}, SHA-256 {outcome.sha256[:16]}… of bytes 0-{outcome.end:,}); "
+            "ingest it again to continue from there")
     if sr.quarantined:
         result.warnings.append(
             f"{inp.display}: {sr.quarantined} record(s) quarantined (see `logconsole quarantine`)"
         )
     return sr
+
+
+def _db_reason(exc: Exception) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return text[0] if text else exc.__class__.__name__
+
+
+def _sha_taken(engine: Engine, sha: str, sid: int) -> bool:
+    with engine.connect() as conn:
+        return conn.execute(select(sources.c.id).where(sources.c.sha256 == sha, sources.c.id != sid)).first() \
+            is not None
+
+
+def _continuable(engine: Engine, inp: Input, path_text: str) -> list[_Prior]:
+    """Complete sources of this file (same path, or same device and inode) read as lines
+    and shorter than it now, longest first: the file may have grown since."""
+    if inp.gzipped or inp.path is None:
+        return []
+    r = source_reads
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(sources.c.id, sources.c.sha256, sources.c.format, r.c.end_offset, r.c.end_line)
+            .select_from(sources.join(r, r.c.source_id == sources.c.id))
+            .where(sources.c.status == "complete", r.c.mode == "lines", r.c.end_offset < inp.size,
+                   or_(sources.c.path == path_text, and_(r.c.dev == inp.dev, r.c.inode == inp.ino)))
+            .order_by(r.c.end_offset.desc())
+        ).all()
+    return [_Prior(*row) for row in rows]
 
 
 def _known_source(engine: Engine, inp: Input) -> SourceResult | None:
@@ -245,20 +419,24 @@ def _insert_source(engine: Engine, inp: Input, parser: Parser, path_text: str) -
 
 
 def _write_batches(engine: Engine, parser: Parser, inp: Input, writer: _BatchWriter, first_in_index: bool,
-                   batch_size: int, progress: ProgressFn | None) -> dict[str, Any]:
+                   batch_size: int, progress: ProgressFn | None) -> tuple[dict[str, Any], ReadState]:
     """Write every batch of *inp*, parsed in a worker process when that pays
-    (:mod:`logconsole.ingest.parallel`) or here; returns the source options to record."""
+    (:mod:`logconsole.ingest.parallel`) or here; returns the source options to record
+    and what the parse read."""
     worker = start_worker(parser, inp, batch_size) if parallel_wanted(inp, parser) else None
     if worker is None:
         _commit_all(iter_batches(parser, inp, batch_size), writer, inp, progress)
-        return parser.source_options()
+        return parser.source_options(), inp.read_state()
     deferred = _defer_indexes(engine) if first_in_index else []
     with worker:
         _commit_all(worker.batches(), writer, inp, progress)
-        opts = worker.source_options
+        opts, state = worker.source_options, worker.read_state
     if deferred:
         _create_indexes(engine, deferred)
-    return opts
+    if state is None:  # pragma: no cover - "done" always carries it
+        raise RuntimeError("the parse worker did not say what it read")
+    inp.blank_lines = state.blank_lines
+    return opts, state
 
 
 def _commit_all(batches: Iterator[PreparedBatch], writer: _BatchWriter, inp: Input,
@@ -299,12 +477,14 @@ class _BatchWriter:
     """Dedup against the index, event ids, and one transaction per batch
     (events, FTS rows, quarantine, the source's running counts)."""
 
-    def __init__(self, engine: Engine, source_id: int, path: str, next_id: int, sr: SourceResult) -> None:
+    def __init__(self, engine: Engine, source_id: int, path: str, next_id: int, sr: SourceResult,
+                 max_quarantined: int = MAX_QUARANTINED) -> None:
         self.engine = engine
         self.sid = source_id
         self.path = path
         self.next_id = next_id
         self.sr = sr
+        self.max_quarantined = max_quarantined
 
     def commit(self, prepared: list[tuple]) -> None:
         sr = self.sr
@@ -361,6 +541,15 @@ class _BatchWriter:
                     quarantined=sr.quarantined, first_ts=sr.first_ts, last_ts=sr.last_ts,
                 )
             )
+        self._check_quarantine()
+
+    def _check_quarantine(self) -> None:
+        sr, limit = self.sr, self.max_quarantined
+        if limit and sr.quarantined >= limit and sr.quarantined * 10 >= sr.records * 9:
+            raise TooManyQuarantined(
+                f"{sr.quarantined:,} of the first {sr.records:,} records cannot be read as {sr.format}: stopped, "
+                f"nothing from this file is kept (is it {sr.format} at all? name the format with --format; to "
+                f"ingest it anyway, quarantining every bad record, pass --max-quarantined 0)")
 
     def _existing(self, hashes: set[int]) -> dict[int, set[tuple]]:
         """dedup hash -> {(source_id, format, record_id, raw_sha256)} already indexed; DISTINCT
@@ -405,16 +594,26 @@ def _is_duplicate(by_id: bool, fmt: str, dedup_key: str | None, sha: str, rows: 
 def _cleanup_partial(engine: Engine) -> None:
     """Remove what an interrupted ingest left behind (sources still ``partial``)."""
     with engine.begin() as conn:
-        sids = [r[0] for r in conn.execute(select(sources.c.id).where(sources.c.status == "partial"))]
-        for sid in sids:
-            # contentless FTS: a delete must repeat the indexed values
-            rows = conn.execute(select(events.c.id, events.c.message, events.c.raw).where(events.c.source_id == sid))
-            for part in rows.partitions(BATCH_SIZE):  # one executemany per batch, not a statement per row
-                dialect.of(conn).fts_delete(
-                    conn,
-                    [(r.id, *fts_columns(r.message, rawcodec.decode_bytes(r.raw).decode("utf-8", "replace")))
-                     for r in part],
-                )
-            conn.execute(delete(events).where(events.c.source_id == sid))
-            conn.execute(delete(quarantine).where(quarantine.c.source_id == sid))
-            conn.execute(delete(sources).where(sources.c.id == sid))
+        for sid in [r[0] for r in conn.execute(select(sources.c.id).where(sources.c.status == "partial"))]:
+            _remove_rows(conn, sid)
+
+
+def _remove(engine: Engine, sid: int) -> None:
+    """Remove one source and everything it wrote (a file that changed under its read,
+    or one stopped as unparseable)."""
+    with engine.begin() as conn:
+        _remove_rows(conn, sid)
+
+
+def _remove_rows(conn: Connection, sid: int) -> None:
+    rows = conn.execute(select(events.c.id, events.c.message, events.c.raw).where(events.c.source_id == sid))
+    for part in rows.partitions(BATCH_SIZE):  # one executemany per batch, not a statement per row
+        dialect.of(conn).fts_delete(
+            conn,
+            [(r.id, *fts_columns(r.message, rawcodec.decode_bytes(r.raw).decode("utf-8", "replace")))
+             for r in part],
+        )
+    conn.execute(delete(events).where(events.c.source_id == sid))
+    conn.execute(delete(quarantine).where(quarantine.c.source_id == sid))
+    conn.execute(delete(source_reads).where(source_reads.c.source_id == sid))
+    conn.execute(delete(sources).where(sources.c.id == sid))

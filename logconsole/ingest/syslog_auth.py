@@ -251,9 +251,6 @@ class SyslogAuthParser(Parser):
             if line is None:
                 yield Quarantined("line longer than the 4 MiB limit", None, line=lineno)
                 continue
-            if not line.strip():
-                yield Quarantined("blank line", line, line=lineno)
-                continue
             if b"\x00" in line:
                 yield Quarantined("NUL byte: binary data or a UTF-16 file, not a syslog line", line, line=lineno)
                 continue

@@ -32,7 +32,8 @@ from collections.abc import Iterator
 
 from logconsole.ingest.base import Event, Evidence, FormatFacts, ParseError, Parser, Quarantined, as_dict
 from logconsole.ingest.jsonrecords import (
-    as_str, clean_text, container_kind, parse_json_records, sample_objects, strip_head, utf8_sample,
+    as_str, clean_text, container_kind, parse_json_records, mostly, sample_objects,
+    strip_head,
 )
 from logconsole.ingest.reader import Input, Sample
 from logconsole.util.timeparse import parse_iso, parse_time, parse_tz
@@ -365,12 +366,12 @@ class WindowsSecurityParser(Parser):
         self._zones: dict[str, int] = {}
 
     def sniff(self, sample: Sample) -> Evidence | None:
-        sample = utf8_sample(sample)
         objs, tried = sample_objects(sample, keys=_CONTAINER_KEYS)
-        if objs and len(objs) == tried:
-            shapes = [_is_windows(o) for o in objs]
-            if all(shapes):
-                return Evidence(95, f"{len(objs)} JSON line(s) are Windows events ({shapes[0]} export: EventID, Channel, record number)")
+        if mostly(len(objs), tried):
+            shapes = [s for s in (_is_windows(o) for o in objs) if s]
+            if mostly(len(shapes), tried):
+                return Evidence(95, f"{len(shapes)} of {tried} JSON line(s) are Windows events ({shapes[0]} export: "
+                                    "EventID, Channel, record number)")
             return None
         head = strip_head(sample.data[:65536])
         kind, _ = container_kind(head, _CONTAINER_KEYS)

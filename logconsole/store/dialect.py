@@ -250,8 +250,10 @@ class SQLiteDialect(Dialect):
     def writer_lock(self, engine: Engine) -> Iterator[None]:
         import fcntl
 
+        # one writer per index file, whatever path reaches it: the lock file sits next to
+        # the index's real path (symbolic links and ".." resolved)
         db_path = engine.url.database or ":memory:"
-        fd = os.open(db_path + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        fd = os.open(os.path.realpath(db_path) + ".lock", os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -65,6 +65,29 @@ sources = Table(
     Column("options", Text),  # JSON: parser options used (mapping, year and its origin, ...)
 )
 
+#: What each source read of its file: the byte range, the lines, the file's identity
+#: and size afterwards.  ``sources.sha256``/``sources.bytes`` describe bytes
+#: ``[0, end_offset)``; a later ingest of the same file (path or device+inode) that
+#: starts with those bytes continues at ``end_offset`` (``continues`` names the source
+#: it extends).  Blank lines are counted here, not stored as records.
+source_reads = Table(
+    "source_reads",
+    metadata,
+    Column("source_id", Integer, ForeignKey("sources.id"), primary_key=True),
+    Column("start_offset", BigInteger, nullable=False),  # first byte parsed by this source
+    Column("end_offset", BigInteger, nullable=False),  # bytes [0, end_offset) are hashed in sources.sha256
+    Column("start_line", Integer, nullable=False),
+    Column("end_line", Integer, nullable=False),  # last line read (0: none)
+    Column("file_size", BigInteger),  # the file's size when the read ended (> end_offset: it had grown)
+    Column("dev", BigInteger),
+    Column("inode", BigInteger),
+    Column("mtime_ns", BigInteger),
+    Column("mode", String, nullable=False),  # "lines": a later ingest may continue at end_offset; "stream"
+    Column("state", String, nullable=False),  # "whole" | "prefix" (the file had grown past end_offset)
+    Column("continues", Integer, ForeignKey("sources.id")),
+    Column("blank_lines", BigInteger, nullable=False, default=0),
+)
+
 events = Table(
     "events",
     metadata,

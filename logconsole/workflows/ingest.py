@@ -28,7 +28,7 @@ from sqlalchemy import Engine
 from logconsole.analysis.chain.custody import record_checkpoint
 from logconsole.analysis.privileges.usage import precompute
 from logconsole.ingest.batches import BATCH_SIZE
-from logconsole.ingest.pipeline import IngestResult, ProgressFn, ingest_files, writing
+from logconsole.ingest.pipeline import MAX_QUARANTINED, IngestResult, ProgressFn, ingest_files, writing
 
 #: told the name of each step as it starts (a progress line can show it)
 StepProgress = Callable[[str], None]
@@ -97,13 +97,15 @@ def run_ingest(
     progress: ProgressFn | None = None,
     step_progress: StepProgress | None = None,
     batch_size: int = BATCH_SIZE,
+    max_quarantined: int = MAX_QUARANTINED,
     steps: Sequence[Step] = INGEST_STEPS,
 ) -> IngestResult:
     """Ingest *paths* (files, directories, ``-``) and run *steps* if anything was added.
 
     Raises ``RuntimeError`` when another ingest holds the index."""
     with writing(engine):
-        result = ingest_files(engine, paths, fmt=fmt, options=options, progress=progress, batch_size=batch_size)
+        result = ingest_files(engine, paths, fmt=fmt, options=options, progress=progress, batch_size=batch_size,
+                              max_quarantined=max_quarantined)
         if result.added:
             run_steps(steps, StepContext(engine, result, dict(options or {}), step_progress))
     return result
