@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import Engine, func, select, text
 
 from logconsole import __version__
+from logconsole.ingest.reader import open_readonly
 from logconsole.util.timeparse import format_us
 from logconsole.report.escape import md, md_code, md_table, narrative_block
 from logconsole.report.integrations import OVERPRIVILEGE_MIN_GRANTED, OVERPRIVILEGE_RATIO, Privileges, index_checkpoint, verification_results
@@ -181,7 +182,7 @@ def rehash_status(path: str, sha256: str) -> str:
         return "n/a (stdin)"
     try:
         h = hashlib.sha256()
-        with open(path, "rb") as fh:
+        with open_readonly(path) as fh:  # access time left alone
             for chunk in iter(lambda: fh.read(1 << 20), b""):
                 h.update(chunk)
     except FileNotFoundError:

@@ -40,6 +40,17 @@ def _ensure_file(path: Path) -> None:
                 pass
 
 
+def _adopt_empty(path: Path) -> None:
+    """An existing empty file (``mktemp``, ``touch``) becomes an index: private (0600)
+    like one logconsole creates, or refused if its mode cannot be changed."""
+    try:
+        os.chmod(path, 0o600)
+    except OSError as exc:
+        raise IndexError_(f"{path}: an empty file whose mode cannot be made 0600 ({exc.strerror}); "
+                          "refusing to write an index readable by others into it") from None
+    _ensure_file(path)
+
+
 def make_engine(path: str | os.PathLike) -> Engine:
     return dialect.make_engine(path)
 
@@ -58,11 +69,19 @@ def open_db(path: str | os.PathLike | None = None, *, create: bool = True) -> En
     With ``create=False`` a missing file raises :class:`IndexError_` instead of
     creating an empty index.
     """
-    p = Path(path if path is not None else default_db_path())
+    given = os.fspath(path if path is not None else default_db_path())
+    if given in ("", ":memory:") or given.startswith("file:"):
+        raise IndexError_(f"{given or '(empty)'}: not a file name; the index is a file (an in-memory index would "
+                          "keep nothing)")
+    p = Path(given)
+    if p.is_dir():
+        raise IndexError_(f"{p}: is a directory; the index is a file (pass --db DIR/case.db)")
     if not p.exists():
         if not create:
             raise IndexError_(f"{p}: no index here (run `logconsole ingest PATH...` first, or pass --db)")
         _ensure_file(p)
+    elif create and p.stat().st_size == 0:
+        _adopt_empty(p)
     eng = make_engine(p)
     try:
         with eng.begin() as conn:

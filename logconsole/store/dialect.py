@@ -24,7 +24,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Boolean, Connection, Engine, Table, and_, create_engine, event, func, literal, select, text
+from sqlalchemy import URL, Boolean, Connection, Engine, Table, and_, create_engine, event, func, literal, select, text
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
@@ -141,7 +141,7 @@ class Dialect:
         """Held around an ingest: only where the engine allows one writer."""
         yield
 
-    def make_engine(self, url: str) -> Engine:
+    def make_engine(self, url: str | URL) -> Engine:
         raise NotImplementedError
 
     def create_extra(self, conn: Connection) -> None:
@@ -263,7 +263,7 @@ class SQLiteDialect(Dialect):
         finally:
             os.close(fd)
 
-    def make_engine(self, url: str) -> Engine:
+    def make_engine(self, url: str | URL) -> Engine:
         eng = create_engine(url)
         event.listen(eng, "connect", _sqlite_on_connect)
         return eng
@@ -390,15 +390,17 @@ def of(bind: Engine | Connection) -> Dialect:
         raise ValueError(f"logconsole does not support the {name!r} database engine") from None
 
 
-def url_for(target: str | os.PathLike[str]) -> str:
-    """A SQLAlchemy URL for ``--db``: a plain path is a SQLite file."""
-    return f"sqlite:///{os.fspath(target)}"
+def url_for(target: str | os.PathLike[str]) -> URL:
+    """A SQLAlchemy URL for ``--db``: a plain path is a SQLite file.  ``URL.create`` keeps
+    the file name as it is (in a ``sqlite:///...`` string, ``case?1.db`` would be the
+    file ``case`` with a query string)."""
+    return URL.create("sqlite", database=os.fspath(target))
 
 
 def make_engine(target: str | os.PathLike[str]) -> Engine:
     """An engine for *target* (see :func:`url_for`), with the engine's connect-time settings."""
     url = url_for(target)
-    return DIALECTS[url.split(":", 1)[0].split("+", 1)[0]].make_engine(url)
+    return DIALECTS[url.get_backend_name()].make_engine(url)
 
 
 __all__ = [

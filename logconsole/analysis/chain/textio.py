@@ -10,14 +10,14 @@ from pathlib import Path
 from typing import BinaryIO
 from collections.abc import Iterator
 
-from logconsole.ingest.reader import GZIP_MAGIC, MAX_LINE, _GunzipRaw, _open_readonly
+from logconsole.ingest.reader import GZIP_MAGIC, MAX_LINE, _GunzipRaw, open_readonly
 
 _CHUNK = 1 << 20
 
 
 def open_binary(path: str | os.PathLike) -> BinaryIO:
     """Open read-only (O_NOATIME when allowed); gunzip transparently."""
-    raw = _open_readonly(Path(path))
+    raw = open_readonly(Path(path))
     magic = raw.peek(2)[:2] if hasattr(raw, "peek") else b""
     if magic == GZIP_MAGIC:
         return io.BufferedReader(_GunzipRaw(raw), buffer_size=_CHUNK)

@@ -22,6 +22,7 @@ from sqlalchemy import Engine, func, select
 from logconsole.analysis.privileges import aws_iam, k8s_rbac, policy
 from logconsole.analysis.privileges.catalog import catalog_version
 from logconsole.analysis.privileges.model import Edge, GrantFormatError, ParsedSnapshot, Principal, Rule
+from logconsole.ingest.reader import open_readonly
 from logconsole.store.grants_schema import grant_edges, grant_principals, grant_rules, grant_snapshots
 
 FORMATS = ("aws-iam", "k8s-rbac", "policy")
@@ -50,7 +51,7 @@ def _read(path: str) -> bytes:
         size = os.path.getsize(path)
         if size > MAX_BYTES:
             raise GrantFormatError(f"{path}: {size} bytes is larger than the {MAX_BYTES} byte limit for grants files")
-        with open(path, "rb") as fh:  # evidence: read-only
+        with open_readonly(path) as fh:  # evidence: read-only, access time left alone
             return fh.read()
     except OSError as exc:
         raise GrantFormatError(f"{path}: cannot read: {exc.strerror or exc}") from None
