@@ -187,3 +187,19 @@ def test_cli_exit_1_for_a_changed_file(tmp_path, after_first_batch):
     assert r.exit_code == 1, r.output
     doc = json.loads(r.stdout)
     assert doc["changed"] and doc["sources"][0]["status"] == "changed" and doc["events"] == 0
+
+
+def test_the_parse_worker_reads_the_same_bytes_and_continues_too(tmp_path, monkeypatch):
+    monkeypatch.setenv("LOGCONSOLE_INGEST_WORKER", "1")
+    p = tmp_path / "w.jsonl"
+    _write(p, 0, 300)
+    eng = open_db(str(tmp_path / "w.db"))
+    r1 = run_ingest(eng, [str(p)], fmt="jsonl", batch_size=50)
+    assert r1.sources[0].events == 300 and r1.sources[0].sha256 == _sha(p.read_bytes())
+    with open(p, "a") as f:
+        f.write("\n\n")
+    _write(p, 300, 320, "a")
+    r2 = run_ingest(eng, [str(p)], fmt="jsonl", batch_size=50)
+    [s] = r2.sources
+    assert (s.events, s.blank_lines, s.continues) == (20, 2, r1.sources[0].source_id)
+    assert s.sha256 == _sha(p.read_bytes())

@@ -37,7 +37,6 @@ from logconsole.store.db import open_db
 from logconsole.store.schema import events, quarantine, sources
 
 from .conftest import REALDATA
-import itertools
 
 EXAMPLES = int(os.environ.get("LOGCONSOLE_HYPOTHESIS_EXAMPLES", "25"))
 FOLDER_FORMAT = {
@@ -233,16 +232,13 @@ def test_sniffer_never_raises_on_mutations(fmt):
 
 
 @settings(max_examples=200, deadline=None, database=None)
-@given(data=st.binary(max_size=400).map(lambda b: b.replace(b"\x01", b"\n").replace(b"\x02", b"\r")),
-       cuts=st.lists(st.integers(0, 400), max_size=6), max_line=st.integers(1, 40))
-def test_lines_from_chunks_matches_input_iter_lines(data, cuts, max_line):
-    """The UTF-16 path's line splitter agrees with Input.iter_lines on any bytes and chunking."""
-    from logconsole.ingest.jsonrecords import lines_from_chunks
-
-    bounds = sorted({0, len(data), *[c for c in cuts if c <= len(data)]})
-    chunks = [data[a:b] for a, b in itertools.pairwise(bounds)]
-    with tempfile.TemporaryDirectory(prefix="lc-hyp-") as d:
-        p = Path(d) / "x"
-        p.write_bytes(data)
-        expected = list(Input.open(p).iter_lines(max_line=max_line))
-    assert list(lines_from_chunks(iter(chunks), max_line=max_line)) == expected
+@given(text=st.text(max_size=300).map(lambda t: t.replace("\x01", "\n").replace("\x02", "\r")),
+       enc=st.sampled_from(["utf-16-le", "utf-16-be"]), max_line=st.integers(1, 40))
+def test_utf16_input_reads_the_lines_of_its_utf8_text(text, enc, max_line):
+    """The reader's UTF-16 transcoding gives exactly the lines of the same text in UTF-8."""
+    with tempfile.TemporaryDirectory(prefix="u16-hyp-") as d:
+        a, b = Path(d) / "a", Path(d) / "b"
+        a.write_bytes(text.removeprefix("\ufeff").encode("utf-8"))
+        b.write_bytes("\ufeff".encode(enc) + text.removeprefix("\ufeff").encode(enc))
+        expected = list(Input.open(a).iter_lines(max_line=max_line, keep_blank=True))
+        assert list(Input.open(b).iter_lines(max_line=max_line, keep_blank=True)) == expected

@@ -11,7 +11,7 @@ from logconsole.store import annotations as ann
 from logconsole.store import rawcodec
 from logconsole.store.db import open_db
 from logconsole.store.filter import FilterError, compile_filter
-from logconsole.store.schema import events, sources
+from logconsole.store.schema import events, source_reads, sources
 from logconsole.store.timeline import TimelineQuery, time_bounds, total_events
 
 from tests.tui_support import ALICE, BOB, T0, build_index, standard_records
@@ -170,6 +170,7 @@ def test_annotations_survive_reingest(tmp_path):
     with eng.begin() as conn:
         conn.exec_driver_sql("INSERT INTO events_fts(events_fts) VALUES('delete-all')")
         conn.execute(events.delete())
+        conn.execute(source_reads.delete())
         conn.execute(sources.delete())
     from logconsole.ingest.pipeline import ingest_paths
 

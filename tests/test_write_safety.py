@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from logconsole.ingest import pipeline, reader
+from logconsole.ingest import reader
 from logconsole.ingest.pipeline import ingest_paths, writer_lock
 from logconsole.store.db import IndexError_, open_db
 

@@ -320,7 +320,7 @@ def _settle(run: _Run, inp: Input, parser: Parser, sr: SourceResult, writer: _Ba
                "ingest it again once it no longer changes")
         result.changed.append(msg)
         return SourceResult(inp.display, parser.name, None, inp.size, status="changed", message=msg)
-    if outcome.end <= inp.start or _sha_taken(engine, outcome.sha256, sid):
+    if (base is not None and outcome.end <= inp.start) or _sha_taken(engine, outcome.sha256, sid):
         _remove(engine, sid)  # nothing new: the file only grew by a line still being written
         msg = f"{inp.display}: no complete new record since source {base.id if base else '?'}; skipped"
         return SourceResult(inp.display, None, outcome.sha256, outcome.end, status="skipped", message=msg,
