@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 
 from logconsole.ingest import reader
-from logconsole.ingest.pipeline import ingest_paths, writer_lock
+from logconsole.ingest.pipeline import ingest_paths
+from logconsole.store import dialect
 from logconsole.store.db import IndexError_, open_db
 
 DATA = Path(__file__).parent / "data"
@@ -39,10 +40,10 @@ def _records(n: int, start: int = 0) -> str:
 # ------------------------------------------------------------------ one writer per file
 def test_the_writer_lock_holds_through_a_symlink(tmp_path):
     db = tmp_path / "s.db"
-    open_db(str(db)).dispose()
+    eng = open_db(str(db))
     (tmp_path / "sym.db").symlink_to(db)
     (tmp_path / "sub").mkdir()
-    with writer_lock(str(db)):
+    with dialect.of(eng).writer_lock(eng):
         for other in (tmp_path / "sym.db", tmp_path / "sub" / ".." / "s.db"):
             with pytest.raises(RuntimeError, match="another ingest is writing"):
                 ingest_paths(open_db(str(other)), [str(K8S)])
