@@ -55,7 +55,6 @@ import evtx
 import orjson
 
 from logconsole.ingest.base import Event, Evidence, FormatFacts, ParseError, Parser, Quarantined
-from logconsole.ingest.jsonrecords import scrub_event
 from logconsole.ingest.reader import Input, Sample, TruncatedInput
 from logconsole.util.timeparse import parse_time
 from logconsole.ingest.windows_security import map_event, windows_view
@@ -245,8 +244,8 @@ class EvtxParser(Parser):
             raise ParseError("missing System.TimeCreated.SystemTime")
         ts = parse_time(v.time_raw)
         extra: dict[str, Any] = {"event_id": v.event_id, "time_field": v.time_field, "evtx": prov}
-        return scrub_event(map_event(v, raw, fmt=self.name, ts_us=ts, ts_raw=v.time_raw, extra=extra,
-                                     rec_index=rec_index))
+        # no scrub_event: orjson refuses lone surrogates, so every text here is encodable already
+        return map_event(v, raw, fmt=self.name, ts_us=ts, ts_raw=v.time_raw, extra=extra, rec_index=rec_index)
 
 
 def _record_number(msg: str) -> int | None:

@@ -140,6 +140,24 @@ _TARGET_ACTOR = {4624, 4625, 4634, 4647, 4768, 4769, 4770, 4771, 4772, 4776, 477
 #: events whose Target* account is acted upon by the Subject
 _TARGET_USER = {4648, 4720, 4722, 4723, 4724, 4725, 4726, 4738, 4740, 4767, 4781, 4794, 4798, 4688}
 _GROUP_EVENTS = {4727, 4728, 4729, 4730, 4731, 4732, 4733, 4734, 4735, 4737, 4754, 4755, 4756, 4757, 4758, 4764, 4799}
+#: EventData names copied to ``extra`` (first present name wins), in this order
+_EXTRA_FIELDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("auth_package", ("AuthenticationPackageName",)), ("logon_process", ("LogonProcessName",)),
+    ("workstation", ("WorkstationName", "Workstation")), ("ip_port", ("IpPort",)),
+    ("logon_guid", ("LogonGuid",)), ("linked_logon_id", ("TargetLinkedLogonId",)),
+    ("elevated_token", ("ElevatedToken",)), ("command_line", ("CommandLine",)),
+    ("parent_process", ("ParentProcessName", "ParentImage")), ("parent_command_line", ("ParentCommandLine",)),
+    ("process_name", ("ProcessName", "Image")), ("process_id", ("NewProcessId", "ProcessId")),
+    ("object_type", ("ObjectType",)), ("access_mask", ("AccessMask", "GrantedAccess")),
+    ("service_file", ("ServiceFileName", "ImagePath")), ("target_server", ("TargetServerName",)),
+    ("share", ("ShareName",)), ("relative_target", ("RelativeTargetName",)),
+    ("destination_ip", ("DestAddress", "DestinationIp")), ("destination_port", ("DestPort", "DestinationPort")),
+    ("hashes", ("Hashes",)), ("category", ("Category",)), ("task_name", ("TaskName",)),
+    ("audit_policy_changes", ("AuditPolicyChanges",)), ("subcategory", ("SubcategoryGuid",)),
+    ("failure_reason", ("FailureReason",)), ("ticket_options", ("TicketOptions",)),
+    ("ticket_encryption", ("TicketEncryptionType",)), ("service_name", ("ServiceName",)),
+)
+_EXTRA_INDEX = {n: i for i, (_key, names) in enumerate(_EXTRA_FIELDS) for n in names}
 _RESOURCE_KEYS = ("ObjectName", "NewProcessName", "TargetFilename", "TargetObject", "ImageLoaded", "TargetImage",
                   "Image", "ServiceName", "TaskName", "ShareName", "TargetServerName", "Application", "PipeName",
                   "QueryName")
@@ -504,9 +522,14 @@ def map_event(v: WindowsView, raw: str, *, fmt: str, ts_us: int, ts_raw: Any, ex
 
     def g(*names: str) -> str | None:
         for n in names:
-            s = as_str(d.get(n))
-            if s is not None and s.strip() not in _NULL:
-                return s.strip()
+            val = d.get(n)
+            if val is None:  # most names are absent: no call for them
+                continue
+            s = as_str(val)
+            if s is not None:
+                s = s.strip()
+                if s not in _NULL:
+                    return s
         return None
 
     subj = _account(g("SubjectDomainName"), g("SubjectUserName"))
@@ -552,22 +575,9 @@ def map_event(v: WindowsView, raw: str, *, fmt: str, ts_us: int, ts_raw: Any, ex
     if lt is not None:
         extra["logon_type"] = lt
         extra["logon_type_name"] = LOGON_TYPES.get(lt, str(lt))
-    for key, names in (
-        ("auth_package", ("AuthenticationPackageName",)), ("logon_process", ("LogonProcessName",)),
-        ("workstation", ("WorkstationName", "Workstation")), ("ip_port", ("IpPort",)),
-        ("logon_guid", ("LogonGuid",)), ("linked_logon_id", ("TargetLinkedLogonId",)),
-        ("elevated_token", ("ElevatedToken",)), ("command_line", ("CommandLine",)),
-        ("parent_process", ("ParentProcessName", "ParentImage")), ("parent_command_line", ("ParentCommandLine",)),
-        ("process_name", ("ProcessName", "Image")), ("process_id", ("NewProcessId", "ProcessId")),
-        ("object_type", ("ObjectType",)), ("access_mask", ("AccessMask", "GrantedAccess")),
-        ("service_file", ("ServiceFileName", "ImagePath")), ("target_server", ("TargetServerName",)),
-        ("share", ("ShareName",)), ("relative_target", ("RelativeTargetName",)),
-        ("destination_ip", ("DestAddress", "DestinationIp")), ("destination_port", ("DestPort", "DestinationPort")),
-        ("hashes", ("Hashes",)), ("category", ("Category",)), ("task_name", ("TaskName",)),
-        ("audit_policy_changes", ("AuditPolicyChanges",)), ("subcategory", ("SubcategoryGuid",)),
-        ("failure_reason", ("FailureReason",)), ("ticket_options", ("TicketOptions",)),
-        ("ticket_encryption", ("TicketEncryptionType",)), ("service_name", ("ServiceName",)),
-    ):
+    # only the entries some name of which the record has, in table order
+    for i in sorted({_EXTRA_INDEX[n] for n in d if n in _EXTRA_INDEX}):
+        key, names = _EXTRA_FIELDS[i]
         val = g(*names)
         if val is not None:
             extra[key] = val[:4000]
