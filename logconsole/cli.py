@@ -20,6 +20,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "quarantine": "logconsole.commands.core:quarantine_cmd",
     "formats": "logconsole.commands.core:formats_cmd",
     "detect": "logconsole.commands.core:detect_cmd",
+    "migrate": "logconsole.commands.core:migrate_cmd",
     "open": "logconsole.commands.console:open_cmd",
     "grants": "logconsole.commands.privileges:grants",
     "actors": "logconsole.commands.privileges:actors",
@@ -46,15 +47,26 @@ class LazyGroup(click.Group):
         return super().get_command(ctx, name)
 
 
+#: commands that own the terminal (Textual): their output is not filtered
+TERMINAL_APPS = {"open"}
+
+
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="logconsole")
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """logconsole: a terminal investigation console for audit logs.
 
     Ingest an evidence bundle once into a local index, then search it, review
     privileges, verify log integrity and export findings.  Every command takes
     --db PATH (default: $LOGCONSOLE_DB, else ./logconsole.db).
     """
+    if ctx.invoked_subcommand not in TERMINAL_APPS:
+        # nothing from evidence (values, file names) reaches a terminal uninterpreted,
+        # whatever a command prints (docs/evidence-safety.md)
+        from logconsole.util.termsafe import guard_terminal_streams
+
+        guard_terminal_streams()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -101,6 +101,9 @@ def test_substring_search_is_exact(sample, q) -> None:
 def test_whole_word_phrase_and_prefix_forms(sample) -> None:
     eng, _ = sample
     texts = _normalized_texts(eng)
+    # short words at the ends of a substring match whole words
+    assert ids(eng, "s3") == {e for e, t in texts.items() if " s3 " in t}
+    assert ids(eng, "10.0.1.23") == {e for e, t in texts.items() if " 10 0 1 23 " in t}
     assert ids(eng, '"deploy"') == {e for e, t in texts.items() if " deploy " in t}
     assert ids(eng, '"deploy"') < ids(eng, "deploy")
     assert ids(eng, "secret*") == {e for e, t in texts.items() if " secret" in t}

@@ -49,7 +49,7 @@ def freq(column, query, limit, offset, as_json, db_path):
     except KeyError as exc:
         fail(str(exc.args[0]))
     flt = _compile(query)
-    engine = open_engine(db_path)
+    engine = open_engine(db_path, readonly=True)
     with engine.connect() as conn:
         flt = _compile(query, conn, flt.now_us)  # again, with the saved filters that finding:N reads
         if limit == 0:
@@ -102,7 +102,7 @@ def histogram(query, buckets, since, until, as_json, db_path):
     from logconsole.store import aggregates
 
     flt = _compile(query)
-    engine = open_engine(db_path)
+    engine = open_engine(db_path, readonly=True)
     with engine.connect() as conn:
         flt = _compile(query, conn, flt.now_us)  # again, with the saved filters that finding:N reads
         bounds = aggregates.time_bounds(conn, flt.where)

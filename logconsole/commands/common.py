@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from typing import Any, NoReturn
@@ -10,7 +9,8 @@ from typing import Any, NoReturn
 import click
 from sqlalchemy import Engine
 
-from logconsole.store.db import IndexError_, default_db_path, open_db
+from logconsole.store.db import IndexError_, default_db_path, open_db, open_db_readonly
+from logconsole.util.termsafe import json_dumps, write_control
 
 db_option = click.option(
     "--db",
@@ -26,9 +26,13 @@ def resolve_db(db_path: str | None) -> str:
     return db_path or default_db_path()
 
 
-def open_engine(db_path: str | None, *, create: bool = False) -> Engine:
-    """Open the index or exit 2 with a one-line error."""
+def open_engine(db_path: str | None, *, create: bool = False, readonly: bool = False) -> Engine:
+    """Open the index or exit 2 with a one-line error.  *readonly*: for commands
+    that only read - the file is opened read-only and nothing is created,
+    migrated or indexed (``store.db.open_db_readonly``)."""
     try:
+        if readonly:
+            return open_db_readonly(resolve_db(db_path))
         return open_db(resolve_db(db_path), create=create)
     except IndexError_ as exc:
         fail(str(exc))
@@ -62,7 +66,9 @@ def warn(message: str) -> None:
 
 
 def emit_json(obj: Any) -> None:
-    click.echo(json.dumps(obj, indent=2, ensure_ascii=False, default=str))
+    """JSON on stdout; every control, zero-width and bidi character in a string is
+    escaped (``\u001b``, ``\u200b``), so the output is inert on a terminal."""
+    click.echo(json_dumps(obj, indent=2, default=str))
 
 
 def ingest_warnings(result) -> list[str]:
@@ -108,7 +114,8 @@ class IngestProgress:
         name = path if len(path) <= 50 else "…" + path[-49:]
         line = f"ingesting {name}  {pct}  {records:,} records"
         if self.tty:  # one line, overwritten file after file
-            click.echo("\r\x1b[2K" + line, err=True, nl=False)
+            write_control(sys.stderr, "\r\x1b[2K")
+            click.echo(line, err=True, nl=False)
             self.dirty = True
         elif final:
             click.echo(line, err=True)
@@ -122,4 +129,5 @@ class IngestProgress:
 
     def finish(self) -> None:
         if self.tty and self.dirty:
-            click.echo("\r\x1b[2K", err=True, nl=False)
+            write_control(sys.stderr, "\r\x1b[2K")
+            sys.stderr.flush()

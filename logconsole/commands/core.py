@@ -17,6 +17,7 @@ from logconsole.commands.common import (
 )
 from logconsole.util.timeparse import format_us
 from logconsole.store.sanitize import one_line
+from logconsole.util.termsafe import json_dumps
 
 
 @click.command()
@@ -110,7 +111,7 @@ def sources_cmd(db_path, as_json):
     """List ingested source files with their provenance and counts."""
     from logconsole.store.queries import list_sources
 
-    engine = open_engine(db_path)
+    engine = open_engine(db_path, readonly=True)
     with engine.connect() as conn:
         rows = list_sources(conn)
     if as_json:
@@ -163,7 +164,7 @@ def search(query, limit, output, desc, count_only, with_raw, db_path):
         compile_filter(text)  # a bad filter is an error before the index is opened
     except FilterError as exc:
         fail(f"filter: {exc}")
-    engine = open_engine(db_path)
+    engine = open_engine(db_path, readonly=True)
     with engine.connect() as conn:
         try:  # partial times and offsets (since:01:18, since:-2h) resolve against the indexed range
             flt = compile_filter(text, ref=time_reference(conn), saved_queries=saved_queries(conn))
@@ -177,7 +178,7 @@ def search(query, limit, output, desc, count_only, with_raw, db_path):
         if output == "jsonl":
             for r in rows:
                 r["time"] = format_us(r["ts_us"])
-                out.write(json.dumps(r, ensure_ascii=False, default=str) + "\n")
+                out.write(json_dumps(r, default=str) + "\n")
         elif output == "csv":
             w = csv.writer(out)
             w.writerow(SEARCH_FIELDS)
@@ -225,7 +226,7 @@ def quarantine_cmd(limit, db_path, as_json):
     """List quarantined records: file, line, reason and the (capped) raw bytes."""
     from logconsole.store.queries import list_quarantine
 
-    engine = open_engine(db_path)
+    engine = open_engine(db_path, readonly=True)
     with engine.connect() as conn:
         rows = list_quarantine(conn, limit=limit or None)
     for r in rows:
@@ -290,3 +291,21 @@ def detect_cmd(paths, as_json):
         click.echo(f"logconsole: error: {e}", err=True)
     if errors:
         sys.exit(2)
+
+
+@click.command("migrate")
+@db_option
+def migrate_cmd(db_path):
+    """Upgrade an index made by an older logconsole to this one's schema (writes to it).
+
+    Read-only commands (search, sources, sql, pivot, export ...) never change
+    the index and refuse an older schema; the console, ingest and this command
+    upgrade it.
+    """
+    from logconsole.store.db import meta_get
+
+    engine = open_engine(db_path)
+    with engine.connect() as conn:
+        version = meta_get(conn, "schema_version")
+    engine.dispose()
+    click.echo(f"{one_line(resolve_db(db_path))}: index schema {version}")

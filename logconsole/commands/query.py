@@ -74,10 +74,10 @@ def sql_cmd(statement, output, limit, timeout, list_views, db_path, as_json):
             "count": len(res.rows), "truncated": res.truncated, "limit": res.limit,
         })
     elif output == "jsonl":
-        import json
+        from logconsole.util.termsafe import json_dumps
 
         for r in res.rows:
-            click.echo(json.dumps(dict(zip(res.columns, [_json_value(v) for v in r])), ensure_ascii=False, default=str))
+            click.echo(json_dumps(dict(zip(res.columns, [_json_value(v) for v in r])), default=str))
     elif output == "csv":
         from logconsole.commands.core import _csv_cell
 
@@ -141,7 +141,7 @@ def pivot_cmd(row, col, query, max_rows, max_cols, db_path, as_json):
         compile_filter(text)
     except (PivotError, FilterError) as exc:
         fail(f"pivot: {exc}" if isinstance(exc, PivotError) else f"filter: {exc}")
-    engine = open_engine(db_path)
+    engine = open_engine(db_path, readonly=True)
     with engine.connect() as conn:
         try:
             flt = compile_filter(text, ref=time_reference(conn))

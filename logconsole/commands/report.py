@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from logconsole.commands.common import db_option, emit_json, fail, json_option, open_engine
+from logconsole.commands.common import db_option, emit_json, fail, json_option, open_engine, resolve_db
 from logconsole.store.sanitize import inert, one_line
 
 
@@ -46,7 +46,7 @@ def readiness_cmd(by_source, db_path, as_json):
     """
     from logconsole.report.readiness import by_format, readiness
 
-    eng = open_engine(db_path)
+    eng = open_engine(db_path, readonly=True)
     res = readiness(eng)
     if as_json:
         emit_json(res)
@@ -112,10 +112,11 @@ def readiness_cmd(by_source, db_path, as_json):
 @click.option("--query", "-q", default=None, help="csv/jsonl/timesketch/parquet: the filter (default: every event); also as QUERY.")
 @click.option("--finding", "finding_id", type=int, default=None, help="csv/jsonl/timesketch: the events of one finding.")
 @click.option("--raw", is_flag=True, help="jsonl: include the raw record.")
+@click.option("--force", is_flag=True, help="Overwrite an existing output file (never evidence or the index).")
 @click.argument("query_arg", required=False, metavar="[QUERY]")
 @db_option
 def export_cmd(out_path, fmt, title, at, evidence_root, rehash, case_id, analyst, summary, query, finding_id, raw,
-               query_arg, db_path):
+               force, query_arg, db_path):
     """Write the Markdown findings report, or the timeline as CSV / JSONL / Timesketch JSONL.
 
     \b
@@ -123,7 +124,13 @@ def export_cmd(out_path, fmt, title, at, evidence_root, rehash, case_id, analyst
     logconsole export --output csv --query 'ip:203.0.113.77' -o attacker.csv
     logconsole export --output timesketch --finding 3 > f3.jsonl
     logconsole export --output parquet -o events.parquet 'action:Get*'
+
+    \b
+    -o - is standard output.  An existing file is refused without --force; the
+    index and any ingested evidence file are always refused (same device and
+    inode, whatever the name).  Files are created with mode 0600.
     """
+    from logconsole.report.output import OutputRefused, check_output_path, open_output, private_umask, protected_files
     from logconsole.store import findings as F
 
     if query_arg is not None:
@@ -131,7 +138,17 @@ def export_cmd(out_path, fmt, title, at, evidence_root, rehash, case_id, analyst
             fail("give the filter once: as QUERY or as --query")
         query = query_arg
     at_us = _parse_at(at)
-    eng = open_engine(db_path)
+    eng = open_engine(db_path, readonly=True)
+    if out_path == "-":
+        out_path = None
+    protected = protected_files(eng, resolve_db(db_path)) if out_path else {}
+    try:  # refused before any work, and again when the file is opened
+        if out_path:
+            check_output_path(out_path, force=force, protected=protected)
+            if fmt == "markdown":
+                check_output_path(out_path + ".sha256", force=force, protected=protected)
+    except OutputRefused as exc:
+        fail(str(exc))
     if evidence_root is not None and not os.path.isdir(evidence_root):
         fail(f"--evidence-root {evidence_root}: not a directory")
     if fmt == "markdown":
@@ -148,10 +165,12 @@ def export_cmd(out_path, fmt, title, at, evidence_root, rehash, case_id, analyst
         if out_path:
             data = text.encode("utf-8")
             try:
-                with open(out_path, "wb") as report_file:
+                with open_output(out_path, force=force, protected=protected, binary=True) as report_file:
                     report_file.write(data)
-                with open(out_path + ".sha256", "w", encoding="utf-8") as sum_file:
+                with open_output(out_path + ".sha256", force=force, protected=protected) as sum_file:
                     sum_file.write(f"{hashlib.sha256(data).hexdigest()}  {os.path.basename(out_path)}\n")
+            except OutputRefused as exc:
+                fail(str(exc))
             except OSError as exc:
                 fail(f"{out_path}: cannot write: {exc.strerror or exc}")
             click.echo(f"report written to {out_path} ({len(data):,} bytes; SHA-256 in {out_path}.sha256)", err=True)
@@ -188,7 +207,10 @@ def export_cmd(out_path, fmt, title, at, evidence_root, rehash, case_id, analyst
 
         with eng.connect() as conn:
             try:
-                n = write_parquet(conn, where, out_path)
+                if force and os.path.lexists(out_path):
+                    os.unlink(out_path)  # checked above: not evidence, not the index; the writer creates it anew
+                with private_umask():
+                    n = write_parquet(conn, where, out_path)
             except OSError as exc:
                 fail(f"{out_path}: cannot write: {exc.strerror or exc}")
         click.echo(f"{n:,} event(s) written to {out_path}", err=True)
@@ -196,11 +218,10 @@ def export_cmd(out_path, fmt, title, at, evidence_root, rehash, case_id, analyst
     with eng.connect() as conn:
         if out_path:
             try:
-                fh = open(out_path, "w", encoding="utf-8", newline="")  # noqa: SIM115  (closed after the writer)
-            except OSError as exc:
-                fail(f"{out_path}: cannot write: {exc.strerror or exc}")
-            with fh:
-                n = export_timeline(conn, where, fmt, fh, with_raw=raw)
+                with open_output(out_path, force=force, protected=protected) as fh:
+                    n = export_timeline(conn, where, fmt, fh, with_raw=raw)
+            except OutputRefused as exc:
+                fail(str(exc))
             click.echo(f"{n:,} event(s) written to {out_path}", err=True)
         else:
             out = sys.stdout

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 from pathlib import Path
+from urllib.parse import quote
 
 from collections.abc import Callable
 
@@ -51,6 +53,107 @@ def _adopt_empty(path: Path) -> None:
     _ensure_file(path)
 
 
+def _ro_uri(p: Path, *, immutable: bool = False) -> str:
+    return f"file:{quote(str(p.resolve()))}?mode=ro" + ("&immutable=1" if immutable else "")
+
+
+def _connect_ro(p: Path) -> sqlite3.Connection:
+    """A read-only connection that never writes to the index's directory more than
+    SQLite's own reader does.  In a read-only directory (or mount) where SQLite cannot
+    create the ``-shm`` file, the file is opened ``immutable`` - but only if no write-ahead
+    log holds changes that would then be skipped."""
+    try:
+        conn = sqlite3.connect(_ro_uri(p), uri=True, check_same_thread=False)
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return conn
+    except sqlite3.OperationalError as exc:
+        first = exc
+    wal = Path(str(p) + "-wal")
+    if wal.exists() and wal.stat().st_size > 0:
+        raise IndexError_(
+            f"{p}: cannot open read-only ({first}); its write-ahead log {wal.name} holds changes that a read-only "
+            "open cannot apply here: open it once where it is writable, or copy the index with its -wal file")
+    try:
+        conn = sqlite3.connect(_ro_uri(p, immutable=True), uri=True, check_same_thread=False)
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return conn
+    except sqlite3.Error as exc:
+        raise IndexError_(f"{p}: cannot open index: {exc}") from None
+
+
+def _index_version(conn: sqlite3.Connection, p: Path) -> int:
+    """The schema version of a logconsole index, read without writing; an error
+    for a file that is not one (or whose version is not a positive integer)."""
+    try:
+        names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")}
+    except sqlite3.DatabaseError as exc:
+        raise IndexError_(f"{p}: not a logconsole index ({exc}); left untouched") from None
+    if "meta" not in names or "events" not in names:
+        raise IndexError_(f"{p}: not a logconsole index (an SQLite file without its tables); left untouched")
+    try:
+        rows = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
+    except sqlite3.DatabaseError as exc:
+        raise IndexError_(f"{p}: not a logconsole index ({exc}); left untouched") from None
+    if not rows:
+        raise IndexError_(f"{p}: the index has no schema version (damaged, or not a logconsole index); left untouched")
+    raw = rows[0][0]
+    try:
+        version = int(str(raw).strip())
+    except ValueError:
+        raise IndexError_(f"{p}: schema version {str(raw)[:40]!r} is not a number (damaged index); left untouched") from None
+    if version < 1:
+        raise IndexError_(f"{p}: schema version {version} is not valid (damaged index); left untouched")
+    if version > schema.SCHEMA_VERSION:
+        raise IndexError_(f"{p}: index schema {version} is newer than this logconsole ({schema.SCHEMA_VERSION})")
+    return version
+
+
+def check_index_file(p: Path) -> int:
+    """Read-only check of an existing, non-empty file before anything writes to it:
+    its schema version, or :class:`IndexError_` (the file is not changed)."""
+    conn = _connect_ro(p)
+    try:
+        return _index_version(conn, p)
+    finally:
+        conn.close()
+
+
+def _on_connect_ro(dbapi_conn, _record) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA query_only=1")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute("PRAGMA cache_size=-65536")
+    cur.execute("PRAGMA temp_store=MEMORY")
+    cur.execute("PRAGMA mmap_size=268435456")
+    cur.close()
+
+
+def open_db_readonly(path: str | os.PathLike | None = None) -> Engine:
+    """Open an existing index for reading only: SQLite opens the file read-only
+    (``mode=ro``, or ``immutable`` in a read-only directory), nothing is created,
+    migrated or indexed (readers never run DDL), and a file that is not a
+    logconsole index - or is one of another schema version - is refused untouched."""
+    p = Path(path if path is not None else default_db_path())
+    if not p.exists():
+        raise IndexError_(f"{p}: no index here (run `logconsole ingest PATH...` first, or pass --db)")
+    if not p.is_file():
+        raise IndexError_(f"{p}: not a file")
+    conn = _connect_ro(p)
+    try:
+        version = _index_version(conn, p)
+    finally:
+        conn.close()
+    if version < schema.SCHEMA_VERSION:
+        raise IndexError_(
+            f"{p}: index schema {version} is older than this logconsole ({schema.SCHEMA_VERSION}); "
+            f"upgrade it once with `logconsole migrate --db {p}` (that writes to it), then read it")
+    # the URL names the file (reports show it); the connections come from _connect_ro
+    eng = create_engine(f"sqlite:///{os.fspath(p)}", creator=lambda: _connect_ro(p))
+    event.listen(eng, "connect", _on_connect_ro)
+    return eng
+
+
 def make_engine(path: str | os.PathLike) -> Engine:
     return dialect.make_engine(path)
 
@@ -82,6 +185,9 @@ def open_db(path: str | os.PathLike | None = None, *, create: bool = True) -> En
         _ensure_file(p)
     elif create and p.stat().st_size == 0:
         _adopt_empty(p)
+    elif p.is_file() and p.stat().st_size > 0:
+        # an existing file: refuse anything that is not a logconsole index before writing to it
+        check_index_file(p)
     eng = make_engine(p)
     try:
         with eng.begin() as conn:
@@ -93,7 +199,7 @@ def open_db(path: str | os.PathLike | None = None, *, create: bool = True) -> En
                     index.create(conn, checkfirst=True)
             dialect.of(conn).create_extra(conn)
             row = conn.execute(select(schema.meta.c.value).where(schema.meta.c.key == "schema_version")).first()
-            if row is None:
+            if row is None:  # a new index (an existing file without a version was refused above)
                 conn.execute(schema.meta.insert().values(key="schema_version", value=str(schema.SCHEMA_VERSION)))
             else:
                 version = int(row[0])

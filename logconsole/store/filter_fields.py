@@ -103,6 +103,9 @@ def substring_match(text_: str) -> ColumnElement[bool] | None:
     if parts is None:
         return None
     toks, open_start, open_end = parts
+    # a word of one or two characters at an end matches a whole word: as a prefix
+    # ("0*", "s*") it would expand to a large part of the vocabulary
+    open_end = open_end and len(toks[-1]) >= fulltext.MIN_INFIX
     base = fulltext.phrase(toks, prefix=open_end)
     if not open_start or len(toks[0]) < fulltext.MIN_INFIX:
         return dialect.fts_match(base)

@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass
 
 from logconsole.store.filter import ALIASES, FilterError, Tok, tokenize
-from logconsole.store.fulltext import _fold, words
+from logconsole.store.fulltext import MIN_INFIX, _fold, words
 
 #: a run of characters that are not part of a word (separators)
 _SEP = r"[\W_]+"
@@ -44,7 +44,10 @@ class HighlightTerm:
             return None
         body = _SEP.join(re.escape(t) for t in toks)
         if self.kind == "substring":
-            return re.compile(body, re.IGNORECASE)
+            # as the search: a short word at an end matches a whole word
+            head = r"(?<![^\W_])" if len(toks[0]) < MIN_INFIX else ""
+            tail = r"(?![^\W_])" if len(toks[-1]) < MIN_INFIX else ""
+            return re.compile(head + body + tail, re.IGNORECASE)
         if self.kind == "prefix":
             return re.compile(r"(?<![^\W_])" + body, re.IGNORECASE)
         return re.compile(r"(?<![^\W_])" + body + r"(?![^\W_])", re.IGNORECASE)

@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import re
 
-# C0 (except nothing), DEL, C1, and Unicode controls that reorder or break lines
-_CTRL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-_CTRL_KEEP_NL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+from logconsole.util.termsafe import UNSAFE, UNSAFE_ALL
+
+# C0, DEL, C1, and the Unicode characters that hide, join, reorder or break text
+# (zero-width, bidi, line separators: logconsole.util.termsafe.UNSAFE)
+_CTRL = UNSAFE_ALL
+_CTRL_KEEP_NL = UNSAFE
 
 
 def _esc(m: re.Match[str]) -> str:
