@@ -306,3 +306,34 @@ def test_zero_width_and_bidi_are_visible_in_tables_and_the_report(hostile_index)
     assert "ad\\u200bmin" in p.stdout
     p = cli("export", "--db", db)
     assert "\u200b" not in p.stdout and "\u202e" not in p.stdout
+
+
+def test_console_export_refuses_evidence_and_writes_0600(index, tmp_path) -> None:
+    from logconsole.report.output import OutputRefused
+    from logconsole.tui.screens.export import export_to_file
+
+    own = tmp_path / "own.jsonl"
+    own.write_text((SAMPLE / "app" / "audit.jsonl").read_text().replace("ci-deploy", "ci-deploy3", 1))
+    eng = open_db(index)
+    ingest_paths(eng, [str(own)])
+    before = sha(own)
+    link = tmp_path / "l.csv"
+    link.symlink_to(own)
+    for target, fmt in ((own, "csv"), (link, "markdown"), (Path(index), "jsonl")):
+        with pytest.raises(OutputRefused):
+            export_to_file(eng, str(target), fmt)
+    assert sha(own) == before
+    out = tmp_path / "ok.csv"
+    export_to_file(eng, str(out), "csv")
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    eng.dispose()
+
+
+def test_a_file_that_is_not_a_database_is_refused_untouched(tmp_path) -> None:
+    bad = tmp_path / "notes.db"
+    bad.write_bytes(b"not sqlite at all\n" * 100)
+    before = sha(bad)
+    for args in (["search", "--count"], ["ingest", str(SAMPLE / "app")], ["sql", "SELECT 1"]):
+        p = cli(*args, "--db", str(bad))
+        assert p.returncode == 2 and "Traceback" not in p.stderr, (args, p.stderr)
+    assert sha(bad) == before

@@ -66,8 +66,10 @@ def _connect_ro(p: Path) -> sqlite3.Connection:
         conn = sqlite3.connect(_ro_uri(p), uri=True, check_same_thread=False)
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         return conn
-    except sqlite3.OperationalError as exc:
+    except sqlite3.OperationalError as exc:  # cannot open read-only here: try immutable below
         first = exc
+    except sqlite3.DatabaseError as exc:  # not a database at all
+        raise IndexError_(f"{p}: cannot open index: {exc}; left untouched") from None
     wal = Path(str(p) + "-wal")
     if wal.exists() and wal.stat().st_size > 0:
         raise IndexError_(

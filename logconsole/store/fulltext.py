@@ -18,14 +18,14 @@ indexed words (``denied`` finds ``AccessDenied``) through a second, small
 table: ``fts_terms``, the vocabulary of the index - every distinct indexed
 word except long identifiers (8+ characters with a digit: request ids, keys,
 hashes; a search matches those from their start).  A search looks up the
-vocabulary words that contain the query word (a scan of ~100,000 short rows,
-~15 ms) and asks ``events_fts`` for any of them, in one MATCH string that
+vocabulary words that contain the query word (a scan of ~500,000 short rows
+at 1,000,000 CloudTrail events, 6 MB, 25-40 ms) and asks ``events_fts`` for any of them, in one MATCH string that
 SQLite builds itself (:func:`substring_match_sql`), so a compiled filter needs
 no connection.  Measured against the alternatives (docs/performance.md):
 an FTS5 ``trigram`` index of the same text is 6.5x larger and 8x slower to
 fill (``detail=none``: as large as the word index but still 5x slower to
 fill, and it cannot match phrases), where the vocabulary costs ~1 % of the
-index and ~20 µs of parse-worker time per record.
+index and ~20 µs of parse-worker time per record (measured: docs/performance.md).
 
 The vocabulary is filled at ingest (:func:`new_terms`, in the parse worker)
 and, for an index made before it existed, by a migration from the FTS

@@ -166,17 +166,23 @@ class ExportScreen(ModalScreen[str | None]):
 
 def export_to_file(engine: Engine, path: str, fmt: str, *, title: str = "Findings report", at_us: int | None = None,
                    scope: str = "all", finding_id: int | None = None, filter_text: str = "") -> str:
-    """Write the report or a timeline to *path*; returns a one-line summary (no Textual here)."""
+    """Write the report or a timeline to *path*; returns a one-line summary (no Textual here).
+
+    The screen has asked before overwriting; the index and ingested evidence files are
+    refused whatever the name, and files are created 0600 (``report.output``)."""
+    from logconsole.report.output import open_output, protected_files
+
+    protected = protected_files(engine, str(engine.url.database or "") or None)
     if fmt == "markdown":
         from logconsole.report.markdown import ReportOptions, build_report
 
         text = build_report(engine, ReportOptions(title=title, at_us=at_us,
                                                   db_label=os.path.basename(str(engine.url.database or ""))))
         data = text.encode("utf-8")
-        with open(path, "wb") as fh:
+        with open_output(path, force=True, protected=protected, binary=True) as fh:
             fh.write(data)
         sha = hashlib.sha256(data).hexdigest()
-        with open(path + ".sha256", "w", encoding="utf-8") as fh:
+        with open_output(path + ".sha256", force=True, protected=protected) as fh:
             fh.write(f"{sha}  {os.path.basename(path)}\n")
         return f"report written to {path} ({len(data):,} bytes, SHA-256 {sha[:16]}…)"
     from sqlalchemy import true
@@ -190,6 +196,6 @@ def export_to_file(engine: Engine, path: str, fmt: str, *, title: str = "Finding
             where = F.check_query(filter_text, saved=F.saved_queries(conn)).where
         else:
             where = true()
-        with open(path, "w", encoding="utf-8", newline="") as fh:
+        with open_output(path, force=True, protected=protected) as fh:
             n = export_timeline(conn, where, fmt, fh)
     return f"{n:,} event(s) written to {path}"
