@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 from collections.abc import Callable
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, create_engine, event, select
 
 from logconsole.store import annotations_schema, dialect, findings_schema, grants_schema, integrity_schema, schema
 
