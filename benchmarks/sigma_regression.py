@@ -11,9 +11,8 @@ evidence ``path`` and the expected ``match_count``), the ``.evtx`` file (or
 2. load the rule (``rule.yml`` in the case folder, else the file with that id
    under ``--rules``, default the ``rules*`` folders next to ``--data``) and run
    it with the rules engine (``logconsole.analysis.rules``);
-3. compare the rule's hits with ``match_count``.  SigmaHQ's own runner treats a
-   test without ``match_count`` as "at least one match"; those cases are counted
-   apart.
+3. compare the rule's hits with ``match_count``; a test without ``match_count`` is
+   counted as expecting at least one hit, and those cases are counted apart.
 
 The figure printed last is "N of M cases give exactly match_count".  Every
 other case is listed with why: the rule did not compile or map (the engine's
