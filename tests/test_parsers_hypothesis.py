@@ -26,7 +26,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import assume, HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
@@ -236,6 +236,8 @@ def test_sniffer_never_raises_on_mutations(fmt):
        enc=st.sampled_from(["utf-16-le", "utf-16-be"]), max_line=st.integers(1, 40))
 def test_utf16_input_reads_the_lines_of_its_utf8_text(text, enc, max_line):
     """The reader's UTF-16 transcoding gives exactly the lines of the same text in UTF-8."""
+    # FF FE 00 00 is the UTF-32LE byte order mark: such a file is not taken for UTF-16
+    assume(not (enc == "utf-16-le" and text.removeprefix("\ufeff").startswith("\x00")))
     with tempfile.TemporaryDirectory(prefix="u16-hyp-") as d:
         a, b = Path(d) / "a", Path(d) / "b"
         a.write_bytes(text.removeprefix("\ufeff").encode("utf-8"))

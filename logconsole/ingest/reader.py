@@ -429,6 +429,12 @@ class Input:
                 self._line_end, self._last_line = offset, lineno
                 if not keep_blank and not line.strip():
                     self.blank_lines += 1
+                    if not line:  # a run of empty lines: skip it at C speed, not a readline each
+                        run = _newline_run(f)
+                        lineno += run
+                        offset += run
+                        self.blank_lines += run
+                        self._line_end, self._last_line = offset, lineno
                     continue
                 yield lineno, line
 
@@ -522,6 +528,24 @@ class Input:
         elif rs.held_back:  # pragma: no cover - held back only when it grew
             out.state = "grown"
         return out
+
+
+def _newline_run(f: BinaryIO) -> int:
+    """Consume the ``\n`` bytes at the stream's position (complete empty lines); their count."""
+    n = 0
+    peek = getattr(f, "peek", None)
+    if peek is None:  # pragma: no cover - streams are BufferedReaders
+        return 0
+    while True:
+        try:
+            buf = peek(1)
+        except (EOFError, OSError, zlib.error):
+            return n  # the next readline reports the truncation
+        k = len(buf) - len(buf.lstrip(b"\n"))
+        if k == 0:
+            return n
+        f.read(k)
+        n += k
 
 
 def utf16_encoding(head: bytes) -> str | None:
