@@ -63,13 +63,17 @@ def _unpack_ids(row: Any) -> list[int]:
 def record_checkpoint(engine: Engine, trigger: str = "ingest") -> dict[str, Any]:
     """Extend the stored tree with the events added since, and store a checkpoint."""
     with engine.begin() as conn:
-        last = conn.execute(select(custody_blocks).order_by(custody_blocks.c.block_no.desc()).limit(1)).first()
+        b = custody_blocks.c
+        last = conn.execute(select(b.block_no, b.first_id, b.last_id, b.count)
+                            .order_by(b.block_no.desc()).limit(1)).first()
         if last is None:
             bno, after = 0, 0
-        elif last.count < BLOCK:
-            bno, after = last.block_no, last.first_id - 1  # redo the partial last block
         else:
-            bno, after = last.block_no + 1, last.last_id
+            block_no, first_id, last_id, count = last  # (a Row's .count is tuple.count)
+            if count < BLOCK:
+                bno, after = block_no, first_id - 1  # redo the partial last block
+            else:
+                bno, after = block_no + 1, last_id
         conn.execute(delete(custody_blocks).where(custody_blocks.c.block_no >= bno))
         ids: list[int] = []
         leaves: list[bytes] = []
@@ -109,7 +113,10 @@ def record_checkpoint(engine: Engine, trigger: str = "ingest") -> dict[str, Any]
         max_id = conn.execute(select(func.coalesce(func.max(custody_blocks.c.last_id), 0))).scalar_one()
         cp = dict(created_us=int(time.time() * 1_000_000), size=int(size), root=root_of(roots).hex(),
                   max_event_id=int(max_id), tool_version=__version__, trigger=trigger)
-        cp["id"] = conn.execute(insert(index_checkpoints).values(**cp)).inserted_primary_key[0]
+        pk = conn.execute(insert(index_checkpoints).values(**cp)).inserted_primary_key
+        if pk is None:  # pragma: no cover - SQLite always returns the rowid
+            raise RuntimeError("the index returned no id for the checkpoint")
+        cp["id"] = pk[0]
     return cp
 
 
