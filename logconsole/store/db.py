@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-import sqlite3
 from pathlib import Path
-from urllib.parse import quote
+from typing import Any
 
 from collections.abc import Callable
 
-from sqlalchemy import Connection, Engine, create_engine, event, select
+from sqlalchemy import Connection, Engine, select
 
 from logconsole.store import annotations_schema, dialect, findings_schema, grants_schema, integrity_schema, schema
 
@@ -53,52 +52,27 @@ def _adopt_empty(path: Path) -> None:
     _ensure_file(path)
 
 
-def _ro_uri(p: Path, *, immutable: bool = False) -> str:
-    return f"file:{quote(str(p.resolve()))}?mode=ro" + ("&immutable=1" if immutable else "")
-
-
-def _connect_ro(p: Path) -> sqlite3.Connection:
-    """A read-only connection that never writes to the index's directory more than
-    SQLite's own reader does.  In a read-only directory (or mount) where SQLite cannot
-    create the ``-shm`` file, the file is opened ``immutable`` - but only if no write-ahead
-    log holds changes that would then be skipped."""
+def _connect_ro(p: Path) -> Any:
     try:
-        conn = sqlite3.connect(_ro_uri(p), uri=True, check_same_thread=False)
-        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-        return conn
-    except sqlite3.OperationalError as exc:  # cannot open read-only here: try immutable below
-        first = exc
-    except sqlite3.DatabaseError as exc:  # not a database at all
-        raise IndexError_(f"{p}: cannot open index: {exc}; left untouched") from None
-    wal = Path(str(p) + "-wal")
-    if wal.exists() and wal.stat().st_size > 0:
-        raise IndexError_(
-            f"{p}: cannot open read-only ({first}); its write-ahead log {wal.name} holds changes that a read-only "
-            "open cannot apply here: open it once where it is writable, or copy the index with its -wal file")
-    try:
-        conn = sqlite3.connect(_ro_uri(p, immutable=True), uri=True, check_same_thread=False)
-        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-        return conn
-    except sqlite3.Error as exc:
-        raise IndexError_(f"{p}: cannot open index: {exc}") from None
+        return dialect.connect_readonly(p)
+    except dialect.ReadOnlyOpenError as exc:
+        raise IndexError_(str(exc)) from None
 
 
-def _index_version(conn: sqlite3.Connection, p: Path) -> int:
+def _index_version(conn: Any, p: Path) -> int:
     """The schema version of a logconsole index, read without writing; an error
     for a file that is not one (or whose version is not a positive integer)."""
     try:
-        names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")}
-    except sqlite3.DatabaseError as exc:
+        names, rows = dialect.index_catalog(conn)
+    except dialect.ReadOnlyOpenError as exc:
         raise IndexError_(f"{p}: not a logconsole index ({exc}); left untouched") from None
     if "meta" not in names or "events" not in names:
-        raise IndexError_(f"{p}: not a logconsole index (an SQLite file without its tables); left untouched")
-    try:
-        rows = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
-    except sqlite3.DatabaseError as exc:
-        raise IndexError_(f"{p}: not a logconsole index ({exc}); left untouched") from None
+        raise IndexError_(f"{p}: not a logconsole index (a database file without its tables); left untouched")
+    if rows is None:
+        raise IndexError_(f"{p}: not a logconsole index (unreadable meta table); left untouched")
     if not rows:
         raise IndexError_(f"{p}: the index has no schema version (damaged, or not a logconsole index); left untouched")
-    raw = rows[0][0]
+    raw = rows[0]
     try:
         version = int(str(raw).strip())
     except ValueError:
@@ -120,17 +94,6 @@ def check_index_file(p: Path) -> int:
         conn.close()
 
 
-def _on_connect_ro(dbapi_conn, _record) -> None:
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA query_only=1")
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=10000")
-    cur.execute("PRAGMA cache_size=-65536")
-    cur.execute("PRAGMA temp_store=MEMORY")
-    cur.execute("PRAGMA mmap_size=268435456")
-    cur.close()
-
-
 def open_db_readonly(path: str | os.PathLike | None = None) -> Engine:
     """Open an existing index for reading only: SQLite opens the file read-only
     (``mode=ro``, or ``immutable`` in a read-only directory), nothing is created,
@@ -150,10 +113,7 @@ def open_db_readonly(path: str | os.PathLike | None = None) -> Engine:
         raise IndexError_(
             f"{p}: index schema {version} is older than this logconsole ({schema.SCHEMA_VERSION}); "
             f"upgrade it once with `logconsole migrate --db {p}` (that writes to it), then read it")
-    # the URL names the file (reports show it); the connections come from _connect_ro
-    eng = create_engine(f"sqlite:///{os.fspath(p)}", creator=lambda: _connect_ro(p))
-    event.listen(eng, "connect", _on_connect_ro)
-    return eng
+    return dialect.readonly_engine(p)
 
 
 def make_engine(path: str | os.PathLike) -> Engine:

@@ -381,6 +381,86 @@ class SQLiteDialect(Dialect):
 DIALECTS: dict[str, Dialect] = {"sqlite": SQLiteDialect()}
 
 
+# ------------------------------------------------------- read-only file opening
+
+
+class ReadOnlyOpenError(Exception):
+    """A file could not be opened read-only (the message names it and why)."""
+
+
+def _ro_uri(path: Any, *, immutable: bool = False) -> str:
+    from pathlib import Path
+    from urllib.parse import quote
+
+    return f"file:{quote(str(Path(path).resolve()))}?mode=ro" + ("&immutable=1" if immutable else "")
+
+
+def connect_readonly(path: Any) -> Any:
+    """A read-only DB-API connection to an index file that writes nothing but what
+    SQLite's own reader does.  In a read-only directory (or mount) where SQLite cannot
+    create the ``-shm`` file, the file is opened ``immutable`` - but only if no
+    write-ahead log holds changes that would then be skipped."""
+    import sqlite3
+    from pathlib import Path
+
+    try:
+        conn = sqlite3.connect(_ro_uri(path), uri=True, check_same_thread=False)
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return conn
+    except sqlite3.OperationalError as exc:  # cannot open read-only here: try immutable below
+        first = exc
+    except sqlite3.DatabaseError as exc:  # not a database at all
+        raise ReadOnlyOpenError(f"{path}: cannot open index: {exc}; left untouched") from None
+    wal = Path(str(path) + "-wal")
+    if wal.exists() and wal.stat().st_size > 0:
+        raise ReadOnlyOpenError(
+            f"{path}: cannot open read-only ({first}); its write-ahead log {wal.name} holds changes that a "
+            "read-only open cannot apply here: open it once where it is writable, or copy the index with its -wal file")
+    try:
+        conn = sqlite3.connect(_ro_uri(path, immutable=True), uri=True, check_same_thread=False)
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return conn
+    except sqlite3.Error as exc:
+        raise ReadOnlyOpenError(f"{path}: cannot open index: {exc}") from None
+
+
+def index_catalog(conn: Any) -> tuple[set[str], list[Any] | None]:
+    """(table and view names, the ``schema_version`` values of ``meta`` or None if
+    it cannot be read) of a DB-API connection, read without writing."""
+    import sqlite3
+
+    try:
+        names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")}
+    except sqlite3.DatabaseError as exc:
+        raise ReadOnlyOpenError(str(exc)) from None
+    if "meta" not in names:
+        return names, None
+    try:
+        rows = [r[0] for r in conn.execute("SELECT value FROM meta WHERE key = 'schema_version'")]
+    except sqlite3.DatabaseError:
+        return names, None
+    return names, rows
+
+
+def _sqlite_on_connect_ro(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA query_only=1")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute("PRAGMA cache_size=-65536")
+    cur.execute("PRAGMA temp_store=MEMORY")
+    cur.execute("PRAGMA mmap_size=268435456")
+    cur.close()
+
+
+def readonly_engine(path: Any) -> Engine:
+    """An engine whose every connection is :func:`connect_readonly` (``query_only`` too);
+    the URL names the file, as reports show it."""
+    eng = create_engine(url_for(path), creator=lambda: connect_readonly(path))
+    event.listen(eng, "connect", _sqlite_on_connect_ro)
+    return eng
+
+
 def of(bind: Engine | Connection) -> Dialect:
     """The :class:`Dialect` of an engine or connection."""
     name = bind.dialect.name
@@ -407,13 +487,17 @@ __all__ = [
     "DIALECTS",
     "SQLITE_FTS_DDL",
     "Dialect",
+    "ReadOnlyOpenError",
     "SQLiteDialect",
+    "connect_readonly",
     "fts_match",
     "fts_phrase",
     "fts_vocabulary_match",
     "glob",
+    "index_catalog",
     "json_field",
     "make_engine",
     "of",
+    "readonly_engine",
     "url_for",
 ]
