@@ -63,6 +63,16 @@ def test_blank_lines_are_counted_not_stored(tmp_path):
     assert os.path.getsize(tmp_path / "blank.jsonl.gz.db") < 2_000_000  # nothing stored per blank line
 
 
+def test_a_flood_of_blank_lines_at_the_top_does_not_hide_the_format(tmp_path):
+    rec = json.dumps({"@timestamp": "2024-01-01T00:00:00Z", "user": "a", "action": "x"}).encode()
+    p = tmp_path / "top.jsonl.gz"
+    p.write_bytes(gzip.compress(b"\n" * 5_000_000 + rec + b"\n"))
+    assert detect(Input.open(p)).format == "jsonl"
+    eng = open_db(str(tmp_path / "top.db"))
+    [s] = ingest_paths(eng, [str(p)]).sources
+    assert (s.status, s.events, s.blank_lines) == ("ingested", 1, 5_000_000)
+
+
 @pytest.mark.parametrize(("fmt", "path"), LINE_SAMPLES, ids=IDS)
 def test_blank_lines_in_every_format(tmp_path, fmt, path):
     lines = _lines(path)

@@ -30,6 +30,8 @@ from typing import BinaryIO
 #: A line longer than this is quarantined (and skipped without buffering it).
 MAX_LINE = 4 * 1024 * 1024
 SAMPLE_BYTES = 64 * 1024
+#: detection looks past at most this many bytes of leading blank lines
+BLANK_HEAD_LIMIT = 256 * 1024 * 1024
 _CHUNK = 1024 * 1024
 GZIP_MAGIC = b"\x1f\x8b"
 UTF8_BOM = b"\xef\xbb\xbf"
@@ -343,7 +345,7 @@ class Input:
         return raw.pos if raw is not None else self.size
 
     def sample(self, nbytes: int = SAMPLE_BYTES) -> Sample:
-        data, truncated = self._head(nbytes)
+        data, truncated = self._head(nbytes, skip_blank=True)
         encoding = utf16_encoding(data)
         if data.startswith(UTF8_BOM):
             data = data[3:]
@@ -354,15 +356,18 @@ class Input:
             lines = lines[:-1]  # drop the cut last line
         return Sample(Path(self.display).name, data, [ln.rstrip(b"\r") for ln in lines], encoding, truncated)
 
-    def _head(self, nbytes: int) -> tuple[bytes, bool]:
+    def _head(self, nbytes: int, *, skip_blank: bool = False) -> tuple[bytes, bool]:
         """The first *nbytes* decompressed bytes, and whether the container ended early
-        (everything readable before the cut is kept)."""
+        (everything readable before the cut is kept).  With *skip_blank*, leading blank
+        lines (up to :data:`BLANK_HEAD_LIMIT` bytes of them) are passed over, so a file that
+        starts with a flood of empty lines is still recognized by its records."""
         raw: io.RawIOBase = _PRead(self.fd, 0, self.size, None)
         if self.gzipped:
             raw = _GunzipRaw(raw)
         buf = bytearray()
         chunk = bytearray(65536)
         truncated = False
+        skipped = 0
         while len(buf) < nbytes:
             try:
                 n = raw.readinto(chunk)
@@ -372,6 +377,9 @@ class Input:
             if not n:
                 break
             buf += chunk[:n]
+            if skip_blank and skipped < BLANK_HEAD_LIMIT and not buf.strip(b" \t\r\n"):
+                skipped += len(buf)
+                buf.clear()
         raw.close()
         self._head_cut = len(buf) >= nbytes
         return bytes(buf[:nbytes]), truncated
