@@ -33,6 +33,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "histogram": "logconsole.commands.analytics:histogram",
     "sql": "logconsole.commands.query:sql_cmd",
     "pivot": "logconsole.commands.query:pivot_cmd",
+    "rules": "logconsole.commands.rules:rules",
 }
 
 

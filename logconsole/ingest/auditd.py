@@ -931,3 +931,20 @@ _SYSCALLS_I386 = (
     "444:landlock_create_ruleset 445:landlock_add_rule 446:landlock_restrict_self 447:memfd_secret "
     "448:process_mrelease 449:futex_waitv 450:set_mempolicy_home_node "
 )
+
+
+def record_fields(line: bytes) -> dict[str, str]:
+    """One audit record line as ``{"type": T, key: decoded value ...}`` (hex arguments decoded,
+    ENRICHED names such as ``SYSCALL``/``UID`` included; a raw record gets ``SYSCALL`` from
+    its arch and number).  Raises :class:`ParseError` for a line that is no audit record."""
+    rec = _parse_record(0, line)
+    out: dict[str, str] = {"type": rec.type}
+    for key, val in rec.fields.items():
+        out[key] = _decode(key, val, rec.type)[0]
+    for key, text in rec.enriched.items():
+        out.setdefault(key, text)
+    if rec.type == "SYSCALL" and "SYSCALL" not in out and "syscall" in out:
+        name = _syscall_name(out.get("arch"), out["syscall"])
+        if name:
+            out["SYSCALL"] = name
+    return out

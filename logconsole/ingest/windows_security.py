@@ -767,3 +767,27 @@ def _outcome(v: WindowsView) -> str:
             return "success"
     return "unknown"
 
+
+
+def event_fields(obj: dict[str, Any]) -> dict[str, Any] | None:
+    """One Windows event of any exporter shape as flat fields, or None if *obj* is not one.
+
+    System fields keep their Windows names (``EventID``, ``Channel``, ``Provider_Name``,
+    ``Computer``, ``EventRecordID``, ``Keywords``); EventData/UserData names follow
+    (a system field wins a name clash).  Used by the rules engine for every shape
+    this parser reads, including the ``evtx`` crate's JSON.
+    """
+    shape = _is_windows(obj)
+    if shape is None:
+        return None
+    try:
+        v = windows_view(obj, shape)
+    except ParseError:
+        return None
+    out: dict[str, Any] = dict(v.data) if shape != "flat" else {
+        k: val for k, val in v.data.items() if k != "EventData" or not isinstance(val, (dict, str))}
+    out.update({"EventID": v.event_id, "Channel": v.channel, "Provider_Name": v.provider,
+                "Computer": v.computer, "EventRecordID": v.record_number})
+    if v.keywords is not None:
+        out["Keywords"] = v.keywords
+    return out

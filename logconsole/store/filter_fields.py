@@ -31,7 +31,9 @@ from logconsole.store.filter_lang import (
     parse_when,
     wildcard_pattern,
 )
+from logconsole.store.detections import rule_clause
 from logconsole.store.findings_schema import finding_events, findings
+from logconsole.store.rawfields import raw_field_match, valid_path
 from logconsole.store.schema import events, sources
 
 # ------------------------------------------------------------------ core fields
@@ -242,6 +244,20 @@ def _finding(v: Value, ctx: Context) -> ColumnElement[bool]:
     return or_(*parts)
 
 
+# ------------------------------------------------------------------ detections and raw fields
+
+
+def _rule(v: Value, ctx: Context) -> ColumnElement[bool]:
+    return rule_clause(v.text, v.wild, wildcard_pattern(v))
+
+
+def raw_field(path: str, v: Value) -> ColumnElement[bool]:
+    """``a.b.c:value`` / ``field.PATH:value``: a field of the raw JSON record (:mod:`logconsole.store.rawfields`)."""
+    if not valid_path(path):
+        raise FilterError(f"bad field path {path!r}", v.position)
+    return raw_field_match(path, v.text, v.wild)
+
+
 # ------------------------------------------------------------------ the list
 
 _c = events.c
@@ -278,7 +294,8 @@ FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("tag", _tag, "events with a tag (tag:NAME; tag:* for any tag)"),
     FieldSpec("note", _note, "events with a note (note:*) or whose note contains TEXT"),
     FieldSpec("finding", _finding, "events of a finding (finding:3), attached or by its query"),
+    FieldSpec("rule", _rule, "events a Sigma rule matched: rule id, title (wildcards) or * for any rule"),
 )
 
 #: :data:`FIELDS` by name and alias, with the ``extra.KEY`` builder: what the parser consults.
-TABLE = FieldTable(FIELDS, extra_field)
+TABLE = FieldTable(FIELDS, extra_field, raw_field)

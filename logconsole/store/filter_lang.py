@@ -86,7 +86,8 @@ class FieldSpec:
 class FieldTable:
     """The fields of the language by name and alias, plus the ``extra.KEY`` builder."""
 
-    def __init__(self, specs: Iterable[FieldSpec], extra: ExtraBuilder) -> None:
+    def __init__(self, specs: Iterable[FieldSpec], extra: ExtraBuilder, raw: ExtraBuilder | None = None) -> None:
+        self.raw = raw  # a dotted path (or field.PATH) that is no field: a field of the raw record
         self.specs: dict[str, FieldSpec] = {}
         self.aliases: dict[str, str] = {}
         for spec in specs:
@@ -375,6 +376,8 @@ class Parser:
                 raise FilterError(f"bad extra field name {key!r}", t.pos)
             return self.fields.extra(key, v)
         spec = self.fields.get(name)
+        if spec is None and "." in name and self.fields.raw is not None:
+            return self.fields.raw(name[6:] if name.startswith("field.") else name, v)
         if spec is None:
             close = difflib.get_close_matches(name, self.fields.names() + sorted(self.fields.aliases), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""

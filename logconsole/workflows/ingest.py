@@ -9,7 +9,10 @@ source was added, runs :data:`INGEST_STEPS` in order:
    (:func:`logconsole.analysis.chain.custody.record_checkpoint`);
 2. ``privilege-usage``: the per-source privilege usage aggregates
    (:func:`logconsole.analysis.privileges.usage.precompute`), so that the first
-   ``logconsole actors`` after an ingest is as fast as the next ones.
+   ``logconsole actors`` after an ingest is as fast as the next ones;
+3. ``detections``: the shipped Sigma rules and the rule paths of earlier
+   ``logconsole rules run --rules`` over the new events
+   (:func:`logconsole.analysis.rules.engine.rerun_after_ingest`).
 
 A step that fails is reported as a warning of the result (saying what it costs)
 and the next step still runs: what the ingest indexed is already committed and
@@ -27,6 +30,7 @@ from sqlalchemy import Engine
 
 from logconsole.analysis.chain.custody import record_checkpoint
 from logconsole.analysis.privileges.usage import precompute
+from logconsole.analysis.rules.engine import rerun_after_ingest
 from logconsole.ingest.batches import BATCH_SIZE
 from logconsole.ingest.pipeline import MAX_QUARANTINED, IngestResult, ProgressFn, ingest_files, writing
 
@@ -63,11 +67,17 @@ def _privilege_usage(ctx: StepContext) -> None:
     precompute(ctx.engine, ctx.result)
 
 
+def _detections(ctx: StepContext) -> None:
+    rerun_after_ingest(ctx.engine)
+
+
 INGEST_STEPS: tuple[Step, ...] = (
     Step("checkpoint", _checkpoint, "index checkpoint not recorded",
          "`logconsole verify --index` will report the events as added after the last checkpoint"),
     Step("privilege-usage", _privilege_usage, "privilege usage not precomputed",
          "`logconsole actors` will compute it on first use"),
+    Step("detections", _detections, "Sigma rules not run on the new events",
+         "`logconsole rules run` runs them"),
 )
 
 
