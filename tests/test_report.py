@@ -214,7 +214,7 @@ def test_report_sections_in_order_and_severity_order(hostile_db) -> None:
     text = _report(eng, title="Case 7")
     heads = [ln for ln in text.splitlines() if ln.startswith("## ")]
     assert heads == ["## 2. Summary", "## 3. Evidence and integrity", "## 4. Method", "## 5. Findings",
-                     "## 6. Actors involved", "## 7. Gaps and limitations"]
+                     "## 6. Actors involved", "## 7. Gaps and limitations", "## 8. Detections"]
     assert text.startswith("# Case 7\n")
     assert "| Generated at (UTC) | 2026-03-14T14:53:20Z |" in text
     f_heads = [ln for ln in text.splitlines() if ln.startswith("### F")]
@@ -400,7 +400,7 @@ def test_report_on_an_empty_index(tmp_path: Path) -> None:
     assert "No sources ingested" in text and "No findings recorded" in text
     assert_tables_sound(text, min_tables=2)
     heads = [ln for ln in text.splitlines() if ln.startswith("## ")]
-    assert len(heads) == 6
+    assert len(heads) == 7  # 2. Summary .. 8. Detections
 
 
 # ----------------------------------------------------------------- property: any text stays one literal cell

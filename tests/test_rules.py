@@ -395,3 +395,19 @@ level: high
         hits = {h["title"]: len(h["events"]) for h in hits_json(conn)}
     assert hits == {"CloudTrail Logging Stopped or Trail Deleted": 2, "trail deleted (extra rule)": 1}
     eng.dispose()
+
+
+def test_report_detections_section(sample_db):
+    from logconsole.report.markdown import build_report
+
+    eng = open_db(sample_db)
+    rules, problems = load_rules([SIGMA_RULES], shipped=True)
+    run_rules(eng, rules, problems)
+    text = build_report(eng)
+    eng.dispose()
+    section = text.split("## 8. Detections", 1)[1]
+    assert "| high | CloudTrail Logging Stopped or Trail Deleted | logconsole contributors | 2 |" in section
+    assert ("| medium | AWS CloudTrail Important Change | vitaliy0x1 | 2 |" in section
+            and "<https://github.com/SigmaHQ/sigma/blob/master/rules/cloud/aws/cloudtrail/"
+                "aws_cloudtrail_disable_logging.yml>" in section)
+    assert "Detection Rule License 1.1" in section

@@ -112,6 +112,7 @@ def build_report(engine: Engine, opts: ReportOptions | None = None) -> str:
         _actor_stats(conn, finds, actors)
         out.append(_actors(conn, actors, priv))
         out.append(_gaps(conn, engine, srcs, paths, ready, priv, actors, first_all, last_all))
+        out.append(_detections(conn))
     return "\n".join(s.rstrip("\n") + "\n" for s in out)
 
 
@@ -643,6 +644,39 @@ def _gaps(conn, engine, srcs, paths, ready, priv, actors, first_all, last_all) -
     if coarse:
         out.append("Timestamps of " + ", ".join(md(c) for c in coarse) + " are written with less than millisecond "
                    "precision: events within the same second are ordered by source file and record position, not by time.\n")
+    return "\n".join(out)
+
+
+# ====================================================================== 8 detections
+_SAFE_URL = re.compile(r"https://[A-Za-z0-9._~:/?#@!$&'*+,;=%-]+")
+
+
+def _detections(conn) -> str:
+    """Sigma rules with hits: title, level, author and link (DRL 1.1 keeps author and link)."""
+    from logconsole.store.detections import hit_event_ids, rules_with_hits
+
+    out = ["## 8. Detections\n"]
+    rows = rules_with_hits(conn)
+    if not rows:
+        out.append("No Sigma rule matched an indexed event (`logconsole rules run` runs the shipped rules; "
+                   "`--rules PATH` adds a SigmaHQ checkout).\n")
+        return "\n".join(out)
+    by_level: dict[str, int] = {}
+    for r in rows:
+        by_level[r["level"]] = by_level.get(r["level"], 0) + 1
+    out.append(f"{len(rows)} rule(s) matched {sum(r['n'] for r in rows):,} event(s) "
+               f"({', '.join(f'{lv}: {n}' for lv, n in by_level.items())}). Each rule keeps its author and a "
+               "link to its source; SigmaHQ rules are under the Detection Rule License 1.1.\n")
+    table = []
+    for r in rows:
+        link = r["link"] or ""
+        shown = f"<{link}>" if _SAFE_URL.fullmatch(link) else md_code(link or r["file"], 200)
+        ids = hit_event_ids(conn, r["key"])
+        first = ", ".join(f"#{i}" for i in ids[:5]) + (f" (+{len(ids) - 5})" if len(ids) > 5 else "")
+        table.append([md(r["level"]), md(r["title"], 200), md(r["author"] or "unknown", 200), _int(r["n"]),
+                      md(first), shown])
+    out.append(md_table(["Level", "Rule", "Author", "Events", "Event ids", "Link"], table, align="lllrll"))
+    out.append("The events of a rule: `logconsole search rule:RULE_ID` (or `D` in the console).\n")
     return "\n".join(out)
 
 

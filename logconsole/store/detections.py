@@ -92,3 +92,11 @@ def rule_clause(text: str, wild: bool, pattern: str) -> ColumnElement[bool]:
         cond = or_(sigma_rules.c.rule_id == text, sigma_rules.c.key == text, sigma_rules.c.title == text)
     keys = select(sigma_rules.c.key).where(cond)
     return events.c.id.in_(select(sigma_hits.c.event_id).where(sigma_hits.c.rule_key.in_(keys)))
+
+
+def hit_level(conn, event_id: int) -> str | None:
+    """The most severe level of the rules that matched the event, or None."""
+    levels = [r[0] for r in conn.execute(
+        select(sigma_rules.c.level).join(sigma_hits, sigma_hits.c.rule_key == sigma_rules.c.key)
+        .where(sigma_hits.c.event_id == event_id))]
+    return min(levels, key=lambda lv: LEVEL_RANK.get(lv, 9)) if levels else None

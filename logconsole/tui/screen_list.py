@@ -21,6 +21,7 @@ from sqlalchemy import Engine
 from textual.screen import Screen
 
 from logconsole.tui.screens.actors import ActorsScreen
+from logconsole.tui.screens.detections import DetectionsScreen
 from logconsole.tui.screens.findings import FindingsScreen
 from logconsole.tui.screens.frequency import FrequencyScreen
 from logconsole.tui.screens.integrity import IntegrityScreen
@@ -58,6 +59,7 @@ SCREENS: dict[str, ScreenEntry] = {
         ScreenEntry("integrity", "integrity", lambda v: IntegrityScreen(v.engine)),
         ScreenEntry("findings", "findings",
                     lambda v: FindingsScreen(v.engine, filter_text=v.filter_text, where=v.where)),
+        ScreenEntry("detections", "detections", lambda v: DetectionsScreen(v.engine)),
     )
 }
 

@@ -311,7 +311,15 @@ class TimelineScreen(Screen[None]):
     def reload_flags(self) -> None:
         with self.engine.connect() as conn:
             flags = ann.annotation_flags(conn)
+        self.events.hit_level = self._hit_level
         self.events.set_flags(flags)
+
+    def _hit_level(self, event_id: int) -> str | None:
+        """The most severe Sigma level of the event's rule hits (the list's "!" mark)."""
+        from logconsole.store.detections import hit_level
+
+        with self.engine.connect() as conn:
+            return hit_level(conn, event_id)
 
     def reload_history(self) -> None:
         with self.engine.connect() as conn:

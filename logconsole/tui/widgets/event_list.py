@@ -8,6 +8,7 @@ nothing from a record is ever parsed as markup or sent as a terminal escape.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from rich.cells import cell_len, set_cell_size
@@ -27,6 +28,9 @@ from logconsole.util.timeparse import format_us
 from logconsole.store.sanitize import one_line
 from logconsole.store.timeline import TimelineQuery, TimelineRow
 from logconsole.tui.actions import bindings
+
+#: the flag column's "!" (a Sigma rule matched the event), by the most severe level
+HIT_COLOURS = {"critical": "bright_red", "high": "red", "medium": "yellow", "low": "cyan", "informational": "blue"}
 
 #: (column id, header label, filter field) in display order; "mark" is the flag column.
 COLUMNS: list[tuple[str, str, str | None]] = [
@@ -209,6 +213,9 @@ class EventList(ScrollView, can_focus=True):
         self.row_count = 0
         #: (dedup, raw_sha256) -> (marked, has note/tags); set by the screen
         self.flags: dict[tuple[int, str], tuple[bool, bool]] = {}
+        #: event id -> the most severe Sigma level of its rule hits (None: no hit); set by the screen
+        self.hit_level: Callable[[int], str | None] | None = None
+        self._hit_cache: dict[int, str | None] = {}
         self.empty_message = "No events."
         self.loading_message = "loading…"
         #: the rows on screen belong to the previous filter (a new one is loading)
@@ -243,7 +250,20 @@ class EventList(ScrollView, can_focus=True):
 
     def set_flags(self, flags: dict[tuple[int, str], tuple[bool, bool]]) -> None:
         self.flags = flags
+        self._hit_cache.clear()
         self.refresh()
+
+    def _hit(self, event_id: int) -> str | None:
+        if self.hit_level is None:
+            return None
+        if event_id not in self._hit_cache:
+            if len(self._hit_cache) > 20_000:
+                self._hit_cache.clear()
+            try:
+                self._hit_cache[event_id] = self.hit_level(event_id)
+            except Exception:  # a locked index: no mark now, the next paint asks again
+                return None
+        return self._hit_cache[event_id]
 
     @property
     def layout(self) -> ColumnLayout:
@@ -395,8 +415,12 @@ class EventList(ScrollView, can_focus=True):
             style = style + st["cursor"]
         cell_style = style + st["cell"] if is_cursor and self.has_focus else style
         marked, annotated = self.flags.get((row.dedup, row.raw_sha256), (False, False))
-        flag = "*" if marked else ("+" if annotated else " ")
-        segs = [Segment(flag, style + st["flag"] if flag != " " else style)]
+        level = None if marked else self._hit(row.id)
+        flag = "*" if marked else ("!" if level else ("+" if annotated else " "))
+        flag_style = style + st["flag"] if flag != " " else style
+        if level:  # a Sigma rule matched: "!" in the level's colour
+            flag_style = style + Style(color=HIT_COLOURS.get(level, "cyan"), bold=True)
+        segs = [Segment(flag, flag_style)]
         for i, ((col, _, _), w) in enumerate(zip(COLUMNS, lay.widths)):
             segs.append(Segment(" ", style))
             segs.append(Segment(fit(cell_text(row, col, narrow=w < 10), w), cell_style if i == self.column else style))
