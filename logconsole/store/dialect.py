@@ -454,6 +454,9 @@ def _sqlite_on_connect_ro(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA temp_store=MEMORY")
     cur.execute("PRAGMA mmap_size=268435456")
     cur.close()
+    from logconsole.store import rawfields  # lc_raw_match: field.path:value in filters
+
+    rawfields.register(dbapi_conn)
 
 
 def readonly_engine(path: Any) -> Engine:

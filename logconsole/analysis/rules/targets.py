@@ -280,6 +280,8 @@ def _windows_flat(rec: Record) -> dict[str, Any] | None:
     flat = event_fields(obj)
     if flat is None:
         return None
+    for k in [k for k in flat if " " in k]:  # Defender's "Threat Name" is ThreatName to Sigma rules
+        flat.setdefault(k.replace(" ", ""), flat[k])
     if flat.get("EventID") == 4688 and str(flat.get("Channel") or "").lower() == "security":
         sec = dict(flat)
         for sysmon_name, sec_name in SECURITY_4688_ALIASES.items():
