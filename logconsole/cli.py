@@ -17,6 +17,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "ingest": "logconsole.commands.core:ingest",
     "sources": "logconsole.commands.core:sources_cmd",
     "search": "logconsole.commands.core:search",
+    "fulltext": "logconsole.commands.fulltext:fulltext_cmd",
     "quarantine": "logconsole.commands.core:quarantine_cmd",
     "formats": "logconsole.commands.core:formats_cmd",
     "detect": "logconsole.commands.core:detect_cmd",

@@ -29,9 +29,12 @@ from logconsole.util.termsafe import json_dumps
 @click.option("--max-quarantined", type=click.IntRange(min=0), default=10_000, show_default=True,
               help="Stop a file (keeping nothing from it) once this many of its records are quarantined and they "
                    "are 90%+ of it: the wrong format or not a log. 0 = no limit.")
+@click.option("--defer-fulltext", is_flag=True,
+              help="Return once the events and their indexes are written; the full-text index catches up later "
+                   "(`logconsole fulltext`, or the console). Free-text searches scan what it has not indexed yet.")
 @db_option
 @json_option
-def ingest(paths, fmt, mapping, year, tz, max_quarantined, db_path, as_json):
+def ingest(paths, fmt, mapping, year, tz, max_quarantined, defer_fulltext, db_path, as_json):
     """Ingest log files, directories (recursively) or - (stdin) into the index.
 
     Every record becomes an event, a duplicate or a quarantined record (blank
@@ -42,7 +45,7 @@ def ingest(paths, fmt, mapping, year, tz, max_quarantined, db_path, as_json):
     not be read, its format is unknown or the index cannot be written.
     """
     from logconsole.ingest.formats import BY_NAME, names
-    from logconsole.workflows.ingest import run_ingest
+    from logconsole.workflows.ingest import FULLTEXT_STEP, INGEST_STEPS, run_ingest, without
 
     if fmt and fmt not in BY_NAME:
         fail(f"unknown format {fmt!r}; known: {', '.join(names())}")
@@ -70,7 +73,8 @@ def ingest(paths, fmt, mapping, year, tz, max_quarantined, db_path, as_json):
         progress = IngestProgress() if not as_json and sys.stderr.isatty() else None
         result = run_ingest(engine, list(paths), fmt=fmt, options=options or None, progress=progress,
                             step_progress=progress.step if progress is not None else None,
-                            max_quarantined=max_quarantined)
+                            max_quarantined=max_quarantined,
+                            steps=without(INGEST_STEPS, FULLTEXT_STEP) if defer_fulltext else INGEST_STEPS)
     except (RuntimeError, OSError, SQLAlchemyError) as exc:
         if progress is not None:
             progress.finish()
@@ -170,6 +174,7 @@ def search(query, limit, output, desc, count_only, with_raw, db_path):
             flt = compile_filter(text, ref=time_reference(conn), saved_queries=saved_queries(conn))
         except FilterError as exc:
             fail(f"filter: {exc}")
+        _say_fulltext_pending(conn, flt.where)
         if count_only:
             click.echo(count(conn, flt.where))
             return
@@ -196,6 +201,19 @@ def search(query, limit, output, desc, count_only, with_raw, db_path):
                 )
             if n == 0:
                 click.echo("no matching events", err=True)
+
+
+def _say_fulltext_pending(conn, where) -> None:
+    """A free-text search before the full-text index has caught up still answers
+    (the rest is scanned); say so, on stderr."""
+    from logconsole.store import fulltext_index
+
+    if fulltext_index.indexed_upto(conn) is None or "lc_fts_tail" not in str(where):
+        return
+    st = fulltext_index.state(conn)
+    if st.pending:
+        warn(f"full-text index has {st.pending:,} of {st.max_id:,} events still to index; "
+             "those are scanned (`logconsole fulltext` completes the index)")
 
 
 def _csv_cell(v):

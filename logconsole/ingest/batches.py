@@ -18,7 +18,6 @@ import orjson
 from logconsole.ingest.base import Event, Parser, Quarantined, norm_ip
 from logconsole.ingest.reader import Input, TruncatedInput
 from logconsole.store import rawcodec
-from logconsole.store.fulltext import TermCollector, fts_columns, new_terms
 from logconsole.store.schema import QUARANTINE_RAW_CAP
 
 BATCH_SIZE = 5000
@@ -32,7 +31,6 @@ def iter_batches(parser: Parser, inp: Input, batch_size: int = BATCH_SIZE) -> It
     last (possibly empty) one.  A cut compressed container ends the parse with a
     quarantined "truncated container" entry after the records read before the cut."""
     items = parser.parse(inp)
-    terms = TermCollector()  # this source's new full-text vocabulary words
     batch: list[Event | Quarantined] = []
     while True:
         try:
@@ -44,32 +42,29 @@ def iter_batches(parser: Parser, inp: Input, batch_size: int = BATCH_SIZE) -> It
             break
         batch.append(item)
         if len(batch) >= batch_size:
-            yield prepare_batch(batch, terms), inp.position()
+            yield prepare_batch(batch), inp.position()
             batch = []
-    yield prepare_batch(batch, terms), inp.position()
+    yield prepare_batch(batch), inp.position()
 
 
 def dedup_hash(key: str) -> int:
     return int.from_bytes(hashlib.blake2b(key.encode("utf-8", "surrogateescape"), digest_size=8).digest(), "big", signed=True)
 
 
-def prepare_batch(batch: list[Event | Quarantined], terms: TermCollector | None = None) -> list[tuple]:
+def prepare_batch(batch: list[Event | Quarantined]) -> list[tuple]:
     """Everything per record that does not need the index: bytes, SHA-256, dedup
-    key hash, normalised IP, ``extra`` JSON, compressed raw, FTS text.
+    key hash, normalised IP, ``extra`` JSON, compressed raw.  (The full-text rows are
+    made later, off the critical path: :mod:`logconsole.store.fulltext_index`.)
 
     Plain tuples, cheap to pickle (the parse worker runs this):
     ``(0, records, dup, merged, dedup_hash, by_id, format, dedup_key, record_id,
-    sha, ts_us, row, fts_message, fts_raw)`` for an event, *row* being the events
-    columns ``line`` .. ``raw_sha256``; ``(1, records, line, rec_index, reason,
-    raw, raw_len)`` for a quarantined record; a last ``(2, words)``: the full-text
-    vocabulary words *terms* (default: this process's collector) has not seen before.
+    sha, ts_us, row)`` for an event, *row* being the events columns ``line`` ..
+    ``raw_sha256``; ``(1, records, line, rec_index, reason, raw, raw_len)`` for a
+    quarantined record.
     """
     out: list[tuple] = []
     for item in batch:
         out.append(_prepare_quarantined(item) if isinstance(item, Quarantined) else _prepare_event(item))
-    words = new_terms([t for p in out if p[0] == 0 for t in (p[12], p[13])], terms)
-    if words:
-        out.append((2, words))
     return out
 
 
@@ -95,8 +90,7 @@ def _prepare_event(item: Event) -> tuple:
         item.resource, item.account, item.region, item.message, extra, rawcodec.encode(raw_b), sha,
     )
     return (0, item.records, item.dup, item.merged, dedup_hash(key), bool(item.dedup_key), item.format,
-            item.dedup_key, item.record_id, sha, item.ts_us, row,
-            *fts_columns(item.message, raw_b.decode("utf-8", "replace")))
+            item.dedup_key, item.record_id, sha, item.ts_us, row)
 
 
 _EXTRA_OPTS = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS

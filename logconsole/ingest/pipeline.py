@@ -37,6 +37,7 @@ from logconsole.ingest.formats import UnknownFormat, make_parser
 from logconsole.ingest.parallel import parallel_wanted, start_worker
 from logconsole.ingest.reader import Input, InputError, ReadOutcome, ReadState, expand_paths
 from logconsole.store import dialect, rawcodec
+from logconsole.store import fulltext_index
 from logconsole.store.fulltext import fts_columns
 from logconsole.store.schema import events, quarantine, source_reads, sources
 
@@ -415,6 +416,7 @@ def _insert_source(engine: Engine, inp: Input, parser: Parser, path_text: str) -
         sid = int(pk[0])
         next_id = (conn.execute(select(func.max(events.c.id))).scalar() or 0) + 1
         dialect.of(conn).before_source_load(conn)
+        fulltext_index.start_deferred(conn)
     return sid, next_id
 
 
@@ -475,7 +477,8 @@ def _create_indexes(engine: Engine, indexes: list[Index]) -> None:
 
 class _BatchWriter:
     """Dedup against the index, event ids, and one transaction per batch
-    (events, FTS rows, quarantine, the source's running counts)."""
+    (events, quarantine, the source's running counts; the full-text rows follow
+    behind, :mod:`logconsole.store.fulltext_index`)."""
 
     def __init__(self, engine: Engine, source_id: int, path: str, next_id: int, sr: SourceResult,
                  max_quarantined: int = MAX_QUARANTINED) -> None:
@@ -490,23 +493,18 @@ class _BatchWriter:
         sr = self.sr
         sid = self.sid
         ev_rows: list[tuple] = []
-        fts_rows: list[tuple] = []
         q_rows: list[tuple] = []
         existing = self._existing({p[4] for p in prepared if p[0] == 0})
         first_ts, last_ts = sr.first_ts, sr.last_ts
         next_id = self.next_id
-        terms: list[str] = []
         for p in prepared:
-            if p[0] == 2:
-                terms = p[1]
-                continue
             if p[0] == 1:
                 _, records, line, rec_index, reason, raw, raw_len = p
                 q_rows.append((sid, self.path, line, rec_index, reason, raw, raw_len))
                 sr.records += records
                 sr.quarantined += records
                 continue
-            _, records, dup, merged, h, by_id, fmt, dkey, rid, sha, ts, row, fts_msg, fts_text = p
+            _, records, dup, merged, h, by_id, fmt, dkey, rid, sha, ts, row = p
             sr.records += records
             sr.duplicates += dup
             sr.merged += merged
@@ -518,7 +516,6 @@ class _BatchWriter:
             next_id += 1
             ev_rows.append((eid, sid, *row, h))
             existing.setdefault(h, set()).add((sid, fmt, rid, sha))
-            fts_rows.append((eid, fts_msg, fts_text))
             if first_ts is None or ts < first_ts:
                 first_ts = ts
             if last_ts is None or ts > last_ts:
@@ -530,9 +527,6 @@ class _BatchWriter:
             d = dialect.of(conn)
             if ev_rows:
                 d.insert_rows(conn, events, _EVENT_COLUMNS, ev_rows)
-                d.fts_insert(conn, fts_rows)
-            if terms:
-                d.terms_insert(conn, terms)
             if q_rows:
                 d.insert_rows(conn, quarantine, _QUARANTINE_COLUMNS, q_rows)
             conn.execute(
@@ -606,7 +600,11 @@ def _remove(engine: Engine, sid: int) -> None:
 
 
 def _remove_rows(conn: Connection, sid: int) -> None:
-    rows = conn.execute(select(events.c.id, events.c.message, events.c.raw).where(events.c.source_id == sid))
+    q = select(events.c.id, events.c.message, events.c.raw).where(events.c.source_id == sid)
+    upto = fulltext_index.indexed_upto(conn)
+    if upto is not None:  # rows above the watermark have no full-text row yet
+        q = q.where(events.c.id <= upto)
+    rows = conn.execute(q)
     for part in rows.partitions(BATCH_SIZE):  # one executemany per batch, not a statement per row
         dialect.of(conn).fts_delete(
             conn,

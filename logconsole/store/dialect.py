@@ -24,11 +24,15 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import URL, Boolean, Connection, Engine, Table, and_, create_engine, event, func, literal, select, text
+from sqlalchemy import (
+    URL, BigInteger, Boolean, Connection, Engine, Table, and_, cast, create_engine, event, func, literal, select, text,
+)
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import NullType
+
+from logconsole.store.fulltext import FTS_UPTO_KEY, tail_match
 
 # ------------------------------------------------------------------ expressions
 
@@ -55,6 +59,26 @@ class fts_events(FunctionElement[bool]):
     type = Boolean()
     name = "fts_events"
     inherit_cache = True
+
+
+class fts_tail_match(FunctionElement[bool]):
+    """An event not yet in the full-text index matches a free-text clause (a scan)."""
+
+    type = Boolean()
+    name = "fts_tail_match"
+    inherit_cache = True
+
+
+def fts_tail(spec: str) -> ColumnElement[bool]:
+    """Events above the full-text watermark (``meta`` :data:`~logconsole.store.fulltext.FTS_UPTO_KEY`:
+    written but not yet caught up by :mod:`logconsole.store.fulltext_index`) whose text matches
+    the clause *spec* (:func:`~logconsole.store.fulltext.tail_spec`).  With no watermark
+    (every event indexed) the range is empty and the scan costs one rowid seek."""
+    from logconsole.store.schema import events, meta
+
+    upto = select(cast(meta.c.value, BigInteger)).where(meta.c.key == FTS_UPTO_KEY).scalar_subquery()
+    return and_(events.c.id > func.coalesce(upto, literal(2**63 - 1, BigInteger)),
+                fts_tail_match(events.c.message, events.c.raw, spec))
 
 
 def glob(col: Any, pattern: str) -> ColumnElement[bool]:
@@ -118,6 +142,13 @@ def _glob_sqlite(element: glob_match, compiler: Any, **kw: Any) -> str:
 def _json_sqlite(element: json_value, compiler: Any, **kw: Any) -> str:
     col, path = list(element.clauses)
     return f"json_extract({compiler.process(col, **kw)}, {compiler.process(path, **kw)})"
+
+
+@compiles(fts_tail_match)  # also what str(expression) shows
+@compiles(fts_tail_match, "sqlite")
+def _fts_tail_sqlite(element: fts_tail_match, compiler: Any, **kw: Any) -> str:
+    msg, raw, spec = list(element.clauses)
+    return f"lc_fts_tail({compiler.process(msg, **kw)}, {compiler.process(raw, **kw)}, {compiler.process(spec, **kw)})"
 
 
 @compiles(fts_events)  # also what str(expression) shows
@@ -239,9 +270,18 @@ def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA temp_store=MEMORY")
     cur.execute("PRAGMA mmap_size=268435456")
     cur.close()
-    from logconsole.store import rawfields  # lc_raw_match: field.path:value in filters
+    register_functions(dbapi_conn)
+
+
+def register_functions(dbapi_conn: Any) -> None:
+    """The SQL functions the index's queries use, on a new SQLite connection (read-write
+    or read-only): ``lc_fts_tail`` searches the events the full-text index has not
+    caught up with yet (:func:`fts_tail`), ``lc_raw_match`` the ``field.path:value``
+    filters (:mod:`logconsole.store.rawfields`)."""
+    from logconsole.store import rawfields
 
     rawfields.register(dbapi_conn)
+    dbapi_conn.create_function("lc_fts_tail", 3, tail_match, deterministic=True)
 
 
 class SQLiteDialect(Dialect):
@@ -454,9 +494,7 @@ def _sqlite_on_connect_ro(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA temp_store=MEMORY")
     cur.execute("PRAGMA mmap_size=268435456")
     cur.close()
-    from logconsole.store import rawfields  # lc_raw_match: field.path:value in filters
-
-    rawfields.register(dbapi_conn)
+    register_functions(dbapi_conn)
 
 
 def readonly_engine(path: Any) -> Engine:

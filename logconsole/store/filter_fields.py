@@ -109,9 +109,18 @@ def substring_match(text_: str) -> ColumnElement[bool] | None:
     # ("0*", "s*") it would expand to a large part of the vocabulary
     open_end = open_end and len(toks[-1]) >= fulltext.MIN_INFIX
     base = fulltext.phrase(toks, prefix=open_end)
-    if not open_start or len(toks[0]) < fulltext.MIN_INFIX:
-        return dialect.fts_match(base)
-    return dialect.fts_vocabulary_match(toks, open_end=open_end, base=base)
+    open_start = open_start and len(toks[0]) >= fulltext.MIN_INFIX
+    if not open_start:
+        return _with_tail(dialect.fts_match(base), toks, open_start=False, open_end=open_end)
+    return _with_tail(dialect.fts_vocabulary_match(toks, open_end=open_end, base=base), toks,
+                      open_start=True, open_end=open_end)
+
+
+def _with_tail(indexed: ColumnElement[bool], toks: list[str], *, open_start: bool,
+               open_end: bool) -> ColumnElement[bool]:
+    """A free-text clause over the full-text index *and* over the events it has not
+    caught up with yet (scanned), so a search never silently misses rows."""
+    return or_(indexed, dialect.fts_tail(fulltext.tail_spec(toks, open_start=open_start, open_end=open_end)))
 
 
 def _text(v: Value, ctx: Context) -> ColumnElement[bool]:
@@ -121,13 +130,14 @@ def _text(v: Value, ctx: Context) -> ColumnElement[bool]:
         toks = fulltext.words(s)
         if not toks:
             raise FilterError("full-text search needs at least one letter or digit", v.position)
-        return dialect.fts_match(fulltext.phrase(toks))
+        return _with_tail(dialect.fts_match(fulltext.phrase(toks)), toks, open_start=False, open_end=False)
     if s.endswith("*"):
         # prefix form: words starting with it
         toks = fulltext.words(s.rstrip("*"))
         if not toks:
             raise FilterError("full-text search needs at least one letter or digit", v.position)
-        return dialect.fts_match(fulltext.phrase(toks, prefix=True))
+        return _with_tail(dialect.fts_match(fulltext.phrase(toks, prefix=True)), toks, open_start=False,
+                          open_end=True)
     e = substring_match(s)
     if e is None:
         raise FilterError("full-text search needs at least one letter or digit", v.position)

@@ -34,8 +34,11 @@ index's own vocabulary (``fts5vocab``), which is exact by construction.
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
+
+from logconsole.store import rawcodec
 
 # A JSON string followed by a colon is a key.  Keys with backslash escapes are
 # rare and simply stay indexed; the escape-free pattern is 4x faster (7 µs for a
@@ -166,3 +169,51 @@ def substring_parts(text: str) -> tuple[list[str], bool, bool] | None:
     open_start = bool(_WORD.match(stripped))
     open_end = bool(re.search(r"[^\W_]$", stripped))
     return toks, open_start, open_end
+
+
+# ------------------------------------------------------- the not-yet-indexed tail
+
+#: ``meta`` key: every event with ``id <=`` this value has its full-text row; events
+#: above it (written by an ingest whose full-text catch-up has not run yet) are
+#: searched by scanning them (:func:`tail_match`).  No row: every event is indexed.
+FTS_UPTO_KEY = "fts_indexed_upto"
+
+
+def tail_spec(toks: list[str], *, open_start: bool, open_end: bool) -> str:
+    """The search of a free-text clause, for :func:`tail_match` (JSON text)."""
+    return json.dumps([toks, open_start, open_end], separators=(",", ":"))
+
+
+def _run_matches(seq: list[str], toks: list[str], open_start: bool, open_end: bool) -> bool:
+    n = len(toks)
+    last = n - 1
+    for i in range(len(seq) - n + 1):
+        for j, t in enumerate(toks):
+            w = seq[i + j]
+            if j == 0 and open_start:
+                ok = (t in w) if (n == 1 and open_end) else w.endswith(t)
+            elif j == last and open_end:
+                ok = w.startswith(t)
+            else:
+                ok = w == t
+            if not ok:
+                break
+        else:
+            return True
+    return False
+
+
+def tail_match(message: str | None, raw: bytes | None, spec: str) -> bool:
+    """Does an event not yet in the full-text index match a free-text clause?
+
+    The same text the index would hold (:func:`fts_columns`, split and folded by
+    :func:`words`), matched in the same forms: whole words in order, the first word
+    possibly the end of a longer word (*open_start*), the last possibly the start of
+    one (*open_end*).  It is a little wider than the index for long identifiers (the
+    index matches those from their start only), never narrower: a search issued
+    before the catch-up misses nothing.
+    """
+    toks, open_start, open_end = json.loads(spec)
+    text = rawcodec.decode_bytes(raw).decode("utf-8", "replace") if raw is not None else ""
+    fts_msg, fts_text = fts_columns(message, text)
+    return any(_run_matches(words(part), toks, open_start, open_end) for part in (fts_msg, fts_text) if part)

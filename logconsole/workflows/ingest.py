@@ -12,7 +12,11 @@ source was added, runs :data:`INGEST_STEPS` in order:
    ``logconsole actors`` after an ingest is as fast as the next ones;
 3. ``detections``: the shipped Sigma rules and the rule paths of earlier
    ``logconsole rules run --rules`` over the new events
-   (:func:`logconsole.analysis.rules.engine.rerun_after_ingest`).
+   (:func:`logconsole.analysis.rules.engine.rerun_after_ingest`);
+4. ``fulltext``: the full-text index catches up with the new events
+   (:func:`logconsole.store.fulltext_index.catch_up`); the events were searchable
+   before it (by a scan of the not-yet-indexed tail), ``ingest --defer-fulltext``
+   leaves it to ``logconsole fulltext`` or the console.
 
 A step that fails is reported as a warning of the result (saying what it costs)
 and the next step still runs: what the ingest indexed is already committed and
@@ -33,6 +37,10 @@ from logconsole.analysis.privileges.usage import precompute
 from logconsole.analysis.rules.engine import rerun_after_ingest
 from logconsole.ingest.batches import BATCH_SIZE
 from logconsole.ingest.pipeline import MAX_QUARANTINED, IngestResult, ProgressFn, ingest_files, writing
+from logconsole.store import fulltext_index
+
+#: the name of the step that fills the full-text index behind the ingest
+FULLTEXT_STEP = "fulltext"
 
 #: told the name of each step as it starts (a progress line can show it)
 StepProgress = Callable[[str], None]
@@ -69,6 +77,8 @@ def _privilege_usage(ctx: StepContext) -> None:
 
 def _detections(ctx: StepContext) -> None:
     rerun_after_ingest(ctx.engine)
+def _fulltext(ctx: StepContext) -> None:
+    fulltext_index.catch_up(ctx.engine)
 
 
 INGEST_STEPS: tuple[Step, ...] = (
@@ -78,7 +88,14 @@ INGEST_STEPS: tuple[Step, ...] = (
          "`logconsole actors` will compute it on first use"),
     Step("detections", _detections, "Sigma rules not run on the new events",
          "`logconsole rules run` runs them"),
+    Step(FULLTEXT_STEP, _fulltext, "full-text index not caught up",
+         "free-text searches scan the events not yet indexed; `logconsole fulltext` completes it"),
 )
+
+
+def without(steps: Sequence[Step], *names: str) -> tuple[Step, ...]:
+    """*steps* less those named (``--defer-fulltext``, ``--no-verify`` ...)."""
+    return tuple(s for s in steps if s.name not in names)
 
 
 def run_steps(steps: Sequence[Step], ctx: StepContext) -> list[str]:
