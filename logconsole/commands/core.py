@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import signal
 import sys
 from typing import Any
 
@@ -32,9 +34,12 @@ from logconsole.util.termsafe import json_dumps
 @click.option("--defer-fulltext", is_flag=True,
               help="Return once the events and their indexes are written; the full-text index catches up later "
                    "(`logconsole fulltext`, or the console). Free-text searches scan what it has not indexed yet.")
+@click.option("--follow", "-f", "follow_", is_flag=True,
+              help="Then keep following the files (and new files in the directories): ingest what is appended "
+                   "every half second, until Ctrl-C.")
 @db_option
 @json_option
-def ingest(paths, fmt, mapping, year, tz, max_quarantined, defer_fulltext, db_path, as_json):
+def ingest(paths, fmt, mapping, year, tz, max_quarantined, defer_fulltext, follow_, db_path, as_json):
     """Ingest log files, directories (recursively) or - (stdin) into the index.
 
     Every record becomes an event, a duplicate or a quarantined record (blank
@@ -102,10 +107,46 @@ def ingest(paths, fmt, mapping, year, tz, max_quarantined, defer_fulltext, db_pa
         warn(w)
     for e in result.errors + result.changed:
         click.echo(f"logconsole: error: {e}", err=True)
+    if follow_:
+        _follow(engine, list(paths), fmt, options or None, db_path, as_json)
     if result.errors:
         sys.exit(2)
     if result.changed:
         sys.exit(1)
+
+
+def _follow(engine, paths, fmt, options, db_path, as_json) -> None:
+    """``ingest --follow``: one line per look that found something, a summary on Ctrl-C."""
+    from logconsole.util.timeparse import format_us
+    from logconsole.workflows.follow import follow
+
+    if "-" in paths:
+        fail("--follow follows files and directories, not standard input")
+    if not as_json:
+        click.echo("following (Ctrl-C stops) ...", err=True)
+
+    def on_tick(tick) -> None:
+        n = tick.result.total("events")
+        if n and not as_json:
+            names = ", ".join(one_line(os.path.basename(f), 40) for f in tick.files[:3])
+            click.echo(f"{format_us(int(tick.at * 1_000_000))} +{n:,} events ({names})", err=True)
+        for e in tick.result.errors + tick.result.changed:
+            click.echo(f"logconsole: error: {e}", err=True)
+
+    def stop_on_term(_sig, _frame) -> None:  # a service manager's stop ends the follow as Ctrl-C does
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop_on_term)
+    try:
+        res = follow(engine, paths, fmt=fmt, options=options, on_tick=on_tick)
+    except (RuntimeError, OSError, SQLAlchemyError) as exc:
+        fail(write_error_text(exc, db_path), as_json=as_json)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if as_json:
+        emit_json({"follow": res.as_json()})
+    else:
+        click.echo(f"followed: {res.records:,} records -> {res.events:,} events in {res.ticks:,} look(s)", err=True)
 
 
 @click.command("sources")

@@ -167,6 +167,8 @@ class _Run:
     batch_size: int
     max_quarantined: int
     result: IngestResult
+    #: following growing files: a last line without its newline waits for it
+    complete_lines: bool = False
 
 
 def ingest_files(
@@ -178,6 +180,7 @@ def ingest_files(
     progress: ProgressFn | None = None,
     batch_size: int = BATCH_SIZE,
     max_quarantined: int = MAX_QUARANTINED,
+    complete_lines: bool = False,
 ) -> IngestResult:
     """Ingest into an index held with :func:`writing`.
 
@@ -190,7 +193,7 @@ def ingest_files(
     """
     t0 = time.perf_counter()
     result = IngestResult(db=dialect.of(engine).location(engine))
-    run = _Run(engine, fmt, options, progress, batch_size, max_quarantined, result)
+    run = _Run(engine, fmt, options, progress, batch_size, max_quarantined, result, complete_lines)
     own = index_files(result.db)
     for given in list(paths):
         walked = given != "-" and Path(given).is_dir()
@@ -231,7 +234,7 @@ def _identity(path: str) -> tuple[int, int] | None:
 
 def _ingest_path(run: _Run, p: str, walked: bool) -> SourceResult | None:
     try:
-        inp = Input.from_stdin() if p == "-" else Input.open(p, prehash=False)
+        inp = Input.from_stdin() if p == "-" else Input.open(p, prehash=False, complete_lines=run.complete_lines)
     except InputError as exc:
         run.result.errors.append(str(exc))
         return SourceResult(p, None, None, 0, status="error", message=str(exc))

@@ -127,6 +127,19 @@ class _Hasher:
         return h.hexdigest()
 
 
+def _end_of_last_line(fd: int, size: int, chunk: int = 65536) -> int:
+    """The offset just past the last newline before *size* (0 if there is none)."""
+    end = size
+    while end > 0:
+        start = max(0, end - chunk)
+        data = os.pread(fd, end - start, start)
+        i = data.rfind(b"\n")
+        if i >= 0:
+            return start + i + 1
+        end = start
+    return 0
+
+
 def _hash_range(fd: int, h: hashlib._Hash, start: int, end: int) -> int:
     pos = start
     while pos < end:
@@ -230,7 +243,10 @@ class Input:
 
     # ------------------------------------------------------------------ opening
     @classmethod
-    def open(cls, path: str | os.PathLike, *, prehash: bool = True) -> Input:
+    def open(cls, path: str | os.PathLike, *, prehash: bool = True, complete_lines: bool = False) -> Input:
+        """Open an evidence file read-only.  *complete_lines* (following a log that is
+        still written): a last line without its newline is left out, so that it is
+        read whole once the writer ends it (a compressed file is taken as it is)."""
         p = Path(path)
         try:
             fd = open_readonly_fd(p)
@@ -251,7 +267,10 @@ class Input:
         except BaseException:
             os.close(fd)
             raise
-        inp = cls(p, str(path), "", st.st_size, st.st_mtime, magic == GZIP_MAGIC, fd=fd, dev=st.st_dev,
+        size = st.st_size
+        if complete_lines and magic != GZIP_MAGIC:
+            size = _end_of_last_line(fd, size)
+        inp = cls(p, str(path), "", size, st.st_mtime, magic == GZIP_MAGIC, fd=fd, dev=st.st_dev,
                   ino=st.st_ino, mtime_ns=st.st_mtime_ns)
         if prehash:
             inp.prehash()
