@@ -255,7 +255,10 @@ def test_db_mode_0600_and_stdin(tmp_path, db_path):
 
 
 def test_fts_and_schema_pragmas(engine):
+    from logconsole.store import fulltext_index
+
     ingest_paths(engine, [str(K8S)])
+    fulltext_index.catch_up(engine)  # the ingest workflow's fulltext step
     with engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         n = conn.exec_driver_sql("SELECT count(*) FROM events_fts WHERE events_fts MATCH 'forbidden'").scalar()
@@ -303,7 +306,10 @@ def test_kill_9_mid_ingest_then_rerun_reaches_same_counts(tmp_path):
     assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert con.execute("SELECT status FROM sources").fetchall() == [("partial",)]
     con.close()
+    from logconsole.store import fulltext_index
+
     again = ingest_paths(open_db(db), paths).as_json()
+    fulltext_index.catch_up(open_db(db))
     for key in ("records", "events", "duplicates", "quarantined"):
         assert again[key] == ref[key], key
     eng = open_db(db)

@@ -57,7 +57,11 @@ def _ingest(db, paths, mode, monkeypatch, started):
         return w
 
     monkeypatch.setattr("logconsole.ingest.pipeline.start_worker", spy)
-    res = ingest_paths(open_db(db), paths, batch_size=250)
+    from logconsole.store import fulltext_index
+
+    eng = open_db(db)
+    res = ingest_paths(eng, paths, batch_size=250)
+    fulltext_index.catch_up(eng)  # the ingest workflow's fulltext step
     return res.as_json()
 
 

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from logconsole.ingest.pipeline import ingest_paths
+from logconsole.store import fulltext_index
 from logconsole.store import rawcodec
 from logconsole.store.db import open_db
 from logconsole.store.filter import FilterError, compile_filter, quote_value
@@ -114,6 +115,7 @@ def test_vocabulary_is_filled_at_ingest_and_by_migration(tmp_path) -> None:
     db = str(tmp_path / "m.db")
     eng = open_db(db)
     ingest_paths(eng, [str(SAMPLE / "cloudtrail")])
+    fulltext_index.catch_up(eng)  # the ingest workflow's fulltext step
     with eng.connect() as conn:
         fresh = {r[0] for r in conn.execute(select(fts_terms.c.term))}
     assert "accessdenied" in fresh

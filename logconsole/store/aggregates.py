@@ -152,7 +152,9 @@ def _data_version(conn) -> tuple:
 
 
 #: Tables that change only when events are ingested (the version key covers them).
-_STABLE_TABLES = {"events", "sources", "events_fts"}
+#: (``meta``: free text reads the full-text watermark, which changes where an answer comes
+#: from - the index or a scan - never the answer)
+_STABLE_TABLES = {"events", "sources", "events_fts", "fts_terms", "meta"}
 
 
 def _cacheable(stmt) -> bool:
