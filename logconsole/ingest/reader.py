@@ -635,6 +635,7 @@ class _GunzipRaw(io.RawIOBase):
         self._f = f
         self._d = zlib.decompressobj(zlib.MAX_WBITS | 16)
         self._pending = b""
+        self._at: int = 0  # read position in _pending (not re-sliced: highly compressed data inflates to MBs)
         self._error: str | None = None
         self._done = False
 
@@ -648,6 +649,8 @@ class _GunzipRaw(io.RawIOBase):
             super().close()
 
     def _fill(self) -> None:
+        if self._at >= len(self._pending):
+            self._pending, self._at = b"", 0
         while not self._pending and not self._done:
             chunk = self._f.read(65536)
             if not chunk:
@@ -674,9 +677,10 @@ class _GunzipRaw(io.RawIOBase):
                 err, self._error = self._error, None
                 raise EOFError(err)
             return 0
-        n = min(len(b), len(self._pending))
-        b[:n] = self._pending[:n]
-        self._pending = self._pending[n:]
+        at = self._at
+        n = min(len(b), len(self._pending) - at)
+        b[:n] = self._pending[at:at + n]
+        self._at = at + n
         return n
 
 
