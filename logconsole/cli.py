@@ -35,6 +35,8 @@ LAZY_COMMANDS: dict[str, str] = {
     "sql": "logconsole.commands.query:sql_cmd",
     "pivot": "logconsole.commands.query:pivot_cmd",
     "rules": "logconsole.commands.rules:rules",
+    "identity": "logconsole.commands.identity:identity_cmd",
+    "identities": "logconsole.commands.identity:identities_cmd",
 }
 
 

@@ -11,11 +11,13 @@ from collections.abc import Callable
 from sqlalchemy import Connection, Engine, select
 
 from logconsole.store import (
-    annotations_schema, detections_schema, dialect, findings_schema, grants_schema, integrity_schema, schema,
+    annotations_schema, detections_schema, dialect, findings_schema, grants_schema, identity_schema, integrity_schema,
+    schema,
 )
 
 #: Every module that defines tables (all on ``schema.metadata``): ``open_db`` creates them.
-TABLE_MODULES = (schema, annotations_schema, findings_schema, grants_schema, integrity_schema, detections_schema)
+TABLE_MODULES = (schema, annotations_schema, findings_schema, grants_schema, integrity_schema, detections_schema,
+                 identity_schema)
 
 DEFAULT_DB = "logconsole.db"
 

@@ -17,6 +17,9 @@ source was added, runs :data:`INGEST_STEPS` in order:
    (:func:`logconsole.store.fulltext_index.catch_up`); the events were searchable
    before it (by a scan of the not-yet-indexed tail), ``ingest --defer-fulltext``
    leaves it to ``logconsole fulltext`` or the console.
+5. ``identity-graph``: the identity graph over the new events
+   (:func:`logconsole.analysis.identity.build.build`): aliases, links and evidence,
+   each event's primary alias (``docs/identity.md``).
 
 A step that fails is reported as a warning of the result (saying what it costs)
 and the next step still runs: what the ingest indexed is already committed and
@@ -33,6 +36,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from logconsole.analysis.chain.custody import record_checkpoint
+from logconsole.analysis.identity.build import build as build_identity_graph
 from logconsole.analysis.privileges.usage import precompute
 from logconsole.analysis.rules.engine import rerun_after_ingest
 from logconsole.ingest.batches import BATCH_SIZE
@@ -77,8 +81,12 @@ def _privilege_usage(ctx: StepContext) -> None:
 
 def _detections(ctx: StepContext) -> None:
     rerun_after_ingest(ctx.engine)
+
+
 def _fulltext(ctx: StepContext) -> None:
     fulltext_index.catch_up(ctx.engine)
+def _identity_graph(ctx: StepContext) -> None:
+    build_identity_graph(ctx.engine)
 
 
 INGEST_STEPS: tuple[Step, ...] = (
@@ -90,6 +98,8 @@ INGEST_STEPS: tuple[Step, ...] = (
          "`logconsole rules run` runs them"),
     Step(FULLTEXT_STEP, _fulltext, "full-text index not caught up",
          "free-text searches scan the events not yet indexed; `logconsole fulltext` completes it"),
+    Step("identity-graph", _identity_graph, "identity graph not updated",
+         "`logconsole identity` brings it up to date on first use"),
 )
 
 
