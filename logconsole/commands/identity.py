@@ -63,7 +63,7 @@ def identity_cmd(alias, strong_only, limit, db_path, as_json):
 
 def _print_identity(data, w, page, rows) -> None:
     from logconsole.analysis.identity.model import ALIAS_KINDS, LINK_KINDS
-    from logconsole.ingest.timeparse import format_us
+    from logconsole.util.timeparse import format_us
 
     reach = {(r["kind"], r["value"]): r["reach"] for r in w.aliases.values()}
     click.echo(f"identity {data['identity']}: {len(data['aliases'])} alias(es), {data['events']:,} event(s)")

@@ -41,7 +41,7 @@ def k8s_alias(username: str) -> Alias:
 
 def aws_principal_alias(actor: str, actor_type: str | None, actor_uid: str | None) -> Alias:
     if actor_type == "IAMUser":
-        return ("aws_user", actor_uid if (actor_uid or "").startswith("arn:") else actor)
+        return ("aws_user", actor_uid if actor_uid and actor_uid.startswith("arn:") else actor)
     if actor_type == "Root":
         return ("aws_root", actor)
     if actor_type == "AssumedRole":

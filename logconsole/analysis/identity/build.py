@@ -23,6 +23,7 @@ One build reads only the events added since the last one (``meta``
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import time
@@ -37,7 +38,7 @@ from logconsole.analysis.identity.aliases import Alias, LinkSpec, aws_principal_
 from logconsole.analysis.identity.model import (
     GENERIC_NAMES, LINK_KINDS, SHARED_KINDS, UNSET_ID, short_name,
 )
-from logconsole.ingest.timeparse import format_us
+from logconsole.util.timeparse import format_us
 from logconsole.store import rawcodec
 from logconsole.store.db import meta_get, meta_set
 from logconsole.store.identity_schema import identity_aliases, identity_events, identity_evidence, identity_links
@@ -224,6 +225,10 @@ def _extra(value: str | None) -> dict[str, Any]:
     return obj if isinstance(obj, dict) else {}
 
 
+def _obj(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _raw(blob: bytes) -> dict[str, Any]:
     try:
         obj = json.loads(rawcodec.decode(blob))
@@ -386,14 +391,14 @@ def _record_links(conn: Connection, rng, scopes: dict[int, str], aliases: _Alias
         if caller is None:
             continue
         rec = _raw(r.raw)
-        resp = rec.get("responseElements") if isinstance(rec.get("responseElements"), dict) else {}
-        req = rec.get("requestParameters") if isinstance(rec.get("requestParameters"), dict) else {}
+        resp = _obj(rec.get("responseElements"))
+        req = _obj(rec.get("requestParameters"))
         ev = [r.id]
         if r.action in _STS_ACTIONS:
-            creds = resp.get("credentials") if isinstance(resp.get("credentials"), dict) else {}
+            creds = _obj(resp.get("credentials"))
             key = creds.get("accessKeyId") if isinstance(creds.get("accessKeyId"), str) else None
-            au = resp.get("assumedRoleUser") if isinstance(resp.get("assumedRoleUser"), dict) else {}
-            fu = resp.get("federatedUser") if isinstance(resp.get("federatedUser"), dict) else {}
+            au = _obj(resp.get("assumedRoleUser"))
+            fu = _obj(resp.get("federatedUser"))
             session: Alias | None = None
             if isinstance(au.get("arn"), str):
                 session = ("aws_session", au["arn"])
@@ -420,7 +425,7 @@ def _record_links(conn: Connection, rng, scopes: dict[int, str], aliases: _Alias
                 target = ("aws_user", f"arn:aws:iam::{acct}:user/{user_name}")
             elif r.actor_type == "IAMUser" and r.actor_uid:
                 target = ("aws_user", r.actor_uid)  # no userName: the caller's own credential
-            ak = resp.get("accessKey") if isinstance(resp.get("accessKey"), dict) else {}
+            ak = _obj(resp.get("accessKey"))
             new_key = ak.get("accessKeyId") if isinstance(ak.get("accessKeyId"), str) else None
             if r.action == "CreateAccessKey" and new_key:
                 links.add("created_credential", caller, ("aws_key", new_key), ev, r.ts_us)
@@ -441,9 +446,9 @@ def _record_links(conn: Connection, rng, scopes: dict[int, str], aliases: _Alias
                 func.group_concat(events.c.id))
          .where(rng, events.c.format == "k8s-audit", events.c.target_user.is_not(None), events.c.actor.is_not(None))
          .group_by(events.c.actor, events.c.target_user))
-    for actor, target, first, n, ids in conn.execute(q):
-        eids = [int(x) for x in str(ids).split(",")[:EVIDENCE_CAP]]
-        links.add("impersonation", k8s_alias(actor), k8s_alias(target), eids, first, count=n)
+    for row in conn.execute(q):
+        eids = [int(x) for x in str(row[4]).split(",")[:EVIDENCE_CAP]]
+        links.add("impersonation", k8s_alias(row[0]), k8s_alias(row[1]), eids, row[2], count=row[3])
     # -- sshd 'Accepted': the login session (pid) of a host account
     q = select(*_ROW_COLS).where(rng, events.c.format == "syslog-auth", events.c.action == "ssh_login",
                                  events.c.outcome == "success", events.c.actor.is_not(None))
@@ -501,7 +506,7 @@ def _record_links(conn: Connection, rng, scopes: dict[int, str], aliases: _Alias
         chain = [c for c in (_extra(r.extra).get("delegation") or []) if isinstance(c, str)]
         nodes = [("gcp_principal", c.split(":", 1)[1] if c.startswith(("user:", "serviceAccount:")) else c)
                  for c in chain] + [("gcp_principal", r.actor)]
-        for a, b in zip(nodes, nodes[1:]):
+        for a, b in itertools.pairwise(nodes):
             links.add("sa_delegation", a, b, [r.id], r.ts_us)
     return overrides
 
@@ -556,7 +561,7 @@ def _same_name(conn: Connection, aliases: _AliasTable, links: _Links) -> None:
         kinds = {aliases.rows[a]["kind"] for a in group}
         if len(kinds) < 2 or len(group) > 8:  # one kind only, or a name everybody has
             continue
-        group.sort()
+        group.sort(key=lambda x: (aliases.rows[x]["kind"], aliases.rows[x]["value"]))  # one direction, any build order
         for i, a in enumerate(group):
             for b in group[i + 1:]:
                 ra, rb = aliases.rows[a], aliases.rows[b]
@@ -670,11 +675,9 @@ def _console_logins(conn: Connection, aliases: _AliasTable, links: _Links) -> No
 
 def _credential_use(conn: Connection, scopes: dict[int, str], aliases: _AliasTable, links: _Links) -> None:
     """Weak: a secret or key file is read; within the window another principal acts from an address of the reader."""
-    reads = []
     q = select(*_ROW_COLS).where(events.c.format == "k8s-audit", events.c.outcome == "success",
                                  events.c.action == "get secrets")
-    for r in conn.execute(q):
-        reads.append(r)
+    reads = list(conn.execute(q))
     q = select(*_ROW_COLS).where(events.c.format == "auditd", events.c.outcome == "success",
                                  events.c.resource.is_not(None))
     reads.extend(r for r in conn.execute(q.where(or_(*[events.c.resource.like(p) for p in (

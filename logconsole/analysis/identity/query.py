@@ -23,7 +23,7 @@ from sqlalchemy import Connection, func, or_, select, tuple_
 
 from logconsole.analysis.identity.aliases import combo_aliases
 from logconsole.analysis.identity.model import LINK_KINDS, SESSION_KINDS, SHARED_KINDS, STRONG, WEAK, ref
-from logconsole.ingest.timeparse import format_us
+from logconsole.util.timeparse import format_us
 from logconsole.store.identity_schema import identity_aliases, identity_events, identity_evidence, identity_links
 from logconsole.store.schema import events, sources
 
@@ -52,7 +52,7 @@ def resolve(conn: Connection, text: str) -> int:
     a = identity_aliases.c
     text = text.strip()
     kind, sep, rest = text.partition(":")
-    tries = []
+    tries: list[Any] = []
     if sep:
         tries.append((a.kind == kind) & (a.value == rest))
     tries.append(a.value == text)
@@ -178,16 +178,17 @@ def walk(conn: Connection, alias_id: int, *, strong_only: bool = False) -> Walk:
                 if other not in reach:
                     reach[other] = how
                     hops[other] = nh
-    rows = _alias_rows(conn, set(reach))
-    for aid, r in rows.items():
+    found = _alias_rows(conn, set(reach))
+    for aid, r in found.items():
         r["reach"] = reach[aid]
-    links = []
-    for lk in link_rows.values():
-        if lk["from_alias"] in rows and lk["to_alias"] in rows:
-            lk["reach"] = WEAK if WEAK in (reach[lk["from_alias"]], reach[lk["to_alias"]], lk["strength"]) else STRONG
-            links.append(lk)
+    links: list[dict[str, Any]] = []
+    for link in link_rows.values():
+        if link["from_alias"] in found and link["to_alias"] in found:
+            link["reach"] = WEAK if WEAK in (reach[link["from_alias"]], reach[link["to_alias"]], link["strength"]) \
+                else STRONG
+            links.append(link)
     links.sort(key=lambda x: (x["strength"] != STRONG, x["first_ts"] if x["first_ts"] is not None else 0, x["id"]))
-    return Walk(alias_id, home, rows, links)
+    return Walk(alias_id, home, found, links)
 
 
 def _add_identity(conn: Connection, aid: int, add, how: str, weak_hops: int) -> None:
