@@ -24,6 +24,7 @@ from logconsole.tui.screens.actors import ActorsScreen
 from logconsole.tui.screens.detections import DetectionsScreen
 from logconsole.tui.screens.findings import FindingsScreen
 from logconsole.tui.screens.frequency import FrequencyScreen
+from logconsole.tui.screens.identity import IdentityScreen
 from logconsole.tui.screens.integrity import IntegrityScreen
 
 
@@ -36,6 +37,7 @@ class ViewContext:
     filter_text: str
     breadcrumb: list[str]
     column: str | None = None  # the column under the list's cursor (or a facet's column)
+    event_id: int | None = None  # the event under the list's cursor
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,7 @@ SCREENS: dict[str, ScreenEntry] = {
         ScreenEntry("findings", "findings",
                     lambda v: FindingsScreen(v.engine, filter_text=v.filter_text, where=v.where)),
         ScreenEntry("detections", "detections", lambda v: DetectionsScreen(v.engine)),
+        ScreenEntry("identity", "identity", lambda v: IdentityScreen(v.engine, event_id=v.event_id)),
     )
 }
 

@@ -220,6 +220,15 @@ class EventDetailScreen(Screen["Pivot | None"]):
     def action_pivot_resource(self) -> None:
         self._pivot("resource", "resource", "resource")
 
+    def action_identity(self) -> None:
+        from logconsole.tui.screens.identity import IdentityScreen
+
+        def done(result: str | None) -> None:
+            if result:
+                self.dismiss(Pivot(result, f"identity: {result}"))
+
+        self.app.push_screen(IdentityScreen(self.engine, event_id=self.event_id), done)
+
     def action_pick_field(self) -> None:
         if not self.event:
             return

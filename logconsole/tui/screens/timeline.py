@@ -526,8 +526,10 @@ class TimelineScreen(Screen[None]):
     def action_open_screen(self, name: str, column: str | None = None) -> None:
         """Open a screen of :data:`~logconsole.tui.screen_list.SCREENS` over the current view."""
         entry = SCREENS[name]
+        row = self.events.current_row
         screen = entry.build(ViewContext(self.engine, self.filter.where if self.filter else None,
-                                         self.current_text, self.breadcrumb_labels(), column))
+                                         self.current_text, self.breadcrumb_labels(), column,
+                                         event_id=row.id if row else None))
         self._push_subscreen(screen, entry.drill, entry.title)
 
     def _push_subscreen(self, screen: Screen, drill: bool, title: str = "") -> None:
