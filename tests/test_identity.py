@@ -324,8 +324,8 @@ def test_same_name_never_makes_a_strong_link(sample_db, real_db, tmp_path):
     r1 = identity(db, "host_user:root@audit.log")
     r2 = identity(db, "host_user:root@audit-other.log")
     assert r1["identity"] != r2["identity"]
-    assert not [x for x in links_of(db) if "audit.log" in x[2] and "audit-other.log" in x[3]
-                or "audit-other.log" in x[2] and "audit.log" in x[3]]
+    assert not [x for x in links_of(db) if ("audit.log" in x[2] and "audit-other.log" in x[3])
+                or ("audit-other.log" in x[2] and "audit.log" in x[3])]
     # every strong link joins aliases of the same source kind or a record proves it (never by name)
     for kind, strength, *_ in links_of(sample_db) + links_of(real_db):
         if kind == "same_name":

@@ -23,6 +23,7 @@ One build reads only the events added since the last one (``meta``
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import json
 import re
@@ -32,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, bindparam, delete, func, insert, or_, select, text, update
+from sqlalchemy import Connection, Engine, and_, case, delete, func, insert, or_, select, text, update
 
 from logconsole.analysis.identity.aliases import Alias, LinkSpec, aws_principal_alias, combo_aliases, k8s_alias
 from logconsole.analysis.identity.model import (
@@ -85,20 +86,39 @@ class BuildStats:
                 "phases": {k: round(v, 3) for k, v in self.phases.items()}}
 
 
+class _Row:
+    """One alias in memory (slots: a million aliases must not cost a gigabyte)."""
+
+    __slots__ = ("events", "first_ts", "id", "identity_id", "kind", "last_ts", "value")
+
+    def __init__(self, id: int, kind: str, value: str, identity_id: int, first_ts: int | None, last_ts: int | None,
+                 events: int) -> None:
+        self.id, self.kind, self.value, self.identity_id = id, kind, value, identity_id
+        self.first_ts, self.last_ts, self.events = first_ts, last_ts, events
+
+    def __getitem__(self, key: str) -> Any:
+        return getattr(self, key)
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        setattr(self, key, value)
+
+
 class _AliasTable:
     """The aliases in memory (there are far fewer aliases than events)."""
 
     def __init__(self, conn: Connection) -> None:
         self.ids: dict[Alias, int] = {}
-        self.rows: dict[int, dict[str, Any]] = {}
+        self.rows: dict[int, _Row] = {}
+        self.lists: dict[int, tuple[list[str], list[str]]] = {}  # addresses, user agents (few aliases have them)
         self.dirty: set[int] = set()
         self.new: set[int] = set()
-        for r in conn.execute(select(identity_aliases)):
-            m = dict(r._mapping)
-            m["src_ips"] = json.loads(m["src_ips"]) if m["src_ips"] else []
-            m["user_agents"] = json.loads(m["user_agents"]) if m["user_agents"] else []
-            self.ids[(m["kind"], m["value"])] = m["id"]
-            self.rows[m["id"]] = m
+        a = identity_aliases.c
+        for r in conn.execute(select(a.id, a.kind, a.value, a.identity_id, a.first_ts, a.last_ts, a.events,
+                                     a.src_ips, a.user_agents)):
+            self.ids[(r.kind, r.value)] = r.id
+            self.rows[r.id] = _Row(r.id, r.kind, r.value, r.identity_id, r.first_ts, r.last_ts, r.events)
+            if r.src_ips or r.user_agents:
+                self.lists[r.id] = (json.loads(r.src_ips or "[]"), json.loads(r.user_agents or "[]"))
         self.next_id = max(self.rows, default=0) + 1
 
     def get(self, alias: Alias) -> int:
@@ -107,107 +127,121 @@ class _AliasTable:
             aid = self.next_id
             self.next_id += 1
             self.ids[alias] = aid
-            self.rows[aid] = {"id": aid, "kind": alias[0], "value": alias[1], "identity_id": aid, "first_ts": None,
-                              "last_ts": None, "events": 0, "src_ips": [], "user_agents": []}
+            self.rows[aid] = _Row(aid, alias[0], alias[1], aid, None, None, 0)
             self.new.add(aid)
         return aid
 
     def touch(self, aid: int, first: int | None, last: int | None, count: int = 0,
               ip: str | None = None, ua: str | None = None) -> None:
         row = self.rows[aid]
-        if first is not None and (row["first_ts"] is None or first < row["first_ts"]):
-            row["first_ts"] = first
-        if last is not None and (row["last_ts"] is None or last > row["last_ts"]):
-            row["last_ts"] = last
-        row["events"] += count
-        if ip and ip not in row["src_ips"] and len(row["src_ips"]) < LIST_CAP:
-            row["src_ips"].append(ip)
-        if ua and ua not in row["user_agents"] and len(row["user_agents"]) < LIST_CAP:
-            row["user_agents"].append(ua)
+        if first is not None and (row.first_ts is None or first < row.first_ts):
+            row.first_ts = first
+        if last is not None and (row.last_ts is None or last > row.last_ts):
+            row.last_ts = last
+        row.events += count
+        if ip or ua:
+            ips, uas = self.lists.setdefault(aid, ([], []))
+            if ip and ip not in ips and len(ips) < LIST_CAP:
+                ips.append(ip)
+            if ua and ua not in uas and len(uas) < LIST_CAP:
+                uas.append(ua)
         if aid not in self.new:
             self.dirty.add(aid)
 
     def flush(self, conn: Connection) -> None:
-        def out(aid: int) -> dict[str, Any]:
+        def out(aid: int) -> tuple:
             r = self.rows[aid]
-            return {**r, "src_ips": json.dumps(r["src_ips"]) if r["src_ips"] else None,
-                    "user_agents": json.dumps(r["user_agents"]) if r["user_agents"] else None}
+            ips, uas = self.lists.get(aid, ([], []))
+            return (r.identity_id, r.first_ts, r.last_ts, r.events, json.dumps(ips) if ips else None,
+                    json.dumps(uas) if uas else None, r.kind, r.value, r.id)
 
         if self.new:
-            conn.execute(insert(identity_aliases), [out(a) for a in sorted(self.new)])
+            conn.exec_driver_sql("INSERT INTO identity_aliases (identity_id, first_ts, last_ts, events, src_ips, "
+                                 "user_agents, kind, value, id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                 [out(a) for a in sorted(self.new)])
         if self.dirty:
-            stmt = (update(identity_aliases).where(identity_aliases.c.id == bindparam("b_id"))
-                    .values(first_ts=bindparam("first_ts"), last_ts=bindparam("last_ts"), events=bindparam("events"),
-                            src_ips=bindparam("src_ips"), user_agents=bindparam("user_agents")))
-            rows = []
-            for a in sorted(self.dirty):
-                o = out(a)
-                rows.append({"b_id": a, "first_ts": o["first_ts"], "last_ts": o["last_ts"], "events": o["events"],
-                             "src_ips": o["src_ips"], "user_agents": o["user_agents"]})
-            conn.execute(stmt, rows)
+            conn.exec_driver_sql("UPDATE identity_aliases SET first_ts = ?, last_ts = ?, events = ?, src_ips = ?, "
+                                 "user_agents = ? WHERE id = ?",
+                                 [out(a)[1:6] + (a,) for a in sorted(self.dirty)])
         self.new.clear()
         self.dirty.clear()
 
 
 class _Links:
-    """Links with their evidence, merged into what is stored."""
+    """Links with their evidence, merged into what is stored.
+
+    Pending links are ``[first_ts, count, ids]`` lists; writes go through the driver's
+    ``executemany`` (hundreds of thousands of rows: SQLAlchemy's per-row parameter
+    processing cost more than the inserts)."""
+
+    _MERGING = frozenset(k for k, v in LINK_KINDS.items() if v.merges and k != "same_name")
 
     def __init__(self, conn: Connection, aliases: _AliasTable) -> None:
         self.aliases = aliases
-        self.pending: dict[tuple[str, int, int], dict[str, Any]] = {}
-        self.stored: dict[tuple[str, int, int], dict[str, Any]] = {}
-        for r in conn.execute(select(identity_links)):
-            self.stored[(r.kind, r.from_alias, r.to_alias)] = {"id": r.id, "first_ts": r.first_ts,
-                                                               "count": r.evidence_count}
+        self.pending: dict[tuple[str, int, int], list[Any]] = {}
+        self.stored: dict[tuple[str, int, int], list[Any]] = {}  # key -> [id, first_ts, count]
+        for lid, kind, fa, tb, first, count in conn.exec_driver_sql(
+                "SELECT id, kind, from_alias, to_alias, first_ts, evidence_count FROM identity_links"):
+            self.stored[(kind, fa, tb)] = [lid, first, count]
+
+    def forget(self, kinds: tuple[str, ...]) -> None:
+        self.stored = {k: v for k, v in self.stored.items() if k[0] not in kinds}
 
     def add(self, kind: str, a: Alias, b: Alias, event_ids: list[int] | tuple[int, ...], ts: int | None,
             count: int | None = None) -> None:
         if a == b:
             return
-        fa, tb = self.aliases.get(a), self.aliases.get(b)
-        if not LINK_KINDS[kind].merges or kind == "same_name":
-            key = (kind, fa, tb)
-        else:  # merging links are symmetric: one row per pair
-            key = (kind, fa, tb) if (kind, tb, fa) not in self.pending and (kind, tb, fa) not in self.stored \
-                else (kind, tb, fa)
-        p = self.pending.setdefault(key, {"first_ts": ts, "count": 0, "ids": []})
-        if ts is not None and (p["first_ts"] is None or ts < p["first_ts"]):
-            p["first_ts"] = ts
-        p["count"] += count if count is not None else len(event_ids)
-        room = EVIDENCE_CAP - len(p["ids"])
-        if room > 0:
-            p["ids"].extend(i for i in event_ids[:room] if i not in p["ids"])
+        get = self.aliases.get
+        fa, tb = get(a), get(b)
+        key = (kind, fa, tb)
+        p = self.pending.get(key)
+        if p is None and kind in self._MERGING:  # merging links are symmetric: one row per pair
+            rev = (kind, tb, fa)
+            if rev in self.pending or rev in self.stored:
+                key = rev
+                p = self.pending.get(rev)
+        if p is None:
+            p = self.pending[key] = [ts, 0, []]
+        elif ts is not None and (p[0] is None or ts < p[0]):
+            p[0] = ts
+        p[1] += count if count is not None else len(event_ids)
+        ids = p[2]
+        if len(ids) < EVIDENCE_CAP:
+            for e in event_ids:
+                if e not in ids:
+                    ids.append(e)
+                    if len(ids) >= EVIDENCE_CAP:
+                        break
 
     def flush(self, conn: Connection) -> None:
-        ev_rows: list[dict[str, int]] = []
-        new_rows = []
-        next_id = (conn.execute(select(func.max(identity_links.c.id))).scalar() or 0) + 1
-        for key, p in self.pending.items():
+        ev_rows: list[tuple[int, int]] = []
+        new_rows: list[tuple] = []
+        upd: list[tuple] = []
+        next_id = (conn.exec_driver_sql("SELECT MAX(id) FROM identity_links").scalar() or 0) + 1
+        for key, (first, count, ids) in self.pending.items():
             kind, fa, tb = key
             st = self.stored.get(key)
             if st is None:
                 lid = next_id
                 next_id += 1
-                new_rows.append({"id": lid, "kind": kind, "from_alias": fa, "to_alias": tb,
-                                 "strength": LINK_KINDS[kind].strength, "first_ts": p["first_ts"],
-                                 "evidence_count": p["count"]})
-                self.stored[key] = {"id": lid, "first_ts": p["first_ts"], "count": p["count"]}
+                new_rows.append((lid, kind, fa, tb, LINK_KINDS[kind].strength, first, count))
+                self.stored[key] = [lid, first, count]
                 have = 0
             else:
-                lid = st["id"]
-                have = min(st["count"], EVIDENCE_CAP)
-                first = st["first_ts"] if p["first_ts"] is None or (st["first_ts"] is not None and
-                                                                     st["first_ts"] <= p["first_ts"]) else p["first_ts"]
-                st["count"] += p["count"]
-                st["first_ts"] = first
-                conn.execute(update(identity_links).where(identity_links.c.id == lid)
-                             .values(evidence_count=st["count"], first_ts=first))
-            for eid in p["ids"][:max(0, EVIDENCE_CAP - have)]:
-                ev_rows.append({"link_id": lid, "event_id": eid})
+                lid = st[0]
+                have = min(st[2], EVIDENCE_CAP)
+                if first is not None and (st[1] is None or first < st[1]):
+                    st[1] = first
+                st[2] += count
+                upd.append((st[2], st[1], lid))
+            ev_rows.extend((lid, e) for e in ids[:max(0, EVIDENCE_CAP - have)])
         if new_rows:
-            conn.execute(insert(identity_links), new_rows)
+            conn.exec_driver_sql("INSERT INTO identity_links (id, kind, from_alias, to_alias, strength, first_ts, "
+                                 "evidence_count) VALUES (?, ?, ?, ?, ?, ?, ?)", new_rows)
+        if upd:
+            conn.exec_driver_sql("UPDATE identity_links SET evidence_count = ?, first_ts = ? WHERE id = ?", upd)
         if ev_rows:
-            conn.execute(insert(identity_evidence).prefix_with("OR IGNORE"), ev_rows)
+            conn.exec_driver_sql("INSERT OR IGNORE INTO identity_evidence (link_id, event_id) VALUES (?, ?)", ev_rows)
         self.pending.clear()
 
 
@@ -262,7 +296,7 @@ def build(engine: Engine, *, rebuild: bool = False) -> BuildStats:
         rng = and_(events.c.id > last, events.c.id <= top)
 
         tp = time.perf_counter()
-        combo_map = _combinations(conn, rng, scopes, aliases, links, stats)
+        combo_map, formats = _combinations(conn, rng, scopes, aliases, links, stats)
         stats.phases["combinations"] = time.perf_counter() - tp
 
         tp = time.perf_counter()
@@ -270,7 +304,7 @@ def build(engine: Engine, *, rebuild: bool = False) -> BuildStats:
         stats.phases["event map"] = time.perf_counter() - tp
 
         tp = time.perf_counter()
-        overrides = _record_links(conn, rng, scopes, aliases, links)
+        overrides = _record_links(conn, last, top, formats, scopes, aliases, links)
         stats.phases["record links"] = time.perf_counter() - tp
 
         aliases.flush(conn)
@@ -278,9 +312,12 @@ def build(engine: Engine, *, rebuild: bool = False) -> BuildStats:
         _apply_overrides(conn, overrides, aliases)
 
         tp = time.perf_counter()
-        conn.execute(delete(identity_links).where(identity_links.c.kind.in_(_GLOBAL_KINDS)))
-        conn.execute(text("DELETE FROM identity_evidence WHERE link_id NOT IN (SELECT id FROM identity_links)"))
-        links = _Links(conn, aliases)
+        stale = [r[0] for r in conn.execute(select(identity_links.c.id)
+                                            .where(identity_links.c.kind.in_(_GLOBAL_KINDS)))]
+        if stale:
+            conn.exec_driver_sql("DELETE FROM identity_evidence WHERE link_id = ?", [(x,) for x in stale])
+            conn.execute(delete(identity_links).where(identity_links.c.kind.in_(_GLOBAL_KINDS)))
+        links.forget(_GLOBAL_KINDS)
         _global_links(conn, scopes, aliases, links)
         aliases.flush(conn)
         links.flush(conn)
@@ -301,17 +338,25 @@ _COMBO_COLS = ("format", "source_id", "actor", "actor_type", "actor_uid", "sessi
 
 
 def _combinations(conn: Connection, rng, scopes: dict[int, str], aliases: _AliasTable, links: _Links,
-                  stats: BuildStats) -> dict[tuple, int]:
+                  stats: BuildStats) -> tuple[dict[tuple, int], set[str]]:
+    """One GROUP BY over the new events' identity columns; Python runs once per combination.
+
+    ``target_user`` is grouped too: a Kubernetes impersonation and a sudo/su line name their
+    target there, so those links come from this pass instead of another scan."""
     cols = [events.c[c] for c in _COMBO_COLS]
-    q = (select(*cols, events.c.src_ip, events.c.user_agent, func.min(events.c.ts_us), func.max(events.c.ts_us),
+    switch = case((and_(events.c.format == "syslog-auth", events.c.target_user.is_not(None),
+                        events.c.outcome == "success"), events.c.action), else_=None)
+    q = (select(*cols, events.c.target_user, switch, func.min(events.c.ts_us), func.max(events.c.ts_us),
                 func.count(), func.min(events.c.id))
          .where(rng, or_(events.c.actor.is_not(None), events.c.session.is_not(None)))
-         .group_by(*cols, events.c.src_ip, events.c.user_agent))
+         .group_by(*cols, events.c.target_user, switch))
     combo_map: dict[tuple, int] = {}
+    formats: set[str] = set()
     memo: dict[tuple, tuple[Alias | None, list[LinkSpec]]] = {}
     for r in conn.execute(q):
-        fmt, sid, actor, atype, auid, sess, host, ip, ua, first, last, n, min_id = r
+        fmt, sid, actor, atype, auid, sess, host, target, action, first, last, n, min_id = r
         stats.combos += 1
+        formats.add(fmt)
         scope = host or scopes.get(sid, f"source {sid}")
         mk = (fmt, scope, actor, atype, auid, sess)
         got = memo.get(mk)
@@ -321,15 +366,24 @@ def _combinations(conn: Connection, rng, scopes: dict[int, str], aliases: _Alias
         if primary is None:
             continue
         aid = aliases.get(primary)
-        aliases.touch(aid, first, last, n, ip, ua)
+        aliases.touch(aid, first, last, n)
         combo_map[(fmt, sid, actor, atype, auid, sess, host)] = aid
         for kind, a, b in combo_links:
             if a != primary:
-                aliases.touch(aliases.get(a), first, last, 0, ip, ua)
+                aliases.touch(aliases.get(a), first, last, 0)
             if b != primary:
-                aliases.touch(aliases.get(b), first, last, 0, ip, ua)
+                aliases.touch(aliases.get(b), first, last, 0)
             links.add(kind, a, b, [min_id], first, count=n)
-    return combo_map
+        if target and actor and target != actor:
+            if fmt == "k8s-audit":  # target_user is the impersonated user
+                tgt = k8s_alias(target)
+                aliases.touch(aliases.get(tgt), first, last, 0)
+                links.add("impersonation", primary, tgt, [min_id], first, count=n)
+            elif fmt == "syslog-auth" and action in ("sudo", "session_open"):
+                tgt = ("host_user", f"{target}@{scope}")
+                aliases.touch(aliases.get(tgt), first, last, 0)
+                links.add("sudo", primary, tgt, [min_id], first, count=n)
+    return combo_map, formats
 
 
 def _map_events(conn: Connection, last: int, top: int, combo_map: dict[tuple, int]) -> None:
@@ -378,15 +432,22 @@ _ROW_COLS = (events.c.id, events.c.ts_us, events.c.format, events.c.source_id, e
              events.c.src_ip, events.c.user_agent, events.c.host, events.c.resource, events.c.extra)
 
 
-def _record_links(conn: Connection, rng, scopes: dict[int, str], aliases: _AliasTable,
-                  links: _Links) -> dict[int, tuple[int, int, Alias]]:
-    """Links proven by single records whose fields the columns do not hold."""
+def _record_links(conn: Connection, last: int, top: int, formats: set[str], scopes: dict[int, str],
+                  aliases: _AliasTable, links: _Links) -> dict[int, tuple[int, int, Alias]]:
+    """Links proven by single records whose fields the columns do not hold.
+
+    Each query selects by ``action`` (indexed) and the new id range is checked here, so the
+    planner never walks the whole id range for a handful of records; formats without new
+    events are skipped."""
     overrides: dict[int, tuple[int, int, Alias]] = {}
+
+    def new_rows(q):
+        return (r for r in conn.execute(q) if last < r.id <= top)
     # -- CloudTrail: STS sessions and created credentials (the raw record is read)
-    q = select(*_ROW_COLS, events.c.raw).where(
-        rng, events.c.format == "cloudtrail", events.c.outcome == "success",
-        events.c.action.in_(_STS_ACTIONS + _CRED_ACTIONS))
-    for r in conn.execute(q):
+    q = select(*_ROW_COLS, events.c.raw).where(events.c.action.in_(_STS_ACTIONS + _CRED_ACTIONS))
+    for r in (new_rows(q) if "cloudtrail" in formats else ()):
+        if r.format != "cloudtrail" or r.outcome != "success":
+            continue
         caller = _event_alias(r, scopes)
         if caller is None:
             continue
@@ -433,26 +494,21 @@ def _record_links(conn: Connection, rng, scopes: dict[int, str], aliases: _Alias
                     links.add("access_key", ("aws_key", new_key), target, ev, r.ts_us)
             elif r.action == "CreateLoginProfile" and target:
                 links.add("created_credential", caller, target, ev, r.ts_us)
-    # -- Kubernetes: exec/attach into a pod; impersonation (from the columns)
-    q = select(*_ROW_COLS).where(rng, events.c.format == "k8s-audit", events.c.outcome == "success",
-                                 events.c.action.in_(_EXEC_ACTIONS))
-    for r in conn.execute(q):
+    # -- Kubernetes: exec/attach into a pod (impersonation comes from the combinations)
+    q = select(*_ROW_COLS).where(events.c.action.in_(_EXEC_ACTIONS))
+    for r in (new_rows(q) if "k8s-audit" in formats else ()):
+        if r.format != "k8s-audit" or r.outcome != "success":
+            continue
         caller = _event_alias(r, scopes)
         pod = _pod_of(r.resource)
         if caller and pod:
             aliases.touch(aliases.get(("k8s_pod", pod)), r.ts_us, r.ts_us)
             links.add("pod_exec", caller, ("k8s_pod", pod), [r.id], r.ts_us)
-    q = (select(events.c.actor, events.c.target_user, func.min(events.c.ts_us), func.count(),
-                func.group_concat(events.c.id))
-         .where(rng, events.c.format == "k8s-audit", events.c.target_user.is_not(None), events.c.actor.is_not(None))
-         .group_by(events.c.actor, events.c.target_user))
-    for row in conn.execute(q):
-        eids = [int(x) for x in str(row[4]).split(",")[:EVIDENCE_CAP]]
-        links.add("impersonation", k8s_alias(row[0]), k8s_alias(row[1]), eids, row[2], count=row[3])
     # -- sshd 'Accepted': the login session (pid) of a host account
-    q = select(*_ROW_COLS).where(rng, events.c.format == "syslog-auth", events.c.action == "ssh_login",
-                                 events.c.outcome == "success", events.c.actor.is_not(None))
-    for r in conn.execute(q):
+    q = select(*_ROW_COLS).where(events.c.action == "ssh_login")
+    for r in (new_rows(q) if "syslog-auth" in formats else ()):
+        if r.format != "syslog-auth" or r.outcome != "success" or not r.actor:
+            continue
         ex = _extra(r.extra)
         pid = ex.get("pid")
         scope = r.host or scopes.get(r.source_id, "")
@@ -466,10 +522,10 @@ def _record_links(conn: Connection, rng, scopes: dict[int, str], aliases: _Alias
         if primary is not None and primary in aliases.ids:
             overrides[r.id] = (r.ts_us, aliases.ids[primary], sess)
     # -- auditd: the login's account name, and sudo/su targets
-    q = select(*_ROW_COLS).where(rng, events.c.format == "auditd", events.c.outcome == "success",
-                                 events.c.action.in_(("USER_START", "USER_LOGIN", "CRED_ACQ")),
-                                 events.c.target_user.is_not(None))
-    for r in conn.execute(q):
+    q = select(*_ROW_COLS).where(events.c.action.in_(("USER_START", "USER_LOGIN", "CRED_ACQ")))
+    for r in (new_rows(q) if "auditd" in formats else ()):
+        if r.format != "auditd" or r.outcome != "success" or not r.target_user:
+            continue
         scope = r.host or scopes.get(r.source_id, "")
         exe = PurePath(r.resource or "").name
         ses = r.session if r.session and r.session != UNSET_ID else None
@@ -482,27 +538,21 @@ def _record_links(conn: Connection, rng, scopes: dict[int, str], aliases: _Alias
                 links.add("sudo", src, target, [r.id], r.ts_us)
         elif exe in _LOGIN_EXES and auid and r.action != "CRED_ACQ":
             links.add("uid_name", ("host_uid", f"uid:{auid}@{scope}"), target, [r.id], r.ts_us)
-    # -- sudo/su lines of auth.log
-    q = select(*_ROW_COLS).where(rng, events.c.format == "syslog-auth", events.c.outcome == "success",
-                                 events.c.action.in_(("sudo", "session_open")), events.c.target_user.is_not(None),
-                                 events.c.actor.is_not(None))
-    for r in conn.execute(q):
-        scope = r.host or scopes.get(r.source_id, "")
-        if r.actor != r.target_user:
-            links.add("sudo", ("host_user", f"{r.actor}@{scope}"), ("host_user", f"{r.target_user}@{scope}"),
-                      [r.id], r.ts_us)
     # -- pgAudit/PostgreSQL: the client address of a session
-    q = select(*_ROW_COLS).where(rng, events.c.format == "pgaudit", events.c.session.is_not(None),
-                                 events.c.action.in_(("login", "connection")))
-    for r in conn.execute(q):
+    q = select(*_ROW_COLS).where(events.c.action.in_(("login", "connection")))
+    for r in (new_rows(q) if "pgaudit" in formats else ()):
+        if r.format != "pgaudit" or not r.session:
+            continue
         client = _extra(r.extra).get("client")
         alias = _event_alias(r, scopes)
         if client and alias and alias in aliases.ids:
             aliases.touch(aliases.ids[alias], None, None, 0, str(client))
     # -- GCP: serviceAccountDelegationInfo chains
-    q = select(*_ROW_COLS).where(rng, events.c.format == "gcp-audit", events.c.actor.is_not(None),
-                                 events.c.extra.like('%"delegation"%'))
-    for r in conn.execute(q):
+    gcp = [i for i, f in conn.execute(select(sources.c.id, sources.c.format)) if f == "gcp-audit"]
+    q = select(*_ROW_COLS).where(events.c.source_id.in_(gcp), events.c.extra.like('%"delegation"%'))
+    for r in (new_rows(q) if "gcp-audit" in formats and gcp else ()):
+        if not r.actor:
+            continue
         chain = [c for c in (_extra(r.extra).get("delegation") or []) if isinstance(c, str)]
         nodes = [("gcp_principal", c.split(":", 1)[1] if c.startswith(("user:", "serviceAccount:")) else c)
                  for c in chain] + [("gcp_principal", r.actor)]
@@ -527,7 +577,6 @@ def _global_links(conn: Connection, scopes: dict[int, str], aliases: _AliasTable
     _console_logins(conn, aliases, links)
     aliases.flush(conn)
     links.flush(conn)
-    _components(conn, aliases)  # the reader's own identity is excluded from its credential's uses
     _credential_use(conn, scopes, aliases, links)
 
 
@@ -619,7 +668,7 @@ def _ssh_to_audit(conn: Connection, scopes: dict[int, str], aliases: _AliasTable
             continue
         m = re.match(r"^sshd\[(\d+)\]@(.*)/[^/]+$", row["value"])
         if m and row["first_ts"] is not None:
-            logins.append((m.group(1), m.group(2), row["first_ts"], set(row["src_ips"]), aid))
+            logins.append((m.group(1), m.group(2), row.first_ts, set(aliases.lists.get(aid, ([], []))[0]), aid))
     if not logins:
         return
     q = select(*_ROW_COLS).where(events.c.format == "auditd", events.c.action.in_(("USER_LOGIN", "USER_START")),
@@ -649,28 +698,34 @@ def _ssh_to_audit(conn: Connection, scopes: dict[int, str], aliases: _AliasTable
 
 
 def _console_logins(conn: Connection, aliases: _AliasTable, links: _Links) -> None:
-    """ConsoleLogin of an IAM user -> the temporary key its console session then signs with."""
-    q = select(*_ROW_COLS).where(events.c.action == "ConsoleLogin", events.c.format == "cloudtrail",
-                                 events.c.outcome == "success", events.c.actor.is_not(None))
-    key_links = conn.execute(text(
-        "SELECT l.from_alias, l.to_alias FROM identity_links l WHERE l.kind = 'access_key'")).all()
-    keys_of: dict[int, list[int]] = defaultdict(list)
-    for k, u in key_links:
-        if aliases.rows[k]["value"].startswith("ASIA"):
-            keys_of[u].append(k)
+    """ConsoleLogin of an IAM user -> the first temporary key its console session then signs with."""
+    q = select(*_ROW_COLS).where(events.c.action == "ConsoleLogin")
+    logins = [r for r in conn.execute(q) if r.format == "cloudtrail" and r.outcome == "success" and r.actor]
+    if not logins:
+        return
     issued = {r[0] for r in conn.execute(text(
         "SELECT to_alias FROM identity_links WHERE kind IN ('assumed_session', 'session_credential')"))}
-    for r in conn.execute(q):
+    keys_of: dict[int, list[tuple[int, int]]] = defaultdict(list)  # user -> [(first_ts, key alias)]
+    for k, u in conn.execute(text("SELECT from_alias, to_alias FROM identity_links WHERE kind = 'access_key'")):
+        krow = aliases.rows[k]
+        if krow.value.startswith("ASIA") and krow.first_ts is not None and k not in issued:
+            keys_of[u].append((krow.first_ts, k))
+    for lst in keys_of.values():
+        lst.sort()
+    claimed: set[int] = set()
+    for r in sorted(logins, key=lambda x: x.ts_us):
         who = aws_principal_alias(r.actor, r.actor_type, r.actor_uid)
         uid = aliases.ids.get(who)
-        if uid is None:
-            continue
-        for k in keys_of.get(uid, []):
-            krow = aliases.rows[k]
-            if k in issued or krow["first_ts"] is None or not (r.ts_us <= krow["first_ts"] <= r.ts_us + CONSOLE_WINDOW_US):
-                continue
+        keys = keys_of.get(uid, []) if uid is not None else []
+        i = bisect.bisect_left(keys, (r.ts_us, -1))
+        while i < len(keys) and keys[i][0] <= r.ts_us + CONSOLE_WINDOW_US and keys[i][1] in claimed:
+            i += 1
+        if i < len(keys) and keys[i][0] <= r.ts_us + CONSOLE_WINDOW_US:
+            k = keys[i][1]
+            claimed.add(k)
             first = _first_event(conn, k)
-            links.add("console_login", who, ("aws_key", krow["value"]), [r.id] + ([first] if first else []), r.ts_us)
+            links.add("console_login", who, ("aws_key", aliases.rows[k].value), [r.id] + ([first] if first else []),
+                      r.ts_us)
 
 
 def _credential_use(conn: Connection, scopes: dict[int, str], aliases: _AliasTable, links: _Links) -> None:
@@ -684,6 +739,7 @@ def _credential_use(conn: Connection, scopes: dict[int, str], aliases: _AliasTab
         "%/.ssh/id_%", "%/.aws/credentials", "%.pem", "%/.kube/config")]))) if _KEY_FILE.search(r.resource or ""))
     if not reads:
         return
+    _components(conn, aliases)  # the reader's own identity is excluded from its credential's uses
     # exec sessions: pod -> (caller alias, caller address, exec ts, event id)
     execs: dict[int, list[tuple[Alias, str | None, int, int]]] = defaultdict(list)
     for lid, fa, ta in conn.execute(text("SELECT id, from_alias, to_alias FROM identity_links WHERE kind='pod_exec'")):
@@ -736,7 +792,9 @@ def _credential_use(conn: Connection, scopes: dict[int, str], aliases: _AliasTab
 
 
 def _components(conn: Connection, aliases: _AliasTable) -> int:
-    parent = {aid: aid for aid in aliases.rows}
+    """Identities: union-find over the merging strong links (never through a shared alias)."""
+    rows = aliases.rows
+    parent = {aid: aid for aid in rows}
 
     def find(x: int) -> int:
         while parent[x] != x:
@@ -745,22 +803,22 @@ def _components(conn: Connection, aliases: _AliasTable) -> int:
         return x
 
     merging = [k for k, v in LINK_KINDS.items() if v.merges]
-    for fa, ta in conn.execute(select(identity_links.c.from_alias, identity_links.c.to_alias)
-                               .where(identity_links.c.kind.in_(merging))):
-        if aliases.rows[fa]["kind"] in SHARED_KINDS or aliases.rows[ta]["kind"] in SHARED_KINDS:
+    marks = ",".join("?" * len(merging))
+    for fa, ta in conn.exec_driver_sql(
+            f"SELECT from_alias, to_alias FROM identity_links WHERE kind IN ({marks})", tuple(merging)):
+        if rows[fa].kind in SHARED_KINDS or rows[ta].kind in SHARED_KINDS:
             continue
         ra, rb = find(fa), find(ta)
         if ra != rb:
             parent[max(ra, rb)] = min(ra, rb)
     changed = []
     roots = set()
-    for aid, row in aliases.rows.items():
+    for aid, row in rows.items():
         root = find(aid)
         roots.add(root)
-        if row["identity_id"] != root:
-            row["identity_id"] = root
-            changed.append({"b_id": aid, "identity_id": root})
+        if row.identity_id != root:
+            row.identity_id = root
+            changed.append((root, aid))
     if changed:
-        conn.execute(update(identity_aliases).where(identity_aliases.c.id == bindparam("b_id"))
-                     .values(identity_id=bindparam("identity_id")), changed)
+        conn.exec_driver_sql("UPDATE identity_aliases SET identity_id = ? WHERE id = ?", changed)
     return len(roots)

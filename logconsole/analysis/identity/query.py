@@ -181,6 +181,9 @@ def walk(conn: Connection, alias_id: int, *, strong_only: bool = False) -> Walk:
     found = _alias_rows(conn, set(reach))
     for aid, r in found.items():
         r["reach"] = reach[aid]
+        if r["kind"] in SESSION_KINDS and not r["src_ips"] and not r["user_agents"] and r["events"]:
+            ips, uas = session_addresses(conn, aid)
+            r["src_ips"], r["user_agents"] = json.dumps(ips), json.dumps(uas)
     links: list[dict[str, Any]] = []
     for link in link_rows.values():
         if link["from_alias"] in found and link["to_alias"] in found:
@@ -189,6 +192,26 @@ def walk(conn: Connection, alias_id: int, *, strong_only: bool = False) -> Walk:
             links.append(link)
     links.sort(key=lambda x: (x["strength"] != STRONG, x["first_ts"] if x["first_ts"] is not None else 0, x["id"]))
     return Walk(alias_id, home, found, links)
+
+
+#: events of one session read for its addresses and user agents
+SESSION_SCAN = 20_000
+
+
+def session_addresses(conn: Connection, alias_id: int, cap: int = 8) -> tuple[list[str], list[str]]:
+    """The distinct source addresses and user agents of a session's events (its first SESSION_SCAN events)."""
+    t = identity_events.c
+    sub = (select(t.event_id).where(t.alias_id == alias_id).order_by(t.ts_us, t.event_id).limit(SESSION_SCAN)
+           .subquery())
+    ips: list[str] = []
+    uas: list[str] = []
+    for ip, ua in conn.execute(select(events.c.src_ip, events.c.user_agent).where(events.c.id.in_(select(sub.c.event_id)))
+                               .group_by(events.c.src_ip, events.c.user_agent).order_by(func.min(events.c.ts_us))):
+        if ip and ip not in ips and len(ips) < cap:
+            ips.append(ip)
+        if ua and ua not in uas and len(uas) < cap:
+            uas.append(ua)
+    return ips, uas
 
 
 def _add_identity(conn: Connection, aid: int, add, how: str, weak_hops: int) -> None:
