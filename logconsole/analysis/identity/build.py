@@ -33,14 +33,17 @@ from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, case, delete, func, insert, or_, select, text, update
+from sqlalchemy import (
+    Column, Connection, Engine, Index, Integer, MetaData, Table, Text, and_, case, delete, func, insert, or_, select,
+    text, update,
+)
 
 from logconsole.analysis.identity.aliases import Alias, LinkSpec, aws_principal_alias, combo_aliases, k8s_alias
 from logconsole.analysis.identity.model import (
     GENERIC_NAMES, LINK_KINDS, SHARED_KINDS, UNSET_ID, short_name,
 )
 from logconsole.util.timeparse import format_us
-from logconsole.store import rawcodec
+from logconsole.store import dialect, rawcodec
 from logconsole.store.db import meta_get, meta_set
 from logconsole.store.identity_schema import identity_aliases, identity_events, identity_evidence, identity_links
 from logconsole.store.schema import events, sources
@@ -156,13 +159,13 @@ class _AliasTable:
                     json.dumps(uas) if uas else None, r.kind, r.value, r.id)
 
         if self.new:
-            conn.exec_driver_sql("INSERT INTO identity_aliases (identity_id, first_ts, last_ts, events, src_ips, "
-                                 "user_agents, kind, value, id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                                 [out(a) for a in sorted(self.new)])
+            dialect.of(conn).insert_rows(conn, identity_aliases, ("identity_id", "first_ts", "last_ts", "events",
+                                                                  "src_ips", "user_agents", "kind", "value", "id"),
+                                         [out(a) for a in sorted(self.new)])
         if self.dirty:
-            conn.exec_driver_sql("UPDATE identity_aliases SET first_ts = ?, last_ts = ?, events = ?, src_ips = ?, "
-                                 "user_agents = ? WHERE id = ?",
-                                 [out(a)[1:6] + (a,) for a in sorted(self.dirty)])
+            conn.execute(text("UPDATE identity_aliases SET first_ts = :f, last_ts = :l, events = :n, src_ips = :i, "
+                              "user_agents = :u WHERE id = :a"),
+                         [dict(zip("flniu", out(a)[1:6]), a=a) for a in sorted(self.dirty)])
         self.new.clear()
         self.dirty.clear()
 
@@ -180,9 +183,11 @@ class _Links:
         self.aliases = aliases
         self.pending: dict[tuple[str, int, int], list[Any]] = {}
         self.stored: dict[tuple[str, int, int], list[Any]] = {}  # key -> [id, first_ts, count]
-        for lid, kind, fa, tb, first, count in conn.exec_driver_sql(
-                "SELECT id, kind, from_alias, to_alias, first_ts, evidence_count FROM identity_links"):
+        t = identity_links.c
+        for lid, kind, fa, tb, first, count in conn.execute(
+                select(t.id, t.kind, t.from_alias, t.to_alias, t.first_ts, t.evidence_count)):
             self.stored[(kind, fa, tb)] = [lid, first, count]
+        self._old_ids = {v[0] for v in self.stored.values()}
 
     def forget(self, kinds: tuple[str, ...]) -> None:
         self.stored = {k: v for k, v in self.stored.items() if k[0] not in kinds}
@@ -217,7 +222,7 @@ class _Links:
         ev_rows: list[tuple[int, int]] = []
         new_rows: list[tuple] = []
         upd: list[tuple] = []
-        next_id = (conn.exec_driver_sql("SELECT MAX(id) FROM identity_links").scalar() or 0) + 1
+        next_id = (conn.execute(select(func.max(identity_links.c.id))).scalar() or 0) + 1
         for key, (first, count, ids) in self.pending.items():
             kind, fa, tb = key
             st = self.stored.get(key)
@@ -236,12 +241,20 @@ class _Links:
                 upd.append((st[2], st[1], lid))
             ev_rows.extend((lid, e) for e in ids[:max(0, EVIDENCE_CAP - have)])
         if new_rows:
-            conn.exec_driver_sql("INSERT INTO identity_links (id, kind, from_alias, to_alias, strength, first_ts, "
-                                 "evidence_count) VALUES (?, ?, ?, ?, ?, ?, ?)", new_rows)
+            dialect.of(conn).insert_rows(conn, identity_links, ("id", "kind", "from_alias", "to_alias", "strength",
+                                                                "first_ts", "evidence_count"), new_rows)
         if upd:
-            conn.exec_driver_sql("UPDATE identity_links SET evidence_count = ?, first_ts = ? WHERE id = ?", upd)
+            conn.execute(text("UPDATE identity_links SET evidence_count = :n, first_ts = :f WHERE id = :i"),
+                         [{"n": n, "f": f, "i": i} for n, f, i in upd])
         if ev_rows:
-            conn.exec_driver_sql("INSERT OR IGNORE INTO identity_evidence (link_id, event_id) VALUES (?, ?)", ev_rows)
+            have_ev: set[tuple[int, int]] = set()
+            old = [r for r in {lid for lid, _ in ev_rows} if r in self._old_ids]
+            for i in range(0, len(old), 500):
+                have_ev.update((r[0], r[1]) for r in conn.execute(
+                    select(identity_evidence.c.link_id, identity_evidence.c.event_id)
+                    .where(identity_evidence.c.link_id.in_(old[i:i + 500]))))
+            rows = [r for r in dict.fromkeys(ev_rows) if r not in have_ev]
+            dialect.of(conn).insert_rows(conn, identity_evidence, ("link_id", "event_id"), rows)
         self.pending.clear()
 
 
@@ -315,7 +328,8 @@ def build(engine: Engine, *, rebuild: bool = False) -> BuildStats:
         stale = [r[0] for r in conn.execute(select(identity_links.c.id)
                                             .where(identity_links.c.kind.in_(_GLOBAL_KINDS)))]
         if stale:
-            conn.exec_driver_sql("DELETE FROM identity_evidence WHERE link_id = ?", [(x,) for x in stale])
+            for i in range(0, len(stale), 500):
+                conn.execute(delete(identity_evidence).where(identity_evidence.c.link_id.in_(stale[i:i + 500])))
             conn.execute(delete(identity_links).where(identity_links.c.kind.in_(_GLOBAL_KINDS)))
         links.forget(_GLOBAL_KINDS)
         _global_links(conn, scopes, aliases, links)
@@ -386,25 +400,33 @@ def _combinations(conn: Connection, rng, scopes: dict[int, str], aliases: _Alias
     return combo_map, formats
 
 
+_combo_table = Table(
+    "identity_combo", MetaData(),
+    *(Column(c, Integer if c == "source_id" else Text) for c in _COMBO_COLS), Column("alias_id", Integer),
+    Index("ix_identity_combo", "source_id", "actor", "session", "actor_uid", "actor_type", "host", "format"),
+    prefixes=["TEMPORARY"],
+)
+
+
 def _map_events(conn: Connection, last: int, top: int, combo_map: dict[tuple, int]) -> None:
+    """identity_events from one INSERT ... SELECT joining the new events with the combination map."""
     if not combo_map:
         return
-    conn.exec_driver_sql("CREATE TEMP TABLE IF NOT EXISTS identity_combo ("
-                         "format TEXT, source_id INTEGER, actor TEXT, actor_type TEXT, actor_uid TEXT, session TEXT, "
-                         "host TEXT, alias_id INTEGER)")
-    conn.exec_driver_sql("DELETE FROM identity_combo")
-    conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS temp.ix_identity_combo ON identity_combo "
-                         "(source_id, actor, session, actor_uid, actor_type, host, format)")
-    conn.exec_driver_sql("INSERT INTO identity_combo VALUES (?,?,?,?,?,?,?,?)",
-                         [(*k, v) for k, v in combo_map.items()])
-    conn.exec_driver_sql(
-        "INSERT OR IGNORE INTO identity_events (alias_id, ts_us, event_id) "
-        "SELECT c.alias_id, e.ts_us, e.id FROM events e JOIN identity_combo c "
-        "ON c.source_id = e.source_id AND c.actor IS e.actor AND c.session IS e.session "
-        "AND c.actor_uid IS e.actor_uid AND c.actor_type IS e.actor_type AND c.host IS e.host "
-        "AND c.format = e.format "
-        "WHERE e.id > ? AND e.id <= ?", (last, top))
-    conn.exec_driver_sql("DELETE FROM identity_combo")
+    c, e = _combo_table.c, events.c
+    _combo_table.create(conn, checkfirst=True)
+    try:
+        conn.execute(delete(_combo_table))
+        dialect.of(conn).insert_rows(conn, _combo_table, (*_COMBO_COLS, "alias_id"),
+                                     [(*k, v) for k, v in combo_map.items()])
+        join = (c.source_id == e.source_id) & c.format.is_not_distinct_from(e.format)
+        for col in ("actor", "session", "actor_uid", "actor_type", "host"):
+            join &= c[col].is_not_distinct_from(e[col])
+        conn.execute(insert(identity_events).from_select(
+            ["alias_id", "ts_us", "event_id"],
+            select(c.alias_id, e.ts_us, e.id).select_from(events.join(_combo_table, join))
+            .where(e.id > last, e.id <= top)))
+    finally:
+        _combo_table.drop(conn, checkfirst=True)
 
 
 def _apply_overrides(conn: Connection, overrides: dict[int, tuple[int, int, Alias]], aliases: _AliasTable) -> None:
@@ -415,7 +437,7 @@ def _apply_overrides(conn: Connection, overrides: dict[int, tuple[int, int, Alia
         new_aid = aliases.ids[alias]
         conn.execute(delete(identity_events).where(identity_events.c.alias_id == old_aid,
                                                    identity_events.c.ts_us == ts, identity_events.c.event_id == eid))
-        conn.execute(insert(identity_events).prefix_with("OR IGNORE").values(alias_id=new_aid, ts_us=ts, event_id=eid))
+        conn.execute(insert(identity_events).values(alias_id=new_aid, ts_us=ts, event_id=eid))
         for aid, delta in ((old_aid, -1), (new_aid, 1)):
             conn.execute(update(identity_aliases).where(identity_aliases.c.id == aid)
                          .values(events=identity_aliases.c.events + delta))
@@ -803,9 +825,8 @@ def _components(conn: Connection, aliases: _AliasTable) -> int:
         return x
 
     merging = [k for k, v in LINK_KINDS.items() if v.merges]
-    marks = ",".join("?" * len(merging))
-    for fa, ta in conn.exec_driver_sql(
-            f"SELECT from_alias, to_alias FROM identity_links WHERE kind IN ({marks})", tuple(merging)):
+    for fa, ta in conn.execute(select(identity_links.c.from_alias, identity_links.c.to_alias)
+                               .where(identity_links.c.kind.in_(merging))):
         if rows[fa].kind in SHARED_KINDS or rows[ta].kind in SHARED_KINDS:
             continue
         ra, rb = find(fa), find(ta)
@@ -818,7 +839,7 @@ def _components(conn: Connection, aliases: _AliasTable) -> int:
         roots.add(root)
         if row.identity_id != root:
             row.identity_id = root
-            changed.append((root, aid))
+            changed.append({"r": root, "a": aid})
     if changed:
-        conn.exec_driver_sql("UPDATE identity_aliases SET identity_id = ? WHERE id = ?", changed)
+        conn.execute(text("UPDATE identity_aliases SET identity_id = :r WHERE id = :a"), changed)
     return len(roots)
