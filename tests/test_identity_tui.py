@@ -165,6 +165,43 @@ def test_w_from_the_timeline_opens_the_identity_of_the_event(case):
     asyncio.run(run())
 
 
+def test_actors_grouped_by_identity_role_session_under_its_caller(case):
+    from logconsole.tui.screens.actors import ActorsScreen
+
+    async def run():
+        app = Host(lambda: ActorsScreen(case))
+        async with app.run_test(size=(160, 48)) as pilot:
+            for _ in range(300):
+                await pilot.pause(0.02)
+                if app.screen.analysis is not None:
+                    break
+            await pilot.press("i")
+            for _ in range(300):
+                await pilot.pause(0.02)
+                if app.screen.groups is not None:
+                    break
+            await pilot.pause(0.1)
+            table = app.screen.query_one("#actors-table", DataTable)
+            names = _rows(table)
+            head = next(i for i, n in enumerate(names)
+                        if n.startswith("identity ") and n.endswith("arn:aws:iam::111122223333:user/ci-deploy"))
+            block = []
+            for i in range(head + 1, len(names)):
+                if app.screen.rows[i] is None:
+                    break
+                block.append((app.screen.rows[i].name, names[i].strip()))
+            assert block[0][0] == "arn:aws:iam::111122223333:user/ci-deploy"
+            role = [text for name, text in block if name == "arn:aws:iam::111122223333:role/DataAnalyticsRole"]
+            assert role and role[0].startswith("↳") and role[0].endswith("(session ci-sync-1710379397)")
+            assert app.screen.rows[head] is None  # a heading, not an actor
+            assert "grouped by identity" in str(app.screen.query_one("#actors-status", Static).render())
+            await pilot.press("i")
+            await pilot.pause(0.1)
+            assert None not in app.screen.rows
+
+    asyncio.run(run())
+
+
 def test_hostile_names_are_inert(tmp_path):
     import json
 

@@ -226,6 +226,8 @@ ACTIONS: list[Action] = [
     Action("ActorsScreen", "timeline", "t", "Actor's events", show=True),
     Action("ActorsScreen", "cycle_sort", "s", "Sort", show=True),
     Action("ActorsScreen", "reverse", "r", "Reverse"),
+    Action("ActorsScreen", "group_identity", "i", "Group by identity (a role session under its caller, with its role's grants)",
+           short="by identity"),
     Action("ActorsScreen", "back", "escape,q", "Back", show=True),
     Action("ActorDetailScreen", "open", "enter", "Timeline", show=True),
     Action("ActorDetailScreen", "policy", "p", "Suggested policy", show=True),

@@ -344,3 +344,62 @@ def event_rows(conn: Connection, ids: list[int]) -> dict[int, dict[str, Any]]:
         for r in conn.execute(select(*cols).where(events.c.id.in_(ids[i:i + 500]))):
             out[r.id] = dict(r._mapping)
     return out
+
+
+# ----------------------------------------------------------------------- actors by identity
+_ACTOR_KINDS = ("aws_user", "aws_root", "aws_role", "aws_federated", "aws_principal", "aws_service", "k8s_user",
+                "k8s_sa", "k8s_node", "gcp_principal", "azure_principal", "host_user", "db_user", "win_user",
+                "app_user")
+
+
+def group_actors(conn: Connection, names: list[str]) -> list[dict[str, Any]]:
+    """The privilege actors (ARNs, Kubernetes users ...) grouped by identity, in the order given.
+
+    A group is ``{"identity", "label", "members": [(name, via)]}``: the identity's own actors
+    (``via`` None) and, for each role session in it, the session's role (``via`` the session
+    name): a role session's effective grants are its role's.  A role assumed from several
+    identities appears under each; actors the graph does not know form their own groups."""
+    a = identity_aliases.c
+    found: dict[str, tuple[int, int, int]] = {}  # name -> (identity, alias id, kind rank)
+    rank = {k: i for i, k in enumerate(_ACTOR_KINDS)}
+    for i in range(0, len(names), 500):
+        for r in conn.execute(select(a.id, a.kind, a.value, a.identity_id)
+                              .where(a.value.in_(names[i:i + 500]), a.kind.in_(_ACTOR_KINDS))):
+            prev = found.get(r.value)
+            if prev is None or rank[r.kind] < prev[2]:
+                found[r.value] = (r.identity_id, r.id, rank[r.kind])
+    wanted = set(names)
+    # role sessions of each identity -> their role, when the role is an actor here
+    roles_of: dict[int, list[tuple[str, str]]] = {}
+    ids = sorted({v[0] for v in found.values()})
+    sess = identity_aliases.alias("s")
+    role = identity_aliases.alias("r")
+    for i in range(0, len(ids), 500):
+        q = (select(sess.c.identity_id, sess.c.value, role.c.value)
+             .select_from(identity_links.join(sess, sess.c.id == identity_links.c.from_alias)
+                          .join(role, role.c.id == identity_links.c.to_alias))
+             .where(identity_links.c.kind == "session_role", sess.c.identity_id.in_(ids[i:i + 500])))
+        for ident, session, role_arn in conn.execute(q):
+            if role_arn in wanted:
+                roles_of.setdefault(ident, []).append((role_arn, session.rsplit("/", 1)[-1]))
+    groups: dict[Any, dict[str, Any]] = {}
+    order: list[Any] = []
+    for name in names:
+        hit = found.get(name)
+        key: Any = hit[0] if hit else ("name", name)
+        if key not in groups:
+            groups[key] = {"identity": hit[0] if hit else None, "label": name, "members": []}
+            order.append(key)
+        groups[key]["members"].append((name, None))
+    for key in order:
+        g = groups[key]
+        if g["identity"] is None:
+            continue
+        own = {m for m, _ in g["members"]}
+        seen: set[str] = set()
+        for role_arn, session in sorted(roles_of.get(g["identity"], [])):
+            if role_arn in own or role_arn in seen:
+                continue
+            seen.add(role_arn)
+            g["members"].append((role_arn, session))
+    return [groups[k] for k in order]

@@ -65,7 +65,9 @@ class ActorsScreen(Screen[str | None]):
         self.sort_key = "overprivilege"
         self.reverse = False
         self.analysis: Any = None
-        self.rows: list[Any] = []  # ActorView in display order
+        self.rows: list[Any] = []  # ActorView in display order (None: an identity heading)
+        self.by_identity = False
+        self.groups: list[dict[str, Any]] | None = None
         self._wide = False
 
     def compose(self) -> ComposeResult:
@@ -111,11 +113,29 @@ class ActorsScreen(Screen[str | None]):
             return
         table = self.query_one("#actors-table", DataTable)
         keep = None
-        if self.rows and 0 <= table.cursor_row < len(self.rows):
+        if self.rows and 0 <= table.cursor_row < len(self.rows) and self.rows[table.cursor_row] is not None:
             keep = self.rows[table.cursor_row].name
         views = sort_views(self.analysis.actors, self.sort_key)
         if self.reverse:
             views.reverse()
+        headings: dict[int, str] = {}
+        vias: dict[int, str] = {}
+        if self.by_identity and self.groups is not None:
+            by_name = {v.name: v for v in views}
+            rank = {v.name: i for i, v in enumerate(views)}
+            grouped: list[Any] = []
+            for g in sorted(self.groups, key=lambda g: min(rank.get(m, 1 << 30) for m, _ in g["members"])):
+                members = [(by_name[m], via) for m, via in g["members"] if m in by_name]
+                if not members:
+                    continue
+                headings[len(grouped)] = (f"identity {g['identity']}" if g["identity"] is not None else "no identity") \
+                    + f": {g['label']}"
+                grouped.append(None)
+                for v, via in members:
+                    if via:
+                        vias[len(grouped)] = via
+                    grouped.append(v)
+            views = grouped
         self.rows = views
         # 80 columns (SSH): actor, the figures and the bar; wide terminals: every column
         self._wide = wide = self.size.width >= WIDE
@@ -127,7 +147,11 @@ class ActorsScreen(Screen[str | None]):
         else:
             table.add_columns("Actor", "Granted", "Used", "Unused", "Unkn", "Ungr", "Denied", "Find", "Used/gr")
             name_w = max(16, self.size.width - 66)
-        for v in views:
+        for i, v in enumerate(views):
+            if v is None:  # an identity heading
+                head = Text(tail(one_line(headings.get(i, "")), name_w + 20), style="bold")
+                table.add_row(head, *[Text("") for _ in range(len(table.columns) - 1)])
+                continue
             s = v.summary()
             granted = "-" if s["granted"] is None else f"{s['granted']:,}"
             figures = [
@@ -139,7 +163,13 @@ class ActorsScreen(Screen[str | None]):
                 Text(f"{s['findings']:,}", justify="right"),
                 used_bar(s["used"], s["granted"], BAR_WIDTH if wide else 8),
             ]
-            name = Text(tail(one_line(s["actor"]), name_w))
+            if i in vias:  # a role session's grants are its role's
+                name = Text("  ↳ " + tail(f"{one_line(s['actor'])} (session {one_line(vias[i])})", name_w - 4),
+                            style="cyan")
+            elif self.by_identity:
+                name = Text("  " + tail(one_line(s["actor"]), name_w - 2))
+            else:
+                name = Text(tail(one_line(s["actor"]), name_w))
             if wide:
                 table.add_row(name, Text(one_line(s["type"], 16)), Text(f"{s['events']:,}", justify="right"),
                               Text(s["last_seen"] or "-"), *figures)
@@ -147,14 +177,14 @@ class ActorsScreen(Screen[str | None]):
                 table.add_row(name, *figures)
         if keep is not None:
             for i, v in enumerate(views):
-                if v.name == keep:
+                if v is not None and v.name == keep:
                     table.move_cursor(row=i)
                     break
         snaps = len(self.analysis.grants.snapshots)
         status = Text()
         status.append(f"{len(views)} actor(s), window {self.analysis.window_text()}, "
                       f"{snaps} active grants snapshot(s); sorted by {SORT_LABELS[self.sort_key]}"
-                      f"{' (reversed)' if self.reverse else ''}")
+                      f"{' (reversed)' if self.reverse else ''}{'; grouped by identity' if self.by_identity else ''}")
         if not snaps:
             status.append("  — no grants imported: `logconsole grants import FILE`", style="yellow")
         self.query_one("#actors-status", Static).update(status)
@@ -172,7 +202,7 @@ class ActorsScreen(Screen[str | None]):
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         """The highlighted actor in full (names are shortened in narrow terminals)."""
         event.stop()
-        if not (0 <= event.cursor_row < len(self.rows)):
+        if not (0 <= event.cursor_row < len(self.rows)) or self.rows[event.cursor_row] is None:
             return
         s = self.rows[event.cursor_row].summary()
         line = Text()
@@ -219,6 +249,33 @@ class ActorsScreen(Screen[str | None]):
         keys = list(SORT_LABELS)
         self.sort_key = keys[(keys.index(self.sort_key) + 1) % len(keys)]
         self._fill()
+
+    def action_group_identity(self) -> None:
+        """Group the actors by identity (a role session's grants listed under its caller's identity)."""
+        self.by_identity = not self.by_identity
+        if self.by_identity and self.groups is None and self.analysis is not None:
+            self._load_groups()
+        else:
+            self._fill()
+
+    @work(thread=True, exclusive=True, group="actors-groups")
+    def _load_groups(self) -> None:
+        from logconsole.analysis.identity.build import build
+        from logconsole.analysis.identity.query import group_actors
+
+        try:
+            build(self.engine)
+            with self.engine.connect() as conn:
+                groups = group_actors(conn, [v.name for v in self.analysis.actors])
+        except Exception as exc:  # shown, never a crash
+            self.app.call_from_thread(self._error, f"{exc.__class__.__name__}: {exc}")
+            return
+
+        def show() -> None:
+            self.groups = groups
+            self._fill()
+
+        self.app.call_from_thread(show)
 
     def action_reverse(self) -> None:
         self.reverse = not self.reverse
