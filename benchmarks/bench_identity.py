@@ -53,7 +53,7 @@ def main() -> int:
             subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gen_cloudtrail.py"), str(args.events), "42",
                             str(src), "--format", "jsonl"], check=True)
     db = work / f"identity-bench-{os.getpid()}.db"
-    for suffix in ("", "-wal", "-shm"):
+    for suffix in ("", "-wal", "-shm", ".lock"):
         Path(str(db) + suffix).unlink(missing_ok=True)
     load0 = os.getloadavg()[0]
     engine = open_db(db)
@@ -74,7 +74,7 @@ def main() -> int:
         combos = _combination_pass(engine)
     finally:
         engine.dispose()
-        for suffix in ("", "-wal", "-shm"):
+        for suffix in ("", "-wal", "-shm", ".lock"):
             Path(str(db) + suffix).unlink(missing_ok=True)
     out = {
         "input": str(src), "events": events, "load_at_start": round(load0, 2), "load_at_end": round(os.getloadavg()[0], 2),

@@ -85,6 +85,8 @@ def _detections(ctx: StepContext) -> None:
 
 def _fulltext(ctx: StepContext) -> None:
     fulltext_index.catch_up(ctx.engine)
+
+
 def _identity_graph(ctx: StepContext) -> None:
     build_identity_graph(ctx.engine)
 
