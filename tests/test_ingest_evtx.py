@@ -327,3 +327,14 @@ def test_forced_on_a_non_evtx_file_quarantines_it(tmp_path):
     path.write_bytes(b"hello\n")
     evs, qs, _ = parse(path)
     assert not evs and len(qs) == 1 and qs[0].reason.startswith("not an .evtx file")
+
+
+def test_quarantine_listing_names_chunk_offset_and_record(tmp_path, db_path):
+    good = gzip.decompress(case_evtx("registry_set_amsi_disable").read_bytes())
+    path = tmp_path / "c.evtx"
+    path.write_bytes(good + b"\x13" * CHUNK_SIZE)
+    run = [sys.executable, "-m", "logconsole.cli"]
+    subprocess.run([*run, "ingest", "--db", db_path, str(path)], capture_output=True, cwd=ROOT, timeout=300)
+    out = subprocess.run([*run, "quarantine", "--db", db_path], capture_output=True, text=True, cwd=ROOT,
+                         timeout=300).stdout
+    assert f"c.evtx:record #1: corrupt chunk 1 at file offset {HEADER_BLOCK + CHUNK_SIZE}: no ElfChnk signature" in out

@@ -19,6 +19,7 @@ from logconsole.commands.common import (
 )
 from logconsole.util.timeparse import format_us
 from logconsole.store.sanitize import one_line
+from logconsole.util.refs import record_ref
 from logconsole.util.termsafe import json_dumps
 
 
@@ -298,9 +299,7 @@ def quarantine_cmd(limit, db_path, as_json):
         click.echo("no quarantined records")
         return
     for r in rows:
-        where = f"line {r['line']}" if r["line"] is not None else "?"
-        if r["rec_index"] is not None:
-            where += f", record #{r['rec_index']}"
+        where = record_ref(r["line"], r["rec_index"])  # a binary .evtx record has no line: "record #7"
         click.echo(f"{one_line(r['path'])}:{where}: {one_line(r['reason'])}")
         if r["raw"]:
             click.echo(f"    {one_line(r['raw'], 160)}")
