@@ -29,14 +29,16 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _run(args: list[str]) -> tuple[float, int, str]:
+    """Run logconsole in a fresh process; output goes to a file (a pipe would fill up and block)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    t0 = time.perf_counter()
-    p = subprocess.Popen([sys.executable, "-m", "logconsole.cli", *args], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, env=env, text=True)
-    _pid, status, ru = os.wait4(p.pid, 0)
-    wall = time.perf_counter() - t0
-    out = p.stdout.read() if p.stdout else ""
-    err = p.stderr.read() if p.stderr else ""
+    with tempfile.TemporaryFile("w+") as out_f, tempfile.TemporaryFile("w+") as err_f:
+        t0 = time.perf_counter()
+        p = subprocess.Popen([sys.executable, "-m", "logconsole.cli", *args], stdout=out_f, stderr=err_f, env=env)
+        _pid, status, ru = os.wait4(p.pid, 0)
+        wall = time.perf_counter() - t0
+        out_f.seek(0)
+        err_f.seek(0)
+        out, err = out_f.read(), err_f.read()
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"logconsole {' '.join(args)} failed: {err.strip()[-500:]}")
     return wall, ru.ru_maxrss // 1024, out
