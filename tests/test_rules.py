@@ -363,7 +363,7 @@ def test_filter_any_field_of_the_raw_record(sample_db):
 def test_ingest_workflow_runs_the_rules_on_new_events(tmp_path):
     from logconsole.workflows.ingest import INGEST_STEPS, run_ingest
 
-    assert [s.name for s in INGEST_STEPS][-1] == "detections"
+    assert "detections" in [s.name for s in INGEST_STEPS]
     rules_dir = tmp_path / "rules"
     rules_dir.mkdir()
     write_rule(rules_dir, "del.yml", """title: trail deleted (extra rule)
