@@ -67,6 +67,8 @@ TARGETS: list[Target] = [
     Target("DetectionsScreen", "Detections screen (D)"),
     Target("IdentityScreen", "Identity screen (W)"),
     Target("EvidenceScreen", "Evidence of a link", help=False),
+    Target("PivotScreen", "Pivot table (P)", palette="PivotScreen"),
+    Target("SqlScreen", "SQL prompt (:)", palette="SqlScreen"),
     Target("ActorDetailScreen", "Actor detail", help=False),
     Target("PolicyScreen", "Suggested policy", help=False),
     Target("FailureList", "Integrity failures", help=False),
@@ -121,6 +123,9 @@ ACTIONS: list[Action] = [
     Action("TimelineScreen", "open_screen('integrity')", "I", "Integrity (chain verification) screen"),
     Action("TimelineScreen", "open_screen('findings')", "R", "Findings screen"),
     Action("TimelineScreen", "open_screen('detections')", "D", "Detections screen (Sigma rule hits)"),
+    Action("TimelineScreen", "open_screen('pivot')", "P",
+           "Pivot: count this view's events by two fields (actor x action, ip x hour); Enter drills into a cell"),
+    Action("TimelineScreen", "open_screen('sql')", "colon", "SQL prompt: read-only SQL over the index's views"),
     Action("TimelineScreen", "export", "e", "Export the report, or this view's events (CSV, JSON lines, Timesketch)"),
     Action("TimelineScreen", "open_screen('identity')", "W",
            "Who: the identity of this event's actor across sources (aliases, links, sessions, timeline)"),
@@ -269,6 +274,18 @@ ACTIONS: list[Action] = [
     Action("EvidenceScreen", "open", "enter", "Show the event in the timeline", show=True, short="timeline"),
     Action("EvidenceScreen", "all", "t", "Show every evidence event in the timeline", show=True, short="all"),
     Action("EvidenceScreen", "back", "escape,q", "Back", show=True, display="Esc q", short="back"),
+    # ---- pivot (P) and SQL (:)
+    Action("PivotScreen", "drill", "enter", "Drill into the cell (ANDs both values onto the filter)", show=True,
+           short="drill"),
+    Action("PivotScreen", "set_row", "r", "Change the row field", show=True, short="rows"),
+    Action("PivotScreen", "set_col", "c", "Change the column field", show=True, short="columns"),
+    Action("PivotScreen", "swap", "x", "Swap rows and columns", show=True, short="swap"),
+    Action("PivotScreen", "back", "escape,q", "Back", show=True, display="Esc q", short="back"),
+    Action("SqlScreen", "cancel_or_back", "escape", "Cancel the running statement; else back", show=True,
+           display="Esc", short="cancel/back", priority=True),
+    Action("SqlScreen", "edit", "colon", "Edit the statement", show=True, short="edit"),
+    Action("SqlScreen", "open", "o", "Open the row's event in the timeline (Enter on the row)", show=True,
+           short="open event"),
     # ---- dialogs
     Action("ChoiceScreen", "cancel", "escape,q", "cancel"),
     Action("PromptScreen", "cancel", "escape", "cancel"),
@@ -281,7 +298,7 @@ _KEY_LABELS = {
     "right_square_bracket": "]", "left_square_bracket": "[", "tab": "Tab", "shift+tab": "Shift+Tab",
     "plus": "+", "minus": "-", "equals_sign": "=", "space": "Space", "ctrl+o": "Ctrl+O", "ctrl+s": "Ctrl+S",
     "ctrl+r": "Ctrl+R", "ctrl+p": "Ctrl+P", "ctrl+q": "Ctrl+Q", "ctrl+d": "Ctrl+D", "ctrl+u": "Ctrl+U",
-    "full_stop": ".", "comma": ",", "delete": "Del",
+    "full_stop": ".", "comma": ",", "delete": "Del", "colon": ":",
 }
 
 _TARGETS = {t.name: t for t in TARGETS}

@@ -29,3 +29,20 @@ def fit_value(value: str | None, width: int, column: str) -> str:
             return set_cell_size("…" + tail, width)
         return set_cell_size(s, max(0, width - 1)) + "…"
     return set_cell_size(s, width)
+
+
+def middle_cut(value: str | None, width: int) -> str:
+    """*value* as one inert line of at most *width* cells; a longer one keeps both ends
+    (``arn:aws:iam::1111…:role/Admin``), so ARNs and paths stay recognisable."""
+    s = one_line(value or "")
+    if cell_len(s) <= width:
+        return s
+    if width <= 1:
+        return set_cell_size(s, width)
+    head_w = (width - 1) // 2
+    tail_w = width - 1 - head_w
+    head = set_cell_size(s, head_w)
+    tail = s[-tail_w:] if tail_w else ""
+    while cell_len(tail) > tail_w:
+        tail = tail[1:]
+    return head + "…" + tail

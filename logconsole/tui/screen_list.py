@@ -26,6 +26,8 @@ from logconsole.tui.screens.findings import FindingsScreen
 from logconsole.tui.screens.frequency import FrequencyScreen
 from logconsole.tui.screens.identity import IdentityScreen
 from logconsole.tui.screens.integrity import IntegrityScreen
+from logconsole.tui.screens.pivot import PivotScreen
+from logconsole.tui.screens.sql import SqlScreen
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,7 @@ class ViewContext:
     breadcrumb: list[str]
     column: str | None = None  # the column under the list's cursor (or a facet's column)
     event_id: int | None = None  # the event under the list's cursor
+    db_path: str = ""  # the index file
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,10 @@ class ScreenEntry:
     drill: bool = False
 
 
+#: the list's column -> the pivot's default row field (the time column pivots by hour)
+_PIVOT_ROW = {"ts_us": "hour", "actor": "actor", "action": "action", "resource": "resource", "outcome": "outcome",
+              "src_ip": "ip", "format": "format"}
+
 SCREENS: dict[str, ScreenEntry] = {
     e.name: e
     for e in (
@@ -59,6 +66,12 @@ SCREENS: dict[str, ScreenEntry] = {
                     drill=True),
         ScreenEntry("actors", "actors", lambda v: ActorsScreen(v.engine, filter_text=v.filter_text)),
         ScreenEntry("integrity", "integrity", lambda v: IntegrityScreen(v.engine)),
+        ScreenEntry("pivot", "pivot",
+                    lambda v: PivotScreen(v.engine, v.where, filter_text=v.filter_text, breadcrumb=v.breadcrumb,
+                                          row=_PIVOT_ROW.get(v.column or "", "actor"),
+                                          col="actor" if _PIVOT_ROW.get(v.column or "") == "action" else "action"),
+                    drill=True),
+        ScreenEntry("sql", "sql", lambda v: SqlScreen(v.db_path)),
         ScreenEntry("findings", "findings",
                     lambda v: FindingsScreen(v.engine, filter_text=v.filter_text, where=v.where)),
         ScreenEntry("detections", "detections", lambda v: DetectionsScreen(v.engine)),

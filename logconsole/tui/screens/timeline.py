@@ -527,9 +527,11 @@ class TimelineScreen(Screen[None]):
         """Open a screen of :data:`~logconsole.tui.screen_list.SCREENS` over the current view."""
         entry = SCREENS[name]
         row = self.events.current_row
+        if column is None and name == "pivot":
+            column = self.events.column_id
         screen = entry.build(ViewContext(self.engine, self.filter.where if self.filter else None,
                                          self.current_text, self.breadcrumb_labels(), column,
-                                         event_id=row.id if row else None))
+                                         event_id=row.id if row else None, db_path=getattr(self.app, "db_path", "")))
         self._push_subscreen(screen, entry.drill, entry.title)
 
     def _push_subscreen(self, screen: Screen, drill: bool, title: str = "") -> None:
