@@ -15,7 +15,7 @@ from logconsole.tui.screens.pivot import PivotScreen
 from logconsole.tui.screens.sql import SqlScreen
 from logconsole.tui.screens.timeline import TimelineScreen
 
-from tests.tui_support import (ALICE, build_index, hostile_records, press, screen_segments, screen_text, settle,
+from tests.tui_support import (build_index, hostile_records, press, screen_segments, screen_text, settle,
                                standard_records, sync, type_text)
 
 
