@@ -252,7 +252,7 @@ async def test_marks_notes_tags_navigation_and_marks_view(case):
         first = ev.current_row
         assert screen_text(app).splitlines()[3 + 3].startswith("*")  # flag column of row 3
         ev.move_to(50)
-        await press(app, pilot, "m", "n")
+        await press(app, pilot, "m", "c")
         await type_text(app, pilot, "exfil starts")
         await press(app, pilot, "enter")
         second = ev.current_row
@@ -287,7 +287,7 @@ async def test_marks_notes_tags_navigation_and_marks_view(case):
         assert isinstance(app.screen, MarksScreen)
         text = screen_text(app)
         assert "2 bookmarked" in text and "exfil starts" in text
-        await press(app, pilot, "down", "n")  # edit the second one's note from the list
+        await press(app, pilot, "down", "c")  # edit the second one's note from the list
         app.screen.query_one("#prompt-input").value = ""
         await type_text(app, pilot, "exfil really starts")
         await press(app, pilot, "enter")
@@ -557,7 +557,7 @@ async def test_hostile_records_are_inert_everywhere(case):
         assert app.clipboard == HOSTILE_USER
         _assert_inert(app)
         # notes and tags with markup stay text
-        await press(app, pilot, "n")
+        await press(app, pilot, "c")
         await type_text(app, pilot, "[red]note[/red]")
         await press(app, pilot, "enter", "enter")
         assert "[red]note[/red]" in screen_text(app)

@@ -210,3 +210,88 @@ def test_snapshot_sql_80x24(case, snap_compare):
         await settle(app, pilot)
 
     assert snap_compare(make_app(case), terminal_size=(80, 24), run_before=run_before)
+
+
+# ---------------------------------------------------------------- highlighting and n/N
+def _match_cells(app):
+    """Text of the segments drawn in the match style (bold, underlined, not the reversed cursor cell)."""
+    return [seg.text for seg in screen_segments(app)
+            if seg.style is not None and seg.style.bold and seg.style.underline and not seg.style.reverse
+            and seg.text != "time (UTC)          "]  # the header's current column
+
+
+@sync
+async def test_matches_are_highlighted_in_the_list_and_the_detail(case):
+    app = make_app(case)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        tl(app).apply_filter("bucket")  # a substring of ListBucket
+        await settle(app, pilot)
+        await press(app, pilot, "h")
+        hits = _match_cells(app)
+        # whole matches, or the part left of a cell's ellipsis ("s3:case-b…")
+        assert "Buck" in hits and all(h.lower() in "bucket" for h in hits)
+        await press(app, pilot, "enter")
+        hits = [h for h in _match_cells(app) if h.lower() == "bucket"]
+        assert len(hits) >= 2  # the resource field and the raw record's bucketName
+        _inert(app)
+
+
+@sync
+async def test_field_terms_highlight_their_column(case):
+    app = make_app(case)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        tl(app).apply_filter("ip:10.0.0.2")
+        await settle(app, pilot)
+        await press(app, pilot, "h")
+        assert set(_match_cells(app)) == {"10.0.0.2"}
+
+
+@sync
+async def test_n_and_shift_n_jump_between_shown_matches(case):
+    app = make_app(case)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        tl(app).apply_filter("delete or accessdenied")  # DeleteObject shows; AccessDenied is not a column
+        await settle(app, pilot)
+        ev = app.screen.query_one("EventList")
+        rows = [ev.query_.row(i) for i in range(ev.row_count)]
+        shown = [i for i, r in enumerate(rows) if "Delete" in (r.action or "")]
+        assert ev.row_count > len(shown) > 2 and not ev.row_matches(rows[shown[0] - 1] if shown[0] else rows[1])
+        ev.move_to(0)
+        await press(app, pilot, "n")
+        assert ev.cursor == (shown[0] if shown[0] > 0 else shown[1])
+        at = ev.cursor
+        await press(app, pilot, "n")
+        nxt = next(i for i in shown if i > at)
+        assert ev.cursor == nxt
+        await press(app, pilot, "N")
+        assert ev.cursor == at
+        ev.move_to(ev.row_count - 1)
+        await press(app, pilot, "N")
+        assert ev.cursor == max(i for i in shown if i < ev.row_count - 1)
+
+
+def test_snapshot_highlight_80x24(case, snap_compare):
+    async def run_before(pilot) -> None:
+        app = pilot.app
+        await settle(app, pilot)
+        tl(app).apply_filter("bucket or ip:10.0.0.2")
+        await settle(app, pilot)
+        await pilot.press("n", "n")
+        await settle(app, pilot)
+
+    assert snap_compare(make_app(case), terminal_size=(80, 24), run_before=run_before)
+
+
+def test_snapshot_detail_highlight_80x24(case, snap_compare):
+    async def run_before(pilot) -> None:
+        app = pilot.app
+        await settle(app, pilot)
+        tl(app).apply_filter("bucket")
+        await settle(app, pilot)
+        await pilot.press("enter")
+        await settle(app, pilot)
+
+    assert snap_compare(make_app(case), terminal_size=(80, 24), run_before=run_before)

@@ -104,7 +104,9 @@ ACTIONS: list[Action] = [
            short="back/quit"),
     Action("TimelineScreen", "jump_time", "J", "Jump to a time (ISO 8601, or +5m / -1h from the current event)"),
     Action("TimelineScreen", "toggle_mark", "m", "Bookmark / unbookmark the event", show=True, short="mark"),
-    Action("TimelineScreen", "edit_note", "n", "Add or edit the event's note"),
+    Action("TimelineScreen", "next_match(1)", "n", "Next match: the next event whose cells show the filter's words"),
+    Action("TimelineScreen", "next_match(-1)", "N", "Previous match"),
+    Action("TimelineScreen", "edit_note", "c", "Add or edit the event's note (comment)"),
     Action("TimelineScreen", "add_tag", "t", "Tag the event (prefix with - to remove a tag)"),
     Action("TimelineScreen", "next_mark", "right_square_bracket", "Next bookmark"),
     Action("TimelineScreen", "prev_mark", "left_square_bracket", "Previous bookmark"),
@@ -152,7 +154,7 @@ ACTIONS: list[Action] = [
     Action("EventDetailScreen", "prev_event", "K", "Previous event in the timeline"),
     Action("EventDetailScreen", "next_event", "J", "Next event in the timeline"),
     Action("EventDetailScreen", "toggle_mark", "m", "Bookmark / unbookmark"),
-    Action("EventDetailScreen", "edit_note", "n", "Add or edit the note"),
+    Action("EventDetailScreen", "edit_note", "c", "Add or edit the note (comment)"),
     Action("EventDetailScreen", "add_tag", "t", "Tag (prefix with - to remove)"),
     Action("EventDetailScreen", "copy_raw", "y", "Copy the raw record (OSC 52)"),
     Action("EventDetailScreen", "copy_sha", "Y", "Copy the raw record's SHA-256 (OSC 52)"),
@@ -166,7 +168,7 @@ ACTIONS: list[Action] = [
     # ---- bookmarks, notes and tags (M)
     Action("MarksScreen", "open", "enter", "Go to the event in the timeline", show=True, short="go to"),
     Action("MarksScreen", "unmark", "d", "Remove the bookmark (keeps note and tags)", show=True, short="unmark"),
-    Action("MarksScreen", "edit_note", "n", "Edit the note"),
+    Action("MarksScreen", "edit_note", "c", "Edit the note (comment)"),
     Action("MarksScreen", "add_tag", "t", "Tag (prefix with - to remove)"),
     Action("MarksScreen", "back", "escape,q", "Back", show=True, display="Esc q", short="back"),
     # ---- saved views (v)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.cells import cell_len, set_cell_size
+from rich.text import Text
 
 from logconsole.store.sanitize import one_line
 
@@ -46,3 +47,15 @@ def middle_cut(value: str | None, width: int) -> str:
     while cell_len(tail) > tail_w:
         tail = tail[1:]
     return head + "…" + tail
+
+
+MATCH_STYLE = "bold underline on yellow"  # reads in 16 colours and with NO_COLOR
+
+
+def highlighted(text: str, spans: list[tuple[int, int]], style: str = MATCH_STYLE) -> Text:
+    """*text* (already inert) as Rich Text with *spans* styled as matches."""
+    t = Text(text)
+    for start, end in spans:
+        if start < len(text):
+            t.stylize(style, start, min(end, len(text)))
+    return t

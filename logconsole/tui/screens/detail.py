@@ -31,7 +31,9 @@ from logconsole.store.queries import get_event
 from logconsole.util.refs import record_ref
 from logconsole.store.sanitize import inert, one_line
 from logconsole.tui.actions import bindings
-from logconsole.tui.screens.field_pick import FIELD_ROWS, FieldPickScreen, Pivot, field_choices
+from logconsole.store.highlight import HighlightTerm, highlight_terms, match_spans
+from logconsole.tui.cells import MATCH_STYLE, highlighted
+from logconsole.tui.screens.field_pick import FIELD_ROWS, FILTER_FIELD, FieldPickScreen, Pivot, field_choices
 
 RAW_DISPLAY_CAP = 60_000  # characters highlighted; larger records are cut (y copies all)
 WINDOW_US = 5 * 60 * 1_000_000
@@ -83,7 +85,18 @@ def embedded_json(raw: str, limit: int = 3) -> list[tuple[str, str]]:
     return out
 
 
-def fields_table(ev: dict) -> Table:
+def raw_matches(text: str, terms: list[HighlightTerm]) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """(line, column) ranges of the free-text matches in the raw record as shown (1-based lines)."""
+    out = []
+    if not terms:
+        return out
+    for n, line in enumerate(text.split("\n"), 1):
+        for s, e in match_spans(line, terms):
+            out.append(((n, s), (n, e)))
+    return out
+
+
+def fields_table(ev: dict, terms: list[HighlightTerm] | None = None) -> Table:
     t = Table.grid(padding=(0, 1))
     t.add_column(style="bold", no_wrap=True, max_width=24, overflow="ellipsis")
     t.add_column(overflow="fold")
@@ -98,12 +111,20 @@ def fields_table(ev: dict) -> Table:
         else:
             s = one_line(str(v), 2000)
         style = "bold" if key == "outcome" and v == "failure" else ""
-        t.add_row(Text(label), Text(s, style=style))
+        field = FILTER_FIELD.get(key)
+        spans = match_spans(s, terms or [])
+        values = [x for x in terms or [] if x.kind == "value"]
+        if field and values and match_spans(str(v), values, field=field):
+            spans = [(0, len(s))]
+        cell = highlighted(s, spans)
+        cell.stylize(style)
+        t.add_row(Text(label), cell)
     extra = ev.get("extra") or {}
     for k in sorted(extra):
         v = extra[k]
         s = v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
-        t.add_row(Text(one_line("extra." + str(k), 60)), Text(one_line(s, 2000)))
+        s = one_line(s, 2000)
+        t.add_row(Text(one_line("extra." + str(k), 60)), highlighted(s, match_spans(s, terms or [])))
     return t
 
 
@@ -121,7 +142,7 @@ def provenance_table(ev: dict) -> Table:
 
 def annotation_text(a: dict | None) -> Text:
     if not a:
-        return Text("not bookmarked - m bookmarks, n adds a note, t adds a tag", style="dim")
+        return Text("not bookmarked - m bookmarks, c adds a note, t adds a tag", style="dim")
     t = Text()
     t.append("★ bookmarked" if a["marked"] else "not bookmarked", style="bold" if a["marked"] else "dim")
     if a["tags"]:
@@ -138,11 +159,14 @@ class EventDetailScreen(Screen["Pivot | None"]):
 
     BINDINGS = bindings("EventDetailScreen")
 
-    def __init__(self, engine: Engine, event_id: int, *, step: Callable[[int], int | None] | None = None) -> None:
+    def __init__(self, engine: Engine, event_id: int, *, step: Callable[[int], int | None] | None = None,
+                 highlight: str = "") -> None:
         super().__init__()
         self.engine = engine
         self.event_id = event_id
         self.step = step
+        #: the timeline's filter: its words and values are highlighted in the fields and the raw record
+        self.terms = highlight_terms(highlight)
         self.event: dict | None = None
 
     def compose(self) -> ComposeResult:
@@ -181,10 +205,13 @@ class EventDetailScreen(Screen["Pivot | None"]):
                      style="bold reverse" if ev.get("outcome") == "failure" else "")
         self.query_one("#detail-title", Static).update(title)
         self.query_one("#detail-annotations", Static).update(annotation_text(a))
-        self.query_one("#detail-fields", Static).update(fields_table(ev))
+        self.query_one("#detail-fields", Static).update(fields_table(ev, self.terms))
         self.query_one("#detail-provenance", Static).update(provenance_table(ev))
         text, lexer = pretty_raw(ev["raw"], ev.get("format") or "")
-        parts = [Syntax(text, lexer, theme="ansi_dark", word_wrap=True, background_color="default")]
+        raw = Syntax(text, lexer, theme="ansi_dark", word_wrap=True, background_color="default")
+        for start, end in raw_matches(text, self.terms):
+            raw.stylize_range(MATCH_STYLE, start, end)
+        parts = [raw]
         for key, inner in embedded_json(ev["raw"]):
             parts.append(Text(""))
             parts.append(Text(f"{key} (a JSON string in the record), decoded:", style="bold underline"))

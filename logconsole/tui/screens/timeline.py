@@ -34,6 +34,7 @@ from logconsole.util.timeparse import format_us, parse_iso
 from logconsole.store import annotations as ann
 from logconsole.store.aggregates import drill_term
 from logconsole.store.filter import Filter, FilterError, compile_filter, compile_for
+from logconsole.store.highlight import highlight_terms
 from logconsole.store.sanitize import one_line
 from logconsole.store.timeline import TimelineQuery, total_events
 from logconsole.tui.actions import bindings
@@ -45,6 +46,7 @@ from logconsole.tui.widgets.filter_bar import FilterBar
 from logconsole.tui.widgets.histogram import Histogram
 
 FACETS_MIN_WIDTH = 140
+MATCH_SCAN = 5_000  # events n/N look through before saying so
 HISTOGRAM_MIN_HEIGHT = 30
 ANCHOR_MIN_ROWS = 50_000
 ANCHOR_DELAY = 1.0
@@ -288,6 +290,7 @@ class TimelineScreen(Screen[None]):
         self.filter = flt
         self.count = n
         with self.app.batch_update():  # rows and count change in the same frame
+            self.events.terms = highlight_terms(flt.text)
             self.events.set_query(q, n, cursor, sample=sample, top=self._scroll_top)
             self.bar.set_applied(flt.text, self.breadcrumb(), n, self.total)
         self._scroll_top = None
@@ -381,7 +384,8 @@ class TimelineScreen(Screen[None]):
     def open_detail(self, event_id: int) -> None:
         from logconsole.tui.screens.detail import EventDetailScreen
 
-        self.app.push_screen(EventDetailScreen(self.engine, event_id, step=self._step), self._after_detail)
+        self.app.push_screen(EventDetailScreen(self.engine, event_id, step=self._step, highlight=self.current_text),
+                             self._after_detail)
 
     def _step(self, delta: int) -> int | None:
         ev = self.events
@@ -467,6 +471,30 @@ class TimelineScreen(Screen[None]):
         if row is None:
             self.app.bell()
         return row
+
+    def action_next_match(self, direction: int) -> None:
+        """n / N: the next / previous event whose cells show a match of the filter's terms."""
+        ev = self.events
+        q = ev.query_
+        if q is None or not ev.row_count:
+            return
+        if not ev.terms:
+            self.notify("the filter has no words or values to match (n/N jump between matches)", markup=False,
+                        timeout=3)
+            return
+        off = ev.cursor
+        for _ in range(MATCH_SCAN):
+            off += direction
+            if not 0 <= off < ev.row_count:
+                break
+            row = q.row(off)
+            if row is not None and ev.row_matches(row):
+                ev.move_to(off)
+                return
+        else:
+            self.notify(f"no match shown in the next {MATCH_SCAN:,} events", markup=False, timeout=3)
+            return
+        self.notify("no further match" if direction > 0 else "no earlier match", markup=False, timeout=2)
 
     def action_toggle_mark(self) -> None:
         row = self._require_row()

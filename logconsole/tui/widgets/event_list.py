@@ -25,6 +25,7 @@ from textual.widget import Widget
 
 from logconsole.ingest.formats import facts_of
 from logconsole.util.timeparse import format_us
+from logconsole.store.highlight import HighlightTerm, match_spans
 from logconsole.store.sanitize import one_line
 from logconsole.store.timeline import TimelineQuery, TimelineRow
 from logconsole.tui.actions import bindings
@@ -188,6 +189,7 @@ class EventList(ScrollView, can_focus=True):
         "event-list--flag",
         "event-list--empty",
         "event-list--stale",
+        "event-list--match",
     }
 
     cursor: reactive[int] = reactive(0, always_update=True)
@@ -220,6 +222,8 @@ class EventList(ScrollView, can_focus=True):
         self.loading_message = "loading…"
         #: the rows on screen belong to the previous filter (a new one is loading)
         self.stale = False
+        #: the filter's free-text and field terms: matches are highlighted (set by the screen)
+        self.terms: list[HighlightTerm] = []
         self._style_cache: dict[str, Style] | None = None
         self.wants: dict[str, int] | None = None
         self._layout: tuple[int, ColumnLayout] | None = None
@@ -379,7 +383,7 @@ class EventList(ScrollView, can_focus=True):
         """Rich styles of the component classes (computed once per style change, not per line)."""
         if self._style_cache is None:
             self._style_cache = {"base": self.rich_style}
-            for name in ("cursor", "cell", "failure", "flag", "empty", "stale"):
+            for name in ("cursor", "cell", "failure", "flag", "empty", "stale", "match"):
                 self._style_cache[name] = self.get_component_rich_style(f"event-list--{name}")
         return self._style_cache
 
@@ -421,7 +425,41 @@ class EventList(ScrollView, can_focus=True):
         if level:  # a Sigma rule matched: "!" in the level's colour
             flag_style = style + Style(color=HIT_COLOURS.get(level, "cyan"), bold=True)
         segs = [Segment(flag, flag_style)]
-        for i, ((col, _, _), w) in enumerate(zip(COLUMNS, lay.widths)):
+        for i, ((col, _, field), w) in enumerate(zip(COLUMNS, lay.widths)):
             segs.append(Segment(" ", style))
-            segs.append(Segment(fit(cell_text(row, col, narrow=w < 10), w), cell_style if i == self.column else style))
+            cs = cell_style if i == self.column else style
+            text = fit(cell_text(row, col, narrow=w < 10), w)
+            spans = self.cell_matches(row, col, field, w) if self.terms else []
+            if not spans:
+                segs.append(Segment(text, cs))
+                continue
+            pos = 0
+            for start, end in spans:
+                if start > pos:
+                    segs.append(Segment(text[pos:start], cs))
+                segs.append(Segment(text[start:end], cs + st["match"]))
+                pos = end
+            if pos < len(text):
+                segs.append(Segment(text[pos:], cs))
         return Strip(segs).adjust_cell_length(width, style)
+
+    def cell_matches(self, row: TimelineRow, col: str, field: str | None, width: int) -> list[tuple[int, int]]:
+        """Spans of the filter's matches in the cell as drawn *width* cells wide (cut at the ellipsis)."""
+        shown = one_line(cell_text(row, col, narrow=width < 10))
+        spans = match_spans(shown, self.terms)
+        values = [t for t in self.terms if t.kind == "value"]
+        if field is not None and values:
+            full = cell_value(row, col)
+            if match_spans(full, values, field=field):  # field:value terms mark the whole cell
+                spans = [(0, len(shown))]
+        limit = width - 1 if cell_len(shown) > width else width
+        return [(s, min(e, limit)) for s, e in spans if s < limit]
+
+    def row_matches(self, row: TimelineRow) -> bool:
+        """Whether a match of the filter shows in one of the row's cells."""
+        lay = self.layout
+        return any(self.cell_matches(row, col, field, w) for (col, _, field), w in zip(COLUMNS, lay.widths))
+
+    def set_terms(self, terms: list[HighlightTerm]) -> None:
+        self.terms = terms
+        self.refresh()
