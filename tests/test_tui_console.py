@@ -60,8 +60,9 @@ async def test_first_paint_counts_columns_and_navigation(case):
         await settle(app, pilot)
         text = screen_text(app)
         assert f"{N} of {N} events" in text
-        for label in ("time (UTC)", "actor", "action", "resource", "out", "source IP", "fmt"):
+        for label in ("time (UTC)", "actor", "action", "res", "out", "source IP"):
             assert label in text
+        assert "fmt" not in text.splitlines()[2]  # one format: its preset leaves the format column out
         assert "2020-09-14T01:00:00Z" in text and "alice" in text
         assert all(len(line) <= 80 for line in text.splitlines())
         ev = evlist(app)
@@ -97,6 +98,8 @@ async def test_first_paint_counts_columns_and_navigation(case):
 async def test_wide_terminal_shows_full_format_names(case):
     app = make_app(case)
     async with app.run_test(size=(160, 48)) as pilot:
+        await settle(app, pilot)
+        app.screen.query_one(EventList).show_column("format")  # hidden by the one-format preset
         await settle(app, pilot)
         text = screen_text(app)
         assert "cloudtrail" in text and "user/alice" not in text  # ARN prefix shortened, name shown
@@ -541,7 +544,7 @@ async def test_hostile_records_are_inert_everywhere(case):
         await _analytics_quiet(app, pilot)
         assert tl(app).count == 1
         text = screen_text(app)
-        assert "evil\\x1b]52;c;" in text
+        assert "evil\\x1b]" in text  # long values keep both ends, the middle is shortened
         _assert_inert(app)
         await press(app, pilot, "enter")
         text = screen_text(app)
@@ -721,18 +724,28 @@ async def test_hiding_the_focused_histogram_gives_the_keys_back_to_the_list(case
 
 
 def test_column_layout_fits_and_follows_content():
-    from logconsole.tui.widgets.event_list import FLEX_COLUMNS, COLUMNS, layout_columns, short_actor
+    from logconsole.tui.widgets.event_list import (DEFAULT_COLUMNS, FLEX_COLUMNS, ColumnState, layout_columns,
+                                                   short_actor)
 
     for width in range(79, 200, 7):
         for wants in (None, {"actor": 9, "action": 9, "resource": 200}, {"actor": 80, "action": 80, "resource": 80},
                       {"actor": 3, "action": 3, "resource": 3}):
             lay = layout_columns(width, wants)
             assert lay.total <= max(width, 68), (width, wants, lay)
-            assert len(lay.widths) == len(COLUMNS) and min(lay.widths) >= 4
+            assert lay.cols == DEFAULT_COLUMNS and len(lay.widths) == len(lay.cols) and min(lay.widths) >= 4
     lay = layout_columns(119, {"actor": 17, "action": 9, "resource": 200})
-    by = dict(zip([c for c, _, _ in COLUMNS], lay.widths))
+    by = dict(zip(lay.cols, lay.widths))
     assert by["actor"] == 17 and by["action"] == 9 and by["resource"] > 30  # short columns give room away
     assert set(FLEX_COLUMNS) <= set(by)
+    # at 80 columns: a full IPv4 address and a full action name, whatever the others want
+    for width in (79, 80):
+        lay = layout_columns(width, {"actor": 60, "action": 17, "resource": 60},
+                             ColumnState(tuple(c for c in DEFAULT_COLUMNS if c != "format")))
+        by = dict(zip(lay.cols, lay.widths))
+        assert by["src_ip"] == 15 and by["action"] >= 17 and lay.total <= width
+    # a width the investigator set is kept
+    lay = layout_columns(100, None, ColumnState(widths=(("actor", 30),)))
+    assert dict(zip(lay.cols, lay.widths))["actor"] == 30
     assert short_actor("arn:aws:iam::1:user/alice") == "alice"
     assert short_actor("arn:aws:sts::1:assumed-role/Admin/s") == "Admin/s"
     assert short_actor("system:serviceaccount:ns:sa") == "sa:ns:sa"

@@ -275,8 +275,11 @@ async def test_marks_header_counts_notes_not_annotations(case):
         await settle(app, pilot)
         await press(app, pilot, "M")
         assert isinstance(app.screen, MarksScreen)
-        head = screen_text(app).splitlines()[0]
-        assert "11 bookmarked · 1 with a note · 0 tagged" in head
+        app.screen.query_one(DataTable).move_cursor(row=11)
+        await settle(app, pilot)
+        text = screen_text(app)
+        assert "11 bookmarked · 1 with a note · 0 tagged" in text.splitlines()[0]
+        assert "the one with a note" in text and all(len(line) <= 80 for line in text.splitlines())
 
 
 def test_snapshot_marks_80x24(case, snap_compare):
@@ -308,3 +311,87 @@ async def test_permission_matrix_end_g_and_pagedown_move_rows(demo):
         await press(app, pilot, "home", "pagedown")
         page = max(1, perm.scrollable_content_region.height - 1)
         assert perm.cursor_row == min(n - 1, page)
+
+
+# ---------------------------------------------------------------- columns
+def _header(app) -> str:
+    return screen_text(app).splitlines()[2]
+
+
+@sync
+async def test_columns_default_at_80x24_show_full_ips_and_actions(case):
+    app = make_app(case)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        text = screen_text(app)
+        for ip in ("10.0.0.1", "10.0.0.2", "203.0.113.9"):
+            assert ip in text
+        for action in ("GetObject", "PutObject", "ListBucket", "DeleteObject"):
+            assert action in text  # not "ListBuck…"
+        rows = [line for line in text.splitlines()[3:12] if "Admin" not in line]
+        assert rows and "…" not in "".join(line[22:48] for line in rows)  # actor and action in full
+
+
+@sync
+async def test_columns_hide_move_resize_wrap_and_are_remembered(case):
+    app = make_app(case)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        ev = app.screen.query_one(EventList)
+        assert ev.columns.cols == ("ts_us", "actor", "action", "resource", "outcome", "src_ip")  # the preset
+        await press(app, pilot, "l", "l")  # the resource column
+        assert ev.column_id == "resource"
+        await press(app, pilot, "x")
+        assert "resource" not in ev.columns.cols and "res" not in _header(app)
+        await press(app, pilot, "less_than_sign")  # the current column (now outcome) moves left
+        assert ev.columns.cols == ("ts_us", "actor", "outcome", "action", "src_ip")
+        await press(app, pilot, "h", "plus", "plus")  # actor two steps wider
+        assert dict(ev.columns.widths)["actor"] >= 14
+        await press(app, pilot, "C")
+        assert isinstance(app.screen, ChoiceScreen)
+        values = [v for _, v in app.screen.items]
+        app.screen.query_one("OptionList").highlighted = values.index("service")
+        await press(app, pilot, "enter")
+        assert "service" in ev.columns.cols and "service" in _header(app)
+        await press(app, pilot, "w")  # wrap the service column
+        assert ev.columns.wrap == ("service",) and ev.row_h >= 1
+        saved = ev.columns
+    # a new console over the same index: the choice is back
+    app = make_app(case)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        assert app.screen.query_one(EventList).columns == saved
+        await press(app, pilot, "C")
+        app.screen.query_one("OptionList").highlighted = len(app.screen.items) - 1  # reset
+        await press(app, pilot, "enter")
+        assert app.screen.query_one(EventList).columns.cols == ("ts_us", "actor", "action", "resource", "outcome",
+                                                                 "src_ip")
+
+
+@sync
+async def test_wrapped_column_rows_keep_cursor_and_paging(case):
+    app = make_app(case)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        ev = app.screen.query_one(EventList)
+        await press(app, pilot, "l", "l")  # resource
+        await press(app, pilot, "w")
+        assert ev.row_h > 1
+        await press(app, pilot, "j", "j")
+        assert ev.cursor == 2
+        await press(app, pilot, "pagedown")
+        assert ev.cursor == 2 + ev.page_height
+        await press(app, pilot, "G")
+        assert ev.cursor == ev.row_count - 1
+        text = screen_text(app)
+        assert "s3:case-b" in text and "ucket/obj" in text  # the value continues on the next line
+
+
+def test_snapshot_columns_80x24(case, snap_compare):
+    # resource hidden, the outcome moved left, the actor narrower: "x", "<", "-"
+    assert snap_compare(make_app(case), terminal_size=(80, 24),
+                        run_before=runner("l", "l", "x", "less_than_sign", "h", "minus", "minus", "minus", "minus"))
+
+
+def test_snapshot_wrapped_column_80x24(case, snap_compare):
+    assert snap_compare(make_app(case), terminal_size=(80, 24), run_before=runner("l", "l", "w", "j"))

@@ -230,7 +230,7 @@ async def test_matches_are_highlighted_in_the_list_and_the_detail(case):
         await press(app, pilot, "h")
         hits = _match_cells(app)
         # whole matches, or the part left of a cell's ellipsis ("s3:case-b…")
-        assert "Buck" in hits and all(h.lower() in "bucket" for h in hits)
+        assert "Bucket" in hits and all(h.lower() in "bucket" for h in hits)
         await press(app, pilot, "enter")
         hits = [h for h in _match_cells(app) if h.lower() == "bucket"]
         assert len(hits) >= 2  # the resource field and the raw record's bucketName

@@ -75,7 +75,8 @@ class AzureActivityParser(Parser):
     name = "azure-activity"
     version = "1"
     description = "Azure Activity Log: SDK/CLI (snake_case), REST (camelCase), diagnostic {\"records\": [...]} and Log Analytics exports"
-    facts = FormatFacts(short_label="azure", timestamp_desc="Azure activity event time")
+    facts = FormatFacts(short_label="azure", timestamp_desc="Azure activity event time",
+                        columns=("ts_us", "actor", "service", "action", "resource", "outcome", "src_ip"))
 
     def sniff(self, sample: Sample) -> Evidence | None:
         objs, tried = sample_objects(sample, keys=_CONTAINER_KEYS)

@@ -101,6 +101,10 @@ class FormatFacts:
     sequence: str | None = None
     #: how to verify sources of this format, shown for a source nothing has verified yet
     verify_hint: str | None = None
+    #: the console's columns, in order, for a view of only this format (``ts_us``, ``actor``,
+    #: ``action``, ``resource``, ``outcome``, ``src_ip``, ``service``, ``format``); None: the
+    #: console's default without the format column
+    columns: tuple[str, ...] | None = None
 
 
 class Parser(ABC):

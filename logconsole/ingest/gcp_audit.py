@@ -55,7 +55,8 @@ class GcpAuditParser(Parser):
     name = "gcp-audit"
     version = "1"
     description = "Google Cloud Audit Logs: Cloud Logging LogEntry JSON lines/arrays with an AuditLog protoPayload"
-    facts = FormatFacts(short_label="gcp", timestamp_desc="GCP audit log timestamp")
+    facts = FormatFacts(short_label="gcp", timestamp_desc="GCP audit log timestamp",
+                        columns=("ts_us", "actor", "service", "action", "resource", "outcome", "src_ip"))
 
     def sniff(self, sample: Sample) -> Evidence | None:
         head = strip_head(sample.data[:65536])

@@ -155,7 +155,8 @@ class SyslogAuthParser(Parser):
     name = "syslog-auth"
     version = "1"
     description = "auth.log / secure: OpenSSH, sudo, su, PAM, useradd/usermod (RFC 3164, RFC 3339 and RFC 5424 syslog)"
-    facts = FormatFacts(short_label="auth", timestamp_desc="syslog time")
+    facts = FormatFacts(short_label="auth", timestamp_desc="syslog time",
+                        columns=("ts_us", "actor", "action", "outcome", "src_ip", "resource"))
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)

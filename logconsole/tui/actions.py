@@ -96,6 +96,13 @@ ACTIONS: list[Action] = [
     Action("EventList", "column_left", "left,h", "Previous column (for Shift+F and y)"),
     Action("EventList", "column_right", "right,l", "Next column (for Shift+F and y)"),
     Action("EventList", "open_event", "enter", "Open the event detail", show=True, short="detail"),
+    Action("EventList", "column_hide", "x", "Hide the current column (remembered for this view)"),
+    Action("EventList", "column_pick", "C", "Columns: show a hidden column, or reset to the format's columns"),
+    Action("EventList", "column_move(-1)", "less_than_sign", "Move the current column left"),
+    Action("EventList", "column_move(1)", "greater_than_sign", "Move the current column right"),
+    Action("EventList", "column_resize(-2)", "minus", "Narrow the current column"),
+    Action("EventList", "column_resize(2)", "plus,equals_sign", "Widen the current column", display="+ ="),
+    Action("EventList", "column_wrap", "w", "Wrap the current column over up to 3 lines (again: one line)"),
     # ---- the timeline
     Action("TimelineScreen", "focus_filter", "slash", "Edit the filter", show=True, short="filter"),
     Action("TimelineScreen", "back", "escape", "Back: undo the last filter, drill-down or pivot (to the screen it came from)",
@@ -300,7 +307,7 @@ _KEY_LABELS = {
     "right_square_bracket": "]", "left_square_bracket": "[", "tab": "Tab", "shift+tab": "Shift+Tab",
     "plus": "+", "minus": "-", "equals_sign": "=", "space": "Space", "ctrl+o": "Ctrl+O", "ctrl+s": "Ctrl+S",
     "ctrl+r": "Ctrl+R", "ctrl+p": "Ctrl+P", "ctrl+q": "Ctrl+Q", "ctrl+d": "Ctrl+D", "ctrl+u": "Ctrl+U",
-    "full_stop": ".", "comma": ",", "delete": "Del", "colon": ":",
+    "full_stop": ".", "comma": ",", "delete": "Del", "colon": ":", "less_than_sign": "<", "greater_than_sign": ">",
 }
 
 _TARGETS = {t.name: t for t in TARGETS}

@@ -59,3 +59,22 @@ def highlighted(text: str, spans: list[tuple[int, int]], style: str = MATCH_STYL
         if start < len(text):
             t.stylize(style, start, min(end, len(text)))
     return t
+
+
+def distinct_labels(paths: list[str], width: int) -> list[str]:
+    """Labels for *paths* that tell them apart in *width* cells: the directories they all share are
+    left out (``…/``) and what remains is shortened in the middle, so each keeps its own end."""
+    if not paths:
+        return []
+    split = [p.split("/") for p in paths]
+    common = 0
+    if len(paths) > 1:
+        for parts in zip(*[s[:-1] for s in split]):
+            if len(set(parts)) != 1:
+                break
+            common += 1
+    out = []
+    for s in split:
+        rest = "/".join(s[common:])
+        out.append(middle_cut(("…/" if common else "") + rest, width))
+    return out

@@ -26,8 +26,12 @@ from textual.widgets import DataTable, Footer, Static
 from logconsole.analysis.chain.model import TargetResult
 from logconsole.analysis.chain.results import latest_results, timeline_filter, unverified_sources
 from logconsole.store.sanitize import one_line
+from logconsole.tui.cells import distinct_labels
 from logconsole.tui.widgets.failure_list import STATUS_STYLE, FailureList
 from logconsole.tui.actions import bindings
+
+
+TARGET_W = 44  # target column, in cells
 
 
 class IntegrityScreen(Screen[str | None]):
@@ -116,12 +120,13 @@ class IntegrityScreen(Screen[str | None]):
         table.clear(columns=True)  # column widths follow the new rows
         table.add_columns(*self.COLUMNS)
         counts: dict[str, int] = {}
+        labels = distinct_labels([r.path for r in results], TARGET_W)  # 40 digests do not all read ".../AWSLogs/1111"
         for k, r in enumerate(results):
             counts[r.status] = counts.get(r.status, 0) + 1
             table.add_row(
                 Text(r.status.upper(), style=STATUS_STYLE.get(r.status, "")),
                 Text(r.scheme),
-                Text(one_line(r.path, 80)),
+                Text(labels[k]),
                 Text(f"{r.records:,}", justify="right"),
                 Text("-" if r.status == "not verified" else str(len(r.failures)),
                      style="bold red" if r.failures else "dim"),

@@ -14,8 +14,8 @@ from textual.widgets import DataTable, Footer, Static
 from logconsole.util.timeparse import format_us
 from logconsole.store import annotations as ann
 from logconsole.store.schema import events
-from logconsole.store.sanitize import one_line
 from logconsole.tui.actions import bindings
+from logconsole.tui.cells import middle_cut
 from logconsole.tui.widgets.event_list import short_actor
 
 
@@ -30,11 +30,20 @@ class MarksScreen(Screen[int | None]):
     def compose(self) -> ComposeResult:
         yield Static(id="marks-title")
         yield DataTable(id="marks-table", cursor_type="row", zebra_stripes=False)
+        yield Static(id="marks-note")  # the selected event's note and tags in full width
         yield Footer()
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        table.add_columns("", "time (UTC)", "actor", "action", "tags", "note")
+        # fixed widths, the note takes the rest: at 80 columns it is on screen, not past the edge
+        width = max(80, self.app.size.width)
+        self._w = {"actor": 12, "action": 12, "tags": 8}
+        note_w = max(12, width - 2 - (1 + 20 + sum(self._w.values())) - 6 * 2)
+        self._w["note"] = note_w
+        table.add_column("", width=1)
+        table.add_column("time (UTC)", width=20)
+        for name in ("actor", "action", "tags", "note"):
+            table.add_column(name, width=self._w[name])
         self.reload()
         table.focus()
 
@@ -55,10 +64,10 @@ class MarksScreen(Screen[int | None]):
             table.add_row(
                 Text("*" if d["marked"] else "+"),
                 Text(format_us(d["ts_us"], precision="s") if d["ts_us"] is not None else "(not in index)"),
-                Text(one_line(short_actor(r.actor) if r else "-", 30)),
-                Text(one_line((r.action if r else None) or "-", 30)),
-                Text(one_line(", ".join(d["tags"]), 30)),
-                Text(one_line(d["note"] or "", 60)),
+                Text(middle_cut(short_actor(r.actor) if r else "-", self._w["actor"])),
+                Text(middle_cut((r.action if r else None) or "-", self._w["action"])),
+                Text(middle_cut(", ".join(d["tags"]), self._w["tags"])),
+                Text(middle_cut(d["note"] or "", self._w["note"])),
             )
         n_marked = sum(1 for d in self.items if d["marked"])
         n_noted = sum(1 for d in self.items if (d["note"] or "").strip())
@@ -69,6 +78,23 @@ class MarksScreen(Screen[int | None]):
         )
         if self.items:
             table.move_cursor(row=min(keep, len(self.items) - 1))
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        event.stop()
+        self._show_note()
+
+    def _show_note(self) -> None:
+        d = self._current()
+        t = Text(no_wrap=True, overflow="ellipsis")
+        if d is not None and (d["note"] or d["tags"]):
+            width = max(20, self.size.width - 2)
+            if d["tags"]:
+                t.append("tags: ", style="bold")
+                t.append(middle_cut(", ".join(d["tags"]), width // 3) + "  ")
+            if d["note"]:
+                t.append("note: ", style="bold")
+                t.append(middle_cut(d["note"], max(10, width - t.cell_len - 6)))
+        self.query_one("#marks-note", Static).update(t)
 
     def _current(self) -> dict | None:
         table = self.query_one(DataTable)

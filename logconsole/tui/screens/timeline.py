@@ -17,6 +17,7 @@ None.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 
@@ -35,12 +36,15 @@ from logconsole.store import annotations as ann
 from logconsole.store.aggregates import drill_term
 from logconsole.store.filter import Filter, FilterError, compile_filter, compile_for
 from logconsole.store.highlight import highlight_terms
+from logconsole.ingest.formats import facts_of
+from logconsole.store.db import meta_get, meta_set
 from logconsole.store.sanitize import one_line
 from logconsole.store.timeline import TimelineQuery, total_events
 from logconsole.tui.actions import bindings
 from logconsole.tui.screen_list import SCREENS, ViewContext
 from logconsole.tui.screen_stack import keep_screen
-from logconsole.tui.widgets.event_list import COLUMNS, EventHeader, EventList, cell_value
+from logconsole.tui.screens.choice import ChoiceScreen
+from logconsole.tui.widgets.event_list import DEFAULT_COLUMNS, LABELS, ColumnState, EventHeader, EventList, cell_value
 from logconsole.tui.widgets.facets import FacetPanel
 from logconsole.tui.widgets.filter_bar import FilterBar
 from logconsole.tui.widgets.histogram import Histogram
@@ -119,6 +123,7 @@ class TimelineScreen(Screen[None]):
         self.count: int | None = None
         self._gen = 0
         self._scroll_top: int | None = None
+        self._col_key: str | None = None
         self._facets_user: bool | None = None
         self._histogram_user: bool | None = None
 
@@ -290,6 +295,7 @@ class TimelineScreen(Screen[None]):
         self.filter = flt
         self.count = n
         with self.app.batch_update():  # rows and count change in the same frame
+            self._apply_columns(sample)
             self.events.terms = highlight_terms(flt.text)
             self.events.set_query(q, n, cursor, sample=sample, top=self._scroll_top)
             self.bar.set_applied(flt.text, self.breadcrumb(), n, self.total)
@@ -301,6 +307,63 @@ class TimelineScreen(Screen[None]):
             if w is not None:
                 w.where = flt.where
         self._sync_header()
+
+    # ---------------------------------------------------------------- columns
+    def _columns_key(self, sample: list) -> str:
+        formats = {r.format for r in sample}
+        return f"console.columns.timeline.{formats.pop()}" if len(formats) == 1 else "console.columns.timeline"
+
+    def _preset(self, key: str) -> ColumnState:
+        """The format's columns (its parser's facts) for a one-format view, else every default column."""
+        fmt = key.removeprefix("console.columns.timeline").lstrip(".")
+        if not fmt:
+            return ColumnState(DEFAULT_COLUMNS)
+        facts = facts_of(fmt)
+        if facts is not None and facts.columns:
+            return ColumnState(tuple(c for c in facts.columns if c in LABELS))
+        return ColumnState(tuple(c for c in DEFAULT_COLUMNS if c != "format"))
+
+    def _apply_columns(self, sample: list) -> None:
+        """The columns for this view: the investigator's saved choice, else the format's preset."""
+        if not sample:
+            return
+        key = self._columns_key(sample)
+        if key == self._col_key:
+            return
+        self._col_key = key
+        with self.engine.connect() as conn:
+            saved = meta_get(conn, key)
+        state = self._preset(key)
+        if saved:
+            try:
+                state = ColumnState.from_json(json.loads(saved))
+            except (ValueError, TypeError, AttributeError):
+                pass
+        if state != self.events.columns:
+            self.events.set_columns(state)
+
+    @on(EventList.ColumnsChanged)
+    def _on_columns_changed(self, event: EventList.ColumnsChanged) -> None:
+        if self._col_key is None:
+            return
+        with self.engine.begin() as conn:  # remembered in the index, per view
+            meta_set(conn, self._col_key, json.dumps(event.state.as_json()))
+        self._sync_header()
+
+    @on(EventList.ColumnPickRequested)
+    def _on_column_pick(self) -> None:
+        hidden = [c for c in LABELS if c not in self.events.columns.cols]
+        items = [(f"show {LABELS[c]}", c) for c in hidden] + [("reset to this format's columns", "=reset")]
+
+        def done(choice: str | None) -> None:
+            if choice == "=reset":
+                if self._col_key is not None:
+                    self.events.set_columns(self._preset(self._col_key), notify=True)
+            elif choice:
+                self.events.show_column(choice)
+            self.events.focus()
+
+        self.app.push_screen(ChoiceScreen("Columns", items), done)
 
     @work(thread=True, exclusive=True, group="timeline-anchors", exit_on_error=False)
     def _build_anchors(self, gen: int, q: TimelineQuery) -> None:
@@ -630,7 +693,7 @@ class TimelineScreen(Screen[None]):
         if v is None:
             self.notify("empty cell", markup=False, timeout=2)
             return
-        self.app.copy_value(v, {c: lbl for c, lbl, _ in COLUMNS}[col])
+        self.app.copy_value(v, LABELS[col])
 
     def action_copy_raw(self) -> None:
         row = self._require_row()

@@ -12,6 +12,7 @@ from textual.strip import Strip
 from logconsole.analysis.chain.model import Failure
 from logconsole.store.sanitize import one_line
 from logconsole.tui.actions import bindings
+from logconsole.tui.cells import middle_cut
 
 STATUS_STYLE = {
     "intact": "bold green",
@@ -97,6 +98,8 @@ class FailureList(ScrollView, can_focus=True):
         detail = one_line(f.detail, 400)
         if f.explained:
             detail += f"  [explained: {one_line(f.explained, 120)}]"
+        room = max(10, width - 17 - 29)
+        detail = middle_cut(detail, room)  # a reason's end (the hash it names) stays visible
         segs = [
             Segment(f" {f.kind:<16}", base + kind_style),
             Segment(f"{' '.join(where):<28} ", base + self._style("failures--where")),
