@@ -395,3 +395,27 @@ def test_snapshot_columns_80x24(case, snap_compare):
 
 def test_snapshot_wrapped_column_80x24(case, snap_compare):
     assert snap_compare(make_app(case), terminal_size=(80, 24), run_before=runner("l", "l", "w", "j"))
+
+
+# ---------------------------------------------------------------- J with partial times
+@sync
+async def test_jump_accepts_partial_and_relative_times(case):
+    from logconsole.tui.screens.timeline import parse_jump
+
+    T0 = 1_600_045_200_000_000  # 2020-09-14T01:00:00Z, the first event
+    end = T0 + 239 * 30_000_000
+    assert parse_jump("01:18", T0, T0, end) == T0 + 18 * 60_000_000
+    assert parse_jump("14 01:18", T0, T0, end) == T0 + 18 * 60_000_000
+    assert parse_jump("-2h", T0 + 3 * 3_600_000_000, T0, end) == T0 + 3_600_000_000
+    with pytest.raises(ValueError, match="col 1"):
+        parse_jump("01:1x", T0, T0, end)
+    app = make_app(case)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await press(app, pilot, "J")
+        inp = app.screen.query_one("Input")
+        inp.value = ""
+        await type_text(app, pilot, "01:18")
+        await press(app, pilot, "enter")
+        ev = app.screen.query_one(EventList)
+        assert ev.current_row.ts_us == T0 + 18 * 60_000_000

@@ -109,7 +109,7 @@ ACTIONS: list[Action] = [
            display="Esc"),
     Action("TimelineScreen", "back_or_quit", "q", "Back like Esc; at the first view, quit", show=True,
            short="back/quit"),
-    Action("TimelineScreen", "jump_time", "J", "Jump to a time (ISO 8601, or +5m / -1h from the current event)"),
+    Action("TimelineScreen", "jump_time", "J", "Jump to a time (01:18, 14 01:18, ISO 8601, or +5m / -2h from the current event)"),
     Action("TimelineScreen", "toggle_mark", "m", "Bookmark / unbookmark the event", show=True, short="mark"),
     Action("TimelineScreen", "next_match(1)", "n", "Next match: the next event whose cells show the filter's words"),
     Action("TimelineScreen", "next_match(-1)", "N", "Previous match"),

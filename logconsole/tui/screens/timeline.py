@@ -30,8 +30,8 @@ from textual.screen import Screen
 from textual.widgets import Footer
 from textual.worker import get_current_worker
 
-from logconsole.util.errors import ParseError
-from logconsole.util.timeparse import format_us, parse_iso
+from logconsole.util.timeparse import format_us
+from logconsole.util.timeref import TimeRef, TimeSyntaxError, resolve_time
 from logconsole.store import annotations as ann
 from logconsole.store.aggregates import drill_term
 from logconsole.store.filter import Filter, FilterError, compile_filter, compile_for
@@ -93,21 +93,19 @@ def with_time_range(current: str, start_us: int, end_us: int) -> str:
     return combine(cur, f"since:{format_us(start_us)} until:{format_us(max(start_us, end_us - 1))}")
 
 
-def parse_jump(text: str, current_ts: int | None) -> int:
-    """A jump target: ISO 8601 (date, date+time, with zone) or +/-N{s,m,h,d,w} from *current_ts*."""
+def parse_jump(text: str, current_ts: int | None, start_us: int | None = None, end_us: int | None = None) -> int:
+    """A jump target as :func:`logconsole.util.timeref.resolve_time` reads it: ISO 8601, a partial time
+    (``01:18``, ``14 01:18``) completed from the current event and the view's range, or an offset from
+    the current event (``+5m``, ``-2h``).  Raises ValueError naming the position."""
     s = text.strip()
-    m = _REL_JUMP.match(s)
-    if m:
-        if current_ts is None:
-            raise ValueError("no current event to jump relative to")
-        delta = int(float(m.group(2)) * _UNIT_US[m.group(3)])
-        return current_ts + delta if m.group(1) == "+" else current_ts - delta
     if not s:
         raise ValueError("type a time")
+    if _REL_JUMP.match(s) and current_ts is None:
+        raise ValueError("no current event to jump relative to")
     try:
-        return parse_iso(s)
-    except ParseError:
-        raise ValueError(f"not a time: {s[:40]!r} (use 2020-09-14T01:19:40Z, 2020-09-14, +5m or -1h)") from None
+        return resolve_time(s, TimeRef(anchor_us=current_ts, start_us=start_us, end_us=end_us))
+    except TimeSyntaxError as exc:
+        raise ValueError(f"col {exc.position + 1}: {exc.message} (e.g. 01:18, 14 01:18, -2h, 2020-09-14T01:19:40Z)") from None
 
 
 class TimelineScreen(Screen[None]):
@@ -499,10 +497,14 @@ class TimelineScreen(Screen[None]):
 
         row = self.events.current_row
         cur_ts = row.ts_us if row else None
+        q, n = self.events.query_, self.events.row_count
+        first = q.row(0) if q is not None and n else None
+        last = q.row(n - 1) if q is not None and n else None
+        span = (first.ts_us if first else None, last.ts_us if last else None)  # the view's range
 
         def validate(s: str) -> str | None:
             try:
-                parse_jump(s, cur_ts)
+                parse_jump(s, cur_ts, *span)
             except ValueError as exc:
                 return str(exc)
             return None
@@ -511,7 +513,7 @@ class TimelineScreen(Screen[None]):
             if value is None:
                 return
             try:
-                ts = parse_jump(value, cur_ts)
+                ts = parse_jump(value, cur_ts, *span)
             except ValueError as exc:
                 self.notify(str(exc), severity="error", markup=False)
                 return
@@ -524,7 +526,7 @@ class TimelineScreen(Screen[None]):
 
         self.app.push_screen(
             PromptScreen("Jump to time (UTC)", value=format_us(cur_ts, precision="s") if cur_ts else "",
-                         hint="ISO 8601: 2020-09-14T01:19:40Z or 2020-09-14; relative: +5m, -1h, +2d",
+                         hint="01:18, 14 01:18, 2020-09-14T01:19:40Z; relative to this event: +5m, -2h",
                          validate=validate),
             done,
         )
