@@ -37,6 +37,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "rules": "logconsole.commands.rules:rules",
     "identity": "logconsole.commands.identity:identity_cmd",
     "identities": "logconsole.commands.identity:identities_cmd",
+    "db": "logconsole.commands.db:db",
 }
 
 
@@ -57,13 +58,17 @@ TERMINAL_APPS = {"open"}
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="logconsole")
+@click.option("--as", "as_name", metavar="NAME", default=None,
+              help="Attribute annotations and findings to NAME (default: $LOGCONSOLE_AS, else the database "
+                   "role on a server, else the login name).")
 @click.pass_context
-def main(ctx: click.Context) -> None:
+def main(ctx: click.Context, as_name: str | None) -> None:
     """logconsole: a terminal investigation console for audit logs.
 
     Ingest an evidence bundle once into a local index, then search it, review
     privileges, verify log integrity and export findings.  Every command takes
-    --db PATH (default: $LOGCONSOLE_DB, else ./logconsole.db).
+    --db PATH (default: $LOGCONSOLE_DB, else ./logconsole.db); PATH may be a
+    PostgreSQL URL (postgresql+psycopg://user@host/case) for a case shared by a team.
     """
     if ctx.invoked_subcommand not in TERMINAL_APPS:
         # nothing from evidence (values, file names) reaches a terminal uninterpreted,

@@ -10,6 +10,7 @@ from logconsole.util.timeparse import parse_iso
 from logconsole.store.filter import FilterError, compile_filter, quote_value, term
 from logconsole.store.queries import count
 from logconsole.store.schema import events
+from tests.conftest import ENGINES, drop_target, index_target
 
 NOW = parse_iso("2026-03-14T12:00:00Z")
 
@@ -24,11 +25,13 @@ ROWS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def eng(tmp_path_factory):
+@pytest.fixture(scope="module", params=ENGINES)
+def eng(request, tmp_path_factory):
+    """The same events in a SQLite file and in a PostgreSQL database: every test runs on both."""
     from logconsole.store.db import open_db
 
     d = tmp_path_factory.mktemp("f")
+    target = index_target(request.param, d)
     f = d / "app.jsonl"
     with f.open("w") as out:
         for i, (ts, actor, action, outcome, ip, res, svc) in enumerate(ROWS):
@@ -43,10 +46,12 @@ def eng(tmp_path_factory):
                 rec["service"] = svc
             rec["message"] = f"{actor} did {action} on {res} with secretword{i}"
             out.write(json.dumps(rec) + "\n")
-    eng = open_db(str(d / "i.db"))
+    eng = open_db(target)
     res = ingest_paths(eng, [str(f)], fmt="jsonl")
     assert res.total("events") == len(ROWS)
-    return eng
+    yield eng
+    eng.dispose()
+    drop_target(target)
 
 
 def n(eng, q):

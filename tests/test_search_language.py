@@ -19,7 +19,7 @@ from logconsole.store.filter import FilterError, compile_filter, quote_value
 from logconsole.store.fulltext import fts_columns, words
 from logconsole.store.highlight import highlight_terms, match_spans
 from logconsole.store.queries import time_reference
-from logconsole.store.schema import events, fts_terms
+from logconsole.store.schema import SCHEMA_VERSION, events, fts_terms
 from logconsole.util.timeref import TimeRef, TimeSyntaxError, resolve_time
 from logconsole.util.timeparse import parse_iso
 
@@ -128,7 +128,7 @@ def test_vocabulary_is_filled_at_ingest_and_by_migration(tmp_path) -> None:
     eng = open_db(db)
     with eng.connect() as conn:
         migrated = {r[0] for r in conn.execute(select(fts_terms.c.term))}
-        assert conn.exec_driver_sql("SELECT value FROM meta WHERE key='schema_version'").scalar() == "2"
+        assert conn.exec_driver_sql("SELECT value FROM meta WHERE key='schema_version'").scalar() == str(SCHEMA_VERSION)
     assert "accessdenied" in migrated
     assert fresh <= migrated | {t for t in fresh if not t.isascii()}
     assert ids(eng, "denied") == before

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from typing import Any, NoReturn
@@ -11,13 +12,15 @@ from sqlalchemy import Engine
 
 from logconsole.store.db import IndexError_, default_db_path, open_db, open_db_readonly
 from logconsole.util.termsafe import json_dumps, write_control
+from logconsole.store.dialect import AS_OPTION
 
 db_option = click.option(
     "--db",
     "db_path",
     type=click.Path(dir_okay=False),
     default=None,
-    help="Index file (default: $LOGCONSOLE_DB, else ./logconsole.db).",
+    help="Index: a file, or a database URL such as postgresql+psycopg://user@host/case "
+         "(default: $LOGCONSOLE_DB, else ./logconsole.db).",
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 
@@ -29,13 +32,24 @@ def resolve_db(db_path: str | None) -> str:
 def open_engine(db_path: str | None, *, create: bool = False, readonly: bool = False) -> Engine:
     """Open the index or exit 2 with a one-line error.  *readonly*: for commands
     that only read - the file is opened read-only and nothing is created,
-    migrated or indexed (``store.db.open_db_readonly``)."""
+    migrated or indexed (``store.db.open_db_readonly``).  Changes made through the
+    engine (annotations, findings) are attributed to ``--as NAME`` / ``$LOGCONSOLE_AS``."""
     try:
         if readonly:
-            return open_db_readonly(resolve_db(db_path))
-        return open_db(resolve_db(db_path), create=create)
+            engine = open_db_readonly(resolve_db(db_path))
+        else:
+            engine = open_db(resolve_db(db_path), create=create)
     except IndexError_ as exc:
         fail(str(exc))
+    who = investigator_name()
+    return engine.execution_options(**{AS_OPTION: who}) if who else engine
+
+
+def investigator_name() -> str | None:
+    """``logconsole --as NAME`` (or ``$LOGCONSOLE_AS``): who annotations and findings are attributed to."""
+    ctx = click.get_current_context(silent=True)
+    name = ctx.find_root().params.get("as_name") if ctx is not None else None
+    return name or os.environ.get("LOGCONSOLE_AS") or None
 
 
 def fail(message: str, code: int = 2, *, as_json: bool = False) -> NoReturn:

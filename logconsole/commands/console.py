@@ -35,6 +35,8 @@ def open_cmd(paths: tuple[str, ...], db_path: str | None, initial_filter: str, f
 
     Keys: ? shows every key; Ctrl+P is the command palette; q quits.
     """
+    from logconsole.store.dialect import is_url
+
     db = resolve_db(db_path)
     if paths:
         from logconsole.workflows.ingest import run_ingest
@@ -68,7 +70,7 @@ def open_cmd(paths: tuple[str, ...], db_path: str | None, initial_filter: str, f
             err=True,
         )
     else:
-        if not os.path.exists(db):
+        if not is_url(db) and not os.path.exists(db):
             fail(f"{db}: no index here - run `logconsole open PATH...` or `logconsole ingest PATH...` first, or pass --db")
         engine = open_engine(db)
     from logconsole.store.timeline import total_events
@@ -76,7 +78,6 @@ def open_cmd(paths: tuple[str, ...], db_path: str | None, initial_filter: str, f
     if total_events(engine) == 0:
         fail(f"{db}: the index holds no events - ingest some logs first (`logconsole open PATH...`)")
     if initial_filter:
-        from logconsole.store import annotations  # noqa: F401  (registers marked:/tag:/note:)
         from logconsole.store.filter import FilterError, compile_filter
 
         try:

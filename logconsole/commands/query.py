@@ -62,6 +62,12 @@ def sql_cmd(statement, output, limit, timeout, list_views, db_path, as_json):
         return
     if not statement:
         fail("a statement is needed: logconsole sql \"SELECT ...\" (see --views)")
+    from logconsole.store.dialect import is_url, redact
+
+    if is_url(resolve_db(db_path)):
+        # on a server, read-only SQL is the server's business: a role with SELECT only (docs/shared-case.md)
+        fail(f"{redact(resolve_db(db_path))}: `logconsole sql` reads SQLite index files; on a database server "
+             "connect with psql as a read-only role (docs/shared-case.md)")
     try:
         with ReadOnlySql(resolve_db(db_path), time_limit=timeout or None) as ro:
             res = ro.run(statement, limit=limit or None)

@@ -160,6 +160,8 @@ def verify(paths, scheme, index_, from_index, hash_field, prev_field, seq_field,
         fail("give PATH... to verify, or --index / --from-index")
     results = []
     engine = None
+    from logconsole.store.dialect import is_url, redact
+
     db_file = resolve_db(db_path)
     if index_ or from_index:
         engine = open_engine(db_path)
@@ -264,7 +266,7 @@ def verify(paths, scheme, index_, from_index, hash_field, prev_field, seq_field,
                  else order.get(r.path, len(order)))
     code = exit_code(results)
     # ---- store
-    if store and (engine is not None or db_path or os.path.exists(db_file)):
+    if store and (engine is not None or db_path or is_url(db_file) or os.path.exists(db_file)):
         try:
             from logconsole.analysis.chain.results import store_results
             from logconsole.store.db import open_db
@@ -272,7 +274,7 @@ def verify(paths, scheme, index_, from_index, hash_field, prev_field, seq_field,
             engine = engine or open_db(db_file, create=bool(db_path))
             store_results(engine, results, command={"argv": sys.argv[1:]}, exit_code=code, started_us=started)
         except Exception as exc:
-            warn(f"results not stored in {db_file}: {exc}")
+            warn(f"results not stored in {redact(db_file)}: {exc}")
     if as_json:
         doc = {"targets": [r.as_json() for r in results], "exit_code": code}
         if new_cp is not None:

@@ -297,18 +297,22 @@ def _ingest_one(run: _Run, inp: Input, walked: bool) -> SourceResult:
         result.errors.append(f"{inp.display}: {exc}")
         return SourceResult(inp.display, None, inp.sha256, inp.size, status="error", message=str(exc))
     sr = SourceResult(inp.display, parser.name, inp.sha256, inp.size)
-    sid, next_id = _insert_source(engine, inp, parser, path_text)
-    sr.source_id = sid
-    writer = _BatchWriter(engine, sid, path_text, next_id, sr, run.max_quarantined)
-    try:
-        opts, state = _write_batches(engine, parser, inp, writer, next_id == 1, run.batch_size, run.progress)
-    except TooManyQuarantined as exc:
-        _remove(engine, sid)
-        msg = f"{inp.display}: {exc}"
-        result.errors.append(msg)
-        return SourceResult(inp.display, parser.name, inp.sha256, inp.size, status="error", message=msg)
-    outcome = inp.finish(state)
-    return _settle(run, inp, parser, sr, writer, opts, outcome, base)
+    d = dialect.of(engine)
+    # held until the source is settled: no other writer cleans it up as a crashed one
+    with d.claim_source(engine, inp.sha256):
+        sid, next_id = _insert_source(engine, inp, parser, path_text)
+        sr.source_id = sid
+        writer = _BatchWriter(engine, sid, path_text, next_id, sr, run.max_quarantined)
+        try:
+            opts, state = _write_batches(engine, parser, inp, writer, next_id == 1 and d.single_writer,
+                                         run.batch_size, run.progress)
+        except TooManyQuarantined as exc:
+            _remove(engine, sid)
+            msg = f"{inp.display}: {exc}"
+            result.errors.append(msg)
+            return SourceResult(inp.display, parser.name, inp.sha256, inp.size, status="error", message=msg)
+        outcome = inp.finish(state)
+        return _settle(run, inp, parser, sr, writer, opts, outcome, base)
 
 
 def _settle(run: _Run, inp: Input, parser: Parser, sr: SourceResult, writer: _BatchWriter, opts: dict[str, Any],
@@ -524,6 +528,11 @@ class _BatchWriter:
             if last_ts is None or ts > last_ts:
                 last_ts = ts
         self.next_id = next_id
+        base = dialect.of(self.engine).reserve_event_ids(self.engine, len(ev_rows))
+        if base is not None and ev_rows and base != ev_rows[0][0]:  # ids reserved among concurrent writers
+            shift = base - ev_rows[0][0]
+            ev_rows = [(r[0] + shift, *r[1:]) for r in ev_rows]
+            self.next_id = next_id + shift
         sr.events += len(ev_rows)
         sr.first_ts, sr.last_ts = first_ts, last_ts
         with self.engine.begin() as conn:
@@ -591,8 +600,10 @@ def _is_duplicate(by_id: bool, fmt: str, dedup_key: str | None, sha: str, rows: 
 def _cleanup_partial(engine: Engine) -> None:
     """Remove what an interrupted ingest left behind (sources still ``partial``)."""
     with engine.begin() as conn:
-        for sid in [r[0] for r in conn.execute(select(sources.c.id).where(sources.c.status == "partial"))]:
-            _remove_rows(conn, sid)
+        partial = conn.execute(select(sources.c.id, sources.c.sha256).where(sources.c.status == "partial")).all()
+        for sid, sha in partial:
+            if dialect.of(conn).abandoned(conn, sha):  # else another writer is ingesting it right now
+                _remove_rows(conn, sid)
 
 
 def _remove(engine: Engine, sid: int) -> None:

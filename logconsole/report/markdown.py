@@ -684,7 +684,7 @@ def quiet_periods(conn) -> list[tuple[str, int, int]]:
     rows = conn.execute(text(
         "SELECT format, prev, ts_us FROM ("
         " SELECT format, ts_us, LAG(ts_us) OVER (PARTITION BY format ORDER BY ts_us) AS prev FROM events"
-        ") WHERE prev IS NOT NULL AND ts_us - prev >= :gap ORDER BY format, ts_us - prev DESC, prev"
+        ") AS gaps WHERE prev IS NOT NULL AND ts_us - prev >= :gap ORDER BY format, ts_us - prev DESC, prev"
     ), {"gap": GAP_US}).all()
     out: list[tuple[str, int, int]] = []
     per: dict[str, int] = {}

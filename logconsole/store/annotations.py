@@ -87,11 +87,13 @@ def _ensure(conn, event_id: int) -> int:
     """The annotation id for *event_id*, creating the row if needed."""
     k = _event_key(conn, event_id)
     now = _now_us()
+    who = dialect.investigator(conn)
     dialect.of(conn).upsert(
         conn, annotations,
         {"dedup": k["dedup"], "raw_sha256": k["raw_sha256"], "source_sha256": k["source_sha256"],
-         "record_ref": k["record_ref"], "event_id": event_id, "marked": 0, "created_us": now, "updated_us": now},
-        ["dedup", "raw_sha256"], {"event_id": event_id, "updated_us": now},
+         "record_ref": k["record_ref"], "event_id": event_id, "marked": 0, "created_us": now, "updated_us": now,
+         "created_by": who, "updated_by": who},
+        ["dedup", "raw_sha256"], {"event_id": event_id, "updated_us": now, "updated_by": who},
     )
     return conn.execute(
         select(annotations.c.id).where(
@@ -113,7 +115,8 @@ def _prune(conn, ann_id: int) -> None:
 # ---------------------------------------------------------------- writes
 def set_mark(conn, event_id: int, marked: bool = True) -> None:
     aid = _ensure(conn, event_id)
-    conn.execute(update(annotations).where(annotations.c.id == aid).values(marked=int(marked), updated_us=_now_us()))
+    conn.execute(update(annotations).where(annotations.c.id == aid).values(
+        marked=int(marked), updated_us=_now_us(), updated_by=dialect.investigator(conn)))
     _prune(conn, aid)
 
 
@@ -129,7 +132,8 @@ def set_note(conn, event_id: int, note: str | None) -> None:
     """Set (or with an empty *note*, clear) the event's note."""
     aid = _ensure(conn, event_id)
     note = (note or "").strip() or None
-    conn.execute(update(annotations).where(annotations.c.id == aid).values(note=note, updated_us=_now_us()))
+    conn.execute(update(annotations).where(annotations.c.id == aid).values(
+        note=note, updated_us=_now_us(), updated_by=dialect.investigator(conn)))
     _prune(conn, aid)
 
 

@@ -21,6 +21,8 @@ annotations = Table(
     Column("note", Text),
     Column("created_us", BigInteger, nullable=False),
     Column("updated_us", BigInteger, nullable=False),
+    Column("created_by", Text),  # the investigator (--as NAME, the database role, else the OS user)
+    Column("updated_by", Text),
     UniqueConstraint("dedup", "raw_sha256", name="uq_annotations_key"),
 )
 

@@ -102,8 +102,13 @@ def open_db_readonly(path: str | os.PathLike | None = None) -> Engine:
     """Open an existing index for reading only: SQLite opens the file read-only
     (``mode=ro``, or ``immutable`` in a read-only directory), nothing is created,
     migrated or indexed (readers never run DDL), and a file that is not a
-    logconsole index - or is one of another schema version - is refused untouched."""
-    p = Path(path if path is not None else default_db_path())
+    logconsole index - or is one of another schema version - is refused untouched.
+    On a database server, reading only is the role's business (docs/shared-case.md):
+    the index is opened without creating or migrating anything."""
+    target = os.fspath(path if path is not None else default_db_path())
+    if dialect.is_url(target):
+        return _open_server(target, create=False)
+    p = Path(target)
     if not p.exists():
         raise IndexError_(f"{p}: no index here (run `logconsole ingest PATH...` first, or pass --db)")
     if not p.is_file():
@@ -129,19 +134,38 @@ def make_engine(path: str | os.PathLike) -> Engine:
 MIGRATIONS: dict[int, list[str | Callable[[Connection], None]]] = {
     # 1 -> 2: the vocabulary of substring search, from the full-text index's own words
     1: [lambda conn: dialect.of(conn).vocabulary_from_index(conn)],
+    # 2 -> 3: who made each annotation, finding and attachment (a shared case has several investigators)
+    2: [lambda conn: _add_columns(conn, {"annotations": ("created_by", "updated_by"),
+                                          "findings": ("created_by", "updated_by"),
+                                          "finding_events": ("added_by",)})],
 }
 
 
-def open_db(path: str | os.PathLike | None = None, *, create: bool = True) -> Engine:
-    """Open (and if needed create or migrate) the index at *path*.
+def _add_columns(conn: Connection, columns: dict[str, tuple[str, ...]]) -> None:
+    """``ALTER TABLE ... ADD COLUMN name TEXT`` for each column the table lacks (idempotent)."""
+    from sqlalchemy import inspect
 
-    With ``create=False`` a missing file raises :class:`IndexError_` instead of
-    creating an empty index.
+    have = inspect(conn)
+    for table, names in columns.items():
+        present = {c["name"] for c in have.get_columns(table)}
+        for name in names:
+            if name not in present:
+                conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {name} TEXT")
+
+
+def open_db(path: str | os.PathLike | None = None, *, create: bool = True) -> Engine:
+    """Open (and if needed create or migrate) the index at *path*: a file (SQLite) or a
+    database URL (``postgresql+psycopg://user@host/case``).
+
+    With ``create=False`` a missing file (or a database without the schema) raises
+    :class:`IndexError_` instead of creating an empty index.
     """
     given = os.fspath(path if path is not None else default_db_path())
     if given in ("", ":memory:") or given.startswith("file:"):
         raise IndexError_(f"{given or '(empty)'}: not a file name; the index is a file (an in-memory index would "
                           "keep nothing)")
+    if dialect.is_url(given):
+        return _open_server(given, create=create)
     p = Path(given)
     if p.is_dir():
         raise IndexError_(f"{p}: is a directory; the index is a file (pass --db DIR/case.db)")
@@ -157,30 +181,8 @@ def open_db(path: str | os.PathLike | None = None, *, create: bool = True) -> En
     eng = make_engine(p)
     try:
         with eng.begin() as conn:
-            schema.metadata.create_all(conn)
-            # create_all adds missing tables with their indexes, but not an index
-            # added later to an existing table: create those too (additive migration)
-            for table in schema.metadata.sorted_tables:
-                for index in table.indexes:
-                    index.create(conn, checkfirst=True)
-            dialect.of(conn).create_extra(conn)
-            row = conn.execute(select(schema.meta.c.value).where(schema.meta.c.key == "schema_version")).first()
-            if row is None:  # a new index (an existing file without a version was refused above)
-                conn.execute(schema.meta.insert().values(key="schema_version", value=str(schema.SCHEMA_VERSION)))
-            else:
-                version = int(row[0])
-                if version > schema.SCHEMA_VERSION:
-                    raise IndexError_(f"{p}: index schema {version} is newer than this logconsole ({schema.SCHEMA_VERSION})")
-                while version < schema.SCHEMA_VERSION:
-                    for stmt in MIGRATIONS[version]:
-                        if callable(stmt):
-                            stmt(conn)
-                        else:
-                            conn.exec_driver_sql(stmt)
-                    version += 1
-                conn.execute(
-                    schema.meta.update().where(schema.meta.c.key == "schema_version").values(value=str(version))
-                )
+            _create_schema(conn)
+            _migrate(conn, str(p))
     except IndexError_:
         eng.dispose()
         raise
@@ -188,6 +190,102 @@ def open_db(path: str | os.PathLike | None = None, *, create: bool = True) -> En
         eng.dispose()
         raise IndexError_(f"{p}: cannot open index: {exc.__class__.__name__}: {str(exc).splitlines()[0]}") from exc
     return eng
+
+
+def _create_schema(conn) -> None:
+    """Every table of :data:`TABLE_MODULES`, their indexes and the engine's own objects (idempotent)."""
+    schema.metadata.create_all(conn)
+    # create_all adds missing tables with their indexes, but not an index
+    # added later to an existing table: create those too (additive migration)
+    for table in schema.metadata.sorted_tables:
+        for index in table.indexes:
+            index.create(conn, checkfirst=True)
+    dialect.of(conn).create_extra(conn)
+
+
+def _stored_version(conn) -> int | None:
+    row = conn.execute(select(schema.meta.c.value).where(schema.meta.c.key == "schema_version")).first()
+    return int(row[0]) if row is not None else None
+
+
+def _migrate(conn, label: str) -> None:
+    """Record the schema version of a new index; bring an older one up to date; refuse a newer one."""
+    version = _stored_version(conn)
+    if version is None:
+        conn.execute(schema.meta.insert().values(key="schema_version", value=str(schema.SCHEMA_VERSION)))
+        return
+    if version > schema.SCHEMA_VERSION:
+        raise IndexError_(f"{label}: index schema {version} is newer than this logconsole ({schema.SCHEMA_VERSION}); "
+                          "upgrade logconsole")
+    while version < schema.SCHEMA_VERSION:
+        for stmt in MIGRATIONS[version]:
+            if callable(stmt):
+                stmt(conn)
+            else:
+                conn.exec_driver_sql(stmt)
+        version += 1
+    conn.execute(schema.meta.update().where(schema.meta.c.key == "schema_version").values(value=str(version)))
+
+
+def _open_server(url: str, *, create: bool) -> Engine:
+    """A database server: several investigators share it, with roles that may not change the
+    schema (readers, annotators), so the schema is created by ``logconsole db init URL`` or by
+    the first writer, and an older schema is migrated only by a role allowed to."""
+    label = dialect.redact(url)
+    try:
+        eng = make_engine(url)
+    except Exception as exc:
+        raise IndexError_(f"{label}: {exc}") from None
+    try:
+        with eng.begin() as conn:
+            if not eng.dialect.has_table(conn, "meta"):
+                if not create:
+                    raise IndexError_(f"{label}: no logconsole index in this database (run `logconsole db init {label}`)")
+                _create_schema(conn)
+            version = _stored_version(conn)
+            if version is None or version != schema.SCHEMA_VERSION:
+                if version is not None and version < schema.SCHEMA_VERSION and not create:
+                    raise IndexError_(f"{label}: index schema {version} is older than this logconsole "
+                                      f"({schema.SCHEMA_VERSION}); run `logconsole db init {label}` to migrate it")
+                _migrate(conn, label)
+    except IndexError_:
+        eng.dispose()
+        raise
+    except Exception as exc:
+        eng.dispose()
+        raise IndexError_(f"{label}: cannot open index: {exc.__class__.__name__}: {_first_line(exc)}") from exc
+    return eng
+
+
+def init_db(target: str | os.PathLike) -> tuple[Engine, int | None]:
+    """``logconsole db init``: create the schema (or migrate an older one); returns the engine
+    and the version found before (None: the schema was created)."""
+    t = os.fspath(target)
+    label = dialect.redact(t)
+    if not dialect.is_url(t):
+        before = None
+        if Path(t).exists():
+            with open_db(t, create=False).connect() as conn:
+                before = _stored_version(conn)
+        return open_db(t), before
+    eng = make_engine(t)
+    try:
+        with eng.begin() as conn:
+            before = _stored_version(conn) if eng.dialect.has_table(conn, "meta") else None
+            _create_schema(conn)
+            _migrate(conn, label)
+    except IndexError_:
+        eng.dispose()
+        raise
+    except Exception as exc:
+        eng.dispose()
+        raise IndexError_(f"{label}: cannot create the index: {exc.__class__.__name__}: {_first_line(exc)}") from exc
+    return eng, before
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc)
+    return text.splitlines()[0] if text else exc.__class__.__name__
 
 
 def meta_get(conn, key: str, default: str | None = None) -> str | None:

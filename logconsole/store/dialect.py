@@ -19,42 +19,85 @@ Today's implementation is :class:`SQLiteDialect`; a second engine adds a
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import (
-    URL, BigInteger, Boolean, Connection, Engine, Table, and_, cast, create_engine, event, func, literal, select, text,
+    URL, BigInteger, Boolean, Connection, Engine, Integer, Table, and_, cast, create_engine, event, func, literal,
+    select, text,
 )
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
-from sqlalchemy.types import NullType
+from sqlalchemy.types import String, TypeDecorator
 
 from logconsole.store.fulltext import FTS_UPTO_KEY, tail_match
 
 # ------------------------------------------------------------------ expressions
+#
+# Each construct carries what every engine needs (e.g. a glob pattern *and* the
+# equivalent regular expression) as bound parameters; each engine renders the
+# ones it uses.  Values stay parameters, so statement caching stays correct.
 
 
 class glob_match(FunctionElement[bool]):
-    """``value GLOB pattern``: case-sensitive, ``*`` any run, ``?`` one character, ``[...]`` a class."""
+    """``value GLOB pattern``: case-sensitive, ``*`` any run, ``?`` one character, ``[...]`` a class.
+    Arguments: value, glob pattern, the same as an anchored regular expression."""
 
     type = Boolean()
     name = "glob_match"
     inherit_cache = True
 
 
-class json_value(FunctionElement[Any]):
-    """The value at a dotted *key* path inside a JSON object column (SQL NULL when absent)."""
+class _JSONResult(TypeDecorator[Any]):
+    """A JSON value as SQLite's ``json_extract`` returns it, whatever the engine:
+    numbers and strings as such, true/false as 1/0, arrays and objects as compact JSON text."""
 
-    type = NullType()
+    impl = String
+    cache_ok = True
+
+    def process_result_value(self, value: Any, dialect: Any) -> Any:
+        if isinstance(value, bool):
+            return int(value)
+        if isinstance(value, (list, dict)):
+            return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+        return value
+
+
+class json_value(FunctionElement[Any]):
+    """The value at a key path inside a JSON object column (SQL NULL when absent), typed as
+    :class:`_JSONResult`.  Arguments: column, ``$.a.b`` path, ``{a,b}`` path."""
+
+    type = _JSONResult()
     name = "json_value"
     inherit_cache = True
 
 
+class json_text(FunctionElement[str]):
+    """The value at a key path as text (strings as they are).  Arguments as :class:`json_value`."""
+
+    type = String()
+    name = "json_text"
+    inherit_cache = True
+
+
+class json_equals(FunctionElement[bool]):
+    """A JSON field equals a value the user typed.  Arguments: column, ``$`` path, ``{}`` path,
+    SQLite text value or NULL, SQLite integer value or NULL, the value as JSON text renders it."""
+
+    type = Boolean()
+    name = "json_equals"
+    inherit_cache = True
+
+
 class fts_events(FunctionElement[bool]):
-    """``events.id`` is the id of an event whose full-text columns match the query."""
+    """``events.id`` is the id of an event whose full-text columns match.  Arguments:
+    ``events.id``, the FTS5 query (SQLite), the ``tsquery`` text (PostgreSQL): each a
+    string or an SQL expression making one."""
 
     type = Boolean()
     name = "fts_events"
@@ -79,68 +122,144 @@ def fts_tail(spec: str) -> ColumnElement[bool]:
     upto = select(cast(meta.c.value, BigInteger)).where(meta.c.key == FTS_UPTO_KEY).scalar_subquery()
     return and_(events.c.id > func.coalesce(upto, literal(2**63 - 1, BigInteger)),
                 fts_tail_match(events.c.message, events.c.raw, spec))
+def glob_regex(pattern: str) -> str:
+    """The anchored regular expression (POSIX ARE, as PostgreSQL's ``~``) equal to a GLOB pattern."""
+    out = ["^"]
+    i, n = 0, len(pattern)
+    while i < n:
+        ch = pattern[i]
+        if ch == "*":
+            out.append(".*")
+        elif ch == "?":
+            out.append(".")
+        elif ch == "[":
+            j = i + 1
+            if j < n and pattern[j] == "^":
+                j += 1
+            if j < n and pattern[j] == "]":
+                j += 1
+            while j < n and pattern[j] != "]":
+                j += 1
+            if j >= n:  # no closing bracket: a literal "["
+                out.append("\\[")
+            else:
+                body = pattern[i + 1:j]
+                neg = body.startswith("^")
+                if neg:
+                    body = body[1:]
+                body = body.replace("\\", "\\\\")
+                if body.startswith("]"):
+                    body = "\\]" + body[1:]
+                out.append("[" + ("^" if neg else "") + body + "]")
+                i = j
+        else:
+            out.append(re.escape(ch) if not ch.isalnum() else ch)
+        i += 1
+    out.append("$")
+    return "".join(out)
 
 
 def glob(col: Any, pattern: str) -> ColumnElement[bool]:
     """*col* matches the glob *pattern* (see :func:`logconsole.store.filter_lang.wildcard_pattern`)."""
-    return glob_match(col, pattern)
+    return glob_match(col, pattern, glob_regex(pattern))
+
+
+def _paths(key: str) -> tuple[str, str]:
+    return "$." + key, "{" + ",".join(key.split(".")) + "}"
 
 
 def json_field(col: Any, key: str) -> ColumnElement[Any]:
     """The value of ``KEY`` (dotted path ``a.b``) in the JSON object held by *col*."""
-    return json_value(col, "$." + key)
+    return json_value(col, *_paths(key))
+
+
+def json_field_text(col: Any, key: str) -> ColumnElement[str]:
+    """The value of ``KEY`` as text: for comparing with text columns and for glob patterns."""
+    return json_text(col, *_paths(key))
+
+
+def json_field_equals(col: Any, key: str, value: str, *, as_number: bool = False,
+                      as_boolean: bool = False) -> ColumnElement[bool]:
+    """``KEY`` equals *value*; ``as_number``: also the number it spells; ``as_boolean``: JSON true/false."""
+    sqlite_text: str | None = value
+    sqlite_int: int | None = None
+    if as_boolean:
+        sqlite_text, sqlite_int = None, (1 if value == "true" else 0)
+    elif as_number:
+        sqlite_int = int(value)
+    return json_equals(col, *_paths(key), sqlite_text, sqlite_int, value)
 
 
 def fts_phrase(word: str, *, prefix: bool = False) -> str:
-    """One full-text phrase for *word*: the engine's query syntax in it is neutralised."""
+    """One FTS5 phrase for *word*: any FTS5 syntax in it is neutralised."""
     return '"' + word.replace('"', '""') + '"' + ("*" if prefix else "")
 
 
-def fts_match(query: Any) -> ColumnElement[bool]:
-    """Events whose full-text columns match *query*: an FTS5 query (built with
-    :func:`fts_phrase` or :func:`logconsole.store.fulltext.phrase`) or an SQL expression making one."""
+def _tsquery_phrase(tokens: list[str], *, prefix: bool = False) -> str:
+    """A ``tsquery`` of words in this order (letters and digits only: nothing to escape)."""
+    return " <-> ".join(f"'{t}'" for t in tokens) + (":*" if prefix else "")
+
+
+def fts_match(tokens: list[str], *, prefix: bool = False) -> ColumnElement[bool]:
+    """Events whose full-text columns hold the words *tokens* (:func:`logconsole.store.fulltext.words`)
+    in this order; ``prefix``: the last one may be the start of a longer word."""
+    from logconsole.store.fulltext import phrase
     from logconsole.store.schema import events
 
-    return fts_events(events.c.id, query)
+    return fts_events(events.c.id, phrase(tokens, prefix=prefix), _tsquery_phrase(tokens, prefix=prefix))
 
 
 def _quoted_term(col: Any) -> ColumnElement[Any]:
     return literal('"') + func.replace(col, '"', '""') + literal('"')
 
 
-def fts_vocabulary_match(toks: list[str], *, open_end: bool, base: str) -> ColumnElement[bool]:
+def fts_vocabulary_match(toks: list[str], *, open_end: bool) -> ColumnElement[bool]:
     """Events holding *toks* where the first word may end a longer word (``ccessdenied`` ->
-    ``accessdenied``), through the vocabulary ``fts_terms``: each vocabulary word that
-    fits becomes one more alternative of the FTS query *base*."""
-    from logconsole.store.schema import fts_terms
+    ``accessdenied``) or, for one word, lie inside one, through the vocabulary ``fts_terms``:
+    each vocabulary word that fits becomes one more alternative of the phrase query."""
+    from logconsole.store.fulltext import phrase
+    from logconsole.store.schema import events, fts_terms
 
     first = toks[0]
     term = fts_terms.c.term
+    rest = " ".join(toks[1:])
     alt: ColumnElement[Any]
+    pg_alt: ColumnElement[Any]
     if len(toks) == 1 and open_end:
         # inside a word, not at its start (the prefix form covers those)
         cond = func.instr(term, first) > 1
+        pg_cond = func.strpos(term, first) > 1
         alt = _quoted_term(term)
+        pg_alt = literal("'") + term + literal("'")
     else:
         cond = and_(func.length(term) > len(first), func.substr(term, -len(first)) == first)
-        rest = " ".join(toks[1:])
+        pg_cond = and_(func.length(term) > len(first), func.right(term, len(first)) == first)
         alt = (literal('"') + func.replace(term, '"', '""') + literal((" " + rest if rest else "") + '"')
                + literal("*" if open_end else ""))
+        pg_rest = "".join(f" <-> '{t}'" for t in toks[1:])
+        pg_alt = literal("'") + term + literal("'" + pg_rest + (":*" if open_end else ""))
+    base = phrase(toks, prefix=open_end)
     expansion = select(func.group_concat(alt, " OR ")).where(cond).scalar_subquery()
-    return fts_match(func.coalesce(expansion + literal(" OR "), literal("")) + literal(base))
+    pg_expansion = select(func.string_agg(pg_alt, " | ")).where(pg_cond).scalar_subquery()
+    pg_base = _tsquery_phrase(toks, prefix=open_end)
+    return fts_events(events.c.id,
+                      func.coalesce(expansion + literal(" OR "), literal("")) + literal(base),
+                      func.coalesce(pg_expansion + literal(" | "), literal("")) + literal(pg_base))
 
 
 @compiles(glob_match)  # also what str(expression) shows
 @compiles(glob_match, "sqlite")
 def _glob_sqlite(element: glob_match, compiler: Any, **kw: Any) -> str:
-    col, pattern = list(element.clauses)
+    col, pattern, _regex = list(element.clauses)
     return f"({compiler.process(col, **kw)} GLOB {compiler.process(pattern, **kw)})"
 
 
 @compiles(json_value)  # also what str(expression) shows
 @compiles(json_value, "sqlite")
-def _json_sqlite(element: json_value, compiler: Any, **kw: Any) -> str:
-    col, path = list(element.clauses)
+@compiles(json_text)
+@compiles(json_text, "sqlite")
+def _json_sqlite(element: FunctionElement[Any], compiler: Any, **kw: Any) -> str:
+    col, path, _pgpath = list(element.clauses)
     return f"json_extract({compiler.process(col, **kw)}, {compiler.process(path, **kw)})"
 
 
@@ -151,12 +270,63 @@ def _fts_tail_sqlite(element: fts_tail_match, compiler: Any, **kw: Any) -> str:
     return f"lc_fts_tail({compiler.process(msg, **kw)}, {compiler.process(raw, **kw)}, {compiler.process(spec, **kw)})"
 
 
+@compiles(fts_tail_match, "postgresql")
+def _fts_tail_pg(element: fts_tail_match, compiler: Any, **kw: Any) -> str:
+    # the server indexes full text as it loads (no deferred tail): nothing to scan
+    return "false"
+
+
+@compiles(json_equals)
+@compiles(json_equals, "sqlite")
+def _json_equals_sqlite(element: json_equals, compiler: Any, **kw: Any) -> str:
+    col, path, _pgpath, text_value, int_value, _pg_value = list(element.clauses)
+    expr = f"json_extract({compiler.process(col, **kw)}, {compiler.process(path, **kw)})"
+    parts = []
+    if getattr(int_value, "value", None) is not None:
+        parts.append(f"{expr} = {compiler.process(int_value, **kw)}")
+    if getattr(text_value, "value", None) is not None:
+        parts.append(f"{expr} = {compiler.process(text_value, **kw)}")
+    return "(" + " OR ".join(parts) + ")"
+
+
 @compiles(fts_events)  # also what str(expression) shows
 @compiles(fts_events, "sqlite")
 def _fts_sqlite(element: fts_events, compiler: Any, **kw: Any) -> str:
-    col, query = list(element.clauses)
+    col, query, _tsquery = list(element.clauses)
     return (f"({compiler.process(col, **kw)} IN (SELECT rowid FROM events_fts "
             f"WHERE events_fts MATCH {compiler.process(query, **kw)}))")
+
+
+@compiles(glob_match, "postgresql")
+def _glob_pg(element: glob_match, compiler: Any, **kw: Any) -> str:
+    col, _pattern, regex = list(element.clauses)
+    return f"(CAST({compiler.process(col, **kw)} AS TEXT) ~ {compiler.process(regex, **kw)})"
+
+
+@compiles(json_value, "postgresql")
+def _json_pg(element: json_value, compiler: Any, **kw: Any) -> str:
+    col, _path, pgpath = list(element.clauses)
+    return f"(CAST({compiler.process(col, **kw)} AS JSONB) #> CAST({compiler.process(pgpath, **kw)} AS TEXT[]))"
+
+
+@compiles(json_text, "postgresql")
+def _json_text_pg(element: json_text, compiler: Any, **kw: Any) -> str:
+    col, _path, pgpath = list(element.clauses)
+    return f"(CAST({compiler.process(col, **kw)} AS JSONB) #>> CAST({compiler.process(pgpath, **kw)} AS TEXT[]))"
+
+
+@compiles(json_equals, "postgresql")
+def _json_equals_pg(element: json_equals, compiler: Any, **kw: Any) -> str:
+    col, _path, pgpath, _text, _int, pg_value = list(element.clauses)
+    return (f"((CAST({compiler.process(col, **kw)} AS JSONB) #>> CAST({compiler.process(pgpath, **kw)} AS TEXT[])) "
+            f"= {compiler.process(pg_value, **kw)})")
+
+
+@compiles(fts_events, "postgresql")
+def _fts_pg(element: fts_events, compiler: Any, **kw: Any) -> str:
+    col, _query, tsquery = list(element.clauses)
+    return (f"({compiler.process(col, **kw)} IN (SELECT id FROM events_fts "
+            f"WHERE doc @@ CAST({compiler.process(tsquery, **kw)} AS TSQUERY)))")
 
 
 # ------------------------------------------------------------------ operations
@@ -166,11 +336,43 @@ class Dialect:
     """Operations whose SQL differs between engines (one instance per engine kind)."""
 
     name = "?"
+    #: one writer at a time (a file lock), so a first large load may drop and rebuild indexes
+    single_writer = True
 
     @contextmanager
     def writer_lock(self, engine: Engine) -> Iterator[None]:
         """Held around an ingest: only where the engine allows one writer."""
         yield
+
+    def reserve_event_ids(self, engine: Engine, n: int) -> int | None:
+        """The first of *n* consecutive event ids reserved for this writer, or None when the
+        single writer counts them itself (from ``MAX(id) + 1``)."""
+        return None
+
+    @contextmanager
+    def claim_source(self, engine: Engine, sha256: str) -> Iterator[None]:
+        """Held while the source with this file SHA-256 is being ingested, so that no other
+        writer cleans it up as one a crash left behind."""
+        yield
+
+    def abandoned(self, conn: Connection, sha256: str) -> bool:
+        """True when a ``partial`` source belongs to no live ingest (a crash left it)."""
+        return True
+
+    @contextmanager
+    def exclusive(self, engine: Engine, name: str) -> Iterator[None]:
+        """One holder at a time of the named job (e.g. the index checkpoint) across writers."""
+        yield
+
+    def current_user(self, conn: Connection) -> str | None:
+        """The database role of the session, where the engine has roles."""
+        return None
+
+    def lock_for_append(self, conn: Connection, table: Table) -> None:
+        """Until the transaction ends, no other writer adds to or reorders *table* (readers go on)."""
+
+    def reset_sequences(self, conn: Connection, tables: Sequence[Table]) -> None:
+        """After rows were copied in with their ids: the next generated id follows them."""
 
     def make_engine(self, url: str | URL) -> Engine:
         raise NotImplementedError
@@ -420,8 +622,213 @@ class SQLiteDialect(Dialect):
         return engine.url.database or ":memory:"
 
 
+#: the longest text given to to_tsvector per column (PostgreSQL limits a tsvector to 1 MB)
+PG_FTS_MAX_CHARS = 200_000
+
+#: Text columns searched with wildcards (``action:Get*``, ``actor:*admin*``) get a trigram index.
+PG_TRIGRAM_COLUMNS = ("actor", "action", "resource")
+
+
+def _pg_text(value: Any) -> Any:
+    """PostgreSQL text holds no NUL character: it is shown as U+FFFD (the raw record keeps the byte)."""
+    if isinstance(value, str) and "\x00" in value:
+        return value.replace("\x00", "\ufffd")
+    return value
+
+
+class PostgreSQLDialect(Dialect):
+    """A server: several investigators and several writers at once.  COPY for bulk
+    loads, ``tsvector`` for full text, ``pg_trgm`` for wildcards, ``inet`` for CIDR."""
+
+    name = "postgresql"
+    single_writer = False
+
+    def make_engine(self, url: str | URL) -> Engine:
+        return create_engine(url, pool_pre_ping=True)
+
+    def create_extra(self, conn: Connection) -> None:
+        conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+        conn.exec_driver_sql("CREATE TABLE IF NOT EXISTS events_fts (id INTEGER PRIMARY KEY, doc TSVECTOR NOT NULL)")
+        conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS ix_events_fts_doc ON events_fts USING GIN (doc)")
+        for col in PG_TRIGRAM_COLUMNS:
+            conn.exec_driver_sql(f"CREATE INDEX IF NOT EXISTS ix_events_{col}_trgm ON events USING GIN ({col} gin_trgm_ops)")
+        conn.exec_driver_sql(
+            "ALTER TABLE events ADD COLUMN IF NOT EXISTS src_ip_inet INET GENERATED ALWAYS AS "
+            "(CASE WHEN src_ip_key IS NULL THEN NULL ELSE CAST(src_ip AS INET) END) STORED")
+        conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS ix_events_src_ip_inet ON events USING GIST (src_ip_inet inet_ops)")
+        conn.exec_driver_sql("CREATE SEQUENCE IF NOT EXISTS logconsole_event_ids")
+
+    def insert_rows(self, conn: Connection, table: Table, columns: Sequence[str], rows: list[tuple]) -> None:
+        text_cols = [i for i, c in enumerate(columns) if isinstance(table.c[c].type, (String,)) or
+                     table.c[c].type.__class__.__name__ in ("Text", "String")]
+        cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        with cur.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                if text_cols:
+                    r = list(row)
+                    for i in text_cols:
+                        r[i] = _pg_text(r[i])
+                    copy.write_row(r)
+                else:
+                    copy.write_row(row)
+
+    def fts_insert(self, conn: Connection, rows: list[tuple[int, str, str]]) -> None:
+        # the words are split and folded here, as the searched phrases are
+        # (fulltext.words: unicode61's split, lower case, no diacritics), so that
+        # both sides agree; the server only numbers their positions
+        from logconsole.store.fulltext import words
+
+        conn.exec_driver_sql(
+            "CREATE TEMP TABLE IF NOT EXISTS logconsole_fts_stage (id INTEGER, message TEXT, raw TEXT) "
+            "ON COMMIT DELETE ROWS")
+        cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        with cur.copy("COPY logconsole_fts_stage (id, message, raw) FROM STDIN") as copy:
+            for eid, message, raw in rows:
+                copy.write_row((eid, " ".join(words(message[:PG_FTS_MAX_CHARS])) if message else "",
+                                " ".join(words(raw[:PG_FTS_MAX_CHARS]))))
+        conn.exec_driver_sql(
+            "INSERT INTO events_fts (id, doc) SELECT id, to_tsvector('simple', message) || to_tsvector('simple', raw) "
+            "FROM logconsole_fts_stage")
+        conn.exec_driver_sql("DELETE FROM logconsole_fts_stage")
+
+    def fts_delete(self, conn: Connection, rows: list[tuple[int, str, str]]) -> None:
+        conn.execute(text("DELETE FROM events_fts WHERE id = ANY(:ids)"), {"ids": [r[0] for r in rows]})
+
+    def insert_ignore(self, conn: Connection, table: Table, values: dict[str, Any]) -> int:
+        from sqlalchemy.dialects.postgresql import insert
+
+        return conn.execute(insert(table).values(**values).on_conflict_do_nothing()).rowcount or 0
+
+    def upsert(self, conn: Connection, table: Table, values: dict[str, Any], keys: Sequence[str],
+               update: dict[str, Any]) -> None:
+        from sqlalchemy.dialects.postgresql import insert
+
+        conn.execute(insert(table).values(**values).on_conflict_do_update(index_elements=list(keys), set_=update))
+
+    def upsert_rows(self, conn: Connection, table: Table, rows: list[dict[str, Any]], keys: Sequence[str],
+                    columns: Sequence[str]) -> None:
+        from sqlalchemy.dialects.postgresql import insert
+
+        stmt = insert(table)
+        conn.execute(stmt.on_conflict_do_update(index_elements=list(keys),
+                                                set_={c: stmt.excluded[c] for c in columns}), rows)
+
+    @contextmanager
+    def short_lock_wait(self, conn: Connection) -> Iterator[None]:
+        conn.exec_driver_sql("SET lock_timeout = '500ms'")
+        try:
+            yield
+        finally:
+            conn.exec_driver_sql("SET lock_timeout = 0")
+
+    def integrity_check(self, conn: Connection) -> str:
+        # the server guards its pages (checksums, WAL); what can be checked from a session:
+        # every table is readable end to end and every event has its full-text row
+        problems = []
+        for (name,) in conn.exec_driver_sql(
+                "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY tablename"):
+            conn.exec_driver_sql(f'SELECT count(*) FROM "{name}"').scalar_one()
+        missing = conn.exec_driver_sql(
+            "SELECT count(*) FROM events e WHERE NOT EXISTS (SELECT 1 FROM events_fts f WHERE f.id = e.id)").scalar_one()
+        if missing:
+            problems.append(f"{missing} event(s) without a full-text row")
+        return "; ".join(problems) or "ok"
+
+    def terms_insert(self, conn: Connection, terms: list[str]) -> None:
+        conn.execute(text("INSERT INTO fts_terms (term) SELECT unnest(CAST(:t AS TEXT[])) ON CONFLICT DO NOTHING"),
+                     {"t": [_pg_text(t) for t in terms]})
+
+    def vocabulary_from_index(self, conn: Connection) -> None:
+        from logconsole.store.fulltext import ID_MIN_LEN
+
+        conn.exec_driver_sql(
+            "INSERT INTO fts_terms (term) SELECT word FROM ts_stat('SELECT doc FROM events_fts') "
+            f"WHERE (length(word) < {ID_MIN_LEN} OR word !~ '[0-9]') AND length(word) <= 200 ON CONFLICT DO NOTHING")
+
+    def interrupt(self, dbapi_connection: Any) -> None:
+        dbapi_connection.cancel()
+
+    def is_interrupt(self, exc: BaseException) -> bool:
+        cur: BaseException | None = exc
+        while cur is not None:
+            if cur.__class__.__name__ == "QueryCanceled":
+                return True
+            cur = cur.__cause__ or getattr(cur, "orig", None)
+        return False
+
+    def reserve_event_ids(self, engine: Engine, n: int) -> int | None:
+        if n <= 0:
+            return None
+        with engine.begin() as conn:
+            # one contiguous block per batch, whoever else is writing: the counter row is
+            # locked only for this short transaction
+            conn.exec_driver_sql(
+                "INSERT INTO meta (key, value) SELECT 'next_event_id', CAST(COALESCE(MAX(id), 0) + 1 AS TEXT) "
+                "FROM events ON CONFLICT (key) DO NOTHING")
+            return conn.execute(text(
+                "UPDATE meta SET value = CAST(CAST(value AS BIGINT) + :n AS TEXT) WHERE key = 'next_event_id' "
+                "RETURNING CAST(value AS BIGINT) - :n"), {"n": n}).scalar_one()
+
+    @contextmanager
+    def claim_source(self, engine: Engine, sha256: str) -> Iterator[None]:
+        conn = engine.connect()
+        key = _source_key(sha256)
+        try:
+            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
+            conn.commit()
+            yield
+        finally:
+            try:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                conn.commit()
+            finally:
+                conn.close()
+
+    def abandoned(self, conn: Connection, sha256: str) -> bool:
+        return bool(conn.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": _source_key(sha256)}).scalar_one())
+
+    @contextmanager
+    def exclusive(self, engine: Engine, name: str) -> Iterator[None]:
+        conn = engine.connect()
+        key = int.from_bytes(name.encode()[:4].ljust(4, b"\0"), "big", signed=True)
+        try:
+            conn.execute(text("SELECT pg_advisory_lock(:k, 0)"), {"k": key})
+            conn.commit()
+            yield
+        finally:
+            try:
+                conn.execute(text("SELECT pg_advisory_unlock(:k, 0)"), {"k": key})
+                conn.commit()
+            finally:
+                conn.close()
+
+    def current_user(self, conn: Connection) -> str | None:
+        return conn.exec_driver_sql("SELECT current_user").scalar_one()
+
+    def lock_for_append(self, conn: Connection, table: Table) -> None:
+        conn.exec_driver_sql(f"LOCK TABLE {table.name} IN SHARE ROW EXCLUSIVE MODE")
+
+    def location(self, engine: Engine) -> str:
+        return engine.url.render_as_string(hide_password=True)
+
+    def reset_sequences(self, conn: Connection, tables: Sequence[Table]) -> None:
+        for t in tables:
+            pk = list(t.primary_key.columns)
+            if len(pk) == 1 and pk[0].autoincrement in (True, "auto") and isinstance(pk[0].type, Integer):
+                seq = conn.execute(text("SELECT pg_get_serial_sequence(:t, :c)"),
+                                   {"t": t.name, "c": pk[0].name}).scalar()
+                if seq:
+                    conn.execute(text(f"SELECT setval(:s, COALESCE((SELECT MAX({pk[0].name}) FROM {t.name}), 0) + 1, false)"),
+                                 {"s": seq})
+
+
+def _source_key(sha256: str) -> int:
+    """The advisory-lock key of "the source with this SHA-256 is being ingested by a live session"."""
+    return int(sha256[:15], 16)
+
+
 #: engine name (``sqlalchemy.engine.Dialect.name``) -> implementation
-DIALECTS: dict[str, Dialect] = {"sqlite": SQLiteDialect()}
+DIALECTS: dict[str, Dialect] = {"sqlite": SQLiteDialect(), "postgresql": PostgreSQLDialect()}
 
 
 # ------------------------------------------------------- read-only file opening
@@ -514,23 +921,76 @@ def of(bind: Engine | Connection) -> Dialect:
         raise ValueError(f"logconsole does not support the {name!r} database engine") from None
 
 
+#: execution option naming the investigator: ``engine.execution_options(logconsole_as="NAME")``
+AS_OPTION = "logconsole_as"
+
+
+def investigator(conn: Connection) -> str:
+    """Who is making a change: ``--as NAME`` (the engine's :data:`AS_OPTION`), else the database
+    role (a server), else the operating-system user."""
+    name = conn.get_execution_options().get(AS_OPTION)
+    if name:
+        return str(name)
+    role = of(conn).current_user(conn)
+    if role:
+        return role
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except Exception:  # no user name in this environment
+        return "unknown"
+
+
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def is_url(target: str | os.PathLike[str]) -> bool:
+    """True for a SQLAlchemy URL (``postgresql+psycopg://...``), False for a file path."""
+    return bool(_URL.match(os.fspath(target)))
+
+
 def url_for(target: str | os.PathLike[str]) -> URL:
-    """A SQLAlchemy URL for ``--db``: a plain path is a SQLite file.  ``URL.create`` keeps
-    the file name as it is (in a ``sqlite:///...`` string, ``case?1.db`` would be the
-    file ``case`` with a query string)."""
-    return URL.create("sqlite", database=os.fspath(target))
+    """A SQLAlchemy URL for ``--db``: a URL as given (``postgresql://`` means psycopg 3), a
+    plain path a SQLite file.  ``URL.create`` keeps a file name as it is (in a
+    ``sqlite:///...`` string, ``case?1.db`` would be the file ``case`` with a query string)."""
+    from sqlalchemy.engine import make_url
+
+    t = os.fspath(target)
+    if not is_url(t):
+        return URL.create("sqlite", database=t)
+    if t.startswith(("postgresql://", "postgres://")):
+        t = "postgresql+psycopg://" + t.split("://", 1)[1]
+    return make_url(t)
 
 
 def make_engine(target: str | os.PathLike[str]) -> Engine:
     """An engine for *target* (see :func:`url_for`), with the engine's connect-time settings."""
     url = url_for(target)
-    return DIALECTS[url.get_backend_name()].make_engine(url)
+    name = url.get_backend_name()
+    if name not in DIALECTS:
+        raise ValueError(f"{redact(os.fspath(target))}: logconsole supports SQLite files and PostgreSQL URLs, not {name!r}")
+    return DIALECTS[name].make_engine(url)
+
+
+def redact(target: str | os.PathLike[str]) -> str:
+    """*target* with any password hidden (for messages)."""
+    t = os.fspath(target)
+    if not is_url(t):
+        return t
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(t).render_as_string(hide_password=True)
+    except Exception:
+        return t.split("://", 1)[0] + "://..."
 
 
 __all__ = [
     "DIALECTS",
     "SQLITE_FTS_DDL",
     "Dialect",
+    "PostgreSQLDialect",
     "ReadOnlyOpenError",
     "SQLiteDialect",
     "connect_readonly",
@@ -539,9 +999,13 @@ __all__ = [
     "fts_vocabulary_match",
     "glob",
     "index_catalog",
+    "is_url",
     "json_field",
+    "json_field_equals",
+    "json_field_text",
     "make_engine",
     "of",
     "readonly_engine",
+    "redact",
     "url_for",
 ]

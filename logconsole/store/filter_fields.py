@@ -108,11 +108,10 @@ def substring_match(text_: str) -> ColumnElement[bool] | None:
     # a word of one or two characters at an end matches a whole word: as a prefix
     # ("0*", "s*") it would expand to a large part of the vocabulary
     open_end = open_end and len(toks[-1]) >= fulltext.MIN_INFIX
-    base = fulltext.phrase(toks, prefix=open_end)
     open_start = open_start and len(toks[0]) >= fulltext.MIN_INFIX
     if not open_start:
-        return _with_tail(dialect.fts_match(base), toks, open_start=False, open_end=open_end)
-    return _with_tail(dialect.fts_vocabulary_match(toks, open_end=open_end, base=base), toks,
+        return _with_tail(dialect.fts_match(toks, prefix=open_end), toks, open_start=False, open_end=open_end)
+    return _with_tail(dialect.fts_vocabulary_match(toks, open_end=open_end), toks,
                       open_start=True, open_end=open_end)
 
 
@@ -130,13 +129,13 @@ def _text(v: Value, ctx: Context) -> ColumnElement[bool]:
         toks = fulltext.words(s)
         if not toks:
             raise FilterError("full-text search needs at least one letter or digit", v.position)
-        return _with_tail(dialect.fts_match(fulltext.phrase(toks)), toks, open_start=False, open_end=False)
+        return _with_tail(dialect.fts_match(toks), toks, open_start=False, open_end=False)
     if s.endswith("*"):
         # prefix form: words starting with it
         toks = fulltext.words(s.rstrip("*"))
         if not toks:
             raise FilterError("full-text search needs at least one letter or digit", v.position)
-        return _with_tail(dialect.fts_match(fulltext.phrase(toks, prefix=True)), toks, open_start=False,
+        return _with_tail(dialect.fts_match(toks, prefix=True), toks, open_start=False,
                           open_end=True)
     e = substring_match(s)
     if e is None:
@@ -155,14 +154,13 @@ def _sha(v: Value, ctx: Context) -> ColumnElement[bool]:
 
 def extra_field(key: str, v: Value) -> ColumnElement[bool]:
     """``extra.KEY:value``: a format-specific field of the event's ``extra`` JSON."""
-    expr = dialect.json_field(events.c.extra, key)
     if v.wild:
-        return dialect.glob(expr, wildcard_pattern(v))
+        return dialect.glob(dialect.json_field_text(events.c.extra, key), wildcard_pattern(v))
     if re.fullmatch(r"-?\d+", v.text) and not v.quoted:
-        return or_(expr == int(v.text), expr == v.text)
+        return dialect.json_field_equals(events.c.extra, key, v.text, as_number=True)
     if v.text in ("true", "false") and not v.quoted:
-        return expr == (1 if v.text == "true" else 0)
-    return expr == v.text
+        return dialect.json_field_equals(events.c.extra, key, v.text, as_boolean=True)
+    return dialect.json_field_equals(events.c.extra, key, v.text)
 
 
 # ------------------------------------------------------------------ annotations

@@ -87,11 +87,14 @@ def create_finding(
     query = (query or "").strip() or None
     if query is not None:
         check_query(query, now)
+    dialect.of(conn).lock_for_append(conn, findings)  # two investigators adding at once: distinct positions
     pos = (conn.execute(select(func.max(findings.c.position))).scalar() or 0) + 1
+    who = dialect.investigator(conn)
     fid = conn.execute(
         insert(findings).values(
             position=pos, title=title, severity=severity, narrative=(narrative or "").strip() or None,
             query=query, query_now_us=now if query else None, created_us=now, updated_us=now,
+            created_by=who, updated_by=who,
         )
     ).inserted_primary_key[0]
     if event_ids:
@@ -110,7 +113,7 @@ def update_finding(
     clear_query: bool = False,
 ) -> None:
     get_finding_row(conn, finding_id)
-    vals: dict[str, Any] = {"updated_us": _now_us()}
+    vals: dict[str, Any] = {"updated_us": _now_us(), "updated_by": dialect.investigator(conn)}
     if title is not None:
         vals["title"] = check_title(title)
     if severity is not None:
@@ -132,6 +135,7 @@ def update_finding(
 
 def delete_finding(conn, finding_id: int) -> None:
     get_finding_row(conn, finding_id)
+    dialect.of(conn).lock_for_append(conn, findings)
     conn.execute(delete(finding_events).where(finding_events.c.finding_id == finding_id))
     conn.execute(delete(findings).where(findings.c.id == finding_id))
     _renumber(conn)
@@ -146,6 +150,7 @@ def _renumber(conn) -> None:
 def move_finding(conn, finding_id: int, new_position: int) -> None:
     """Move a finding to 1-based *new_position* (clamped); the others keep their order."""
     get_finding_row(conn, finding_id)
+    dialect.of(conn).lock_for_append(conn, findings)
     ids = [r[0] for r in conn.execute(select(findings.c.id).order_by(findings.c.position, findings.c.id))]
     ids.remove(finding_id)
     pos = max(1, min(new_position, len(ids) + 1))
@@ -169,11 +174,13 @@ def attach_events(conn, finding_id: int, event_ids: list[int]) -> int:
         shown = ", ".join(str(m) for m in missing[:10])
         raise FindingError(f"no event with id {shown}" + (" ..." if len(missing) > 10 else ""))
     now = _now_us()
+    who = dialect.investigator(conn)
     added = 0
     for eid in ids:
         dedup, sha = found[eid]
         added += dialect.of(conn).insert_ignore(
-            conn, finding_events, {"finding_id": finding_id, "dedup": dedup, "raw_sha256": sha, "event_id": eid, "added_us": now},
+            conn, finding_events, {"finding_id": finding_id, "dedup": dedup, "raw_sha256": sha, "event_id": eid,
+                                   "added_us": now, "added_by": who},
         )
     return added
 

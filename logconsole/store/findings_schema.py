@@ -23,6 +23,8 @@ findings = Table(
     Column("query_now_us", BigInteger),  # "now" for relative times in the query
     Column("created_us", BigInteger, nullable=False),
     Column("updated_us", BigInteger, nullable=False),
+    Column("created_by", Text),  # the investigator (--as NAME, the database role, else the OS user)
+    Column("updated_by", Text),
 )
 
 finding_events = Table(
@@ -34,6 +36,7 @@ finding_events = Table(
     Column("raw_sha256", String(64), nullable=False),
     Column("event_id", Integer),  # hint: events.id when attached
     Column("added_us", BigInteger, nullable=False),
+    Column("added_by", Text),
     UniqueConstraint("finding_id", "dedup", "raw_sha256", name="uq_finding_events"),
     Index("ix_finding_events_key", "dedup", "raw_sha256"),
 )

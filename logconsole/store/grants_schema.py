@@ -7,7 +7,7 @@ supersede older ones for evaluation, but old ones are kept for ``grants diff``.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, ForeignKey, Index, Integer, String, Table, Text
+from sqlalchemy import BigInteger, Boolean, Column, ForeignKey, Index, Integer, LargeBinary, String, Table, Text
 
 from logconsole.store.schema import metadata
 
@@ -91,5 +91,6 @@ priv_usage_cache = Table(
     Column("version", Integer, nullable=False),
     Column("computed_at", BigInteger, nullable=False),
     Column("events", Integer, nullable=False),  # events of the source when computed
-    Column("rows", Text, nullable=False),  # zlib-compressed JSON list of aggregate rows (older: JSON text)
+    # zlib-compressed JSON list of aggregate rows (older SQLite indexes: JSON text in a TEXT column)
+    Column("rows", LargeBinary, nullable=False),
 )

@@ -29,8 +29,8 @@ from sqlalchemy import (
 )
 
 #: Bump when the schema changes; add a step to ``db.MIGRATIONS``.
-#: 2: ``fts_terms`` (the vocabulary behind substring search)
-SCHEMA_VERSION = 2
+#: 2: ``fts_terms`` (the vocabulary behind substring search); 3: who made annotations and findings
+SCHEMA_VERSION = 3
 
 metadata = MetaData()
 

@@ -29,7 +29,7 @@ from logconsole import __version__
 from logconsole.analysis.chain.merkle import BLOCK, CompactRange, leaf_hash, root_of
 from logconsole.analysis.chain.model import TargetResult, unverifiable
 from logconsole.util.timeparse import format_us
-from logconsole.store import rawcodec
+from logconsole.store import dialect, rawcodec
 from logconsole.store.integrity_schema import custody_blocks, index_checkpoints
 from logconsole.store.schema import events, sources
 
@@ -61,8 +61,9 @@ def _unpack_ids(row: Any) -> list[int]:
 
 
 def record_checkpoint(engine: Engine, trigger: str = "ingest") -> dict[str, Any]:
-    """Extend the stored tree with the events added since, and store a checkpoint."""
-    with engine.begin() as conn:
+    """Extend the stored tree with the events added since, and store a checkpoint
+    (one writer at a time: on a server several ingests may finish together)."""
+    with dialect.of(engine).exclusive(engine, "custody"), engine.begin() as conn:
         b = custody_blocks.c
         last = conn.execute(select(b.block_no, b.first_id, b.last_id, b.count)
                             .order_by(b.block_no.desc()).limit(1)).first()

@@ -12,5 +12,5 @@ function per kind, and their table) with :mod:`escalation`, :mod:`actor_detail`
 (JSON detail, timeline filters); :mod:`suggest` (least-privilege policies).
 
 A privilege *alert* is derived by the analysis; an investigator's *finding* is
-recorded by a person (:mod:`logconsole.store.findings_schema`).
+recorded by a person (:mod:`logconsole.store.findings`).
 """

@@ -134,7 +134,7 @@ def _ct_select(cond):
     )
 
 
-_IMP = dialect.json_field(E.extra, "impersonated_user")
+_IMP = dialect.json_field_text(E.extra, "impersonated_user")
 
 
 def _k8s_select(cond):
@@ -143,8 +143,8 @@ def _k8s_select(cond):
     eff = func.coalesce(_IMP, E.actor)
     groups = func.coalesce(dialect.json_field(E.extra, "impersonated_groups"), dialect.json_field(E.extra, "groups"))
     rgroups = dialect.json_field(E.extra, "groups")
-    ns = dialect.json_field(E.extra, "namespace")
-    decision = dialect.json_field(E.extra, "decision")
+    ns = dialect.json_field_text(E.extra, "namespace")
+    decision = dialect.json_field_text(E.extra, "decision")
     code = dialect.json_field(E.extra, "code")
     cols = (eff, E.actor, E.actor_type, _IMP, groups, rgroups, E.action, ns, E.resource, decision, code, E.error_code)
     return (
@@ -285,7 +285,7 @@ def collect(conn, since: int | None = None, until: int | None = None, generic_fo
         cond.append(E.actor == only_actor)
     q = (
         select(E.id, E.ts_us, E.actor, E.actor_type, E.service, E.action, E.resource, E.error_code,
-               dialect.json_field(E.extra, "errorMessage"))
+               dialect.json_field_text(E.extra, "errorMessage"))
         .where(E.outcome == "failure", and_(*cond), E.error_code.is_not(None), _denied_sql())
         .order_by(E.ts_us, E.id)
     )
@@ -434,7 +434,7 @@ def _ids_times(conn, i0: int, i1: int, n: int, user: str, act: str | None, ns: s
     if n == 1 or i0 == i1:
         row = conn.execute(select(E.id, E.ts_us).where(E.id == i0)).first()
         return [(row[0], row[1])] if row else []
-    imp = dialect.json_field(E.extra, "impersonated_user")
+    imp = dialect.json_field_text(E.extra, "impersonated_user")
     q = select(E.id, E.ts_us).where(
         E.id.between(i0, i1), E.format == K8S,
         E.action.is_(None) if act is None else E.action == act,
@@ -473,7 +473,7 @@ def event_ids(conn, actor: str, provider: str, raw: set[tuple[str | None, str | 
         else:
             pairs.append(and_(E.format == svc, E.action == act))
     if provider == "k8s":
-        imp = dialect.json_field(E.extra, "impersonated_user")
+        imp = dialect.json_field_text(E.extra, "impersonated_user")
         who = or_(and_(E.format == K8S, imp == actor), and_(E.format == K8S, imp.is_(None), E.actor == actor))
         imp_pairs = [act.split(" ", 1)[1] for _s, act in raw if act and act.startswith("impersonate ")]
         if imp_pairs:

@@ -3,7 +3,7 @@ alerts, one :class:`ActorView` per actor and the :class:`Analysis` around them.
 
 A *privilege alert* (:class:`PrivilegeAlert`) is what the analysis derives for
 an actor (an unused permission, a denied attempt, an escalation ...).  It is not
-an investigator's finding (``logconsole finding``, :mod:`logconsole.store.findings_schema`).
+an investigator's finding (``logconsole finding``, :mod:`logconsole.store.findings`).
 The command line and the report call privilege alerts "findings" of an actor
 (``logconsole actors`` column ``findings``, report column "Privilege findings");
 those outputs are unchanged.

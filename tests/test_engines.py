@@ -1,0 +1,232 @@
+"""The same case on SQLite and on PostgreSQL gives the same answers; ``db copy`` is lossless;
+several investigators share a PostgreSQL index.  Needs a real server (LOGCONSOLE_TEST_PG)."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+
+import pytest
+from click.testing import CliRunner
+
+from logconsole.cli import main
+from tests.conftest import ENGINES, PG_SKIP, PG_URL, SAMPLE_DATA, drop_target, index_target
+
+GRANTS = [str(SAMPLE_DATA / "grants" / "authorization-details.json"), str(SAMPLE_DATA / "grants" / "rbac.yaml")]
+
+#: one query per operator of the filter language (docs/query.md), over the sample case
+SEARCHES = [
+    "",
+    "outcome:failure",
+    "action:Get*",
+    "action:?ut*",
+    'actor:"arn:aws:iam::111122223333:user/alice"',
+    "-outcome:success",
+    "NOT action:List*",
+    "outcome:failure OR action:Delete*",
+    "(action:Get* OR action:Put*) AND outcome:success",
+    "ip:10.0.0.0/8",
+    "ip:203.0.113.*",
+    "since:2026-03-14T12:00:00Z until:2026-03-14T13:00:00Z",
+    "extra.namespace:kube-system",
+    "extra.code:403",
+    "secret*",
+    '"assumed-role"',
+    "denied",
+    "ccessDenied",
+    "kube-sys",
+    "éxport",
+    "format:k8s-audit resource:*pods*",
+    "source:audit.log line:1..50",
+    "id:100..200 error:*",
+    "ua:*boto* -region:us-east-1",
+    "marked:true OR tag:* OR note:*",
+    "finding:1",
+    "finding:*",
+]
+
+
+def cli(*args: str, check: bool = True) -> str:
+    r = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    if check:
+        assert r.exit_code == 0, (args, r.output)
+    return r.output
+
+
+def build_case(target: str) -> None:
+    """The sample case as an investigator builds it: ingest, grants, a mark, a tag, two findings."""
+    cli("ingest", "--db", target, str(SAMPLE_DATA))
+    cli("grants", "import", "--db", target, *GRANTS)
+    ids = [json.loads(line)["id"] for line in cli("search", "--db", target, "--output", "jsonl", "-n", "3",
+                                                   "outcome:failure").splitlines()]
+    cli("--as", "ana", "finding", "add", "--db", target, "-t", "Denied calls", "-s", "high", "-q", "outcome:failure")
+    cli("--as", "ana", "finding", "add", "--db", target, "-t", "First events", *[f"--event={i}" for i in ids])
+    from logconsole.store import annotations as A
+    from logconsole.store.db import open_db
+
+    eng = open_db(target)
+    with eng.begin() as conn:
+        A.set_mark(conn, ids[0])
+        A.add_tag(conn, ids[1], "exfil")
+        A.set_note(conn, ids[2], "look here")
+    eng.dispose()
+
+
+@pytest.fixture(scope="module", params=ENGINES)
+def case(request, tmp_path_factory):
+    target = index_target(request.param, tmp_path_factory.mktemp(request.param))
+    build_case(target)
+    yield target
+    drop_target(target)
+
+
+@pytest.fixture(scope="module")
+def sqlite_case(tmp_path_factory):
+    target = index_target("sqlite", tmp_path_factory.mktemp("reference"))
+    build_case(target)
+    return target
+
+
+def _index_neutral(text: str, target: str) -> str:
+    """Output with the index location and the checkpoint times taken out."""
+    text = text.replace(target, "INDEX")
+    label = target.rsplit("/", 1)[-1]  # the file name, or the database name of a URL
+    for shown in (label, label.replace("_", "\\_")):  # as Markdown escapes it
+        text = text.replace(f"({shown})", "(INDEX)")
+    text = re.sub(r'"path": "[^"]*"', '"path": "INDEX"', text)
+    text = re.sub(r"\| Index \| [^(|]*\(", "| Index | INDEX (", text)  # the report names the index
+    text = re.sub(r"recorded \S+ after ingest", "recorded TIME after ingest", text)
+    return re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z, ingest", "TIME, ingest", text)
+
+
+@pytest.mark.parametrize("query", SEARCHES)
+def test_search_is_the_same_on_every_engine(case, sqlite_case, query):
+    args = ["search", "--output", "jsonl", "-n", "0"]
+    q = ["--", query] if query else []
+    assert cli(*args, "--db", case, *q) == cli(*args, "--db", sqlite_case, *q)
+
+
+@pytest.mark.parametrize("args", [
+    ["actors", "--json"],
+    ["actor", "DataAnalyticsRole", "--json"],
+    ["actor", "system:kube-controller-manager", "--json"],
+    ["readiness", "--json"],
+    ["verify", "--index", "--json"],
+    ["freq", "actor", "--json"],
+    ["histogram", "--json"],
+    ["export", "--output", "jsonl"],
+    ["export", "--output", "csv", "--query", "outcome:failure"],
+    ["export", "--output", "timesketch", "--finding", "1"],
+    ["export", "--at", "2026-03-15T09:00:00Z"],
+])
+def test_commands_are_the_same_on_every_engine(case, sqlite_case, args):
+    got = _index_neutral(cli(*args, "--db", case), case)
+    want = _index_neutral(cli(*args, "--db", sqlite_case), sqlite_case)
+    assert got == want
+
+
+def test_db_copy_round_trip_keeps_custody_root_and_events(sqlite_case, pg_url, tmp_path):
+    back = str(tmp_path / "back.db")
+    out1 = json.loads(cli("db", "copy", sqlite_case, pg_url, "--json"))
+    out2 = json.loads(cli("db", "copy", pg_url, back, "--json"))
+    root = json.loads(cli("verify", "--index", "--json", "--db", sqlite_case))["targets"][0]
+    assert out1["custody_root"] == out2["custody_root"] and out1["custody_root"] in root["anchor"]
+    for target in (pg_url, back):
+        v = json.loads(cli("verify", "--index", "--json", "--db", target))["targets"][0]
+        assert v["status"] == "intact", v
+        assert out1["custody_root"] in v["anchor"]
+    everything = ["search", "--output", "jsonl", "-n", "0", "--raw"]
+    assert cli(*everything, "--db", back) == cli(*everything, "--db", pg_url) == cli(*everything, "--db", sqlite_case)
+    assert out1["rows"] == out2["rows"] and out1["rows"]["findings"] == 2
+    # annotations and findings came along, with who made them
+    assert cli("search", "--count", "finding:*", "--db", back) == cli("search", "--count", "finding:*", "--db", sqlite_case)
+
+
+def test_db_copy_refuses_a_destination_that_holds_a_case(sqlite_case, tmp_path):
+    r = CliRunner().invoke(main, ["db", "copy", sqlite_case, sqlite_case])
+    assert r.exit_code == 2 and "already exists" in r.output
+
+
+def test_db_init_and_schema_version_mismatch_is_a_clear_error(pg_url):
+    from sqlalchemy import create_engine
+
+    r = CliRunner().invoke(main, ["sources", "--db", pg_url])
+    assert r.exit_code == 2 and "db init" in r.output and "Traceback" not in r.output
+    assert "index created" in cli("db", "init", pg_url)
+    assert "up to date" in cli("db", "init", pg_url)
+    assert cli("sources", "--db", pg_url) is not None
+    eng = create_engine(pg_url)
+    with eng.begin() as conn:
+        conn.exec_driver_sql("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    eng.dispose()
+    r = CliRunner().invoke(main, ["search", "--db", pg_url])
+    assert r.exit_code == 2
+    assert "index schema 99 is newer than this logconsole" in r.output and len(r.output.strip().splitlines()) == 1
+
+
+def test_a_url_without_a_server_is_a_one_line_error():
+    r = CliRunner().invoke(main, ["search", "--db", "postgresql+psycopg://nobody:secret@127.0.0.1:1/none"])
+    assert r.exit_code == 2 and "Traceback" not in r.output and "secret" not in r.output
+
+
+def test_investigators_annotate_and_add_findings_at_once(pg_url, tmp_path):
+    """Two investigators on one PostgreSQL index at the same time: nothing lost, each change attributed."""
+    from sqlalchemy import select
+
+    from logconsole.ingest.pipeline import ingest_paths
+    from logconsole.store import annotations as A
+    from logconsole.store import findings as F
+    from logconsole.store.annotations_schema import annotations
+    from logconsole.store.db import open_db
+    from logconsole.store.dialect import AS_OPTION
+    from logconsole.store.queries import search
+
+    base = open_db(pg_url)
+    ingest_paths(base, [str(SAMPLE_DATA / "k8s" / "audit.log")])
+    with base.connect() as conn:
+        ids = [r["id"] for r in search(conn, None, limit=200)]
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(2)
+
+    def investigator(name: str, mine: list[int]) -> None:
+        eng = open_db(pg_url).execution_options(**{AS_OPTION: name})
+        try:
+            barrier.wait()
+            for i, eid in enumerate(mine):
+                with eng.begin() as conn:
+                    A.set_mark(conn, eid)
+                    A.add_tag(conn, eid, "shared")
+                    A.add_tag(conn, eid, name)
+                if i % 10 == 0:
+                    with eng.begin() as conn:
+                        F.create_finding(conn, f"{name} {i}", event_ids=[eid, ids[-1]])
+        except BaseException as exc:  # reported by the test thread
+            errors.append(exc)
+        finally:
+            eng.dispose()
+
+    threads = [threading.Thread(target=investigator, args=("ana", ids[0::2])),
+               threading.Thread(target=investigator, args=("ben", ids[1::2]))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    with base.connect() as conn:
+        assert sorted(A.marked_event_ids(conn)) == sorted(ids)
+        by = dict(conn.execute(select(annotations.c.event_id, annotations.c.created_by)).all())
+        assert {by[i] for i in ids[0::2]} == {"ana"} and {by[i] for i in ids[1::2]} == {"ben"}
+        assert dict(A.all_tags(conn)) == {"shared": 200, "ana": 100, "ben": 100}
+        found = F.list_findings(conn)
+        assert len(found) == 20
+        assert sorted(f["position"] for f in found) == list(range(1, 21))  # no position given twice
+        assert {f["created_by"] for f in found} == {"ana", "ben"}
+        assert all(f["attached"] == 2 for f in found)
+    base.dispose()
+
+
+def test_postgresql_tests_say_why_they_skip():
+    if PG_URL:
+        pytest.skip("a PostgreSQL server is configured")
+    assert "LOGCONSOLE_TEST_PG" in PG_SKIP

@@ -1,0 +1,71 @@
+"""Two consoles on one PostgreSQL index at the same time (Pilot): nothing lost, each change attributed."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from sqlalchemy import select
+
+from logconsole.store import annotations as ann
+from logconsole.store import findings as F
+from logconsole.store.annotations_schema import annotations
+from logconsole.store.dialect import AS_OPTION
+from logconsole.tui.app import create_app
+from logconsole.tui.screens.timeline import TimelineScreen
+from logconsole.tui.widgets.event_list import EventList
+
+from tests.tui_support import press, settle, standard_records, sync, type_text
+
+
+def _index(url: str, tmp_path) -> None:
+    from logconsole.ingest.pipeline import ingest_paths
+    from logconsole.store.db import open_db
+
+    src = tmp_path / "case.json"
+    src.write_text(json.dumps({"Records": standard_records()}), encoding="utf-8")
+    eng = open_db(url)
+    assert not ingest_paths(eng, [str(src)]).errors
+    eng.dispose()
+
+
+@sync
+async def test_two_consoles_annotate_and_add_findings_at_once(pg_url, tmp_path):
+    from logconsole.store.db import open_db
+
+    _index(pg_url, tmp_path)
+    engines = {name: open_db(pg_url).execution_options(**{AS_OPTION: name}) for name in ("ana", "ben")}
+    rows: dict[str, list[int]] = {}
+
+    async def console(name: str, start: int) -> None:
+        eng = engines[name]
+        app = create_app(eng, cursor_blink=False, analytics=False)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await settle(app, pilot)
+            assert isinstance(app.screen, TimelineScreen)
+            ev = app.screen.query_one(EventList)
+            mine = []
+            for i in range(start, start + 12, 2):  # the two consoles interleave rows
+                ev.move_to(i)
+                await press(app, pilot, "m", "t")
+                await type_text(app, pilot, name)
+                await press(app, pilot, "enter")
+                mine.append(ev.current_row.id)
+                await asyncio.sleep(0)  # let the other console run between changes
+                with eng.begin() as conn:  # a finding per mark, as the findings screen makes it
+                    F.create_finding(conn, f"{name} {i}", event_ids=[ev.current_row.id])
+            rows[name] = mine
+
+    await asyncio.gather(console("ana", 0), console("ben", 1))
+    with engines["ana"].connect() as conn:
+        marked = set(ann.marked_event_ids(conn))
+        assert marked == set(rows["ana"]) | set(rows["ben"]) and len(marked) == 12
+        by = dict(conn.execute(select(annotations.c.event_id, annotations.c.created_by)).all())
+        for name in ("ana", "ben"):
+            assert {by[i] for i in rows[name]} == {name}
+            assert {ann.get_annotation(conn, i)["tags"][0] for i in rows[name]} == {name}
+        found = F.list_findings(conn)
+        assert len(found) == 12 and sorted(f["position"] for f in found) == list(range(1, 13))
+        assert {f["created_by"] for f in found} == {"ana", "ben"}
+    for eng in engines.values():
+        eng.dispose()
