@@ -195,6 +195,29 @@ def fts_phrase(word: str, *, prefix: bool = False) -> str:
     return '"' + word.replace('"', '""') + '"' + ("*" if prefix else "")
 
 
+class no_index(FunctionElement[Any]):
+    """The column, kept out of the planner's index choice where the engine allows saying so."""
+
+    name = "no_index"
+    inherit_cache = True
+
+    def __init__(self, col: Any) -> None:
+        super().__init__(col)
+        self.type = col.type
+
+
+@compiles(no_index)
+@compiles(no_index, "sqlite")
+def _no_index_sqlite(element: no_index, compiler: Any, **kw: Any) -> str:
+    # unary plus: SQLite's documented way to keep an index out of a plan
+    return "+" + compiler.process(list(element.clauses)[0], **kw)
+
+
+@compiles(no_index, "postgresql")
+def _no_index_pg(element: no_index, compiler: Any, **kw: Any) -> str:
+    return compiler.process(list(element.clauses)[0], **kw)  # the planner costs it itself
+
+
 def _tsquery_phrase(tokens: list[str], *, prefix: bool = False) -> str:
     """A ``tsquery`` of words in this order (letters and digits only: nothing to escape)."""
     return " <-> ".join(f"'{t}'" for t in tokens) + (":*" if prefix else "")
