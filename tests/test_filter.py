@@ -49,6 +49,9 @@ def eng(request, tmp_path_factory):
     eng = open_db(target)
     res = ingest_paths(eng, [str(f)], fmt="jsonl")
     assert res.total("events") == len(ROWS)
+    from logconsole.store.fulltext_index import catch_up
+
+    catch_up(eng)  # as the ingest workflow does after the pipeline
     yield eng
     eng.dispose()
     drop_target(target)
