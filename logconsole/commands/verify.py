@@ -139,6 +139,7 @@ def verify(paths, scheme, index_, from_index, hash_field, prev_field, seq_field,
     from logconsole.analysis.chain import hashchain, sequence
     from logconsole.analysis.chain.cloudtrail_digest import CloudTrailOptions, verify_bucket
     from logconsole.analysis.chain.model import exit_code, unverifiable
+    from logconsole.analysis.chain.textio import not_regular, read_small
     from logconsole.util.timeparse import parse_iso
 
     started = int(time.time() * 1_000_000)
@@ -197,10 +198,11 @@ def verify(paths, scheme, index_, from_index, hash_field, prev_field, seq_field,
             opts.hmac_key = hashchain.load_hmac_key(hmac_key_file)
             opts.hmac_key_name = Path(hmac_key_file).name
         if pubkey:
-            opts.pubkey_pem = Path(pubkey).read_bytes()
+            opts.pubkey_pem = read_small(pubkey, 1 << 20)
             opts.pubkey_name = Path(pubkey).name
+            opts.pubkey_error = hashchain.pubkey_problem(opts.pubkey_pem)
     except (OSError, ValueError) as exc:
-        fail(str(exc) if isinstance(exc, ValueError) else f"{exc.filename}: {exc.strerror}")
+        fail(str(exc) if isinstance(exc, ValueError) else f"{exc.filename or pubkey or hmac_key_file}: {exc.strerror}")
     ct_opts = CloudTrailOptions(public_keys=public_keys)
     if expected_end:
         try:
@@ -214,9 +216,17 @@ def verify(paths, scheme, index_, from_index, hash_field, prev_field, seq_field,
     expanded = _expand(list(paths))
     order = {p: i for i, (p, _named) in enumerate(expanded)}
     skipped = 0
+    refused_in_dirs: list[str] = []
     for p, named in expanded:
         if not os.path.exists(p):
             results.append(unverifiable(p, scheme if scheme != "auto" else "unknown", f"{p}: no such file or directory"))
+            continue
+        refused = None if os.path.isdir(p) else not_regular(p)
+        if refused is not None:  # a FIFO would block the read (and the whole command) until a writer appears
+            if named:
+                results.append(unverifiable(p, scheme if scheme != "auto" else "unknown", f"{p}: {refused}"))
+            else:
+                refused_in_dirs.append(p)
             continue
         if not os.path.isdir(p) and not os.access(p, os.R_OK):
             results.append(unverifiable(p, scheme if scheme != "auto" else "unknown", f"{p}: permission denied"))
@@ -258,6 +268,8 @@ def verify(paths, scheme, index_, from_index, hash_field, prev_field, seq_field,
         results.extend(hashchain.verify_files(chains, chain_opts))
     if skipped:
         warn(f"{skipped} file(s) found in directories carry no chain, digest or sequence numbers; skipped")
+    for p in refused_in_dirs:
+        warn(f"{one_line(p, 300)}: {not_regular(p) or 'not a regular file'}; skipped")
     if not results:
         fail("nothing to verify: no chain, digest or sequence numbers found in the given paths")
 

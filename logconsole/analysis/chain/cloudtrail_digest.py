@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from logconsole.analysis.chain.model import TargetResult, unverifiable
-from logconsole.analysis.chain.textio import read_all
+from logconsole.analysis.chain.textio import NotRegularFile, read_all, read_small
 from logconsole.util.timeparse import format_us, parse_iso
 
 SIDE_SUFFIX = ".head.json"
@@ -115,7 +115,7 @@ def load_public_keys(path: str) -> dict[str, list[_Key]]:
     from cryptography.hazmat.primitives.serialization import load_der_public_key, load_pem_public_key
 
     try:
-        doc = json.loads(Path(path).read_bytes())
+        doc = json.loads(read_small(path))
     except (OSError, ValueError) as exc:
         raise ValueError(f"{path}: cannot read public keys: {exc}") from None
     items = doc.get("PublicKeyList") if isinstance(doc, dict) else doc
@@ -159,7 +159,7 @@ def _read_sidecar(d: _Digest) -> None:
     if not side.exists():
         return
     try:
-        doc = json.loads(side.read_bytes())
+        doc = json.loads(read_small(side))
         meta = doc.get("Metadata") if isinstance(doc, dict) else None
         if not isinstance(meta, dict):
             raise ValueError("no Metadata object")
@@ -287,7 +287,8 @@ class _BucketCheck:
         try:
             d.data = read_all(p, limit=256 << 20)
         except (OSError, EOFError) as exc:
-            self.fail("malformed", f"digest {d.rel}: cannot decompress: {exc}", d.rel)
+            self.fail("malformed", f"digest {d.rel}: cannot {'read' if isinstance(exc, NotRegularFile) else 'decompress'}: "
+                      f"{exc}", d.rel)
             d.ok = False
             return d
         d.sha = hashlib.sha256(d.data).hexdigest()

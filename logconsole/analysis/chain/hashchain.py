@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterator
 
 from logconsole.analysis.chain.canon import CANONS, CanonError
 from logconsole.analysis.chain.model import Failure, TargetResult, unverifiable
-from logconsole.analysis.chain.textio import iter_lines, open_text_error
+from logconsole.analysis.chain.textio import iter_lines, open_text_error, read_small
 from logconsole.util.timeparse import format_us, parse_time
 
 import orjson
@@ -67,6 +67,7 @@ class ChainOptions:
     hmac_key_name: str | None = None
     pubkey_pem: bytes | None = None
     pubkey_name: str | None = None
+    pubkey_error: str | None = None  # why --pubkey cannot verify anything (see pubkey_problem)
     genesis: str = GENESIS
     genesis_explicit: bool = False  # --genesis given: only that value starts a chain
     canon_explicit: bool = False  # --canon given: no automatic switch to the other canonicalisation
@@ -87,7 +88,7 @@ class ChainOptions:
 
 def load_hmac_key(path: str) -> bytes:
     """The key is the file's bytes without a trailing newline."""
-    data = Path(path).read_bytes()
+    data = read_small(path)
     if data.endswith(b"\r\n"):
         data = data[:-2]
     elif data.endswith(b"\n"):
@@ -150,6 +151,51 @@ class Rec:
     first_in_file: bool = False
 
 
+def _same_hash(computed: str, stored: str) -> bool:
+    """Constant-time comparison; a stored value with non-ASCII text is simply not the hash."""
+    return stored.isascii() and hmac.compare_digest(computed, stored)
+
+
+class DuplicateKeyError(ValueError):
+    """A record names the same key twice in one object (ambiguous JSON: never intact)."""
+
+
+_KEY_TOKEN = re.compile(rb'"\s*:')
+
+
+def _count_keys(o: Any) -> int:
+    if type(o) is dict:
+        return len(o) + sum(_count_keys(v) for v in o.values())
+    if type(o) is list:
+        return sum(_count_keys(v) for v in o)
+    return 0
+
+
+def duplicate_key(line: bytes, obj: dict[str, Any]) -> str | None:
+    """The first key that an object of *line* names twice, or None.
+
+    Cheap test first: every key of the raw line ends in ``"`` then ``:``, so when the line has no more
+    such tokens than the parsed record has keys, no key can be repeated (string values holding ``":``
+    only add tokens).  Otherwise the line is parsed again keeping every pair."""
+    if len(_KEY_TOKEN.findall(line)) <= _count_keys(obj):
+        return None
+    found: list[str] = []
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        seen: set[str] = set()
+        for k, _v in items:
+            if k in seen and not found:
+                found.append(k)
+            seen.add(k)
+        return dict(items)
+
+    try:
+        json.loads(line, object_pairs_hook=pairs)
+    except ValueError:
+        return None
+    return found[0] if found else None
+
+
 @dataclass
 class _FileInfo:
     path: str
@@ -167,6 +213,7 @@ class _FileInfo:
     head_at: dict[int, tuple[str | None, int, int | None]] = field(default_factory=dict)  # record no -> (hash, line, seq)
     wanted_heads: set[int] = field(default_factory=set)
     error: str | None = None
+    first_keys: list[str] | None = None  # field names of the first record (for a wrong --hash-field)
 
 
 class _Hasher:
@@ -216,13 +263,20 @@ class _Hasher:
                 self.fast = False  # this writer does not emit canonical lines
         rest = dict(obj)
         del rest[self.hf]
-        return hmac.compare_digest(self.digest(self.canon(rest)), stored)
+        if not _same_hash(self.digest(self.canon(rest)), stored):
+            return False
+        dup = duplicate_key(line, obj)
+        if dup is not None:
+            # the hash covers what a parser keeps (the last value), not the bytes: another value was added
+            raise DuplicateKeyError(f"duplicate key {dup!r}: the record holds two values for it, and its hash "
+                                    "covers only the one a JSON parser keeps (the bytes were changed)")
+        return True
 
     def matches_with(self, obj: dict[str, Any], stored: str, canon: str) -> bool:
         rest = dict(obj)
         del rest[self.hf]
         try:
-            return hmac.compare_digest(self.digest(CANONS[canon](rest)), stored)
+            return _same_hash(self.digest(CANONS[canon](rest)), stored)
         except CanonError:
             return False
 
@@ -341,6 +395,8 @@ class _Verifier:
         self.total = 0
         self.notes: list[str] = []
         self.self_failures = 0
+        self.missing_fields = 0  # records without the hash / previous-hash string field
+        self.link_hits = 0  # failing records whose previous-hash link still holds
 
     # ---- pass 1
     def pass1(self) -> None:
@@ -418,9 +474,11 @@ class _Verifier:
                         if type(stored) is not str:
                             bad = f"no {hf!r} string field"
                             stored = None
+                            self.missing_fields += 1
                         elif type(pv) is not str and not (pv is None and pf in obj and opts.is_genesis(None)):
                             bad = f"no {pf!r} string field"
                             stored = pv = None
+                            self.missing_fields += 1
                         else:
                             seq = obj.get(sf)
                             if type(seq) is not int:
@@ -433,6 +491,8 @@ class _Verifier:
                                     ts = times.get(tv)
                             try:
                                 ok = check(line, obj, stored)
+                            except DuplicateKeyError as exc:
+                                bad = str(exc)  # links kept: only this record is malformed
                             except CanonError as exc:
                                 bad = str(exc)
                                 stored = pv = None
@@ -452,6 +512,7 @@ class _Verifier:
                                 probed = True
                     nrec += 1
                     if first:
+                        info.first_keys = list(obj)[:12] if obj is not None else None
                         info.first_line = lineno
                         info.first_pos = pos
                         info.first_prev = pv
@@ -471,6 +532,8 @@ class _Verifier:
                     # ---- anomaly tests (cheap, local)
                     if bad or not ok:
                         anomaly = True
+                        if have_prev and pv is not None and pv == p_stored:
+                            self.link_hits += 1  # the chain holds here though the record fails
                     elif not have_prev:
                         anomaly = not opts.is_genesis(pv)
                     elif p_bad:
@@ -732,9 +795,34 @@ class _Verifier:
                 add(r, "time_regression", f"time goes back from {format_us(pr.ts)} (line {pr.line}) to "
                     f"{format_us(r.ts)}")
 
+    def _wrong_options(self) -> str | None:
+        """Why the options cannot fit this log (so nothing about tampering can be said), or None.
+
+        No record carries the hash fields, or every record fails its own hash *and* no failing record
+        links to the one before (a wrong --hash-field names some other string field)."""
+        if self.total == 0:
+            return None
+        first = next((i.first_keys for i in self.infos if i.first_keys), None)
+        fields = f" (fields of the first record: {', '.join(first)})" if first else ""
+        o = self.opts
+        if self.missing_fields >= max(1, 0.95 * self.total):
+            return (f"no record carries both a {o.hash_field!r} and a {o.prev_field!r} string field{fields}: "
+                    "wrong --hash-field / --prev-field?")
+        if self.self_failures >= max(1, 0.95 * self.total) and self.link_hits == 0 and self.total >= 2:
+            return (f"no record's {o.hash_field!r} matches its contents and no record's {o.prev_field!r} matches "
+                    f"the record before{fields}: wrong --hash-field / --prev-field?")
+        return None
+
     # ---- checkpoints and results
     def results(self) -> list[TargetResult]:
         out: list[TargetResult] = []
+        wrong = self._wrong_options()
+        if wrong is not None:
+            for path in self.files:
+                r = unverifiable(path, "hash-chain", f"{path}: {wrong}")
+                r.records = self.infos[self.files.index(path)].records
+                out.append(r)
+            return out
         # nearly every record failing its own hash is a wrong key / canonicalisation / field, not N edits
         mismatch = self.total >= 5 and self.self_failures >= 0.95 * self.total
         for fidx, path in enumerate(self.files):
@@ -743,6 +831,9 @@ class _Verifier:
             res.records = info.records
             res.failures = list(self.failures[fidx])
             res.notes.extend(self.notes)
+            if self.opts.pubkey_error is not None:
+                res.notes.append(f"--pubkey {self.opts.pubkey_name or ''}: {self.opts.pubkey_error}: no signature "
+                                 "can be verified with it")
             if mismatch:
                 what = "HMAC key" if self.opts.hmac_key is not None else "hash"
                 res.failures = [f for f in res.failures if f.kind != "modified"]
@@ -778,7 +869,7 @@ class _Verifier:
             if not anchored and not res.failures:
                 res.notes.append("no anchor: the chain holds, but nothing rules out records cut from the tail "
                                  "(add a signed LOG.checkpoint and --pubkey)")
-            res.finish(anchored=anchored, verifiable=info.records > 0)
+            res.finish(anchored=anchored, verifiable=info.records > 0 and self.opts.pubkey_error is None)
             out.append(res)
         return out
 
@@ -795,6 +886,8 @@ class _Verifier:
         signed_ok = False
         if self.opts.pubkey_pem is None:
             res.notes.append(f"{name} found but not verified: pass --pubkey PEM to verify its Ed25519 signature")
+        elif self.opts.pubkey_error is not None:
+            pass  # the key is unusable: the result is unverifiable (noted once per target)
         else:
             ok, why = _verify_ed25519(self.opts.pubkey_pem, f"{size}\n{head}\n".encode(), sig)
             if ok:
@@ -846,14 +939,31 @@ def _load_checkpoint(path: str) -> dict[str, Any] | None:
     if not os.path.exists(cp_path):
         return None
     try:
-        with open(cp_path, "rb") as f:
-            data = json.loads(f.read(1 << 20))
+        data = json.loads(read_small(cp_path, 1 << 20))
         if not isinstance(data, dict):
             raise ValueError("not a JSON object")
     except (OSError, ValueError) as exc:
         return {"_error": f"unreadable checkpoint: {str(exc)[:100]}", "_path": cp_path}
     data["_path"] = cp_path
     return data
+
+
+def pubkey_problem(pem: bytes) -> str | None:
+    """Why *pem* cannot verify a checkpoint (empty, not PEM, not an Ed25519 public key), or None."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+    if not pem.strip():
+        return "the key file is empty"
+    if b"-----BEGIN" not in pem:
+        return "not a PEM public key (no -----BEGIN line; binary or other data)"
+    try:
+        key = load_pem_public_key(pem)
+    except (ValueError, TypeError) as exc:
+        return f"cannot load the PEM public key ({str(exc).splitlines()[0][:100]})"
+    if not isinstance(key, Ed25519PublicKey):
+        return f"not an Ed25519 public key ({type(key).__name__.lstrip('_')})"
+    return None
 
 
 def _verify_ed25519(pem: bytes, message: bytes, sig_b64: Any) -> tuple[bool, str]:

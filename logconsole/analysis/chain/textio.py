@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import io
 import os
+import stat
 import zlib
 from pathlib import Path
 from typing import BinaryIO
@@ -15,13 +16,51 @@ from logconsole.ingest.reader import GZIP_MAGIC, MAX_LINE, _GunzipRaw, open_read
 _CHUNK = 1 << 20
 
 
+class NotRegularFile(OSError):
+    """A FIFO, device, socket or directory where a file was expected."""
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
+def not_regular(path: str | os.PathLike) -> str | None:
+    """Why *path* is refused as evidence (a FIFO, device, socket or directory), or None for a regular file
+    (symlinks are followed).  Reading a FIFO would block until a writer appears."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None  # the open reports it
+    if stat.S_ISREG(mode):
+        return None
+    kind = ("a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode)
+            else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+            else "a directory" if stat.S_ISDIR(mode) else "not a regular file")
+    return f"{kind}, not a regular file: refused"
+
+
 def open_binary(path: str | os.PathLike) -> BinaryIO:
-    """Open read-only (O_NOATIME when allowed); gunzip transparently."""
+    """Open read-only (O_NOATIME when allowed); gunzip transparently.  Anything but a regular file is
+    refused with OSError(EINVAL) before it is opened (a FIFO would block the open itself)."""
+    why = not_regular(path)
+    if why is not None:
+        raise NotRegularFile(errno.EINVAL, why)
     raw = open_readonly(Path(path))
     magic = raw.peek(2)[:2] if hasattr(raw, "peek") else b""
     if magic == GZIP_MAGIC:
         return io.BufferedReader(_GunzipRaw(raw), buffer_size=_CHUNK)
     return raw
+
+
+def read_small(path: str | os.PathLike, limit: int = 16 << 20) -> bytes:
+    """The raw bytes of a small regular file (a key, a sidecar, a checkpoint); raises OSError."""
+    why = not_regular(path)
+    if why is not None:
+        raise NotRegularFile(errno.EINVAL, why)
+    with open_readonly(Path(path)) as f:
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise OSError(errno.EFBIG, f"larger than {limit} bytes", str(path))
+    return data
 
 
 def read_all(path: str | os.PathLike, limit: int = 1 << 30) -> bytes:
