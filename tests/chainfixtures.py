@@ -240,7 +240,7 @@ class Bucket:
 
 def make_bucket(root: Path, *, hours: int = 4, logs_per_hour: int = 2, key=None, spki: bool = False,
                 empty_hour: int | None = None, with_sidecars: bool = True, overlap_at: int | None = None,
-                hole_at: int | None = None, region: str = REGION) -> Bucket:
+                hole_at: int | None = None, region: str = REGION, first: datetime | None = None) -> Bucket:
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import padding
     from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
@@ -254,7 +254,7 @@ def make_bucket(root: Path, *, hours: int = 4, logs_per_hour: int = 2, key=None,
         "Value": base64.b64encode(der).decode(), "ValidityStartTime": _ct_time(T0 - timedelta(days=30)),
         "ValidityEndTime": _ct_time(T0 + timedelta(days=30)), "Fingerprint": fp}]}, indent=2))
     rng = random.Random(42)
-    start = T0.replace(minute=0, second=0, microsecond=0)
+    start = (first or T0).replace(minute=0, second=0, microsecond=0)
     digests: list[Path] = []
     logs: list[Path] = []
     prev_sig: str | None = None

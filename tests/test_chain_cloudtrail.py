@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 
 from logconsole.analysis.chain.cloudtrail_digest import CloudTrailOptions, is_bucket, load_public_keys, verify_bucket
-from logconsole.util.timeparse import dt_to_us
+from logconsole.util.timeparse import dt_to_us, parse_iso
 from tests import chainfixtures as cf
 
 
@@ -89,8 +89,8 @@ def test_modified_log_file(bucket):
 def test_deleted_log_file(bucket):
     bucket.logs[1].unlink()
     r = run(bucket)
-    assert kinds(r) == [("missing_file", bucket.rel(bucket.logs[1]))]
-    assert "not found" in r.failures[0].detail
+    assert kinds(r) == [("deleted", bucket.rel(bucket.logs[1]))]
+    assert f"log file {bucket.rel(bucket.logs[1])} deleted" in r.failures[0].detail
 
 
 def test_log_file_listed_by_no_digest(bucket):
@@ -212,3 +212,74 @@ def test_regions_are_separate_chains(tmp_path, key):
     r = run(us, expected_end_us=dt_to_us(us.end))
     assert kinds(r) == [("truncated", eu.rel(eu.digests[-1]))]
     assert "eu-west-1" in r.failures[0].detail
+
+
+# ---------------------------------------------------------------- copies by day folder, ranges, deleted files
+
+
+@pytest.fixture
+def two_days(tmp_path, key):
+    """A bucket whose chain runs from 22:00 to 02:00: two day folders (2026-03-01 and 2026-03-02)."""
+    return cf.make_bucket(tmp_path / "b2", hours=4, key=key, first=cf.T0.replace(hour=22))
+
+
+def _drop_day(b, day: str) -> None:
+    for sub in ("CloudTrail", "CloudTrail-Digest"):
+        shutil.rmtree(b.root / "AWSLogs" / cf.ACCOUNT / sub / cf.REGION / day)
+
+
+def test_copy_starting_mid_chain_is_consistent_with_a_note(two_days):
+    """Only the second day was copied: its oldest digest points at a digest in a folder that is not
+    here. That is where the copy starts, not a deleted file."""
+    _drop_day(two_days, "2026/03/01")
+    r = verify_bucket(str(two_days.root), CloudTrailOptions(public_keys=str(two_days.keys_file)))
+    assert r.failures == [] and r.status == "intact"
+    assert any(n.startswith("start of copy: ") and "in a folder that was not copied" in n for n in r.notes)
+
+
+def test_start_time_bounds_the_range(two_days):
+    first_day = two_days.root / "AWSLogs" / cf.ACCOUNT / "CloudTrail-Digest" / cf.REGION / "2026/03/01"
+    for p in first_day.iterdir():
+        p.unlink()  # the folder is here, its digests are not: only --start-time makes that a start
+    keys = str(two_days.keys_file)
+    assert verify_bucket(str(two_days.root), CloudTrailOptions(public_keys=keys)).status == "tampered"
+    start = parse_iso("2026-03-02T00:00:00Z")
+    r = verify_bucket(str(two_days.root), CloudTrailOptions(public_keys=keys, start_us=start))
+    assert r.failures == [] and r.status == "intact"
+    assert any("before --start-time" in n for n in r.notes)
+
+
+def test_end_time_leaves_later_digests_unchecked(two_days):
+    two_days.logs[-1].write_bytes(b"not even gzip")  # in the last hour, outside the range below
+    end = parse_iso("2026-03-02T00:30:00Z")
+    r = verify_bucket(str(two_days.root), CloudTrailOptions(public_keys=str(two_days.keys_file), end_us=end))
+    assert r.failures == []
+    assert any("outside --start-time/--end-time were not checked" in n for n in r.notes)
+
+
+def test_deleted_log_file_in_a_copy_starting_mid_chain_is_named(two_days):
+    _drop_day(two_days, "2026/03/01")
+    victim = two_days.logs[-1]
+    victim.unlink()
+    r = verify_bucket(str(two_days.root), CloudTrailOptions(public_keys=str(two_days.keys_file)))
+    assert r.status == "tampered"
+    assert kinds(r) == [("deleted", two_days.rel(victim))]
+    assert victim.name in r.failures[0].detail
+
+
+def test_cli_start_end_time_and_exit_codes(two_days):
+    from click.testing import CliRunner
+
+    from logconsole.cli import main
+
+    _drop_day(two_days, "2026/03/01")
+    args = ["verify", str(two_days.root), "--public-keys", str(two_days.keys_file), "--json", "--no-store"]
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 0 and json.loads(r.stdout)["targets"][0]["status"] == "intact"
+    r = CliRunner().invoke(main, [*args, "--start-time", "2026-03-02T00:00:00Z", "--end-time", "2026-03-02T01:00:00Z"])
+    assert r.exit_code == 0
+    two_days.logs[-2].unlink()
+    r = CliRunner().invoke(main, args)
+    t = json.loads(r.stdout)["targets"][0]
+    assert r.exit_code == 1 and [f["kind"] for f in t["failures"]] == ["deleted"]
+    assert CliRunner().invoke(main, [*args, "--start-time", "yesterday-ish"]).exit_code == 2

@@ -108,6 +108,11 @@ def _expand(paths: list[str]) -> list[tuple[str, bool]]:
               help="cloudtrail-digest: output of `aws cloudtrail list-public-keys`.")
 @click.option("--expected-end", default=None,
               help="cloudtrail-digest: time logging should cover until (ISO 8601); a missing newest tail is reported.")
+@click.option("--start-time", default=None,
+              help="cloudtrail-digest: check only digests whose window ends after this time (ISO 8601); the chain "
+                   "starts there, as `aws cloudtrail validate-logs --start-time` does.")
+@click.option("--end-time", default=None,
+              help="cloudtrail-digest: check only digests whose window starts before this time (ISO 8601).")
 @click.option("--time-tolerance", type=float, default=None,
               help="Seconds a timestamp may go back before it is a time regression [hash-chain 0, sequence 1].")
 @click.option("--quick", is_flag=True, help="--index: skip re-hashing every raw record.")
@@ -119,8 +124,8 @@ def _expand(paths: list[str]) -> list[tuple[str, bool]]:
 @db_option
 @json_option
 def verify(paths, scheme, index_, from_index, hash_field, prev_field, seq_field, time_field, canon, genesis,
-           hmac_key_file, pubkey, public_keys, expected_end, time_tolerance, quick, record_cp, store, verbose, db_path,
-           as_json):
+           hmac_key_file, pubkey, public_keys, expected_end, start_time, end_time, time_tolerance, quick, record_cp,
+           store, verbose, db_path, as_json):
     """Verify log integrity: hash chains, CloudTrail digests, sequence numbers, the index.
 
     \b
@@ -204,11 +209,13 @@ def verify(paths, scheme, index_, from_index, hash_field, prev_field, seq_field,
     except (OSError, ValueError) as exc:
         fail(str(exc) if isinstance(exc, ValueError) else f"{exc.filename or pubkey or hmac_key_file}: {exc.strerror}")
     ct_opts = CloudTrailOptions(public_keys=public_keys)
-    if expected_end:
-        try:
-            ct_opts.expected_end_us = parse_iso(expected_end)
-        except Exception:
-            fail(f"--expected-end: unparseable time {expected_end!r} (use ISO 8601, e.g. 2026-03-01T12:00:00Z)")
+    for name, value, attr in (("--expected-end", expected_end, "expected_end_us"),
+                              ("--start-time", start_time, "start_us"), ("--end-time", end_time, "end_us")):
+        if value:
+            try:
+                setattr(ct_opts, attr, parse_iso(value))
+            except Exception:
+                fail(f"{name}: unparseable time {value!r} (use ISO 8601, e.g. 2026-03-01T12:00:00Z)")
 
     # ---- targets
     chains: list[str] = []

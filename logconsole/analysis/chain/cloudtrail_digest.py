@@ -51,6 +51,10 @@ TAIL_TOLERANCE_US = 3600 * 1_000_000  # digests are delivered hourly
 class CloudTrailOptions:
     public_keys: str | None = None
     expected_end_us: int | None = None
+    #: ``--start-time`` / ``--end-time``: only digests whose window meets this range are checked (as
+    #: ``aws cloudtrail validate-logs`` does); log files outside it are not judged
+    start_us: int | None = None
+    end_us: int | None = None
 
 
 @dataclass
@@ -208,6 +212,20 @@ def _chain_group(rel: str) -> str:
     return f"{_region_of(rel, 'CloudTrail-Digest')}:{stem}"
 
 
+_DIGEST_STAMP = re.compile(r"_(\d{8}T\d{6}Z)(?:_backfill)?\.json")
+
+
+def _digest_time_us(key: str) -> int | None:
+    """The end of a digest's window, from its name (``..._20260301T100000Z.json.gz``)."""
+    m = _DIGEST_STAMP.search(key.rsplit("/", 1)[-1])
+    if not m:
+        return None
+    try:
+        return int(datetime.strptime(m.group(1), "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC).timestamp() * 1_000_000)
+    except ValueError:
+        return None
+
+
 def _log_time_us(name: str) -> int | None:
     m = _LOG_STAMP.search(name)
     if not m:
@@ -260,11 +278,36 @@ class _BucketCheck:
         self.local_logs: dict[str, Path] = {}
         self.listed: set[str] = set()
         self.n_logs_ok = 0
+        self.out_of_range = 0  # digests outside --start-time/--end-time (not checked)
+        self.starts: list[str] = []  # chains that begin at the first copied digest (start of copy)
+        self.not_copied: list[str] = []  # listed log files in folders that were not copied
         self.newer: list[str] = []  # log files outside the digest windows
         self.in_gap: list[str] = []  # log files in the window of a missing digest
 
     def rel(self, p: Path) -> str:
         return p.relative_to(self.root).as_posix()
+
+    def _in_range(self, start: int | None, end: int | None) -> bool:
+        """Whether a window meets ``--start-time`` .. ``--end-time`` (no range: always)."""
+        lo, hi = self.opts.start_us, self.opts.end_us
+        if lo is not None and end is not None and end <= lo:
+            return False
+        return not (hi is not None and start is not None and start > hi)
+
+    def _local_dir_of(self, d: _Digest, key: str) -> Path:
+        """The local folder where the object *key* (``AWSLogs/...``) of the copy holding *d* would be."""
+        own = _awslogs_key(d.obj["digestS3Object"])
+        prefix = d.rel[: len(d.rel) - len(own)] if d.rel.endswith(own) else ""
+        return (self.root / (prefix + key)).parent
+
+    def _outside_copy(self, d: _Digest, key: str) -> str | None:
+        """Why the previous digest *key* of the oldest checked digest *d* is not expected here, or None."""
+        t = _digest_time_us(key)
+        if self.opts.start_us is not None and t is not None and t <= self.opts.start_us:
+            return "before --start-time"
+        if not self._local_dir_of(d, key).is_dir():
+            return "in a folder that was not copied"
+        return None
 
     def fail(self, kind: str, detail: str, file: str) -> None:
         self.res.fail(kind, None, None, detail, file=file)
@@ -273,8 +316,10 @@ class _BucketCheck:
     def read_digests(self, paths: list[Path]) -> None:
         for p in paths:
             self.digests.append(self._read_digest(p))
-        self.good = sorted((d for d in self.digests if d.ok), key=lambda d: (d.end_us or 0, d.rel))
-        self.by_key = {_awslogs_key(d.obj["digestS3Object"]): d for d in self.good}
+        parsed = sorted((d for d in self.digests if d.ok), key=lambda d: (d.end_us or 0, d.rel))
+        self.by_key = {_awslogs_key(d.obj["digestS3Object"]): d for d in parsed}
+        self.good = [d for d in parsed if self._in_range(d.start_us, d.end_us)]
+        self.out_of_range = len(parsed) - len(self.good)
         for d in self.good:
             prev = d.obj.get("previousDigestS3Object")
             if isinstance(prev, str):
@@ -381,8 +426,15 @@ class _BucketCheck:
                                      f"{chain[i - 1].obj['digestEndTime']} and {d.obj['digestStartTime']})")
             return
         p = self.by_key.get(_awslogs_key(pkey))
+        why = self._outside_copy(d, _awslogs_key(pkey)) if p is None and i == 0 else None
+        if why is not None:
+            # the oldest copied digest of this chain: its predecessor was not part of the copy
+            self.starts.append(f"start of copy: {d.rel} (window from {d.obj['digestStartTime']}) is the oldest "
+                               f"digest checked; its previous digest {_awslogs_key(pkey)} is {why}")
+            return
         if p is None:
-            self.fail("missing_file", f"digest {d.rel}: previous digest {_awslogs_key(pkey)} not found", d.rel)
+            folder = "" if self._local_dir_of(d, _awslogs_key(pkey)).is_dir() else " (its folder is absent)"
+            self.fail("missing_file", f"digest {d.rel}: previous digest {_awslogs_key(pkey)} not found{folder}", d.rel)
             lo = chain[i - 1].end_us if i > 0 else None
             self.uncovered.setdefault(_region_of(d.rel, "CloudTrail-Digest"), []).append(
                 (lo if lo is not None else -(1 << 62), d.start_us or 0))
@@ -411,10 +463,22 @@ class _BucketCheck:
                 k = _awslogs_key(entry["s3Object"])
                 lrel = by_awskey.get(k)
                 if lrel is None:
-                    self.fail("missing_file", f"log file {k} not found (listed in digest {d.rel})", k)
+                    self._absent_log(d, k, entry)
                     continue
                 self.listed.add(lrel)
                 self._check_log_hash(d, lrel, entry.get("hashValue"))
+
+    def _absent_log(self, d: _Digest, key: str, entry: dict[str, Any]) -> None:
+        """A listed log file that is not here: deleted when its folder was copied, else not copied."""
+        if not self._local_dir_of(d, key).is_dir():
+            self.not_copied.append(key)
+            return
+        span = ""
+        lo, hi = entry.get("oldestEventTime"), entry.get("newestEventTime")
+        if isinstance(lo, str) and isinstance(hi, str):
+            span = f", events {lo} .. {hi}"
+        self.fail("deleted", f"log file {key} deleted: digest {d.rel} lists it (SHA-256 "
+                  f"{str(entry.get('hashValue') or '?')[:16]}…{span}) but it is not in the copy", key)
 
     def _check_log_hash(self, d: _Digest, lrel: str, hv: Any) -> None:
         try:
@@ -436,6 +500,8 @@ class _BucketCheck:
             span[reg] = (min(first, d.start_us or 0), max(last, d.end_us or 0))
         for lrel in sorted(set(self.local_logs) - self.listed):
             t = _log_time_us(Path(lrel).name)
+            if t is not None and not self._in_range(t, t):
+                continue  # outside --start-time/--end-time: not judged
             reg = _region_of(lrel, "CloudTrail")
             lo: int | None
             hi: int | None
@@ -492,6 +558,12 @@ class _BucketCheck:
             notes.append(f"unanchored: {len(self.unsigned)} digest(s) have no signature sidecar "
                          f"(*.json.gz.head.json from `aws s3api head-object`): {', '.join(self.unsigned[:3])}"
                          + (" ..." if len(self.unsigned) > 3 else ""))
+        notes.extend(self.starts)
+        if self.out_of_range:
+            notes.append(f"{self.out_of_range} digest(s) outside --start-time/--end-time were not checked")
+        if self.not_copied:
+            notes.append(f"{len(self.not_copied)} listed log file(s) are in folders that were not copied: "
+                         + ", ".join(self.not_copied[:3]) + (" ..." if len(self.not_copied) > 3 else ""))
         notes.extend(self.restarts)
         if self.in_gap:
             notes.append(f"{len(self.in_gap)} log file(s) fall in the window of a missing digest and cannot be "
