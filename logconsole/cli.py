@@ -30,6 +30,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "readiness": "logconsole.commands.report:readiness_cmd",
     "export": "logconsole.commands.report:export_cmd",
     "verify": "logconsole.commands.verify:verify",
+    "gaps": "logconsole.commands.gaps:gaps",
     "freq": "logconsole.commands.analytics:freq",
     "histogram": "logconsole.commands.analytics:histogram",
     "sql": "logconsole.commands.query:sql_cmd",

@@ -182,7 +182,7 @@ def sources_cmd(db_path, as_json):
 
 SEARCH_FIELDS = ["id", "time", "format", "actor", "action", "outcome", "src_ip", "resource", "error_code",
                  "service", "actor_type", "session", "target_user", "user_agent", "host", "account", "region",
-                 "message", "record_id", "source_id", "line", "rec_index", "raw_sha256"]
+                 "message", "record_id", "source_id", "line", "rec_index", "raw_sha256", "integrity"]
 
 
 @click.command()
@@ -221,6 +221,8 @@ def search(query, limit, output, desc, count_only, with_raw, db_path):
             click.echo(count(conn, flt.where))
             return
         rows = _limited(iter_events(conn, flt.where, with_raw=with_raw, descending=desc), limit)
+        if output in ("jsonl", "csv"):
+            rows = _with_integrity(conn, rows)
         out = sys.stdout
         if output == "jsonl":
             for r in rows:
@@ -256,6 +258,24 @@ def _say_fulltext_pending(conn, where) -> None:
     if st.pending:
         warn(f"full-text index has {st.pending:,} of {st.max_id:,} events still to index; "
              "those are scanned (`logconsole fulltext` completes the index)")
+def _with_integrity(conn, rows, chunk: int = 500):
+    """Each row with its ``integrity`` (verified / tampered / unverified), looked up a page at a time."""
+    from logconsole.store.trust import integrity_of
+
+    page: list[dict] = []
+    for r in rows:
+        page.append(r)
+        if len(page) >= chunk:
+            yield from _integrity_page(conn, page, integrity_of)
+            page = []
+    yield from _integrity_page(conn, page, integrity_of)
+
+
+def _integrity_page(conn, page, integrity_of):
+    status = integrity_of(conn, [(r["id"], r["source_id"]) for r in page])
+    for r in page:
+        r["integrity"] = status.get(r["id"], "unverified")
+        yield r
 
 
 def _csv_cell(v):

@@ -292,6 +292,9 @@ def verify(paths, scheme, index_, from_index, hash_field, prev_field, seq_field,
 
             engine = engine or open_db(db_file, create=bool(db_path))
             store_results(engine, results, command={"argv": sys.argv[1:]}, exit_code=code, started_us=started)
+            from logconsole.analysis.chain.trust import refresh
+
+            refresh(engine)  # each event's integrity and the gap markers follow the new results
         except Exception as exc:
             warn(f"results not stored in {redact(db_file)}: {exc}")
     if as_json:

@@ -84,3 +84,52 @@ custody_blocks = Table(
     Column("ids", LargeBinary),  # int64 ids, only when the block's ids are not contiguous
     Column("leaves", LargeBinary, nullable=False),  # 8-byte prefix of each leaf hash, id order
 )
+
+# ---- trust on the timeline: what the latest verification results say about each event
+# (recomputed from the stored results by logconsole.analysis.chain.trust.refresh)
+
+#: a source whose records a verification covered: ``verified`` (each record checked, none failed on
+#: its own) or ``tampered`` (the file itself failed: modified, inserted, listed by no digest)
+source_trust = Table(
+    "source_trust",
+    metadata,
+    Column("source_id", Integer, primary_key=True),
+    Column("status", String, nullable=False),  # verified | tampered
+    Column("target_id", Integer, nullable=False),  # verify_targets.id of the result that says so
+    Column("scheme", String, nullable=False),
+    Column("kind", String),  # the file-level failure kind, when tampered
+    Column("detail", Text),
+)
+
+#: an event whose own record failed (modified, inserted, reordered, malformed)
+event_trust = Table(
+    "event_trust",
+    metadata,
+    Column("event_id", Integer, primary_key=True),
+    Column("status", String, nullable=False),  # tampered
+    Column("kind", String, nullable=False),
+    Column("target_id", Integer, nullable=False),
+    Column("file", Text),
+    Column("line", Integer),
+    Column("detail", Text),
+    Column("original_hash", Text),  # a modified record: the hash its original content had
+)
+
+#: where records are missing (deleted, truncated, seq_gap, a listed log file absent) or logging was
+#: stopped (CloudTrail StopLogging .. StartLogging, auditd DAEMON_END, Windows 1100/1102): marker rows
+integrity_gaps = Table(
+    "integrity_gaps",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("kind", String, nullable=False),  # deleted | truncated | seq_gap | missing_file | logging_stopped ...
+    Column("start_us", BigInteger, nullable=False),  # where the marker sits on the timeline
+    Column("end_us", BigInteger),  # the end of an interval (logging stopped), else NULL
+    Column("source_id", Integer),
+    Column("event_id", Integer),  # the event the gap precedes (or that stopped logging)
+    Column("end_event_id", Integer),  # the event that restarted logging
+    Column("missing", Integer),  # records missing, when known
+    Column("file", Text),
+    Column("detail", Text, nullable=False),
+    Column("target_id", Integer),  # the verification result that found it (NULL: from the events)
+    Index("ix_integrity_gaps_start", "start_us"),
+)

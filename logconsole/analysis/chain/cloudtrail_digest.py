@@ -226,7 +226,7 @@ def _digest_time_us(key: str) -> int | None:
         return None
 
 
-def _log_time_us(name: str) -> int | None:
+def log_file_time_us(name: str) -> int | None:
     m = _LOG_STAMP.search(name)
     if not m:
         return None
@@ -490,6 +490,7 @@ class _BucketCheck:
             self.fail("modified", f"log file {lrel}: hash value doesn't match (listed in digest {d.rel})", lrel)
         else:
             self.n_logs_ok += 1
+            self.res.covered.append(lrel)
 
     # ---- log files no digest lists: outside the digest windows, in a missing digest's window, or inserted
     def check_unlisted_logs(self) -> None:
@@ -499,7 +500,7 @@ class _BucketCheck:
             first, last = span.get(reg, (d.start_us or 0, d.end_us or 0))
             span[reg] = (min(first, d.start_us or 0), max(last, d.end_us or 0))
         for lrel in sorted(set(self.local_logs) - self.listed):
-            t = _log_time_us(Path(lrel).name)
+            t = log_file_time_us(Path(lrel).name)
             if t is not None and not self._in_range(t, t):
                 continue  # outside --start-time/--end-time: not judged
             reg = _region_of(lrel, "CloudTrail")

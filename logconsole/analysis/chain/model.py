@@ -105,6 +105,9 @@ class TargetResult:
     notes: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)  # every file this target covers
     source_id: int | None = None  # index source, when verified from/mapped to the index
+    #: files (relative to ``path``) whose every record was checked against an anchor or chain and held:
+    #: the CloudTrail log files whose hash a digest confirmed
+    covered: list[str] = field(default_factory=list)
 
     def fail(self, kind: str, line: int | None = None, seq: int | None = None, detail: str = "", **kw: Any) -> Failure:
         f = Failure(kind, line, seq, detail, **kw)
@@ -139,6 +142,8 @@ class TargetResult:
             d["notes"] = list(self.notes)
         if self.files and self.files != [self.path]:
             d["files"] = list(self.files)
+        if self.covered:
+            d["verified_files"] = list(self.covered)
         if self.scheme == "sequence":
             d["evidence"] = EVIDENCE_NOTE
         return d
@@ -149,7 +154,7 @@ class TargetResult:
             d["path"], d["scheme"], d["status"], d.get("records") or 0, d.get("coverage") or "",
             d.get("anchor") or "none", [Failure.from_json(f) for f in d.get("failures", [])],
             [Failure.from_json(f) for f in d.get("explained", [])], list(d.get("notes", [])),
-            list(d.get("files", [])), d.get("source_id"),
+            list(d.get("files", [])), d.get("source_id"), list(d.get("verified_files", [])),
         )
 
 

@@ -153,12 +153,12 @@ def latest_results(engine: Engine) -> list[TargetResult]:
                 r.explained = [Failure(f.kind, f.line, f.seq, f.detail or "", f.file, f.missing, f.explained, f.event_id)
                                for f in fails if f.explained is not None]
             r.notes.append(f"verified at {_fmt(finished)}")
-            _file_sources(conn, r)
+            map_failure_sources(conn, r)
             out.append(r)
     return out
 
 
-def _file_sources(conn, r: TargetResult) -> None:
+def map_failure_sources(conn, r: TargetResult) -> None:
     """Map failures' files to index sources (CloudTrail log files are named relative to the bucket)."""
     fails = [f for f in (*r.failures, *r.explained) if f.file and f.event_id is None]
     if not fails:
