@@ -220,7 +220,7 @@ FIELD_EXAMPLES = {
     "target": "root", "ip": "10.0.0.0/8", "ua": "curl*", "host": "h", "resource": '"bucket/a b"',
     "account": "1", "region": "eu-*", "format": "jsonl", "message": "*did*", "record": "r1", "id": "1..3",
     "line": "2", "source": "app.jsonl", "sha": "abcd", "text": "secretword1", "marked": "true", "tag": "x",
-    "note": "*", "finding": "1", "rule": "*",
+    "note": "*", "finding": "1", "rule": "*", "integrity": "tampered",
 }
 
 

@@ -258,6 +258,8 @@ def _say_fulltext_pending(conn, where) -> None:
     if st.pending:
         warn(f"full-text index has {st.pending:,} of {st.max_id:,} events still to index; "
              "those are scanned (`logconsole fulltext` completes the index)")
+
+
 def _with_integrity(conn, rows, chunk: int = 500):
     """Each row with its ``integrity`` (verified / tampered / unverified), looked up a page at a time."""
     from logconsole.store.trust import integrity_of

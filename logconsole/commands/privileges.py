@@ -209,14 +209,18 @@ def actors(sort_key, provider, since, until, db_path, as_json):
 @click.command()
 @click.argument("name")
 @click.option("--suggest-policy", is_flag=True, help="Print a least-privilege policy from what was used "
-              "(IAM JSON for AWS, Role YAML for Kubernetes).")
+              "(IAM JSON for AWS, Role YAML for Kubernetes). Actions used only by tampered events, events in a "
+              "finding or events matching --exclude are left out; sensitive ones are listed 'review before "
+              "granting' (on standard error; with --json in the document) instead of granted.")
+@click.option("--exclude", default=None, metavar="QUERY",
+              help="--suggest-policy: leave out what only events matching this filter used (e.g. 'ip:203.0.113.77').")
 @click.option("--all-permissions", is_flag=True, help="Text output: list every permission row (default: 40).")
 @click.option("--provider", type=click.Choice(["aws", "k8s", "generic"]), default=None,
               help="When a name exists in several systems (a Kubernetes user and a portal user).")
 @_window
 @db_option
 @json_option
-def actor(name, suggest_policy, all_permissions, provider, since, until, db_path, as_json):
+def actor(name, suggest_policy, exclude, all_permissions, provider, since, until, db_path, as_json):
     """One actor: permissions with their state, denied attempts, findings.
 
     NAME is the actor as `logconsole actors` shows it (the ARN for AWS); an
@@ -236,9 +240,23 @@ def actor(name, suggest_policy, all_permissions, provider, since, until, db_path
     full = analyze(engine, lo, hi, only=hits[0].name, provider=hits[0].provider, with_events=True)
     v = next(x for x in full.actors if x.name == hits[0].name and x.provider == hits[0].provider)
     if suggest_policy:
-        from logconsole.analysis.privileges.suggest import suggest
+        from logconsole.analysis.privileges.suggest import suggest_full
 
-        click.echo(suggest(engine, v, lo, hi))
+        where = None
+        if exclude:
+            from logconsole.store.filter import FilterError, compile_filter
+
+            try:
+                where = compile_filter(exclude).where
+            except FilterError as exc:
+                fail(f"--exclude: {exc}")
+        s = suggest_full(engine, v, lo, hi, exclude=where)
+        if as_json:
+            emit_json(s.as_json())
+            return
+        click.echo(s.policy_text())
+        if s.notes_text():
+            click.echo(s.notes_text(), err=True)  # stdout stays a policy document to paste
         return
     rep = actor_report(v, full)
     if as_json:

@@ -35,6 +35,7 @@ from logconsole.store.detections import rule_clause
 from logconsole.store.findings_schema import finding_events, findings
 from logconsole.store.rawfields import raw_field_match, valid_path
 from logconsole.store.schema import events, sources
+from logconsole.store.trust import INTEGRITY, integrity_clause
 
 # ------------------------------------------------------------------ core fields
 
@@ -252,6 +253,13 @@ def _finding(v: Value, ctx: Context) -> ColumnElement[bool]:
     return or_(*parts)
 
 
+def _integrity(v: Value, ctx: Context) -> ColumnElement[bool]:
+    """``integrity:verified|tampered|unverified``: what the latest verification says of the record."""
+    if v.text.strip().lower() not in INTEGRITY:
+        raise FilterError(f"{v.text!r} is not one of {', '.join(INTEGRITY)}", v.position)
+    return integrity_clause(v.text)
+
+
 # ------------------------------------------------------------------ detections and raw fields
 
 
@@ -303,6 +311,7 @@ FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("note", _note, "events with a note (note:*) or whose note contains TEXT"),
     FieldSpec("finding", _finding, "events of a finding (finding:3), attached or by its query"),
     FieldSpec("rule", _rule, "events a Sigma rule matched: rule id, title (wildcards) or * for any rule"),
+    FieldSpec("integrity", _integrity, "verified, tampered or unverified (what verification says of the record)"),
 )
 
 #: :data:`FIELDS` by name and alias, with the ``extra.KEY`` builder: what the parser consults.

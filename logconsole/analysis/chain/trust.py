@@ -217,18 +217,19 @@ def _cloudtrail_stopped(conn: Connection) -> list[dict[str, Any]]:
     E = events.c
     rows = list(conn.execute(
         select(E.id, E.ts_us, E.action, E.actor, E.resource, E.source_id, E.error_code, E.outcome)
-        .where(E.format == "cloudtrail", E.action.in_(["StopLogging", "StartLogging", "DeleteTrail"]))
+        .where(E.format == "cloudtrail", E.action.in_(["StopLogging", "StartLogging", "DeleteTrail", "CreateTrail"]))
         .order_by(E.ts_us, E.id)))
     out = []
     for i, e in enumerate(rows):
         if e.action not in ("StopLogging", "DeleteTrail") or not _ok(e):
             continue
         trail = e.resource or "?"
-        restart = next((s for s in rows[i + 1:] if s.action == "StartLogging" and _ok(s)
+        again = ("StartLogging",) if e.action == "StopLogging" else ("StartLogging", "CreateTrail")
+        restart = next((s for s in rows[i + 1:] if s.action in again and _ok(s)
                         and (s.resource == e.resource or not s.resource or not e.resource)), None)
         what = "trail deleted" if e.action == "DeleteTrail" else "logging stopped"
         detail = (f"CloudTrail {what} ({trail}) by {e.actor or '?'} at {format_us(e.ts_us)}; "
-                  + (f"StartLogging by {restart.actor or '?'} at {format_us(restart.ts_us)}"
+                  + (f"{restart.action} by {restart.actor or '?'} at {format_us(restart.ts_us)}"
                      if restart is not None else "not restarted in the index"))
         out.append({"kind": "logging_stopped" if e.action == "StopLogging" else "trail_deleted",
                     "start_us": e.ts_us, "end_us": restart.ts_us if restart is not None else None,

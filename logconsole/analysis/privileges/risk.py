@@ -152,3 +152,30 @@ def k8s_match(table: list[tuple[str, tuple[str, ...], str]], key: str) -> str | 
         if verb in verbs and glob_match(pat, gr):
             return desc
     return None
+
+
+# ---------------------------------------------------------------- suggested policies: review before granting
+
+#: services that record or watch activity: changing them is changing the evidence
+_LOGGING_SERVICES = {"cloudtrail", "logs", "config", "guardduty", "securityhub", "cloudwatch", "events",
+                     "access-analyzer", "detective", "inspector2", "macie2"}
+#: KMS calls that use a key (not manage it)
+_KMS_USE = ("kms:decrypt", "kms:encrypt", "kms:reencrypt", "kms:generatedatakey", "kms:describekey",
+            "kms:getpublickey", "kms:sign", "kms:verify", "kms:generatemac", "kms:verifymac")
+_MANAGING = ("write", "permissions management", "tagging")
+
+
+def review_reason(action_lower: str, access_level: str) -> str | None:
+    """Why a used AWS action must not be granted by a suggested policy without a person's review,
+    or None: identity and access management, logging, key management, policy management."""
+    svc = action_lower.split(":", 1)[0]
+    sensitive = AWS_SENSITIVE.get(action_lower)
+    if sensitive == "log tampering" or (svc in _LOGGING_SERVICES and access_level in _MANAGING):
+        return "logging"
+    if svc in ("iam", "sso", "identitystore", "organizations") and access_level in _MANAGING:
+        return "IAM"
+    if svc == "kms" and access_level in _MANAGING and not action_lower.startswith(_KMS_USE):
+        return "key management"
+    if access_level == "permissions management":
+        return "policy management"
+    return None

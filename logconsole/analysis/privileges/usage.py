@@ -13,7 +13,7 @@ import time
 import zlib
 from dataclasses import dataclass, field
 from typing import Any
-from sqlalchemy import and_, case, func, literal, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, literal, not_, or_, select
 
 from logconsole.analysis.privileges import mapping
 from logconsole.store import dialect
@@ -459,7 +459,8 @@ def _data_events() -> set[str]:
 
 
 def event_ids(conn, actor: str, provider: str, raw: set[tuple[str | None, str | None]], *, since: int | None = None,
-              until: int | None = None, limit: int = 50, target_not: str | None = None) -> list[int]:
+              until: int | None = None, limit: int = 50, target_not: str | None = None,
+              exclude: ColumnElement[bool] | None = None) -> list[int]:
     """Evidence: ids of events of *actor* with one of the (service/format, action) pairs."""
     if not raw:
         return []
@@ -486,4 +487,6 @@ def event_ids(conn, actor: str, provider: str, raw: set[tuple[str | None, str | 
         q = q.where(or_(E.error_code.is_(None), ~_denied_sql()))
     if target_not is not None:
         q = q.where(E.target_user.is_not(None), E.target_user != target_not)
+    if exclude is not None:  # coalesce: a condition that is NULL for this event does not exclude it
+        q = q.where(not_(func.coalesce(exclude, False)))
     return [r[0] for r in conn.execute(q.order_by(E.ts_us, E.id).limit(limit))]
