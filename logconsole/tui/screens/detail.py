@@ -30,6 +30,7 @@ from logconsole.store.filter import term
 from logconsole.store.queries import get_event
 from logconsole.util.refs import record_ref
 from logconsole.store.sanitize import inert, one_line
+from logconsole.store.trust import event_integrity
 from logconsole.tui.actions import bindings
 from logconsole.store.highlight import HighlightTerm, highlight_terms, match_spans
 from logconsole.tui.cells import MATCH_STYLE, highlighted
@@ -128,15 +129,40 @@ def fields_table(ev: dict, terms: list[HighlightTerm] | None = None) -> Table:
     return t
 
 
-def provenance_table(ev: dict) -> Table:
+def provenance_table(ev: dict, integrity: dict | None = None) -> Table:
     t = Table.grid(padding=(0, 1))
     t.add_column(style="bold", no_wrap=True)
     t.add_column(overflow="fold")
+    if integrity is not None:
+        t.add_row(Text("integrity"), integrity_text(integrity))
     t.add_row(Text("source file"), Text(one_line(ev.get("source_path") or "?", 1000)))
     t.add_row(Text("record"), Text(record_ref(ev.get("line"), ev.get("rec_index"))))
     t.add_row(Text("raw SHA-256"), Text(ev.get("raw_sha256") or ""))
     t.add_row(Text("file SHA-256"), Text(ev.get("source_sha256") or ""))
     t.add_row(Text("event id"), Text(str(ev.get("id"))))
+    return t
+
+
+def integrity_text(info: dict) -> Text:
+    """Whether verification covers the event, and why (the glyph is the timeline's)."""
+    status = info.get("integrity", "unverified")
+    t = Text()
+    glyph = {"verified": "✓ verified", "tampered": "✗ TAMPERED", "unverified": "unverified"}[status]
+    t.append(glyph, style="bold reverse" if status == "tampered" else ("bold" if status == "verified" else "dim"))
+    if info.get("kind"):
+        t.append(f"  {info['kind']}", style="bold")
+    where = " ".join(x for x in (one_line(info.get("file") or "", 300),
+                                 f"line {info['line']}" if info.get("line") is not None else "") if x)
+    if where:
+        t.append(f"  ({where})")
+    if info.get("detail"):
+        t.append("\n" + one_line(info["detail"], 600))
+    if info.get("original_hash"):
+        t.append("\noriginal record's hash (as the chain recorded it): ")
+        t.append(one_line(info["original_hash"], 200), style="bold")
+    if status == "unverified":
+        t.append("  - nothing verifies this event's source (a hash chain, CloudTrail digests or sequence "
+                 "numbers; v verifies a path)", style="dim")
     return t
 
 
@@ -190,6 +216,7 @@ class EventDetailScreen(Screen["Pivot | None"]):
         with self.engine.connect() as conn:
             ev = get_event(conn, event_id)
             a = ann.get_annotation(conn, event_id) if ev else None
+            integ = event_integrity(conn, event_id, ev["source_id"]) if ev else None
         self.event = ev
         if ev is None:
             self.query_one("#detail-title", Static).update(Text(f"event {event_id} is no longer in the index"))
@@ -206,7 +233,7 @@ class EventDetailScreen(Screen["Pivot | None"]):
         self.query_one("#detail-title", Static).update(title)
         self.query_one("#detail-annotations", Static).update(annotation_text(a))
         self.query_one("#detail-fields", Static).update(fields_table(ev, self.terms))
-        self.query_one("#detail-provenance", Static).update(provenance_table(ev))
+        self.query_one("#detail-provenance", Static).update(provenance_table(ev, integ))
         text, lexer = pretty_raw(ev["raw"], ev.get("format") or "")
         raw = Syntax(text, lexer, theme="ansi_dark", word_wrap=True, background_color="default")
         for start, end in raw_matches(text, self.terms):

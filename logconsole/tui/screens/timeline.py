@@ -40,6 +40,7 @@ from logconsole.ingest.formats import facts_of
 from logconsole.store.db import meta_get, meta_set
 from logconsole.store.sanitize import one_line
 from logconsole.store.timeline import TimelineQuery, total_events
+from logconsole.store.timeline_marks import MarkedTimelineQuery
 from logconsole.tui.actions import bindings
 from logconsole.tui.screen_list import SCREENS, ViewContext
 from logconsole.tui.screen_stack import keep_screen
@@ -267,7 +268,8 @@ class TimelineScreen(Screen[None]):
         with self.engine.connect() as conn:
             flt = compile_for(conn, text)  # finding:N reads the saved filters
         # "all events" was counted on mount already
-        q = TimelineQuery(self.engine, flt.where, known_count=self.total if flt.is_empty and self.total else None)
+        q = MarkedTimelineQuery(self.engine, flt.where,
+                                known_count=self.total if flt.is_empty and self.total else None)
         n = q.count()
         cursor = 0
         if focus_event is not None:
@@ -291,12 +293,12 @@ class TimelineScreen(Screen[None]):
         if gen != self._gen:
             return
         self.filter = flt
-        self.count = n
+        self.count = q.event_count() if isinstance(q, MarkedTimelineQuery) else n  # markers are not events
         with self.app.batch_update():  # rows and count change in the same frame
             self._apply_columns(sample)
             self.events.terms = highlight_terms(flt.text)
             self.events.set_query(q, n, cursor, sample=sample, top=self._scroll_top)
-            self.bar.set_applied(flt.text, self.breadcrumb(), n, self.total)
+            self.bar.set_applied(flt.text, self.breadcrumb(), self.count, self.total)
         self._scroll_top = None
         if n >= ANCHOR_MIN_ROWS:  # after the first paint and the analytics, index the big result
             self.set_timer(ANCHOR_DELAY, lambda: self._build_anchors(gen, q))
@@ -408,6 +410,10 @@ class TimelineScreen(Screen[None]):
 
     @on(EventList.Selected)
     def _on_selected(self, event: EventList.Selected) -> None:
+        if event.row.id < 0:  # a marker row: what is missing here, and the evidence
+            self.notify(one_line(getattr(event.row, "detail", "") or "", 600), title=getattr(event.row, "marker", ""),
+                        timeout=12)
+            return
         self.open_detail(event.row.id)
 
     @on(EventList.LayoutChanged)
@@ -451,6 +457,8 @@ class TimelineScreen(Screen[None]):
     def _step(self, delta: int) -> int | None:
         ev = self.events
         nxt = ev.cursor + delta
+        while 0 <= nxt < ev.row_count and (ev.query_ is None or (r := ev.query_.row(nxt)) is None or r.id < 0):
+            nxt += 1 if delta > 0 else -1  # marker rows are not events: step over them
         if not (0 <= nxt < ev.row_count):
             return None
         ev.move_to(nxt)

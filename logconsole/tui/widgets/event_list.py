@@ -70,7 +70,7 @@ class ColumnLayout:
 
     @property
     def total(self) -> int:
-        return 1 + sum(self.widths) + len(self.widths)
+        return LEAD + sum(self.widths) + len(self.widths)
 
 
 @dataclass(frozen=True)
@@ -90,6 +90,12 @@ class ColumnState:
         widths = tuple((c, int(w)) for c, w in dict(d.get("widths") or {}).items() if c in LABELS and 1 <= int(w) <= 200)
         wrap = tuple(c for c in d.get("wrap", ()) if c in cols)
         return cls(cols, widths, wrap)
+
+
+#: cells before the first column: the mark flag (``*`` marked, ``+`` annotated) and the integrity glyph
+LEAD = 2
+#: integrity glyphs: distinct shapes, so they read without colour (16 colours, NO_COLOR)
+INTEGRITY_GLYPH = {"verified": "✓", "tampered": "✗", "unverified": " "}
 
 
 def layout_columns(width: int, wants: dict[str, int] | None = None, state: ColumnState | None = None) -> ColumnLayout:
@@ -115,7 +121,7 @@ def layout_columns(width: int, wants: dict[str, int] | None = None, state: Colum
         elif c == "format":
             fixed[c] = fmt_w
     flex_cols = [c for c in FLEX_PRIORITY if c in cols and c not in fixed]
-    flex = max(MIN_W * len(flex_cols), width - 1 - sum(fixed.values()) - len(cols))
+    flex = max(MIN_W * len(flex_cols), width - LEAD - sum(fixed.values()) - len(cols))
     want = {c: max(MIN_W, min(WANT_CAP, (wants or DEFAULT_WANTS).get(c, DEFAULT_WANTS[c]))) for c in flex_cols}
     got: dict[str, int] = {}
     left = flex
@@ -235,7 +241,7 @@ class EventHeader(Widget):
 
     def render(self) -> Text:
         lay = self.layout_
-        t = Text("  ", no_wrap=True, overflow="crop")
+        t = Text(" " * (LEAD + 1), no_wrap=True, overflow="crop")
         cur = self.get_component_rich_style("event-header--current", partial=True)
         for i, (col, w) in enumerate(zip(lay.cols, lay.widths)):
             label = LABELS[col]
@@ -258,6 +264,9 @@ class EventList(ScrollView, can_focus=True):
         "event-list--empty",
         "event-list--stale",
         "event-list--match",
+        "event-list--tampered",
+        "event-list--verified",
+        "event-list--marker",
     }
 
     cursor: reactive[int] = reactive(0, always_update=True)
@@ -545,9 +554,14 @@ class EventList(ScrollView, can_focus=True):
         """Rich styles of the component classes (computed once per style change, not per line)."""
         if self._style_cache is None:
             self._style_cache = {"base": self.rich_style}
-            for name in ("cursor", "cell", "failure", "flag", "empty", "stale", "match"):
+            for name in ("cursor", "cell", "failure", "flag", "empty", "stale", "match", "tampered", "verified", "marker"):
                 self._style_cache[name] = self.get_component_rich_style(f"event-list--{name}")
         return self._style_cache
+
+    def integrity_of(self, event_id: int) -> str | None:
+        """The event's integrity when the query knows it (a timeline with trust), else None."""
+        lookup = getattr(self.query_, "integrity", None)
+        return lookup(event_id) if lookup is not None else None
 
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
@@ -571,8 +585,17 @@ class EventList(ScrollView, can_focus=True):
             return Strip.blank(width, base)
         return self._render_row(row, offset == self.cursor, width, base, sub, rh)
 
+    def _render_marker(self, row: TimelineRow, is_cursor: bool, width: int, base: Style) -> Strip:
+        """A gap or logging-stopped interval: one rule across the list with what is missing."""
+        st = self._styles()
+        style = base + st["marker"] + (st["cursor"] if is_cursor else Style())
+        text = f" {format_us(row.ts_us, precision='s')} ─── {getattr(row, 'marker', '')} ───"
+        return Strip([Segment(fit("~ " + text, width), style)]).adjust_cell_length(width, style)
+
     def _render_row(self, row: TimelineRow, is_cursor: bool, width: int, base: Style, sub: int = 0,
                     rh: int = 1) -> Strip:
+        if row.id < 0:
+            return self._render_marker(row, is_cursor, width, base)
         lay = self.layout
         st = self._styles()
         style = base
@@ -580,6 +603,9 @@ class EventList(ScrollView, can_focus=True):
             style = style + st["failure"]
         if self.stale:
             style = style + st["stale"]
+        integrity = self.integrity_of(row.id)
+        if integrity == "tampered":
+            style = style + st["tampered"]
         if is_cursor:
             style = style + st["cursor"]
         cell_style = style + st["cell"] if is_cursor and self.has_focus else style
@@ -591,7 +617,9 @@ class EventList(ScrollView, can_focus=True):
         flag_style = style + st["flag"] if flag != " " else style
         if level:  # a Sigma rule matched: "!" in the level's colour
             flag_style = style + Style(color=HIT_COLOURS.get(level, "cyan"), bold=True)
-        segs = [Segment(flag, flag_style)]
+        glyph = INTEGRITY_GLYPH.get(integrity or "unverified", " ")
+        segs = [Segment(flag, flag_style),
+                Segment(glyph, style + st["verified"] if integrity == "verified" else style)]
         for i, (col, w) in enumerate(zip(lay.cols, lay.widths)):
             field = FIELDS[col]
             segs.append(Segment(" ", style))

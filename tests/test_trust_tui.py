@@ -1,0 +1,84 @@
+"""The console shows trust on the timeline: the tampered record marked (glyph, not only colour), the
+deleted record as a marker row at its place, the detail view explaining both (issue must-show)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from logconsole.cli import main
+from logconsole.store.db import open_db
+from logconsole.tui.app import create_app
+from logconsole.tui.widgets.event_list import EventList
+from tests.tui_support import screen_text, settle, sync
+
+SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
+
+
+@pytest.fixture(scope="module")
+def sample_db(tmp_path_factory) -> str:
+    db = str(tmp_path_factory.mktemp("trust-tui") / "case.db")
+    for args in (["ingest", str(SAMPLE)],
+                 ["verify", str(SAMPLE / "app" / "audit.jsonl"), str(SAMPLE / "app" / "audit.tampered.jsonl")]):
+        CliRunner().invoke(main, [*args, "--db", db])
+    return db
+
+
+@pytest.fixture
+def engine(sample_db):
+    eng = open_db(sample_db, create=False)
+    yield eng
+    eng.dispose()
+
+
+def _app(engine, flt: str = "format:jsonl"):
+    return create_app(engine, cursor_blink=False, analytics=False, initial_filter=flt)
+
+
+@sync
+async def test_timeline_marks_the_forged_record_and_the_deleted_one(engine):
+    app = _app(engine)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(app, pilot)
+        lines = screen_text(app).splitlines()
+        forged = [ln for ln in lines if "auth.token_login" in ln and "10.0.4.12" in ln]
+        real = [ln for ln in lines if "auth.token_login" in ln and "203.0.113.77" in ln]
+        assert len(forged) == 1 and "✗" in forged[0]  # the glyph, readable without colour
+        assert real and "✓" in real[0]
+        marker = [i for i, ln in enumerate(lines) if "1 record deleted here (audit.tampered.jsonl)" in ln]
+        assert len(marker) == 1
+        # the marker sits right before the record that follows the hole (seq 6)
+        ev = app.screen.query_one(EventList)
+        rows = [ev.query_.row(i) for i in range(8)]
+        assert [r.id < 0 for r in rows].index(True) == 6
+
+
+@sync
+async def test_detail_explains_integrity_and_markers_open_no_detail(engine):
+    app = _app(engine)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        ev = app.screen.query_one(EventList)
+        forged = next(i for i in range(ev.row_count) if ev.query_.row(i).src_ip == "10.0.4.12")
+        ev.move_to(forged)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        text = screen_text(app)
+        assert "✗ TAMPERED" in text and "modified" in text and "audit.tampered.jsonl line 2" in text
+        assert "original record's hash" in text
+        await pilot.press("escape")
+        await settle(app, pilot)
+        marker = next(i for i in range(ev.row_count) if ev.query_.row(i).id < 0)
+        ev.move_to(marker)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert type(app.screen).__name__ == "TimelineScreen"  # a marker is not an event: no detail screen
+
+
+def test_snapshot_timeline_with_trust(engine, snap_compare):
+    async def run_before(pilot) -> None:
+        await settle(pilot.app, pilot)
+
+    assert snap_compare(_app(engine), terminal_size=(100, 24), run_before=run_before)
