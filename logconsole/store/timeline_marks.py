@@ -133,7 +133,7 @@ class MarkedTimelineQuery(TimelineQuery):
             finally:
                 self._events_only = False
 
-    def row(self, offset: int) -> TimelineRow | None:  # type: ignore[override]
+    def row(self, offset: int) -> TimelineRow | None:
         if offset < 0:
             return None
         marks = self._marker_list()

@@ -105,11 +105,10 @@ def suggest_full(engine: Engine, v: ActorView, since: int | None = None, until: 
 
 def _excluded(conn: Connection, exclude: ColumnElement[bool] | None) -> ColumnElement[bool]:
     """Events a suggestion must not be built from: tampered, in any finding, or matched by *exclude*."""
-    from logconsole.store import findings_schema as F
+    from logconsole.store.filter import compile_for
     from logconsole.store.trust import integrity_clause
 
-    parts = [integrity_clause("tampered")]
-    parts += [F.finding_where(row) for row in F.list_findings(conn, with_counts=False)]
+    parts = [integrity_clause("tampered"), compile_for(conn, "finding:*").where]
     if exclude is not None:
         parts.append(exclude)
     return or_(*parts)
