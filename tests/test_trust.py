@@ -30,12 +30,11 @@ def cli(db: Path, *args: str, code: int = 0) -> str:
 
 @pytest.fixture(scope="module")
 def case(tmp_path_factory) -> Path:
-    """sample_data ingested, its grants imported and its hash-chained app logs verified."""
+    """`logconsole ingest sample_data` alone: the hash-chained app logs are verified by the ingest."""
     db = tmp_path_factory.mktemp("trust") / "case.db"
     cli(db, "ingest", str(SAMPLE))
     cli(db, "grants", "import", str(SAMPLE / "grants" / "authorization-details.json"),
         str(SAMPLE / "grants" / "rbac.yaml"))
-    cli(db, "verify", str(SAMPLE / "app" / "audit.jsonl"), str(SAMPLE / "app" / "audit.tampered.jsonl"), code=1)
     return db
 
 
@@ -138,3 +137,57 @@ def test_bucket_verification_marks_events_and_a_deleted_file_survivor_stays_unve
     assert others and {r["integrity"] for r in others} == {"verified"}
     gaps = json.loads(cli(db, "gaps", "--json"))
     assert [(g["kind"], Path(g["file"]).name) for g in gaps] == [("deleted", victim.name)]
+
+
+def test_ingest_says_what_it_verified(tmp_path):
+    r = CliRunner().invoke(main, ["ingest", str(SAMPLE / "app"), "--db", str(tmp_path / "a.db"), "--json"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert doc["notes"] == ["verified 1 consistent, 1 tampered"]
+    assert any("audit.tampered.jsonl: tampered (deleted, modified)" in w for w in doc["warnings"])
+
+
+def test_no_verify_leaves_events_unverified_but_logging_stopped_shows(tmp_path):
+    db = tmp_path / "nv.db"
+    cli(db, "ingest", str(SAMPLE), "--no-verify")
+    assert cli(db, "search", "integrity:tampered", "--count").strip() == "0"
+    assert cli(db, "search", "integrity:verified", "--count").strip() == "0"
+    kinds = [g["kind"] for g in json.loads(cli(db, "gaps", "--json"))]
+    assert "deleted" not in kinds and "logging_stopped" in kinds
+
+
+def test_case_file_and_command_line_verify_options(tmp_path):
+    """A case file names the hash field; a --verify-opt on the command line wins over it."""
+    ch = cf.make_chain(12)
+    recs = [{("digest" if k == "hash" else k): v for k, v in r.items()} for r in ch.records]
+    case = tmp_path / "case"
+    case.mkdir()
+    (case / "app.jsonl").write_text("\n".join(json.dumps(r) for r in recs) + "\n")
+    (case / "logconsole.yaml").write_text("verify:\n  hash_field: digest\n")
+    db = tmp_path / "c.db"
+    r = CliRunner().invoke(main, ["ingest", str(case), "--db", str(db), "--json"])
+    notes = json.loads(r.stdout)["notes"]
+    assert notes == [f"verified 1 consistent (options from {case / 'logconsole.yaml'})"]
+    assert cli(db, "search", "integrity:verified", "--count").strip() == "12"
+    db2 = tmp_path / "c2.db"
+    r = CliRunner().invoke(main, ["ingest", str(case), "--db", str(db2), "--json", "--verify-opt", "hash_field=nope"])
+    assert json.loads(r.stdout)["notes"][0].startswith("verified 1 unverifiable")
+    bad = CliRunner().invoke(main, ["ingest", str(case), "--db", str(db2), "--verify-opt", "colour=red"])
+    assert bad.exit_code == 2 and "expected KEY=VALUE" in bad.output
+    (case / "logconsole.yaml").write_text("verify:\n  colour: red\n")
+    r = CliRunner().invoke(main, ["ingest", str(case), "--db", str(tmp_path / "c3.db"), "--json"])
+    assert any("unknown verify option(s) colour" in w for w in json.loads(r.stdout)["warnings"])
+
+
+def test_open_imports_the_bundle_grants_and_no_grants_skips(tmp_path):
+    from logconsole.store.db import open_db
+    from logconsole.workflows.ingest import TrustOptions, run_ingest
+
+    eng = open_db(tmp_path / "o.db")
+    res = run_ingest(eng, [str(SAMPLE)], trust=TrustOptions(grants=True))  # what `open PATH` runs
+    assert sum("grants" in n and "imported as snapshot" in n for n in res.notes) == 3
+    snaps = json.loads(cli(tmp_path / "o.db", "grants", "list", "--json"))
+    assert {s["format"] for s in snaps} == {"aws-iam", "k8s-rbac"}
+    eng2 = open_db(tmp_path / "n.db")
+    res = run_ingest(eng2, [str(SAMPLE)], trust=TrustOptions(grants=False))
+    assert not any("grants" in n for n in res.notes)

@@ -6,9 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from logconsole.cli import main
 from logconsole.store.db import open_db
 from logconsole.tui.app import create_app
 from logconsole.tui.widgets.event_list import EventList
@@ -19,10 +17,13 @@ SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
 
 @pytest.fixture(scope="module")
 def sample_db(tmp_path_factory) -> str:
+    """README's first command alone: `logconsole open sample_data/` ingests, verifies, imports the grants."""
+    from logconsole.workflows.ingest import TrustOptions, run_ingest
+
     db = str(tmp_path_factory.mktemp("trust-tui") / "case.db")
-    for args in (["ingest", str(SAMPLE)],
-                 ["verify", str(SAMPLE / "app" / "audit.jsonl"), str(SAMPLE / "app" / "audit.tampered.jsonl")]):
-        CliRunner().invoke(main, [*args, "--db", db])
+    eng = open_db(db)
+    run_ingest(eng, [str(SAMPLE)], trust=TrustOptions(grants=True))  # what `open PATH` runs before the console
+    eng.dispose()
     return db
 
 
@@ -75,6 +76,18 @@ async def test_detail_explains_integrity_and_markers_open_no_detail(engine):
         await pilot.press("enter")
         await settle(app, pilot)
         assert type(app.screen).__name__ == "TimelineScreen"  # a marker is not an event: no detail screen
+
+
+@sync
+async def test_actors_screen_has_the_bundle_grants(engine):
+    app = _app(engine, "")
+    async with app.run_test(size=(160, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("A")
+        await settle(app, pilot)
+        text = screen_text(app)
+        assert "no grants imported" not in text
+        assert "ci-deploy" in text and "BreakGlassAdmin" in text
 
 
 def test_snapshot_timeline_with_trust(engine, snap_compare):

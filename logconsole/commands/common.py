@@ -145,3 +145,32 @@ class IngestProgress:
         if self.tty and self.dirty:
             write_control(sys.stderr, "\r\x1b[2K")
             sys.stderr.flush()
+
+
+def trust_options(fn):
+    """``--no-verify`` and ``--verify-opt KEY=VALUE`` (the automatic verification after an ingest)."""
+    fn = click.option("--verify-opt", "verify_opts", multiple=True, metavar="KEY=VALUE",
+                      help="Option of the verification after the ingest (public_keys, pubkey, hash_field, "
+                           "prev_field, canon, hmac_key_file, expected_end, start_time, end_time; repeatable); "
+                           "a case file logconsole.yaml in an ingested directory gives the others.")(fn)
+    fn = click.option("--no-verify", "no_verify", is_flag=True,
+                      help="Do not verify hash chains, CloudTrail digests and sequence numbers after the ingest.")(fn)
+    return fn
+
+
+def parse_trust(no_verify: bool, verify_opts: tuple[str, ...], *, grants: bool = False) -> Any:
+    """The :class:`~logconsole.workflows.ingest.TrustOptions` of ``--no-verify`` / ``--verify-opt``."""
+    from dataclasses import fields
+
+    from logconsole.analysis.chain.auto import VerifyOptions
+    from logconsole.workflows.ingest import TrustOptions
+
+    known = {f.name for f in fields(VerifyOptions)}
+    values: dict[str, str] = {}
+    for item in verify_opts:
+        key, sep, value = item.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or key not in known:
+            fail(f"--verify-opt {item!r}: expected KEY=VALUE with KEY one of {', '.join(sorted(known))}")
+        values[key] = value
+    return TrustOptions(verify=not no_verify, verify_options=VerifyOptions(**values), grants=grants)

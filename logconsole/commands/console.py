@@ -12,8 +12,11 @@ import click
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from logconsole.store.sanitize import one_line
+
 from logconsole.commands.common import (
-    IngestProgress, db_option, fail, ingest_warnings, open_engine, resolve_db, warn, write_error_text,
+    IngestProgress, db_option, fail, ingest_warnings, open_engine, parse_trust, resolve_db, trust_options, warn,
+    write_error_text,
 )
 
 
@@ -24,7 +27,11 @@ from logconsole.commands.common import (
 @click.option("--format", "fmt", default=None, help="Force the format of the files to ingest (see `logconsole formats`).")
 @click.option("--mouse/--no-mouse", default=True,
               help="Capture the mouse (default); --no-mouse leaves it to the terminal for native text selection.")
-def open_cmd(paths: tuple[str, ...], db_path: str | None, initial_filter: str, fmt: str | None, mouse: bool) -> None:
+@click.option("--no-grants", is_flag=True,
+              help="Do not import the grants files (IAM, RBAC, policy) found among the PATHs.")
+@trust_options
+def open_cmd(paths: tuple[str, ...], db_path: str | None, initial_filter: str, fmt: str | None, mouse: bool,
+             no_grants: bool = False, no_verify: bool = False, verify_opts: tuple[str, ...] = ()) -> None:
     """Open the investigation console on the index; with PATHs, ingest them first.
 
     \b
@@ -46,10 +53,11 @@ def open_cmd(paths: tuple[str, ...], db_path: str | None, initial_filter: str, f
         missing = [p for p in paths if not os.path.exists(p)]
         if missing:
             fail(f"{missing[0]}: no such file or directory")
+        trust = parse_trust(no_verify, verify_opts, grants=not no_grants)
         engine = open_engine(db, create=True)
         progress = IngestProgress()
         try:
-            result = run_ingest(engine, paths, fmt=fmt, progress=progress, step_progress=progress.step)
+            result = run_ingest(engine, paths, fmt=fmt, progress=progress, step_progress=progress.step, trust=trust)
         except (RuntimeError, OSError, SQLAlchemyError) as exc:
             progress.finish()
             fail(write_error_text(exc, db))
@@ -57,6 +65,8 @@ def open_cmd(paths: tuple[str, ...], db_path: str | None, initial_filter: str, f
             progress.finish()
             fail("interrupted; files ingested so far are kept, a partly ingested file is redone next time", 130)
         progress.finish()
+        for n in result.notes:
+            click.echo(one_line(n, 500), err=True)
         for w in ingest_warnings(result):
             warn(w)
         for e in result.errors + result.changed:

@@ -14,8 +14,8 @@ import click
 from sqlalchemy.exc import SQLAlchemyError
 
 from logconsole.commands.common import (
-    IngestProgress, db_option, emit_json, fail, ingest_warnings, json_option, open_engine, resolve_db, warn,
-    write_error_text,
+    IngestProgress, db_option, emit_json, fail, ingest_warnings, json_option, open_engine, parse_trust, resolve_db,
+    trust_options, warn, write_error_text,
 )
 from logconsole.util.timeparse import format_us
 from logconsole.store.sanitize import one_line
@@ -38,9 +38,11 @@ from logconsole.util.termsafe import json_dumps
 @click.option("--follow", "-f", "follow_", is_flag=True,
               help="Then keep following the files (and new files in the directories): ingest what is appended "
                    "every half second, until Ctrl-C.")
+@trust_options
 @db_option
 @json_option
-def ingest(paths, fmt, mapping, year, tz, max_quarantined, defer_fulltext, follow_, db_path, as_json):
+def ingest(paths, fmt, mapping, year, tz, max_quarantined, defer_fulltext, follow_, no_verify, verify_opts, db_path,
+           as_json):
     """Ingest log files, directories (recursively) or - (stdin) into the index.
 
     Every record becomes an event, a duplicate or a quarantined record (blank
@@ -74,12 +76,13 @@ def ingest(paths, fmt, mapping, year, tz, max_quarantined, defer_fulltext, follo
         except ValueError as exc:
             fail(f"--tz: {exc}")
         options["tz"] = tz
+    trust = parse_trust(no_verify, verify_opts)
     engine = open_engine(db_path, create=True)
     try:
         progress = IngestProgress() if not as_json and sys.stderr.isatty() else None
         result = run_ingest(engine, list(paths), fmt=fmt, options=options or None, progress=progress,
                             step_progress=progress.step if progress is not None else None,
-                            max_quarantined=max_quarantined,
+                            max_quarantined=max_quarantined, trust=trust,
                             steps=without(INGEST_STEPS, FULLTEXT_STEP) if defer_fulltext else INGEST_STEPS)
     except (RuntimeError, OSError, SQLAlchemyError) as exc:
         if progress is not None:
@@ -104,6 +107,8 @@ def ingest(paths, fmt, mapping, year, tz, max_quarantined, defer_fulltext, follo
             f"{result.total('duplicates'):,} duplicates, {result.total('merged'):,} merged, "
             f"{result.total('quarantined'):,} quarantined in {result.seconds:.2f}s ({resolve_db(db_path)})"
         )
+        for n in result.notes:
+            click.echo(one_line(n, 500))
     for w in ingest_warnings(result):
         warn(w)
     for e in result.errors + result.changed:

@@ -84,6 +84,8 @@ class IngestResult:
     #: files that changed while they were read (nothing from them kept; exit status 1)
     changed: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    #: what the steps after the ingest did (verification, grants imported), one line each
+    notes: list[str] = field(default_factory=list)
 
     def total(self, key: str) -> int:
         return sum(getattr(s, key) for s in self.sources if s.status == "ingested")
@@ -107,6 +109,7 @@ class IngestResult:
             "changed": self.changed,
             "warnings": self.warnings,
             "seconds": round(self.seconds, 3),
+            **({"notes": self.notes} if self.notes else {}),
         }
 
 

@@ -35,8 +35,11 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from logconsole.analysis.chain.auto import VerifyOptions, case_file_options, summary, verify_ingested
 from logconsole.analysis.chain.custody import record_checkpoint
 from logconsole.analysis.identity.build import build as build_identity_graph
+from logconsole.analysis.chain.trust import refresh
+from logconsole.analysis.privileges.bundle import import_found
 from logconsole.analysis.privileges.usage import precompute
 from logconsole.analysis.rules.engine import rerun_after_ingest
 from logconsole.ingest.batches import BATCH_SIZE
@@ -59,6 +62,20 @@ class StepContext:
     #: the format options of the ingest (``--map``, ``--year``, ``--tz`` ...)
     options: dict[str, Any] = field(default_factory=dict)
     progress: StepProgress | None = None
+    #: the paths given to the ingest (files and directories), for steps that look around them
+    paths: list[str] = field(default_factory=list)
+    trust: TrustOptions = field(default_factory=lambda: TrustOptions())
+
+
+@dataclass
+class TrustOptions:
+    """What the trust steps do: verify what can be verified (``--no-verify`` turns it off; options
+    from the command line, else a case file, see :mod:`logconsole.analysis.chain.auto`), and import
+    the grants files found among the ingested paths (``open`` does, ``--no-grants`` skips it)."""
+
+    verify: bool = True
+    verify_options: VerifyOptions | None = None
+    grants: bool = False
 
 
 @dataclass(frozen=True)
@@ -91,11 +108,45 @@ def _identity_graph(ctx: StepContext) -> None:
     build_identity_graph(ctx.engine)
 
 
+def _verify(ctx: StepContext) -> None:
+    """Verify the hash chains, CloudTrail digests and sequence numbers just ingested; refresh each
+    event's integrity and the gap markers (also with ``--no-verify``: logging-stopped intervals
+    come from the events)."""
+    if not ctx.trust.verify:
+        refresh(ctx.engine)
+        return
+    case, case_file = case_file_options(ctx.paths)
+    opts = (ctx.trust.verify_options or VerifyOptions()).merged(case)
+    results = verify_ingested(ctx.engine, ctx.paths, opts)
+    if results:
+        ctx.result.notes.append(summary(results) + (f" (options from {case_file})" if case_file else ""))
+    for r in results:
+        if r.status in ("tampered", "unverifiable"):
+            kinds = sorted({f.kind for f in r.failures})
+            why = ", ".join(kinds) if kinds else "; ".join(r.notes[:1])
+            ctx.result.warnings.append(f"{r.path}: {r.status} ({why}); details: logconsole verify {r.path}")
+
+
+def _grants(ctx: StepContext) -> None:
+    """Import the grants files among what no log format took (IAM, RBAC, policy files)."""
+    if not ctx.trust.grants:
+        return
+    skipped = [s.path for s in ctx.result.sources if s.status == "skipped"]
+    for r in import_found(ctx.engine, skipped):
+        ctx.result.notes.append(f"{r.file}: grants {r.format}, label {r.label}: "
+                                + (f"already imported as snapshot {r.snapshot_id}" if r.already
+                                   else f"imported as snapshot {r.snapshot_id}"))
+
+
 INGEST_STEPS: tuple[Step, ...] = (
     Step("checkpoint", _checkpoint, "index checkpoint not recorded",
          "`logconsole verify --index` will report the events as added after the last checkpoint"),
     Step("privilege-usage", _privilege_usage, "privilege usage not precomputed",
          "`logconsole actors` will compute it on first use"),
+    Step("verify", _verify, "logs not verified",
+         "run `logconsole verify PATH` (or V in the console) to verify them"),
+    Step("grants", _grants, "grants files not imported",
+         "import them with `logconsole grants import FILE` (or P in the console)"),
     Step("detections", _detections, "Sigma rules not run on the new events",
          "`logconsole rules run` runs them"),
     Step(FULLTEXT_STEP, _fulltext, "full-text index not caught up",
@@ -138,13 +189,16 @@ def run_ingest(
     batch_size: int = BATCH_SIZE,
     max_quarantined: int = MAX_QUARANTINED,
     steps: Sequence[Step] = INGEST_STEPS,
+    trust: TrustOptions | None = None,
 ) -> IngestResult:
     """Ingest *paths* (files, directories, ``-``) and run *steps* if anything was added.
 
     Raises ``RuntimeError`` when another ingest holds the index."""
+    paths = list(paths)
     with writing(engine):
         result = ingest_files(engine, paths, fmt=fmt, options=options, progress=progress, batch_size=batch_size,
                               max_quarantined=max_quarantined)
         if result.added:
-            run_steps(steps, StepContext(engine, result, dict(options or {}), step_progress))
+            run_steps(steps, StepContext(engine, result, dict(options or {}), step_progress, paths,
+                                         trust or TrustOptions()))
     return result

@@ -213,6 +213,13 @@ def _ok(e: Any) -> bool:
     return e.error_code is None and e.outcome != "failure"
 
 
+def _same_trail(a: str | None, b: str | None) -> bool:
+    """Trail names as CloudTrail writes them: an ARN (``...:trail/NAME``) or the bare name."""
+    if not a or not b:
+        return True
+    return a.rsplit("/", 1)[-1] == b.rsplit("/", 1)[-1]
+
+
 def _cloudtrail_stopped(conn: Connection) -> list[dict[str, Any]]:
     E = events.c
     rows = list(conn.execute(
@@ -226,7 +233,7 @@ def _cloudtrail_stopped(conn: Connection) -> list[dict[str, Any]]:
         trail = e.resource or "?"
         again = ("StartLogging",) if e.action == "StopLogging" else ("StartLogging", "CreateTrail")
         restart = next((s for s in rows[i + 1:] if s.action in again and _ok(s)
-                        and (s.resource == e.resource or not s.resource or not e.resource)), None)
+                        and _same_trail(s.resource, e.resource)), None)
         what = "trail deleted" if e.action == "DeleteTrail" else "logging stopped"
         detail = (f"CloudTrail {what} ({trail}) by {e.actor or '?'} at {format_us(e.ts_us)}; "
                   + (f"{restart.action} by {restart.actor or '?'} at {format_us(restart.ts_us)}"
