@@ -191,3 +191,29 @@ def test_open_imports_the_bundle_grants_and_no_grants_skips(tmp_path):
     eng2 = open_db(tmp_path / "n.db")
     res = run_ingest(eng2, [str(SAMPLE)], trust=TrustOptions(grants=False))
     assert not any("grants" in n for n in res.notes)
+
+
+def test_bucket_copy_with_digests_ingests_and_verifies(tmp_path):
+    """A copy of day 2 only (its oldest digest points into day 1): 0 quarantined, digests listed as
+    cloudtrail-digest, the start of the copy is no failure; a deleted log file is 'deleted' by name."""
+    b = cf.make_bucket(tmp_path / "bucket", hours=4, key=cf.rsa_key(6), first=cf.T0.replace(hour=22))
+    for sub in ("CloudTrail", "CloudTrail-Digest"):
+        shutil.rmtree(b.root / "AWSLogs" / cf.ACCOUNT / sub / cf.REGION / "2026/03/01")
+    db = tmp_path / "b.db"
+    doc = json.loads(cli(db, "ingest", str(b.root), "--json"))
+    assert doc["quarantined"] == 0 and doc["notes"] == ["verified 1 intact"]
+    fmts = [s["format"] for s in doc["sources"]]
+    assert fmts.count("cloudtrail-digest") == 5  # 2 digests, 2 sidecars, the public keys
+    srcs = json.loads(cli(db, "sources", "--json"))["sources"]
+    assert {s["format"] for s in srcs} == {"cloudtrail", "cloudtrail-digest"}
+    assert cli(db, "search", "integrity:verified", "--count").strip() == "12"
+    out = json.loads(cli(db, "verify", str(b.root), "--json"))
+    assert out["exit_code"] == 0 and any(n.startswith("start of copy") for n in out["targets"][0]["notes"])
+    victim = b.logs[-1]
+    victim.unlink()
+    out = json.loads(cli(db, "verify", str(b.root), "--json", code=1))
+    t = out["targets"][0]
+    assert t["status"] == "tampered" and [(f["kind"], victim.name in f["detail"]) for f in t["failures"]] == [
+        ("deleted", True)]
+    gaps = json.loads(cli(db, "gaps", "--json"))
+    assert [(g["kind"], Path(g["file"]).name) for g in gaps] == [("deleted", victim.name)]

@@ -17,6 +17,7 @@ from logconsole.ingest.auditd import AuditdParser
 from logconsole.ingest.azure_activity import AzureActivityParser
 from logconsole.ingest.base import FormatFacts, Parser
 from logconsole.ingest.cloudtrail import CloudTrailParser
+from logconsole.ingest.cloudtrail_digest import CloudTrailDigestParser
 from logconsole.ingest.evtx_file import EvtxParser
 from logconsole.ingest.gcp_audit import GcpAuditParser
 from logconsole.ingest.jsonl import JsonLinesParser
@@ -29,6 +30,7 @@ PARSERS: tuple[type[Parser], ...] = (
     AuditdParser,            # auditd
     AzureActivityParser,     # azure-activity
     CloudTrailParser,        # cloudtrail
+    CloudTrailDigestParser,  # cloudtrail-digest
     GcpAuditParser,          # gcp-audit
     JsonLinesParser,         # jsonl
     K8sAuditParser,          # k8s-audit
