@@ -95,3 +95,41 @@ def test_snapshot_timeline_with_trust(engine, snap_compare):
         await settle(pilot.app, pilot)
 
     assert snap_compare(_app(engine), terminal_size=(100, 24), run_before=run_before)
+
+
+@sync
+async def test_console_verifies_imports_grants_and_reruns(tmp_path):
+    """From the console alone: verify a path with options (V), import a grants file (P), re-run (Ctrl+T);
+    the timeline follows without a restart."""
+    from tests.tui_support import type_text
+    from logconsole.workflows.ingest import TrustOptions, run_ingest
+
+    eng = open_db(tmp_path / "c.db")
+    run_ingest(eng, [str(SAMPLE / "app")], trust=TrustOptions(verify=False))
+    app = _app(eng, "")
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(app, pilot)
+        assert "✗" not in screen_text(app)
+        await pilot.press("V")
+        await settle(app, pilot)
+        await type_text(app, pilot, f"{SAMPLE / 'app' / 'audit.tampered.jsonl'} canon=jcs")
+        await pilot.press("enter")
+        await settle(app, pilot)
+        await settle(app, pilot)
+        text = screen_text(app)
+        assert "✗" in text and "1 record deleted here" in text
+        await pilot.press("P")
+        await settle(app, pilot)
+        await type_text(app, pilot, str(SAMPLE / "grants" / "rbac.yaml"))
+        await pilot.press("enter")
+        await settle(app, pilot)
+
+        with eng.connect() as conn:
+            from logconsole.analysis.privileges.grants import list_snapshots
+
+            assert [s["format"] for s in list_snapshots(conn)] == ["k8s-rbac"]
+        await pilot.press("ctrl+t")
+        await settle(app, pilot)
+        await settle(app, pilot)
+        assert "✗" in screen_text(app)
+    eng.dispose()

@@ -135,6 +135,10 @@ ACTIONS: list[Action] = [
     Action("TimelineScreen", "open_screen('pivot')", "P",
            "Pivot: count this view's events by two fields (actor x action, ip x hour); Enter drills into a cell"),
     Action("TimelineScreen", "open_screen('sql')", "colon", "SQL prompt: read-only SQL over the index's views"),
+    Action("TimelineScreen", "verify_path", "V", "Verify a path (hash chain, CloudTrail bucket copy, sequence numbers; "
+           "options as key=value)"),
+    Action("TimelineScreen", "import_grants", "ctrl+g", "Import a grants (permissions) file (IAM authorization details, RBAC, policy)"),
+    Action("TimelineScreen", "rerun_trust", "ctrl+t", "Re-run the verifications and grants imports done so far"),
     Action("TimelineScreen", "export", "e", "Export the report, or this view's events (CSV, JSON lines, Timesketch)"),
     Action("TimelineScreen", "open_screen('identity')", "W",
            "Who: the identity of this event's actor across sources (aliases, links, sessions, timeline)"),

@@ -757,6 +757,68 @@ class TimelineScreen(Screen[None]):
     def action_help(self) -> None:
         self.app.action_help()
 
+    # ---------------------------------------------------------------- trust: verify, grants, re-run
+    def action_verify_path(self) -> None:
+        from logconsole.tui.screens.prompt import PromptScreen
+        from logconsole.workflows.trust import parse_verify_request
+
+        def validate(text: str) -> str | None:
+            try:
+                parse_verify_request(text)
+            except ValueError as exc:
+                return str(exc)
+            return None
+
+        def done(text: str | None) -> None:
+            if text:
+                self._trust_job("verify", text)
+
+        self.app.push_screen(PromptScreen(
+            "Verify (PATH ... [key=value ...])", placeholder="app/audit.jsonl  or  bucket/ public_keys=keys.json",
+            hint="options: public_keys, pubkey, hash_field, prev_field, canon, hmac_key_file, expected_end, "
+                 "start_time, end_time", validate=validate), done)
+
+    def action_import_grants(self) -> None:
+        from logconsole.tui.screens.prompt import PromptScreen
+
+        def done(text: str | None) -> None:
+            if text:
+                self._trust_job("grants", text.strip())
+
+        self.app.push_screen(PromptScreen("Import a grants file", placeholder="grants/authorization-details.json",
+                                          hint="aws iam get-account-authorization-details output, RBAC YAML or "
+                                               "a logconsole policy file"), done)
+
+    def action_rerun_trust(self) -> None:
+        self._trust_job("rerun", "")
+
+    @work(thread=True, exclusive=True, group="timeline-trust", exit_on_error=False)
+    def _trust_job(self, what: str, text: str) -> None:
+        from logconsole.workflows import trust
+
+        try:
+            if what == "verify":
+                paths, opts = trust.parse_verify_request(text)
+                results = trust.verify_paths(self.engine, paths, opts)
+                msg = "; ".join(f"{r.path.rsplit('/', 1)[-1]}: {r.status}" for r in results) or "nothing verified"
+            elif what == "grants":
+                r = trust.import_grants(self.engine, text)
+                msg = (f"{r.file.rsplit('/', 1)[-1]}: {r.format}, "
+                       + (f"already imported (snapshot {r.snapshot_id})" if r.already
+                          else f"imported as snapshot {r.snapshot_id}"))
+            else:
+                results, grants = trust.rerun(self.engine)
+                msg = f"re-ran {len(results)} verification(s) and {len(grants)} grants import(s)"
+        except Exception as exc:  # a bad path or file: say it, keep the console
+            self.app.call_from_thread(self.notify, one_line(f"{what}: {exc}", 300), severity="error", markup=False,
+                                      timeout=10)
+            return
+        self.app.call_from_thread(self._trust_done, msg)
+
+    def _trust_done(self, msg: str) -> None:
+        self.notify(one_line(msg, 300), markup=False, timeout=8)
+        self.action_reload()  # integrity glyphs and markers follow the new results
+
 
 def drill_clause(column: str, value) -> str:
     """The filter clause for "column == value" (None -> the column is absent)."""
