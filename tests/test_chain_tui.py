@@ -8,7 +8,7 @@ from textual.app import App
 
 from logconsole.analysis.chain.hashchain import ChainOptions, verify_files
 from logconsole.analysis.chain.results import store_results
-from logconsole.workflows.ingest import run_ingest
+from logconsole.workflows.ingest import TrustOptions, run_ingest
 from logconsole.store.db import open_db
 from logconsole.tui.screens.integrity import IntegrityScreen
 from logconsole.tui.widgets.failure_list import FailureList
@@ -120,7 +120,9 @@ async def test_unverified_sources_are_listed_and_s_runs_the_sequence_check(tmp_p
     eng = open_db(tmp_path / "case.db")
     p = tmp_path / "audit.log"
     p.write_text("\n".join(cf.auditd_lines(30, skip={1010})) + "\n")
-    run_ingest(eng, [str(p), str(Path(__file__).parent / "data" / "realdata" / "k8s-audit" / "demo.log")])
+    # --no-verify: the ingest would have run the sequence check itself
+    run_ingest(eng, [str(p), str(Path(__file__).parent / "data" / "realdata" / "k8s-audit" / "demo.log")],
+               trust=TrustOptions(verify=False))
     app = Host(eng)
     async with app.run_test(size=(160, 40)) as pilot:
         await settle(app, pilot)
