@@ -217,3 +217,24 @@ def test_bucket_copy_with_digests_ingests_and_verifies(tmp_path):
         ("deleted", True)]
     gaps = json.loads(cli(db, "gaps", "--json"))
     assert [(g["kind"], Path(g["file"]).name) for g in gaps] == [("deleted", victim.name)]
+
+
+def test_auditd_stopped_and_unexplained_serial_gap(tmp_path):
+    """auditd DAEMON_END .. DAEMON_START is a logging-stopped interval; a serial gap nothing explains is
+    a marker from the ingest's sequence verification."""
+    lines = cf.auditd_lines(30, skip=set(range(1010, 1015)))
+    stop = f"type=DAEMON_END msg=audit({cf.AUDIT_T0 + 9}.999:7001): op=terminate auid=0 pid=1 res=success"
+    start = f"type=DAEMON_START msg=audit({cf.AUDIT_T0 + 14}.000:7002): op=start ver=3.0 format=enriched res=success"
+    lines[20:20] = [stop, start]
+    lines = [ln for ln in lines if ":1020)" not in ln]  # an unexplained hole later on
+    log = tmp_path / "audit.log"
+    log.write_text("\n".join(lines) + "\n")
+    db = tmp_path / "a.db"
+    cli(db, "ingest", str(log), "--format", "auditd")
+    gaps = json.loads(cli(db, "gaps", "--json"))
+    kinds = [g["kind"] for g in gaps]
+    assert "logging_stopped" in kinds and "seq_gap" in kinds
+    stopped = next(g for g in gaps if g["kind"] == "logging_stopped")
+    assert stopped["end"] is not None and "auditd stopped (DAEMON_END)" in stopped["detail"]
+    seq = next(g for g in gaps if g["kind"] == "seq_gap")
+    assert seq["missing"] == 1 and seq["evidence"] == "verification"
