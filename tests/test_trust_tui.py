@@ -133,3 +133,26 @@ async def test_console_verifies_imports_grants_and_reruns(tmp_path):
         await settle(app, pilot)
         assert "✗" in screen_text(app)
     eng.dispose()
+
+
+@sync
+async def test_console_p_on_ci_deploy_never_regrants_the_incident(engine):
+    from tests.test_priv_tui import Host, _wait_rows
+
+    from logconsole.tui.screens.actor_detail import ActorDetailScreen
+    from logconsole.tui.screens.policy import PolicyScreen
+
+    app = Host(lambda: ActorDetailScreen(engine, "arn:aws:iam::111122223333:user/ci-deploy", provider="aws"))
+    async with app.run_test(size=(160, 40)) as pilot:
+        await _wait_rows(pilot, app, "#perm-table", 1)
+        await pilot.press("p")
+        for _ in range(300):
+            await pilot.pause(0.05)
+            if isinstance(app.screen, PolicyScreen):
+                break
+        assert isinstance(app.screen, PolicyScreen)
+        text = app.screen.text
+        policy, _, notes = text.partition("# review before granting")
+        for action in ("cloudtrail:StopLogging", "cloudtrail:DeleteTrail", "iam:AttachUserPolicy",
+                       "iam:CreateAccessKey", "iam:CreatePolicyVersion"):
+            assert action not in policy and action in notes

@@ -233,10 +233,11 @@ class ActorDetailScreen(Screen[str | None]):
 
     @work(thread=True, exclusive=True, group="actor-policy")
     def _policy(self) -> None:
-        from logconsole.analysis.privileges.suggest import suggest
+        from logconsole.analysis.privileges.suggest import suggest_full
 
         try:
-            text = suggest(self.engine, self.view, self.since, self.until)
+            # never re-grants the incident: tampered and finding events left out, sensitive actions to review
+            text = suggest_full(self.engine, self.view, self.since, self.until).text()
         except Exception as exc:
             text = f"cannot build a policy: {exc.__class__.__name__}: {exc}"
         self.app.call_from_thread(self.app.push_screen, PolicyScreen(self.actor, text))
