@@ -23,7 +23,7 @@ def _checkpoints(eng) -> int:
 
 
 def test_steps_are_listed_in_order():
-    assert [s.name for s in INGEST_STEPS] == ["checkpoint", "privilege-usage", "detections", "fulltext", "identity-graph"]
+    assert [s.name for s in INGEST_STEPS] == ["checkpoint", "privilege-usage", "verify", "grants", "detections", "fulltext", "identity-graph"]
 
 
 def test_steps_run_after_an_ingest_that_added_sources(tmp_path):
@@ -31,11 +31,11 @@ def test_steps_run_after_an_ingest_that_added_sources(tmp_path):
     seen = []
     res = run_ingest(eng, [str(K8S)], step_progress=seen.append)
     assert res.added and not res.warnings
-    assert seen == ["checkpoint", "privilege-usage", "detections", "fulltext", "identity-graph"]
+    assert seen == ["checkpoint", "privilege-usage", "verify", "grants", "detections", "fulltext", "identity-graph"]
     assert _checkpoints(eng) == 1
     # nothing new: no step runs
     again = run_ingest(eng, [str(K8S)], step_progress=seen.append)
-    assert not again.added and seen == ["checkpoint", "privilege-usage", "detections", "fulltext", "identity-graph"]
+    assert not again.added and seen == ["checkpoint", "privilege-usage", "verify", "grants", "detections", "fulltext", "identity-graph"]
     assert _checkpoints(eng) == 1
 
 

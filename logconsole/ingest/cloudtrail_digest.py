@@ -48,10 +48,14 @@ class CloudTrailDigestParser(Parser):
         return None
 
     def parse(self, inp: Input) -> Iterator[Event | Quarantined]:
-        data = b"".join(inp.iter_chunks())
+        try:
+            data = b"".join(inp.iter_chunks())
+        except (OSError, EOFError) as exc:  # a cut .gz: the document cannot be read whole
+            yield Quarantined(f"not a readable CloudTrail digest document: {str(exc)[:120]}", None, line=1)
+            return
         try:
             doc = json.loads(data)
-        except ValueError:
+        except (ValueError, RecursionError):
             doc = None
         if isinstance(doc, dict) and "digestEndTime" in doc:
             files = [f.get("s3Object") for f in doc.get("logFiles") or [] if isinstance(f, dict)]
@@ -62,9 +66,12 @@ class CloudTrailDigestParser(Parser):
             }
         elif isinstance(doc, dict) and "PublicKeyList" in doc:
             self._facts = {"kind": "public keys"}
-        elif isinstance(doc, dict):
+        elif isinstance(doc, dict) and isinstance(doc.get("Metadata"), dict):
             self._facts = {"kind": "signature sidecar"}
-        yield from ()
+        else:
+            # not integrity evidence after all (a forced --format, a damaged file): keep it, quarantined
+            yield Quarantined("not a CloudTrail digest, signature sidecar or public-keys document "
+                              "(one JSON object expected)", data[:1 << 20], line=1)
 
     def source_options(self) -> dict[str, Any]:
         return {**super().source_options(), **self._facts}

@@ -116,7 +116,8 @@ def store_results(engine: Engine, results: list[TargetResult], *, command: dict[
         )))
         for r in results:
             tid = _new_id(conn.execute(insert(verify_targets).values(
-                run_id=run_id, path=r.path, scheme=r.scheme, status=r.status, records=r.records,
+                # the resolved path: one target whether it was named relative, absolute or by the ingest
+                run_id=run_id, path=_resolve(r.path) or r.path, scheme=r.scheme, status=r.status, records=r.records,
                 coverage=r.coverage, anchor=r.anchor, source_id=r.source_id,
                 result=json.dumps({**r.as_json(), "source_id": r.source_id}, ensure_ascii=False, default=str),
             )))
