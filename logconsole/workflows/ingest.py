@@ -146,7 +146,7 @@ INGEST_STEPS: tuple[Step, ...] = (
     Step("verify", _verify, "logs not verified",
          "run `logconsole verify PATH` (or V in the console) to verify them"),
     Step("grants", _grants, "grants files not imported",
-         "import them with `logconsole grants import FILE` (or P in the console)"),
+         "import them with `logconsole grants import FILE` (or Ctrl+G in the console)"),
     Step("detections", _detections, "Sigma rules not run on the new events",
          "`logconsole rules run` runs them"),
     Step(FULLTEXT_STEP, _fulltext, "full-text index not caught up",
