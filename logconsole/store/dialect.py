@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+from abc import ABC, abstractmethod
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -355,7 +356,7 @@ def _fts_pg(element: fts_events, compiler: Any, **kw: Any) -> str:
 # ------------------------------------------------------------------ operations
 
 
-class Dialect:
+class Dialect(ABC):
     """Operations whose SQL differs between engines (one instance per engine kind)."""
 
     name = "?"
@@ -397,12 +398,14 @@ class Dialect:
     def reset_sequences(self, conn: Connection, tables: Sequence[Table]) -> None:
         """After rows were copied in with their ids: the next generated id follows them."""
 
+    @abstractmethod
     def make_engine(self, url: str | URL) -> Engine:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def create_extra(self, conn: Connection) -> None:
         """Schema objects SQLAlchemy cannot describe (the full-text index)."""
-        raise NotImplementedError
+        ...
 
     @contextmanager
     def bulk_load(self, engine: Engine) -> Iterator[None]:
@@ -417,48 +420,57 @@ class Dialect:
     def before_source_load(self, conn: Connection) -> None:
         """Tuning before the events of one source are loaded (inside its first transaction)."""
 
+    @abstractmethod
     def insert_rows(self, conn: Connection, table: Table, columns: Sequence[str], rows: list[tuple]) -> None:
         """Many rows of plain tuples in *columns* order, as fast as the engine allows."""
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def fts_insert(self, conn: Connection, rows: list[tuple[int, str, str]]) -> None:
         """``(event id, message text, raw text)`` rows into the full-text index."""
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def fts_delete(self, conn: Connection, rows: list[tuple[int, str, str]]) -> None:
         """Remove rows from the full-text index (the same values as inserted)."""
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def insert_ignore(self, conn: Connection, table: Table, values: dict[str, Any]) -> int:
         """Insert unless a unique key already holds the row; returns the number of rows inserted."""
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def upsert(self, conn: Connection, table: Table, values: dict[str, Any], keys: Sequence[str],
                update: dict[str, Any]) -> None:
         """Insert, or when the unique *keys* exist already, update those rows with *update*."""
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def upsert_rows(self, conn: Connection, table: Table, rows: list[dict[str, Any]], keys: Sequence[str],
                     columns: Sequence[str]) -> None:
         """Many rows at once: insert each, or when its unique *keys* exist, set *columns* from it."""
-        raise NotImplementedError
+        ...
 
     @contextmanager
     def short_lock_wait(self, conn: Connection) -> Iterator[None]:
         """Give up quickly (instead of waiting) when another writer holds the lock."""
         yield
 
+    @abstractmethod
     def integrity_check(self, conn: Connection) -> str:
         """``"ok"`` or the engine's description of what is damaged."""
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def terms_insert(self, conn: Connection, terms: list[str]) -> None:
         """Words into the full-text vocabulary (``fts_terms``); words already there are kept."""
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def vocabulary_from_index(self, conn: Connection) -> None:
         """Fill the vocabulary from the words of the full-text index (a migration step)."""
-        raise NotImplementedError
+        ...
 
     def interrupt(self, dbapi_connection: Any) -> None:
         """Stop the statement running on a driver connection (from another thread)."""
