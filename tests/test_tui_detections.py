@@ -59,7 +59,9 @@ def test_detections_screen_lists_rules_and_opens_events(det_engine):
             await pilot.press("enter")
             await settle(app, pilot)
             assert type(app.screen).__name__ == "TimelineScreen"
-            assert app.screen.events.row_count == 2
+            # the rule's 2 events; each is preceded by its "logging stopped" marker row
+            assert "2 of 63 events" in screen_text(app)
+            assert app.screen.events.row_count == 4
             assert "!" in screen_text(app)  # the rule hits are marked in the list
 
     asyncio.run(run())
