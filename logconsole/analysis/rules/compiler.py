@@ -127,16 +127,16 @@ def all_targets() -> list[Target]:
 
 
 def verify_sql(compiled: list[Compiled]) -> tuple[list[Compiled], list[Unmapped]]:
-    """Run every compiled query once on empty working tables (an in-memory database with the
+    """Run every compiled query once on tiny working tables (a scratch database with the
     engine's REGEXP) so that SQL SQLite rejects is reported now, not during a run."""
     import re
-    import sqlite3
+
+    from logconsole.store import scratch
 
     def strict_regexp(pattern: str, value: str) -> int:
         return 1 if re.compile(pattern).search(value) else 0  # re.error -> the query fails
 
-    db = sqlite3.connect(":memory:")
-    db.create_function("regexp", 2, strict_regexp)
+    db = scratch.open_scratch({"regexp": (2, strict_regexp)})
     columns: dict[str, set[str]] = {}
     for c in compiled:
         columns.setdefault(c.target.key, set()).update(c.fields)
@@ -151,7 +151,7 @@ def verify_sql(compiled: list[Compiled]) -> tuple[list[Compiled], list[Unmapped]
         try:
             for q in c.queries:
                 db.execute(q).fetchall()
-        except sqlite3.Error as exc:
+        except scratch.Error as exc:
             bad.setdefault(c.rule.key, Unmapped(c.rule, f"{c.target.title}: SQLite rejects the query: {exc}", c.target))
             continue
         ok.append(c)

@@ -6,7 +6,8 @@
    table is built from the events newer than the lowest watermark of its rules
    (so after an ingest only the new events are read), or from the events that
    match a filter (``QUERY``; then no watermark moves).  A working table is a
-   TEMP table on the run's connection with one ``TEXT COLLATE NOCASE`` column
+   table in the run's scratch SQLite database (:mod:`logconsole.store.scratch`,
+   the same on every index engine) with one ``TEXT COLLATE NOCASE`` column
    per field its rules use (Sigma compares case-insensitively), filled from
    the normalized columns where they hold exactly the field, else from the
    decoded raw record.
@@ -34,6 +35,7 @@ from logconsole.analysis.rules.compiler import EID, TEXT_FIELD, Compiled, Unmapp
 from logconsole.analysis.rules.loader import LoadedRule, LoadProblem
 from logconsole.analysis.rules.targets import TARGET_BY_KEY, Record, Target, rows_for
 from logconsole.store import detections as ds
+from logconsole.store import scratch
 from logconsole.store.rawcodec import decode_bytes
 from logconsole.store.schema import events, sources
 
@@ -83,9 +85,9 @@ def _regexp(cache: dict[str, re.Pattern[str] | None]) -> Callable[[str, Any], in
     return fn
 
 
-def register_functions(dbapi: Any) -> None:
+def rule_functions() -> dict[str, tuple[int, Callable[..., Any]]]:
     """SQL functions the compiled rules use (``REGEXP``: Python ``re``, search semantics)."""
-    dbapi.create_function("regexp", 2, _regexp({}), deterministic=True)
+    return {"regexp": (2, _regexp({}))}
 
 
 def formats_present(conn) -> set[str]:
@@ -97,7 +99,7 @@ def _quote(name: str) -> str:
 
 
 class _Tables:
-    """The run's working tables (TEMP, on the run's own connection)."""
+    """The run's working tables (in the run's scratch database, :mod:`logconsole.store.scratch`)."""
 
     def __init__(self, dbapi, plan: dict[str, tuple[Target, list[str]]]) -> None:
         self.dbapi = dbapi
@@ -105,20 +107,20 @@ class _Tables:
         self.rows = 0
         for key, (_t, fields) in plan.items():
             cols = ", ".join([f"{EID} INTEGER"] + [f"{_quote(f)} TEXT COLLATE NOCASE" for f in fields])
-            dbapi.execute(f"DROP TABLE IF EXISTS temp.{_quote(key)}")
-            dbapi.execute(f"CREATE TEMP TABLE {_quote(key)} ({cols})")
+            dbapi.execute(f"DROP TABLE IF EXISTS {_quote(key)}")
+            dbapi.execute(f"CREATE TABLE {_quote(key)} ({cols})")
 
     def insert(self, key: str, rows: list[tuple]) -> None:
         if not rows:
             return
         fields = self.plan[key][1]
         marks = ", ".join("?" * (len(fields) + 1))
-        self.dbapi.executemany(f"INSERT INTO temp.{_quote(key)} VALUES ({marks})", rows)
+        self.dbapi.executemany(f"INSERT INTO {_quote(key)} VALUES ({marks})", rows)
         self.rows += len(rows)
 
     def drop(self) -> None:
         for key in self.plan:
-            self.dbapi.execute(f"DROP TABLE IF EXISTS temp.{_quote(key)}")
+            self.dbapi.execute(f"DROP TABLE IF EXISTS {_quote(key)}")
 
 
 def _group_by_formats(plan: dict[str, tuple[Target, list[str]]]) -> dict[tuple[str, ...], list[str]]:
@@ -207,7 +209,7 @@ def _fill(conn, tables: _Tables, formats: tuple[str, ...], keys: list[str], lo: 
             return n
         except BrokenProcessPool:  # workers could not start (e.g. no importable __main__): read in-process
             for k in keys:
-                tables.dbapi.execute(f"DELETE FROM temp.{_quote(k)}")
+                tables.dbapi.execute(f"DELETE FROM {_quote(k)}")
             n = 0
     for b in batches():
         store(_extract((specs, b)))
@@ -262,8 +264,7 @@ def run_rules(engine: Engine, rules: list[LoadedRule], problems: list[LoadProble
 
     now_us = int(time.time() * 1_000_000)
     with engine.begin() as conn:
-        dbapi: Any = conn.connection.driver_connection
-        register_functions(dbapi)
+        dbapi = scratch.open_scratch(rule_functions())
         tables = _Tables(dbapi, plan)
         try:
             t0 = time.perf_counter()
@@ -301,6 +302,7 @@ def run_rules(engine: Engine, rules: list[LoadedRule], problems: list[LoadProble
             res.seconds_match = time.perf_counter() - t1
         finally:
             tables.drop()
+            dbapi.close()
     return res
 
 
