@@ -180,8 +180,11 @@ def test_snapshot_actors_screen(demo, snap_compare, size):
 
     async def run_before(pilot) -> None:
         await _wait_rows(pilot, pilot.app, "#actors-table", 4)
+        await pilot.app.workers.wait_for_complete()
         await pilot.press("down")
-        await pilot.pause(0.1)
+        for _ in range(3):  # the selected actor's panel loads in a worker: wait for it, not a fixed time
+            await pilot.app.workers.wait_for_complete()
+            await pilot.pause(0.05)
 
     app = Host(lambda: ActorsScreen(demo))
     assert snap_compare(app, terminal_size=size, run_before=run_before)

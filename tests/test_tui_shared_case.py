@@ -45,7 +45,7 @@ async def test_two_consoles_annotate_and_add_findings_at_once(pg_url, tmp_path):
             assert isinstance(app.screen, TimelineScreen)
             ev = app.screen.query_one(EventList)
             mine = []
-            for i in range(start, start + 12, 2):  # the two consoles interleave rows
+            for i in range(start, start + 8, 2):  # the two consoles interleave rows
                 ev.move_to(i)
                 await press(app, pilot, "m", "t")
                 await type_text(app, pilot, name)
@@ -59,13 +59,13 @@ async def test_two_consoles_annotate_and_add_findings_at_once(pg_url, tmp_path):
     await asyncio.gather(console("ana", 0), console("ben", 1))
     with engines["ana"].connect() as conn:
         marked = set(ann.marked_event_ids(conn))
-        assert marked == set(rows["ana"]) | set(rows["ben"]) and len(marked) == 12
+        assert marked == set(rows["ana"]) | set(rows["ben"]) and len(marked) == 8
         by = dict(conn.execute(select(annotations.c.event_id, annotations.c.created_by)).all())
         for name in ("ana", "ben"):
             assert {by[i] for i in rows[name]} == {name}
             assert {ann.get_annotation(conn, i)["tags"][0] for i in rows[name]} == {name}
         found = F.list_findings(conn)
-        assert len(found) == 12 and sorted(f["position"] for f in found) == list(range(1, 13))
+        assert len(found) == 8 and sorted(f["position"] for f in found) == list(range(1, 9))
         assert {f["created_by"] for f in found} == {"ana", "ben"}
     for eng in engines.values():
         eng.dispose()

@@ -163,7 +163,8 @@ def without(steps: Sequence[Step], *names: str) -> tuple[Step, ...]:
 
 def run_steps(steps: Sequence[Step], ctx: StepContext) -> list[str]:
     """Run *steps* in order; a failing step adds a warning to ``ctx.result`` and
-    the rest still run.  Returns the names of the steps that failed."""
+    the rest still run.  Returns the names of the steps that failed.  The reason keeps
+    up to 400 characters: a message that starts with a long file name must keep its end."""
     failed: list[str] = []
     for step in steps:
         if ctx.progress is not None:
@@ -173,7 +174,7 @@ def run_steps(steps: Sequence[Step], ctx: StepContext) -> list[str]:
         except Exception as exc:
             failed.append(step.name)
             text = str(exc).strip()
-            reason = f"{exc.__class__.__name__}: {text.splitlines()[0][:120]}" if text else exc.__class__.__name__
+            reason = f"{exc.__class__.__name__}: {text.splitlines()[0][:400]}" if text else exc.__class__.__name__
             ctx.result.warnings.append(f"{step.missing} ({reason}); {step.recovery}")
     return failed
 
