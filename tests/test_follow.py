@@ -103,3 +103,63 @@ def test_truncation_is_reported_and_the_new_content_ingested(tmp_path):
     assert res.events == 6
     with eng.connect() as conn:
         assert conn.execute(select(sources.c.events).order_by(sources.c.id)).scalars().all() == [5, 1]
+
+
+def test_ctrl_c_ends_the_follow_after_the_look_in_progress(tmp_path):
+    """`ingest --follow` as a real process: Ctrl-C (SIGINT) while records keep arriving ends it
+    cleanly: exit 0, every source complete, the summary counts exactly what is in the index."""
+    import signal
+    import sqlite3
+    import subprocess
+    import sys
+    import time
+
+    log = tmp_path / "app.jsonl"
+    log.write_bytes(b"".join(_line(i) for i in range(5)))
+    db = tmp_path / "f.db"
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from logconsole.cli import main; main(prog_name='logconsole')",
+         "ingest", "--follow", "--json", "--no-verify", "--db", str(db), str(log)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    try:
+        deadline = time.monotonic() + 60
+        written = 5
+        with open(log, "ab") as f:
+            while time.monotonic() < deadline:
+                f.write(b"".join(_line(written + j) for j in range(5)))
+                f.flush()
+                written += 5
+                time.sleep(0.05)
+                if written >= 60 and proc.poll() is None and db.exists():
+                    try:  # read-only, as any reader beside the follow
+                        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=0.1)
+                        n = con.execute("SELECT count(*) FROM sources").fetchone()[0]
+                        con.close()
+                    except sqlite3.Error:  # the index is being created
+                        n = 0
+                    if n >= 3:  # the follow has looked several times: stop it while appends go on
+                        break
+            proc.send_signal(signal.SIGINT)
+            for _ in range(5):  # the writer does not stop for the follow
+                f.write(b"".join(_line(written + j) for j in range(5)))
+                f.flush()
+                written += 5
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err.decode()
+    text = out.decode()
+    cut = text.rindex('{\n  "follow"')
+    first = json.loads(text[:cut])  # the ingest before the follow, then the follow's summary
+    summary = json.loads(text[cut:])["follow"]
+    eng = open_db(str(db), create=False)
+    with eng.connect() as conn:
+        statuses = {r.status for r in conn.execute(select(sources.c.status))}
+        events = conn.execute(select(sources.c.events)).scalars().all()
+    eng.dispose()
+    assert statuses == {"complete"}
+    assert summary["errors"] == [] and first["events"] + summary["events"] == sum(events)
+    assert sum(events) <= written

@@ -37,7 +37,7 @@ from logconsole.util.termsafe import json_dumps
                    "(`logconsole fulltext`, or the console). Free-text searches scan what it has not indexed yet.")
 @click.option("--follow", "-f", "follow_", is_flag=True,
               help="Then keep following the files (and new files in the directories): ingest what is appended "
-                   "every half second, until Ctrl-C.")
+                   "every quarter second, until Ctrl-C.")
 @trust_options
 @db_option
 @json_option
@@ -139,16 +139,23 @@ def _follow(engine, paths, fmt, options, db_path, as_json) -> None:
         for e in tick.result.errors + tick.result.changed:
             click.echo(f"logconsole: error: {e}", err=True)
 
-    def stop_on_term(_sig, _frame) -> None:  # a service manager's stop ends the follow as Ctrl-C does
-        raise KeyboardInterrupt
+    asked = [0]
 
-    previous = signal.signal(signal.SIGTERM, stop_on_term)
+    def request_stop(_sig, _frame) -> None:
+        """Ctrl-C (or a service manager's SIGTERM) ends the follow after the look in progress, so
+        what it read is committed whole; a second one stops at once (that look is redone next time)."""
+        asked[0] += 1
+        if asked[0] > 1:
+            raise KeyboardInterrupt
+
+    previous = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        res = follow(engine, paths, fmt=fmt, options=options, on_tick=on_tick)
+        res = follow(engine, paths, fmt=fmt, options=options, on_tick=on_tick, should_stop=lambda: asked[0] > 0)
     except (RuntimeError, OSError, SQLAlchemyError) as exc:
         fail(write_error_text(exc, db_path), as_json=as_json)
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
     if as_json:
         emit_json({"follow": res.as_json()})
     else:

@@ -14,9 +14,10 @@ look, through the same pipeline as any ingest:
 * a file renamed by rotation is a new path: what it repeats is counted as
   duplicates, so the accounting stays exact.
 
-New events are searchable as soon as their batch is committed (the full-text
-index catches up every *fulltext_every* seconds, and a search scans what it has
-not caught up with).  The steps after an ingest (checkpoint, usage aggregates,
+New events are searchable as soon as their batch is committed (a search scans
+what the full-text index has not caught up with); the full-text index catches up
+a little after every tick that added events (at most *fulltext_budget* seconds,
+in small batches), so it stays close behind without ever holding a tick up.  The steps after an ingest (checkpoint, usage aggregates,
 ...) run when the follow stops.  Stopping (Ctrl-C, *should_stop*) leaves a
 consistent index: a tick is either committed or left for the next run.
 """
@@ -60,6 +61,9 @@ class FollowResult:
                 "errors": self.errors, "warnings": self.warnings}
 
 
+FULLTEXT_BATCH = 500  # events per full-text catch-up batch while following (the budget is checked between them)
+
+
 def _signature(path: str) -> tuple[int, int, int, int] | None:
     try:
         st = os.stat(path)
@@ -92,8 +96,9 @@ def follow(
     *,
     fmt: str | None = None,
     options: dict[str, Any] | None = None,
-    interval: float = 0.5,
-    fulltext_every: float = 5.0,
+    interval: float = 0.25,
+    fulltext_every: float = 0.0,
+    fulltext_budget: float = 0.15,
     on_tick: Callable[[Tick], None] | None = None,
     on_change: Callable[[str], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
@@ -131,7 +136,9 @@ def follow(
                         added_any = True
                     now = time.monotonic()
                     if now - last_fulltext >= fulltext_every:
-                        fulltext_index.catch_up(engine)
+                        # bounded: a long catch-up would delay the next tick (follow latency)
+                        fulltext_index.catch_up(engine, batch=FULLTEXT_BATCH,
+                                                deadline=now + fulltext_budget if fulltext_budget else None)
                         last_fulltext = now
                 total.sources.extend(res.sources)
                 out.ticks += 1
