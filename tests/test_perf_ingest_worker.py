@@ -107,6 +107,7 @@ def test_worker_reports_parser_failures_like_in_process(tmp_path, monkeypatch):
 def test_parallel_only_for_large_inputs(monkeypatch):
     class Inp:
         size = 1000
+        start = 0
         gzipped = False
 
     from logconsole.ingest.cloudtrail import CloudTrailParser as P
@@ -116,6 +117,9 @@ def test_parallel_only_for_large_inputs(monkeypatch):
     Inp.size = parallel.MIN_BYTES
     monkeypatch.setattr(parallel, "_cpus", lambda: 2)
     assert parallel.parallel_wanted(Inp(), P())
+    Inp.start = parallel.MIN_BYTES - 1000  # a continued file: only what is left to parse counts
+    assert not parallel.parallel_wanted(Inp(), P())
+    Inp.start = 0
     monkeypatch.setattr(parallel, "_cpus", lambda: 1)
     assert not parallel.parallel_wanted(Inp(), P())
     monkeypatch.setenv("LOGCONSOLE_INGEST_WORKER", "0")

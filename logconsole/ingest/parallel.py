@@ -56,7 +56,8 @@ def parallel_wanted(inp: Input, parser: Parser) -> bool:
         return False  # the worker makes its parser from the format list by name
     if mode == "1":
         return True
-    size = inp.size * (_GZ_RATIO if inp.gzipped else 1)
+    # what is left to parse: a continued file (a followed log that grew) is read from its offset
+    size = (inp.size - inp.start) * (_GZ_RATIO if inp.gzipped else 1)
     return size >= MIN_BYTES and _cpus() >= 2
 
 
