@@ -147,6 +147,54 @@ class IngestProgress:
             sys.stderr.flush()
 
 
+#: test hook: a FIFO ``ingest --progress-json`` reads one line from when it starts and after each
+#: batch it commits (held there until a line is written; the line "go" releases every later hold)
+GATE_ENV = "LOGCONSOLE_INGEST_GATE"
+
+
+class JsonProgress:
+    """``ingest --progress-json``: one JSON object per line on stdout, flushed at once, for a
+    program that drives the ingest (the console of ``logconsole open PATH...``).
+
+    ``{"event": "start", "files": N, "bytes": B}``, then per committed batch
+    ``{"event": "batch", "path", "done", "total", "records"}`` (bytes of the file read, its
+    size, records read), per settled file ``{"event": "source", ...}`` (the fields of
+    ``ingest --json``'s sources), per step after the ingest ``{"event": "step", "name"}``,
+    then ``{"event": "result", ...}`` (what ``ingest --json`` prints) or ``{"event": "error",
+    "message", "exit_status"}``; following: ``{"event": "following"}``, ``{"event": "tick",
+    "events", "records", "files", "errors"}`` per look that found something, ``{"event":
+    "followed", ...}`` at the end."""
+
+    def __init__(self, stream: Any = None) -> None:
+        self.stream = stream if stream is not None else sys.stdout
+        self._gate = os.environ.get(GATE_ENV) or None
+
+    def emit(self, event: str, **fields: Any) -> None:
+        try:
+            self.stream.write(json_dumps({"event": event, **fields}, default=str) + "\n")
+            self.stream.flush()
+        except (BrokenPipeError, ValueError):  # the reader is gone: stop as on Ctrl-C
+            raise KeyboardInterrupt from None
+
+    def __call__(self, path: str, done: int, total: int, records: int) -> None:
+        self.emit("batch", path=path, done=done, total=total, records=records)
+        self.hold()
+
+    def hold(self) -> None:
+        """The test hook (:data:`GATE_ENV`): wait here for a line on the FIFO."""
+        if not self._gate:
+            return
+        with open(self._gate, encoding="utf-8") as fh:
+            if fh.readline().strip() == "go":
+                self._gate = None
+
+    def source(self, sr: Any) -> None:
+        self.emit("source", **sr.as_json())
+
+    def step(self, name: str) -> None:
+        self.emit("step", name=name)
+
+
 def trust_options(fn):
     """``--no-verify`` and ``--verify-opt KEY=VALUE`` (the automatic verification after an ingest)."""
     fn = click.option("--verify-opt", "verify_opts", multiple=True, metavar="KEY=VALUE",

@@ -14,7 +14,7 @@ import click
 from sqlalchemy.exc import SQLAlchemyError
 
 from logconsole.commands.common import (
-    IngestProgress, db_option, emit_json, fail, ingest_warnings, json_option, open_engine, parse_trust, resolve_db,
+    IngestProgress, JsonProgress, db_option, emit_json, fail, ingest_warnings, json_option, open_engine, parse_trust, resolve_db,
     trust_options, warn, write_error_text,
 )
 from logconsole.util.timeparse import format_us
@@ -38,11 +38,18 @@ from logconsole.util.termsafe import json_dumps
 @click.option("--follow", "-f", "follow_", is_flag=True,
               help="Then keep following the files (and new files in the directories): ingest what is appended "
                    "every quarter second, until Ctrl-C.")
+@click.option("--progress-json", "progress_json", is_flag=True,
+              help="Write progress as JSON lines on stdout (start, each batch, each file, each step after the "
+                   "ingest, then the result), for a program that drives the ingest; see docs/cli.md.")
+@click.option("--import-grants", "import_grants", is_flag=True, hidden=True,
+              help="Also import the grants files found among the PATHs (what `open` does).")
+@click.option("--batch-size", "batch_size", type=click.IntRange(min=1), default=None, hidden=True,
+              help="Records per committed batch (tests).")
 @trust_options
 @db_option
 @json_option
 def ingest(paths, fmt, mapping, year, tz, max_quarantined, defer_fulltext, follow_, no_verify, verify_opts, db_path,
-           as_json):
+           as_json, progress_json=False, import_grants=False, batch_size=None):
     """Ingest log files, directories (recursively) or - (stdin) into the index.
 
     Every record becomes an event, a duplicate or a quarantined record (blank
@@ -76,18 +83,28 @@ def ingest(paths, fmt, mapping, year, tz, max_quarantined, defer_fulltext, follo
         except ValueError as exc:
             fail(f"--tz: {exc}")
         options["tz"] = tz
-    trust = parse_trust(no_verify, verify_opts)
+    if as_json and progress_json:
+        fail("--json and --progress-json: choose one")
+    trust = parse_trust(no_verify, verify_opts, grants=import_grants)
     engine = open_engine(db_path, create=True)
+    if progress_json:
+        _ingest_driven(engine, list(paths), fmt, options or None, max_quarantined, defer_fulltext, follow_, trust,
+                       db_path, batch_size)
+        return
+    progress = IngestProgress() if not as_json and sys.stderr.isatty() else None
     try:
-        progress = IngestProgress() if not as_json and sys.stderr.isatty() else None
         result = run_ingest(engine, list(paths), fmt=fmt, options=options or None, progress=progress,
                             step_progress=progress.step if progress is not None else None,
-                            max_quarantined=max_quarantined, trust=trust,
+                            max_quarantined=max_quarantined, trust=trust, batch_size=_batch(batch_size),
                             steps=without(INGEST_STEPS, FULLTEXT_STEP) if defer_fulltext else INGEST_STEPS)
     except (RuntimeError, OSError, SQLAlchemyError) as exc:
         if progress is not None:
             progress.finish()
         fail(write_error_text(exc, db_path), as_json=as_json)
+    except KeyboardInterrupt:
+        if progress is not None:
+            progress.finish()
+        fail(INTERRUPTED, 130, as_json=as_json)
     if progress is not None:
         progress.finish()
     if as_json:
@@ -119,6 +136,106 @@ def ingest(paths, fmt, mapping, year, tz, max_quarantined, defer_fulltext, follo
         sys.exit(2)
     if result.changed:
         sys.exit(1)
+
+
+INTERRUPTED = "interrupted; the files ingested so far are kept, a partly ingested file is redone by the next run"
+
+
+def _batch(batch_size: int | None) -> int:
+    from logconsole.ingest.batches import BATCH_SIZE
+
+    return batch_size or BATCH_SIZE
+
+
+def _ingest_driven(engine, paths, fmt, options, max_quarantined, defer_fulltext, follow_, trust, db_path,
+                   batch_size) -> None:
+    """``ingest --progress-json``: the ingest as a program drives it (``logconsole open PATH...``
+    runs it in a background process and reads the lines).  SIGTERM stops it as SIGINT does; a
+    reader that goes away (the pipe closes, the parent ends) stops it too."""
+    from logconsole.ingest.pipeline import index_files
+    from logconsole.ingest.reader import expand_paths
+    from logconsole.store import dialect
+    from logconsole.workflows.ingest import FULLTEXT_STEP, INGEST_STEPS, run_ingest, without
+
+    out = JsonProgress()
+
+    def stop_on_term(_sig, _frame) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop_on_term)
+    code = 0
+    try:
+        try:
+            files = [f for f in expand_paths(paths, [], index_files(dialect.of(engine).location(engine)))
+                     if f != "-"]
+            out.emit("start", files=len(files), bytes=sum(_size(f) for f in files), paths=paths)
+            out.hold()
+            result = run_ingest(engine, paths, fmt=fmt, options=options, progress=out, step_progress=out.step,
+                                max_quarantined=max_quarantined, trust=trust, on_source=out.source,
+                                batch_size=_batch(batch_size),
+                                steps=without(INGEST_STEPS, FULLTEXT_STEP) if defer_fulltext else INGEST_STEPS)
+        except (RuntimeError, OSError, SQLAlchemyError) as exc:
+            out.emit("error", message=write_error_text(exc, db_path), exit_status=2)
+            sys.exit(2)
+        res = result.as_json()
+        res["warnings"] = ingest_warnings(result)
+        out.emit("result", **res)
+        code = 2 if result.errors else 1 if result.changed else 0
+        if follow_:
+            if "-" in paths:
+                out.emit("error", message="--follow follows files and directories, not standard input",
+                         exit_status=2)
+                sys.exit(2)
+            _follow_driven(engine, paths, fmt, options, out, db_path)
+    except KeyboardInterrupt:
+        try:
+            out.emit("error", message=INTERRUPTED, exit_status=130)
+        except KeyboardInterrupt:
+            pass
+        sys.exit(130)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    sys.exit(code)
+
+
+def _size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
+
+
+def _follow_driven(engine, paths, fmt, options, out, db_path) -> None:
+    from logconsole.workflows.follow import follow
+
+    parent = os.getppid()
+    out.emit("following", paths=paths)
+
+    def on_tick(tick) -> None:
+        out.emit("tick", at=tick.at, files=tick.files, events=tick.result.total("events"),
+                 records=tick.result.total("records"), errors=tick.result.errors + tick.result.changed)
+
+    def on_change(note: str) -> None:
+        out.emit("changed", message=note)
+
+    asked = [0]
+
+    def request_stop(_sig, _frame) -> None:  # as `ingest --follow`: after the look in progress
+        asked[0] += 1
+        if asked[0] > 1:
+            raise KeyboardInterrupt
+
+    previous = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        res = follow(engine, paths, fmt=fmt, options=options, on_tick=on_tick, on_change=on_change,
+                     should_stop=lambda: asked[0] > 0 or os.getppid() != parent)
+    except (RuntimeError, OSError, SQLAlchemyError) as exc:
+        out.emit("error", message=write_error_text(exc, db_path), exit_status=2)
+        sys.exit(2)
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    out.emit("followed", **res.as_json())
 
 
 def _follow(engine, paths, fmt, options, db_path, as_json) -> None:

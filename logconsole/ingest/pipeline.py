@@ -41,7 +41,8 @@ from logconsole.store import fulltext_index
 from logconsole.store.fulltext import fts_columns
 from logconsole.store.schema import events, quarantine, source_reads, sources
 
-__all__ = ["BATCH_SIZE", "IngestResult", "ProgressFn", "SourceResult", "ingest_files", "ingest_paths", "writing"]
+__all__ = ["BATCH_SIZE", "IngestResult", "ProgressFn", "SourceFn", "SourceResult", "ingest_files", "ingest_paths",
+           "writing"]
 
 
 @dataclass
@@ -114,6 +115,8 @@ class IngestResult:
 
 
 ProgressFn = Callable[[str, int, int, int], None]  # (path, bytes_done, bytes_total, records)
+#: told each source as it is settled (ingested, skipped, error, changed)
+SourceFn = Callable[["SourceResult"], None]
 
 
 @contextmanager
@@ -184,8 +187,10 @@ def ingest_files(
     batch_size: int = BATCH_SIZE,
     max_quarantined: int = MAX_QUARANTINED,
     complete_lines: bool = False,
+    on_source: SourceFn | None = None,
 ) -> IngestResult:
-    """Ingest into an index held with :func:`writing`.
+    """Ingest into an index held with :func:`writing`; *on_source* is told each
+    source as it is settled (a progress display counts files done with it).
 
     A named file that cannot be read or whose format is unknown, and a directory
     that cannot be read, is recorded in ``result.errors`` (one line naming it, with
@@ -207,11 +212,13 @@ def ingest_files(
             if not walked and p != "-" and _identity(p) in own:
                 msg = f"{p}: this is the index's own file; not ingested"
                 result.errors.append(msg)
-                result.sources.append(SourceResult(p, None, None, 0, status="error", message=msg))
-                continue
-            sr = _ingest_path(run, p, walked)
+                sr: SourceResult | None = SourceResult(p, None, None, 0, status="error", message=msg)
+            else:
+                sr = _ingest_path(run, p, walked)
             if sr is not None:
                 result.sources.append(sr)
+                if on_source is not None:
+                    on_source(sr)
     result.seconds = time.perf_counter() - t0
     return result
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from functools import partial
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from sqlalchemy import Engine
 from textual.app import App, SystemCommand
@@ -51,6 +52,9 @@ class LogConsoleApp(App[None]):
             # over SSH every animation frame is a screen update: jump, don't glide
             self.animation_level = "none"
         self.sub_title = os.path.basename(self.db_path) if self.db_path else ""
+        self.analytics = True
+        #: the ingest running behind the console (``logconsole open PATH...``), or None
+        self.ingest_job: Any = None
 
     def get_default_screen(self) -> Screen:
         from logconsole.tui.screens.timeline import TimelineScreen
@@ -179,13 +183,16 @@ class LogConsoleApp(App[None]):
 
 def create_app(engine: Engine, *, db_path: str | None = None, initial_filter: str = "",
                ansi_color: bool | None = None, cursor_blink: bool = True,
-               analytics: bool = True) -> LogConsoleApp:
+               analytics: bool = True, ingest_job: Any = None) -> LogConsoleApp:
     """The console app over the index behind *engine* (used by ``logconsole open`` and tests).
 
     ``cursor_blink=False`` keeps snapshots stable; ``analytics=False`` leaves out
-    the histogram and facet widgets (for tests that must not depend on them).
+    the histogram and facet widgets (for tests that must not depend on them);
+    *ingest_job*: a started :class:`~logconsole.workflows.background.BackgroundIngest`
+    writing into the index (the timeline shows its rows as they land, and its status).
     """
     app = LogConsoleApp(engine, db_path=db_path, initial_filter=initial_filter, ansi_color=ansi_color,
                         cursor_blink=cursor_blink)
     app.analytics = analytics
+    app.ingest_job = ingest_job
     return app

@@ -43,7 +43,7 @@ from logconsole.analysis.privileges.bundle import import_found
 from logconsole.analysis.privileges.usage import precompute
 from logconsole.analysis.rules.engine import rerun_after_ingest
 from logconsole.ingest.batches import BATCH_SIZE
-from logconsole.ingest.pipeline import MAX_QUARANTINED, IngestResult, ProgressFn, ingest_files, writing
+from logconsole.ingest.pipeline import MAX_QUARANTINED, IngestResult, ProgressFn, SourceFn, ingest_files, writing
 from logconsole.store import fulltext_index
 
 #: the name of the step that fills the full-text index behind the ingest
@@ -191,14 +191,16 @@ def run_ingest(
     max_quarantined: int = MAX_QUARANTINED,
     steps: Sequence[Step] = INGEST_STEPS,
     trust: TrustOptions | None = None,
+    on_source: SourceFn | None = None,
 ) -> IngestResult:
-    """Ingest *paths* (files, directories, ``-``) and run *steps* if anything was added.
+    """Ingest *paths* (files, directories, ``-``) and run *steps* if anything was added
+    (*on_source* is told each source as it is settled).
 
     Raises ``RuntimeError`` when another ingest holds the index."""
     paths = list(paths)
     with writing(engine):
         result = ingest_files(engine, paths, fmt=fmt, options=options, progress=progress, batch_size=batch_size,
-                              max_quarantined=max_quarantined)
+                              max_quarantined=max_quarantined, on_source=on_source)
         if result.added:
             run_steps(steps, StepContext(engine, result, dict(options or {}), step_progress, paths,
                                          trust or TrustOptions()))

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from dataclasses import dataclass, field
 
 from rich.text import Text
@@ -49,6 +50,7 @@ from logconsole.tui.widgets.event_list import DEFAULT_COLUMNS, LABELS, ColumnSta
 from logconsole.tui.widgets.facets import FacetPanel
 from logconsole.tui.widgets.filter_bar import FilterBar
 from logconsole.tui.widgets.histogram import Histogram
+from logconsole.tui.widgets.ingest_status import IngestStatusLine
 
 FACETS_MIN_WIDTH = 140
 MATCH_SCAN = 5_000  # events n/N look through before saying so
@@ -57,6 +59,12 @@ ANCHOR_MIN_ROWS = 50_000
 ANCHOR_DELAY = 1.0
 _REL_JUMP = re.compile(r"^([+-])(\d+(?:\.\d+)?)([smhdw])$")
 _UNIT_US = {"s": 1_000_000, "m": 60_000_000, "h": 3_600_000_000, "d": 86_400_000_000, "w": 604_800_000_000}
+#: while an ingest runs behind the console: how often it is asked how far it got, and at most
+#: how often the histogram and facets are recounted as batches land
+INGEST_POLL_S = 0.25
+ANALYTICS_EVERY_S = 3.0
+ROWS_EVERY_S = 0.75
+INGESTING = "ingesting… the first events appear here as soon as they are written"
 _TIME_TERM = re.compile(r'(?<!\S)(since|until):("(?:[^"\\]|\\.)*"|\S+)')
 
 
@@ -125,6 +133,14 @@ class TimelineScreen(Screen[None]):
         self._col_key: str | None = None
         self._facets_user: bool | None = None
         self._histogram_user: bool | None = None
+        #: the ingest behind the console (``logconsole open PATH...``), if any
+        self._ingest_at_start = 0
+        self._ingest_seen_errors = 0
+        self._ingest_finished = False
+        self._analytics_at = 0.0
+        self._rows_at = 0.0
+        self._live = False  # a reload because rows landed (no anchors, no "counting…")
+        self._keep_row: int | None = None  # the cursor's row on screen, kept by a live reload
 
     # ---------------------------------------------------------------- layout
     def compose(self) -> ComposeResult:
@@ -138,7 +154,14 @@ class TimelineScreen(Screen[None]):
                 yield EventList(id="events")
             if analytics:
                 yield FacetPanel(self.engine, id="facets")
+        if self.ingest_job is not None:
+            yield IngestStatusLine(id="ingest-status")
         yield Footer()
+
+    @property
+    def ingest_job(self):
+        """The :class:`~logconsole.workflows.background.BackgroundIngest` behind the console, or None."""
+        return getattr(self.app, "ingest_job", None)
 
     @property
     def events(self) -> EventList:
@@ -163,6 +186,11 @@ class TimelineScreen(Screen[None]):
         self.stack = [ViewState(self.initial_filter, self.initial_filter or "all events")]
         self._apply_sizes()
         self._start_load(self.initial_filter, focus_event=None)
+        if self.ingest_job is not None:
+            self._ingest_at_start = self.total
+            self._set_empty_message(running=True)
+            self._poll_ingest()
+            self.set_interval(INGEST_POLL_S, self._poll_ingest)
 
     def on_resize(self) -> None:
         self._apply_sizes()
@@ -245,12 +273,15 @@ class TimelineScreen(Screen[None]):
         self._scroll_top = scroll_top
         self.bar.set_applied(text, self.breadcrumb(), None, self.total)
         self.events.set_stale(True)
+        self._live = False
+        self._keep_row = None
         self._load(text, self._gen, focus_event, focus_time)
 
     @work(thread=True, exclusive=True, group="timeline-load", exit_on_error=False)
-    def _load(self, text: str, gen: int, focus_event: int | None, focus_time: int | None) -> None:
+    def _load(self, text: str, gen: int, focus_event: int | None, focus_time: int | None,
+              focus_end: bool = False) -> None:
         try:
-            self._load_inner(text, gen, focus_event, focus_time)
+            self._load_inner(text, gen, focus_event, focus_time, focus_end)
         except Exception as exc:  # a database error must not take the console down
             msg = f"could not load the timeline: {exc.__class__.__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
             self.app.call_from_thread(self._load_failed, gen, msg)
@@ -264,7 +295,8 @@ class TimelineScreen(Screen[None]):
         self.bar.set_applied(self.filter.text if self.filter else "", self.breadcrumb(), self.count, self.total)
         self.notify(one_line(message, 300), severity="error", markup=False, timeout=8)
 
-    def _load_inner(self, text: str, gen: int, focus_event: int | None, focus_time: int | None) -> None:
+    def _load_inner(self, text: str, gen: int, focus_event: int | None, focus_time: int | None,
+                    focus_end: bool = False) -> None:
         with self.engine.connect() as conn:
             flt = compile_for(conn, text)  # finding:N reads the saved filters
         # "all events" was counted on mount already
@@ -280,6 +312,8 @@ class TimelineScreen(Screen[None]):
                 cursor = q.offset_of_time(focus_time)
         elif focus_time is not None:
             cursor = q.offset_of_time(focus_time)
+        if focus_end:
+            cursor = n - 1
         cursor = max(0, min(cursor, n - 1))
         sample: list = []
         if n:
@@ -292,21 +326,115 @@ class TimelineScreen(Screen[None]):
     def _install(self, gen: int, flt: Filter, q: TimelineQuery, n: int, cursor: int, sample: list) -> None:
         if gen != self._gen:
             return
+        live = self._live
         self.filter = flt
         self.count = q.event_count() if isinstance(q, MarkedTimelineQuery) else n  # markers are not events
+        top = self._scroll_top
+        if live and self._keep_row is not None:  # the cursor's event stays on the same screen row
+            top = max(0, cursor - self._keep_row)
         with self.app.batch_update():  # rows and count change in the same frame
             self._apply_columns(sample)
             self.events.terms = highlight_terms(flt.text)
-            self.events.set_query(q, n, cursor, sample=sample, top=self._scroll_top)
+            self.events.set_query(q, n, cursor, sample=sample, top=top)
             self.bar.set_applied(flt.text, self.breadcrumb(), self.count, self.total)
         self._scroll_top = None
-        if n >= ANCHOR_MIN_ROWS:  # after the first paint and the analytics, index the big result
+        self._live = False
+        self._keep_row = None
+        ingesting = self.ingest_job is not None and not self._ingest_finished
+        if n >= ANCHOR_MIN_ROWS and not ingesting:  # after the first paint and the analytics, index the big result
             self.set_timer(ANCHOR_DELAY, lambda: self._build_anchors(gen, q))
+        if live:
+            self._refresh_analytics()
+        else:
+            for wid in ("histogram", "facets"):
+                w = self._pane(wid)
+                if w is not None:
+                    w.where = flt.where
+        self._sync_header()
+
+    # ---------------------------------------------------------------- an ingest behind the console
+    def _set_empty_message(self, *, running: bool) -> None:
+        if running:
+            self.events.empty_message = INGESTING if self.total == 0 else "No events match this filter yet (the ingest goes on)."
+        else:
+            self.events.empty_message = (
+                "The index is empty: the ingest added no events (see its status line)." if self.total == 0
+                else "No events match this filter (Esc goes back).")
+        self.events.refresh()
+
+    def _poll_ingest(self) -> None:
+        job = self.ingest_job
+        if job is None or self._ingest_finished:
+            return
+        self._count_live(job.status())
+
+    @work(thread=True, exclusive=True, group="ingest-poll", exit_on_error=False)
+    def _count_live(self, st) -> None:
+        try:
+            n = total_events(self.engine)
+        except Exception:  # the writer holds a lock a moment: ask again at the next poll
+            return
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self._ingest_polled, st, n)
+
+    def _ingest_polled(self, st, n: int) -> None:
+        line = self._pane("ingest-status")
+        if line is not None:
+            line.show(st, n, self._ingest_at_start)
+        for err in st.errors[self._ingest_seen_errors:]:  # each error once, where the investigator looks
+            self.notify(one_line(err, 600), title="ingest", severity="error", markup=False, timeout=30)
+        self._ingest_seen_errors = len(st.errors)
+        finished = st.returncode is not None
+        now = time.monotonic()
+        # the first rows at once, then at most every ROWS_EVERY_S (each reload reads a page)
+        if finished or (n != self.total and (self.total == 0 or now - self._rows_at >= ROWS_EVERY_S)):
+            self._rows_at = now
+            self.total = n
+            self.reload_live(final=finished)
+        if finished:
+            self._ingest_finished = True
+            self._set_empty_message(running=False)
+            self.reload_flags()
+            self.notify(one_line(line.text if line is not None else "ingest ended", 400), title="ingest",
+                        severity="error" if st.errors else "information", markup=False, timeout=10)
+        elif n == 0:
+            self._set_empty_message(running=True)
+
+    def reload_live(self, *, final: bool = False) -> None:
+        """Rows landed: show the new count and rows without moving the investigator's view (the
+        event under the cursor stays on its screen row), unless the cursor is on the last row:
+        then it follows the end.  *final*: the ingest ended (its steps too): a full reload."""
+        ev = self.events
+        row = ev.current_row
+        at_end = ev.row_count == 0 or ev.cursor >= ev.row_count - 1
+        self._gen += 1
+        self._live = True
+        self._keep_row = None
+        focus_event = None
+        if row is not None and not (at_end and ev.row_count > 0):
+            focus_event = row.id
+            self._keep_row = ev.cursor - int(ev.scroll_y) // ev.row_h
+        elif ev.row_count == 0:
+            at_end = False  # the first rows: start at the top
+        self._scroll_top = None
+        if final:
+            self._analytics_at = 0.0
+        self._load(self.current_text, self._gen, focus_event, row.ts_us if focus_event is not None and row else None,
+                   at_end)
+
+    def _refresh_analytics(self) -> None:
+        """Recount the histogram and facets, at most every :data:`ANALYTICS_EVERY_S` while rows land."""
+        now = time.monotonic()
+        if now - self._analytics_at < ANALYTICS_EVERY_S:
+            return
+        self._analytics_at = now
         for wid in ("histogram", "facets"):
             w = self._pane(wid)
             if w is not None:
-                w.where = flt.where
-        self._sync_header()
+                if self.filter is not None and w.where is not self.filter.where:
+                    w.where = self.filter.where
+                else:
+                    w.refresh_data()
 
     # ---------------------------------------------------------------- columns
     def _columns_key(self, sample: list) -> str:
