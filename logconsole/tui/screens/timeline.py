@@ -402,21 +402,21 @@ class TimelineScreen(Screen[None]):
 
     def reload_live(self, *, final: bool = False) -> None:
         """Rows landed: show the new count and rows without moving the investigator's view (the
-        event under the cursor stays on its screen row), unless the cursor is on the last row:
-        then it follows the end.  *final*: the ingest ended (its steps too): a full reload."""
+        event under the cursor stays on its screen row); on the first row the view stays at the
+        start of the timeline, on the last row it follows the end.  *final*: the ingest ended (its steps too): a full reload."""
         ev = self.events
         row = ev.current_row
-        at_end = ev.row_count == 0 or ev.cursor >= ev.row_count - 1
+        # on the first row the view stays at the start, on the last (of several) it follows the end
+        at_start = ev.row_count == 0 or ev.cursor == 0
+        at_end = not at_start and ev.cursor >= ev.row_count - 1
         self._gen += 1
         self._live = True
         self._keep_row = None
         focus_event = None
-        if row is not None and not (at_end and ev.row_count > 0):
+        if row is not None and not at_start and not at_end:
             focus_event = row.id
             self._keep_row = ev.cursor - int(ev.scroll_y) // ev.row_h
-        elif ev.row_count == 0:
-            at_end = False  # the first rows: start at the top
-        self._scroll_top = None
+        self._scroll_top = 0 if at_start else None
         if final:
             self._analytics_at = 0.0
         self._load(self.current_text, self._gen, focus_event, row.ts_us if focus_event is not None and row else None,
