@@ -332,7 +332,15 @@ def main(argv=None) -> int:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--size", default="120x40", help="terminal WxH for the headless console (default 120x40)")
     ap.add_argument("--no-tmux", action="store_true", help="skip the process-start measurement in tmux")
+    ap.add_argument("--open-fresh", action="store_true",
+                    help="only: `logconsole open BUNDLE` on a fresh index, time to the first painted rows "
+                         "(BUNDLE: a generated --events-event CloudTrail JSONL, cached in the bench directory)")
     args = ap.parse_args(argv)
+    if args.open_fresh:
+        w, _, h = args.size.partition("x")
+        res = measure_open_fresh(args.events, size=(int(w), int(h)), runs=args.runs)
+        print(json.dumps(res, indent=2))
+        return 0
     path = args.db or Path(str(DEFAULT_DB).format(n=args.events))
     figures: dict = {"events": args.events, "db": str(path)}
     if args.rebuild or not path.exists():
@@ -523,6 +531,97 @@ def measure_process_start(path: Path, size=(120, 40), runs: int = 3) -> dict:
     if not times:
         return {"process_first_paint": "no rows within 30 s"}
     return {"process_first_paint_ms": _ms(statistics.median(times)), "process_first_paint_runs_ms": [_ms(x) for x in times]}
+
+
+def _bundle(n: int, seed: int = 42) -> Path:
+    """A fresh-bundle input: *n* generated CloudTrail JSONL events (benchmarks/run.py's file, cached)."""
+    here = Path(__file__).resolve().parent
+    sys.path.insert(0, str(here))
+    import gen_cloudtrail
+
+    path = DEFAULT_DB.parent / f"ct-{n}-s{seed}.jsonl"
+    done = Path(str(path) + ".done")
+    if not (path.exists() and done.exists()):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        print(f"generating {path} ...", file=sys.stderr)
+        tmp = Path(str(path) + ".tmp")
+        gen_cloudtrail.generate(n, seed, str(tmp), "jsonl")
+        tmp.rename(path)
+        done.write_text("ok\n")
+    return path
+
+
+def measure_open_fresh(n: int, size=(120, 40), runs: int = 3) -> dict:
+    """``logconsole open BUNDLE`` on a fresh (new, empty) index, as a person runs it in a terminal
+    (tmux; a new process, imports included), until the first event row is painted (``capture-pane``
+    every 10 ms); also when the status line first shows a rate.  Then ``q``: the background ingest
+    is stopped, and the time from ``q`` until the process has ended (the ingest stopped cleanly) is
+    the stop time."""
+    import re
+    import shlex
+    import shutil
+    import subprocess
+    import tempfile
+
+    if shutil.which("tmux") is None:
+        return {"open_fresh": "tmux not installed"}
+    src = _bundle(n)
+    exe = Path(sys.executable).parent / "logconsole"
+    base = [str(exe)] if exe.exists() else [sys.executable, "-m", "logconsole"]
+    row = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\s+\S+\s+\S+")
+    first, status, stops, counts = [], [], [], []
+    for i in range(runs):
+        work = Path(tempfile.mkdtemp(prefix="lc-open-", dir=str(DEFAULT_DB.parent)))
+        db = work / "case.db"
+        sock = f"lc-open-{os.getpid()}-{i}"
+        tmux = ["tmux", "-L", sock]
+        marker = work / "ended"
+        cmd = shlex.join(base + ["open", "--db", str(db), str(src)]) + f"; touch {shlex.quote(str(marker))}"
+        try:
+            t0 = time.perf_counter()
+            subprocess.run(tmux + ["-f", "/dev/null", "new-session", "-d", "-s", "b", "-x", str(size[0]), "-y",
+                                   str(size[1]), "env -u COLUMNS -u LINES sh -c " + shlex.quote(cmd)], check=True)
+            t_row = t_status = None
+            while time.perf_counter() - t0 < 60 and t_row is None:
+                out = subprocess.run(tmux + ["capture-pane", "-p", "-t", "b"], capture_output=True,
+                                     text=True).stdout
+                now = time.perf_counter() - t0
+                if t_status is None and "ev/s" in out:
+                    t_status = now
+                if row.search(out):
+                    t_row = now
+                    m = re.search(r"([\d,]+) of ([\d,]+) events", out)
+                    counts.append(int(m.group(2).replace(",", "")) if m else None)
+                    break
+                time.sleep(0.01)
+            if t_row is not None:
+                first.append(t_row)
+            if t_status is not None:
+                status.append(t_status)
+            time.sleep(1.0)  # a person reads the first screen; the ingest goes on behind it
+            tq = time.perf_counter()
+            subprocess.run(tmux + ["send-keys", "-t", "b", "q"], check=True)
+            while not marker.exists() and time.perf_counter() - tq < 60:
+                time.sleep(0.02)
+            if marker.exists():
+                stops.append(time.perf_counter() - tq)
+        finally:
+            subprocess.run(tmux + ["kill-server"], capture_output=True)
+            shutil.rmtree(work, ignore_errors=True)
+    out: dict = {"events": n, "bundle": str(src), "bundle_bytes": src.stat().st_size,
+                 "load_average_at_end": os.getloadavg()}
+    if first:
+        out["open_fresh_first_rows_ms"] = _ms(statistics.median(first))
+        out["open_fresh_first_rows_runs_ms"] = [_ms(x) for x in first]
+        out["events_indexed_at_first_paint"] = counts
+    else:
+        out["open_fresh_first_rows"] = "no rows within 60 s"
+    if status:
+        out["open_fresh_status_rate_shown_ms"] = _ms(statistics.median(status))
+    if stops:
+        out["quit_until_process_ended_ms"] = _ms(statistics.median(stops))
+        out["quit_until_process_ended_runs_ms"] = [_ms(x) for x in stops]
+    return out
 
 
 def _print_report(f: dict) -> None:

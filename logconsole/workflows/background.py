@@ -152,10 +152,15 @@ class BackgroundIngest:
 
     def wait(self, timeout: float | None = None) -> IngestStatus:
         """Wait for the child to end (and its output to be read)."""
-        if self.proc is not None:
-            self.proc.wait(timeout)
+        p = self.proc
+        if p is not None:
+            p.wait(timeout)
             for t in self._threads:
                 t.join(timeout)
+            if not any(t.is_alive() for t in self._threads):
+                for f in (p.stdout, p.stderr):
+                    if f is not None:
+                        f.close()
         return self.status()
 
     def stop(self, wait_s: float = STOP_WAIT_S) -> IngestStatus:
