@@ -411,3 +411,67 @@ def test_report_detections_section(sample_db):
             and "<https://github.com/SigmaHQ/sigma/blob/master/rules/cloud/aws/cloudtrail/"
                 "aws_cloudtrail_disable_logging.yml>" in section)
     assert "Detection Rule License 1.1" in section
+
+
+CT_RULE = """
+title: action bound test {n}
+id: 00000000-0000-4000-8000-0000000001{n:02d}
+status: test
+author: tests
+logsource:
+    product: aws
+    service: cloudtrail
+detection:
+{detection}
+level: low
+"""
+
+
+@pytest.mark.parametrize("n,detection,bound,expected", [
+    # a plain eventName bounds the working table, compared ignoring case as Sigma does
+    (1, "    sel:\n        eventName: stoplogging\n    condition: sel", {"stoplogging"}, {"e1"}),
+    (2, "    sel:\n        eventName:\n            - DeleteTrail\n            - StopLogging\n"
+        "        requestParameters.name: t\n    condition: sel", {"deletetrail", "stoplogging"}, {"e1", "e2"}),
+    # NOT, an OR with an unbounded side, a wildcard: no bound, every event is read
+    (3, "    sel:\n        eventName: StopLogging\n    condition: not sel", None, {"e2", "e3"}),
+    (4, "    a:\n        eventName: StopLogging\n    b:\n        userIdentity.userName: alice\n"
+        "    condition: a or b", None, {"e1", "e3"}),
+    (5, "    sel:\n        eventName|startswith: Delete\n    condition: sel", None, {"e2"}),
+    (6, "    a:\n        eventName: DeleteTrail\n    b:\n        eventSource: s3.amazonaws.com\n"
+        "    condition: a or (b and not a)", None, {"e2", "e3"}),
+])
+def test_action_bound_reads_only_matching_events(tmp_path, n, detection, bound, expected):
+    """A rule whose condition requires some eventName values reads only those events (through the
+    action index): the same hits as reading every event."""
+    from logconsole.analysis.rules.compiler import compile_rules as compile_
+
+    base = {"eventVersion": "1.08", "awsRegion": "us-east-1", "sourceIPAddress": "192.0.2.1",
+            "userIdentity": {"type": "IAMUser", "userName": "mallory", "arn": "arn:aws:iam::1:user/mallory"},
+            "requestParameters": {"name": "t"}}
+    recs = [("e1", "cloudtrail.amazonaws.com", "StopLogging", "mallory"),
+            ("e2", "cloudtrail.amazonaws.com", "DeleteTrail", "mallory"),
+            ("e3", "s3.amazonaws.com", "GetObject", "alice")]
+    ct = tmp_path / "ct.jsonl"
+    ct.write_text("".join(json.dumps({**base, "eventID": eid, "eventSource": src, "eventName": name,
+                                      "userIdentity": {**base["userIdentity"], "userName": user},
+                                      "eventTime": f"2026-01-01T00:0{i}:00Z"}) + "\n"
+                          for i, (eid, src, name, user) in enumerate(recs)))
+    eng = open_db(str(tmp_path / "b.db"))
+    ingest_paths(eng, [str(ct)])
+    write_rule(tmp_path, "r.yml", CT_RULE.format(n=n, detection=detection))
+    rules, problems = load_rules([tmp_path / "r.yml"], shipped=False)
+    compiled, unmapped = compile_(rules, {"cloudtrail"})
+    assert not unmapped and len(compiled) == 1
+    assert compiled[0].actions == (frozenset(bound) if bound is not None else None)
+    res = run_rules(eng, rules, problems)
+    assert all(r.error is None for r in res.ran), [r.error for r in res.ran]
+    assert res.events_read == (3 if bound is None else len(expected))
+    from sqlalchemy import select
+
+    from logconsole.store.schema import events
+
+    with eng.connect() as conn:
+        rec_of = dict(conn.execute(select(events.c.id, events.c.record_id)).all())
+        got = {rec_of[e] for h in hits_json(conn) for e in h["events"]}
+    assert got == expected
+    eng.dispose()

@@ -87,6 +87,8 @@ class IngestResult:
     seconds: float = 0.0
     #: what the steps after the ingest did (verification, grants imported), one line each
     notes: list[str] = field(default_factory=list)
+    #: wall seconds of each step after the ingest (``checkpoint``, ``fulltext`` ...), in the order run
+    step_seconds: dict[str, float] = field(default_factory=dict)
 
     def total(self, key: str) -> int:
         return sum(getattr(s, key) for s in self.sources if s.status == "ingested")
@@ -110,6 +112,8 @@ class IngestResult:
             "changed": self.changed,
             "warnings": self.warnings,
             "seconds": round(self.seconds, 3),
+            **({"step_seconds": {k: round(v, 3) for k, v in self.step_seconds.items()}}
+               if self.step_seconds else {}),
             **({"notes": self.notes} if self.notes else {}),
         }
 

@@ -29,6 +29,7 @@ a :class:`Step` to :data:`INGEST_STEPS` (``docs/architecture.md``).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -169,6 +170,7 @@ def run_steps(steps: Sequence[Step], ctx: StepContext) -> list[str]:
     for step in steps:
         if ctx.progress is not None:
             ctx.progress(step.name)
+        t0 = time.perf_counter()
         try:
             step.run(ctx)
         except Exception as exc:
@@ -176,6 +178,8 @@ def run_steps(steps: Sequence[Step], ctx: StepContext) -> list[str]:
             text = str(exc).strip()
             reason = f"{exc.__class__.__name__}: {text.splitlines()[0][:400]}" if text else exc.__class__.__name__
             ctx.result.warnings.append(f"{step.missing} ({reason}); {step.recovery}")
+        finally:
+            ctx.result.step_seconds[step.name] = time.perf_counter() - t0
     return failed
 
 

@@ -20,7 +20,9 @@ from sigma.backends.sqlite import sqliteBackend
 from sigma.exceptions import SigmaError
 from sigma.processing.pipeline import ProcessingItem, ProcessingPipeline
 from sigma.processing.transformations import FieldMappingTransformation
+from sigma.conditions import ConditionAND, ConditionFieldEqualsValueExpression, ConditionOR
 from sigma.rule import SigmaRule
+from sigma.types import SigmaCasedString, SigmaString
 
 from logconsole.analysis.rules.loader import LoadedRule
 from logconsole.analysis.rules.targets import PRODUCTS_READ, TARGETS, Target, targets_for
@@ -57,6 +59,9 @@ class Compiled:
     target: Target
     queries: list[str]
     fields: list[str]
+    #: the values (lower case) of the target's ``action`` column the rule can match at all, when its
+    #: condition provably requires one of them (``eventName: [StopLogging, ...]``); None: any event
+    actions: frozenset[str] | None = None
 
 
 @dataclass
@@ -87,7 +92,59 @@ def compile_rule(rule: LoadedRule, target: Target) -> Compiled | Unmapped:
         missing = sorted(f for f in fields if f not in target.fields)
         if missing:
             return Unmapped(rule, f"{target.title}: no field {', '.join(missing)} in these records", target)
-    return Compiled(rule, target, [str(q) for q in queries], [f for f in fields if f != EID])
+    return Compiled(rule, target, [str(q) for q in queries], [f for f in fields if f != EID],
+                    action_bound(sr, target))
+
+
+def _action_bound(node: Any, action_fields: set[str]) -> frozenset[str] | None:
+    """The action values (lower case) without which *node* cannot be true; None: no such bound.
+
+    Conservative: only a plain value (no wildcard, modifier, regex or null) compared with a field
+    that is exactly the ``action`` column bounds; AND takes any bounded side, OR needs every side
+    bounded, NOT never bounds."""
+    if isinstance(node, ConditionAND):
+        out: frozenset[str] | None = None
+        for arg in node.args:
+            b = _action_bound(arg, action_fields)
+            if b is not None:
+                out = b if out is None else out & b
+        return out
+    if isinstance(node, ConditionOR):
+        acc: set[str] = set()
+        for arg in node.args:
+            b = _action_bound(arg, action_fields)
+            if b is None:
+                return None
+            acc |= b
+        return frozenset(acc)
+    if isinstance(node, ConditionFieldEqualsValueExpression):
+        item = node.parent
+        if getattr(item, "negated", False) or node.field not in action_fields:
+            return None
+        v = node.value
+        if type(v) in (SigmaString, SigmaCasedString) and not v.contains_special():
+            return frozenset({str(v).lower()})
+    return None
+
+
+def action_bound(sr: SigmaRule, target: Target) -> frozenset[str] | None:
+    """The action values a rule's every condition requires on *target* (see :func:`_action_bound`),
+    so that its working table reads only those events (through the ``action`` index)."""
+    mapped = {f: target.field_map.get(f, f) for f in target.columns}
+    action_fields = {f for f, row_field in mapped.items() if target.columns.get(row_field) == "action"}
+    if not action_fields:
+        return None
+    bounds: set[str] = set()
+    try:
+        conditions = [c.parsed for c in sr.detection.parsed_condition]
+    except Exception:  # a condition pySigma cannot parse bounds nothing (the rule compiled anyway)
+        return None
+    for cond in conditions:
+        b = _action_bound(cond, action_fields)
+        if b is None:
+            return None
+        bounds |= b
+    return frozenset(bounds)
 
 
 def compile_rules(rules: list[LoadedRule], formats: set[str] | None = None) -> tuple[list[Compiled], list[Unmapped]]:

@@ -163,10 +163,23 @@ def _extract(job: tuple[list[tuple[str, list[str]]], list[tuple]]) -> dict[str, 
     return out
 
 
+def _actions_matching(conn, bound: frozenset[str]) -> list[str]:
+    """The action values in the index that equal one of *bound* ignoring case (Sigma compares
+    case-insensitively; the ``action`` index is exact): one pass over that index's keys."""
+    return [a for (a,) in conn.execute(select(events.c.action).distinct()) if a is not None and a.lower() in bound]
+
+
 def _fill(conn, tables: _Tables, formats: tuple[str, ...], keys: list[str], lo: int, hi: int,
-          where: Any) -> int:
-    """Read the events of *formats* with lo < id <= hi (and *where*) into the tables *keys*."""
+          where: Any, bound: frozenset[str] | None = None) -> int:
+    """Read the events of *formats* with lo < id <= hi (and *where*) into the tables *keys*;
+    with *bound* (every rule of these tables requires one of those actions), only the events
+    whose action is one of them."""
     plan = tables.plan
+    if bound is not None:
+        actions = _actions_matching(conn, bound)
+        if not actions:
+            return 0
+        where = events.c.action.in_(actions) if where is None else (where & events.c.action.in_(actions))
     need_raw = any(not (plan[k][0].reader == "json" and set(plan[k][1]) <= set(plan[k][0].columns))
                    for k in keys)
     cols = [events.c.id, events.c.format] + [events.c[c] for c in _COLUMNS] + [events.c.extra]
@@ -194,7 +207,11 @@ def _fill(conn, tables: _Tables, formats: tuple[str, ...], keys: list[str], lo: 
             tables.insert(k, rows)
 
     n = 0
-    workers = _workers(hi - lo)
+    todo = hi - lo
+    if bound is not None:  # the few events of those actions: worker processes would not pay
+        todo = conn.execute(select(func.count()).select_from(events)
+                            .where(events.c.id > lo, events.c.id <= hi, where)).scalar() or 0
+    workers = _workers(todo)
     if workers > 0:
         try:
             with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
@@ -247,6 +264,8 @@ def run_rules(engine: Engine, rules: list[LoadedRule], problems: list[LoadProble
         marks[key] = st[1] if (st is not None and st[0] == cs[0].rule.digest and where is None) else 0
     plan: dict[str, tuple[Target, list[str]]] = {}
     lows: dict[str, int] = {}
+    #: per working table, the actions its rules can match at all (None: any event)
+    bounds: dict[str, frozenset[str] | None] = {}
     for key, cs in by_rule.items():
         if where is None and marks[key] >= hi:
             continue
@@ -257,6 +276,8 @@ def run_rules(engine: Engine, rules: list[LoadedRule], problems: list[LoadProble
                 if f not in fields:
                     fields.append(f)
             lows[t.key] = min(lows.get(t.key, marks[key]), marks[key])
+            have = bounds.get(t.key, frozenset())
+            bounds[t.key] = None if have is None or c.actions is None else have | c.actions
     for key in plan:
         if TEXT_FIELD in plan[key][1]:
             plan[key][1].remove(TEXT_FIELD)
@@ -272,7 +293,11 @@ def run_rules(engine: Engine, rules: list[LoadedRule], problems: list[LoadProble
                 lo = min(lows[k] for k in keys)
                 if progress is not None:
                     progress(f"reading {', '.join(formats)} events for {len(keys)} working table(s)")
-                res.events_read += _fill(conn, tables, formats, keys, lo, hi, where)
+                bound: frozenset[str] | None = frozenset()
+                for k in keys:
+                    b = bounds.get(k)
+                    bound = None if b is None or bound is None else bound | b
+                res.events_read += _fill(conn, tables, formats, keys, lo, hi, where, bound)
             res.rows = tables.rows
             res.seconds_build = time.perf_counter() - t0
             t1 = time.perf_counter()
