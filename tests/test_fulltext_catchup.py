@@ -65,7 +65,10 @@ def test_deferred_index_answers_every_search_by_scanning_the_tail(full, tmp_path
         assert _ids(db, q) == _ids(full, q), q
 
 
-def test_interrupted_catch_up_resumes_and_converges(full, tmp_path, monkeypatch):
+@pytest.mark.parametrize("workers", [0, 1], ids=["in-process", "worker"])
+def test_interrupted_catch_up_resumes_and_converges(full, tmp_path, monkeypatch, workers):
+    """Killed inside a batch's transaction, with the text prepared here or ahead in a worker
+    process: the committed batches stay, the next catch-up converges to the full index."""
     db = tmp_path / "killed.db"
     _ingest(db, "--defer-fulltext")
     eng = open_db(str(db))
@@ -81,14 +84,14 @@ def test_interrupted_catch_up_resumes_and_converges(full, tmp_path, monkeypatch)
 
     monkeypatch.setattr(type(d), "terms_insert", failing)
     with pytest.raises(KeyboardInterrupt):
-        fulltext_index.catch_up(eng, batch=500)
+        fulltext_index.catch_up(eng, batch=500, workers=workers)
     with eng.connect() as conn:
         st = fulltext_index.state(conn)
     assert st.upto == 1000 and st.pending == st.max_id - 1000  # two batches committed, the third not at all
     for q in QUERIES:  # half indexed, half scanned: still exact
         assert _ids(db, q) == _ids(full, q), q
     monkeypatch.setattr(type(d), "terms_insert", real)
-    assert fulltext_index.catch_up(eng, batch=500).complete
+    assert fulltext_index.catch_up(eng, batch=500, workers=workers).complete
     with eng.connect() as conn:
         terms = conn.exec_driver_sql("SELECT count(*) FROM fts_terms").scalar()
     with open_db(str(full)).connect() as conn:

@@ -116,9 +116,11 @@ class TermCollector:
             return
         if len(self.seen) > self.cap:
             self.seen.clear()
+        self.seen |= new
+        has_digit = _HAS_DIGIT.search
         for w in new:
-            self.seen.add(w)
-            if not _in_vocabulary(w):
+            n = len(w)  # _in_vocabulary, inline: most new words are identifiers
+            if not (n < ID_MIN_LEN or (n <= 200 and not has_digit(w))):
                 continue
             if w.isascii():
                 out.add(w.decode("ascii"))
@@ -128,7 +130,9 @@ class TermCollector:
                         out.add(part)
 
 
-_COLLECTOR = TermCollector()
+#: texts tokenized at once by :func:`new_terms` (joined by a separator: one translation and
+#: split in C for the lot instead of one per record, ~2x faster; bounded for memory)
+_JOIN = 2000
 
 
 def new_terms(texts: list[str], collector: TermCollector | None = None) -> list[str]:
@@ -136,10 +140,17 @@ def new_terms(texts: list[str], collector: TermCollector | None = None) -> list[
     a parse worker, which serves one ingest) has not returned before."""
     c = collector if collector is not None else _COLLECTOR
     out: set[str] = set()
-    for t in texts:
-        if t:
-            c.collect(t, out)
+    for i in range(0, len(texts), _JOIN):
+        joined = "\n".join(t for t in texts[i:i + _JOIN] if t)  # "\n" separates words like any other
+        if joined:
+            c.collect(joined, out)
     return sorted(out)
+
+
+_COLLECTOR = TermCollector()
+
+
+_COLLECTOR = TermCollector()
 
 
 # -------------------------------------------------------------- free text query

@@ -122,7 +122,7 @@ def _action_bound(node: Any, action_fields: set[str]) -> frozenset[str] | None:
         if getattr(item, "negated", False) or node.field not in action_fields:
             return None
         v = node.value
-        if type(v) in (SigmaString, SigmaCasedString) and not v.contains_special():
+        if isinstance(v, SigmaString) and type(v) in (SigmaString, SigmaCasedString) and not v.contains_special():
             return frozenset({str(v).lower()})
     return None
 
