@@ -10,6 +10,8 @@ import hashlib
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 
 from logconsole.ingest.pipeline import ingest_paths
 from logconsole.store import rawcodec
@@ -54,3 +56,29 @@ def test_per_record_and_batch_paths_give_identical_events(tmp_path, monkeypatch)
     sha_col = COLUMNS.split(", ").index("raw_sha256") + 1
     for ev in batched["events"]:  # the stored SHA-256 is that of the stored raw bytes
         assert hashlib.sha256(ev[-1]).hexdigest() == ev[sha_col]
+
+
+@pytest.mark.parametrize("text", [
+    '{"a": 123456789012345678901234567890}', '{"a": -9223372036854775809}', '{"a": 18446744073709551615}',
+    '{"a": 1e400}', '{"a": NaN}', '{"a": "\\ud800"}', '{"a": 0.1, "b": -0.0, "c": "\\u0000"}',
+    '{"a": 1, "b": 2, "a": 3}', '[1, 2]', '{"a": ', '{"a": 1} x', '"s"',
+])
+def test_json_objects_parse_exactly_as_json_loads(text):
+    """orjson's fast path gives json.loads' values, types and key order, and the same quarantine reason."""
+    import json
+
+    from logconsole.ingest.base import ParseError, load_json_object
+
+    try:
+        want: object = json.loads(text)
+        if not isinstance(want, dict):
+            want = ParseError
+    except ValueError:
+        want = ParseError
+    try:
+        got: object = load_json_object(text)
+    except ParseError as exc:
+        assert want is ParseError, exc
+        return
+    assert isinstance(want, dict)
+    assert repr(list(got.items())) == repr(list(want.items()))

@@ -18,9 +18,11 @@ from __future__ import annotations
 import ipaddress
 import json
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
-from collections.abc import Iterator
+
+import orjson
 
 from logconsole.ingest.reader import Input, Sample
 from logconsole.util.errors import ParseError as ParseError  # part of the parser interface
@@ -201,12 +203,29 @@ def decode_utf8(line: bytes) -> str:
         raise ParseError(f"invalid UTF-8 at byte {exc.start}") from None
 
 
+#: digits -> "0", every other byte -> " ": a run of 19 zeros is an integer orjson may not keep exact
+_DIGITS = bytes(48 if 48 <= c <= 57 else 32 for c in range(256))
+_LONG_NUMBER = b"0" * 19
+
+
 def load_json_object(line: bytes | str) -> dict:
     """Parse one JSON object; raises ParseError with a short reason.
 
-    Bytes must be UTF-8 (``json.loads`` would otherwise guess UTF-16/32)."""
+    Bytes must be UTF-8 (``json.loads`` would otherwise guess UTF-16/32).  orjson parses
+    (~3x faster than ``json``) unless the text holds a run of 19+ digits: orjson turns
+    integers beyond 64 bits into floats, ``json`` keeps them.  Whatever orjson refuses
+    (NaN, lone surrogates, non-objects, bad JSON) goes through ``json``, so values and
+    quarantine reasons are exactly those of ``json.loads``."""
     if isinstance(line, (bytes, bytearray)):
         line = decode_utf8(line)
+    if _LONG_NUMBER not in line.encode("utf-8", "surrogatepass").translate(_DIGITS):
+        try:
+            fast = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            pass
+        else:
+            if isinstance(fast, dict):
+                return fast
     try:
         obj = json.loads(line)
     except UnicodeDecodeError as exc:
