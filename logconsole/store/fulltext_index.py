@@ -100,9 +100,11 @@ def _prepare(rows: list[tuple[int, str | None, bytes]], collector: TermCollector
     return fts_rows, new_terms([t for _id, m, raw in fts_rows for t in (m, raw)], collector)
 
 
-def _use_worker(pending: int, workers: int | None) -> bool:
+def _use_worker(pending: int, workers: int | None, deadline: float | None) -> bool:
     if workers is not None:
         return workers > 0
+    if deadline is not None:  # a short, bounded catch-up (follow): starting a process would not pay
+        return False
     env = os.environ.get("LOGCONSOLE_FTS_WORKER", "").strip()
     if env in ("0", "1"):
         return env == "1"
@@ -117,21 +119,21 @@ def catch_up(engine: Engine, progress: CatchUpProgress | None = None, *, batch: 
     (``time.monotonic()`` value) stops between batches, leaving a resumable state.
     Each batch's rows, words and watermark are one transaction of this process; the
     text may be prepared ahead in a worker process (*workers* 1, or None: from
-    :data:`WORKER_FROM` events on 2+ CPUs), which never writes."""
+    :data:`WORKER_FROM` events on 2+ CPUs, without a *deadline*), which never writes."""
     with engine.connect() as conn:
         st = state(conn)
     if not st.pending:
         return st
-    if _use_worker(st.pending, workers):
+    if _use_worker(st.pending, workers, deadline):
         try:
             with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
                 return _run(engine, st, progress, batch, deadline,
-                            lambda rows: pool.submit(_prepare, rows))
+                            lambda rows: pool.submit(_prepare, rows), _AHEAD)
         except BrokenProcessPool:  # the worker could not start or died: the rest here (nothing is lost:
             with engine.connect() as conn:  # only committed batches moved the watermark)
                 st = state(conn)
     collector = TermCollector()
-    return _run(engine, st, progress, batch, deadline, lambda rows: _Done(_prepare(rows, collector)))
+    return _run(engine, st, progress, batch, deadline, lambda rows: _Done(_prepare(rows, collector)), 1)
 
 
 class _Done:
@@ -145,7 +147,7 @@ class _Done:
 
 
 def _run(engine: Engine, st: FullTextState, progress: CatchUpProgress | None, batch: int,
-         deadline: float | None, submit: Callable[[list[tuple]], Any]) -> FullTextState:
+         deadline: float | None, submit: Callable[[list[tuple]], Any], ahead_n: int) -> FullTextState:
     total, done = st.pending, 0
     after = st.upto
 
@@ -162,7 +164,7 @@ def _run(engine: Engine, st: FullTextState, progress: CatchUpProgress | None, ba
     ahead: deque[tuple[int, int, Any]] = deque()  # (last id, rows, prepared)
     more = True
     while True:
-        while more and len(ahead) < _AHEAD:
+        while more and len(ahead) < ahead_n:
             rows = read()
             if not rows:
                 more = False
