@@ -335,10 +335,12 @@ def main(argv=None) -> int:
     ap.add_argument("--open-fresh", action="store_true",
                     help="only: `logconsole open BUNDLE` on a fresh index, time to the first painted rows "
                          "(BUNDLE: a generated --events-event CloudTrail JSONL, cached in the bench directory)")
+    ap.add_argument("--bundle", type=Path, default=None,
+                    help="with --open-fresh: this JSONL file instead of a generated one (--events: its events)")
     args = ap.parse_args(argv)
     if args.open_fresh:
         w, _, h = args.size.partition("x")
-        res = measure_open_fresh(args.events, size=(int(w), int(h)), runs=args.runs)
+        res = measure_open_fresh(args.events, size=(int(w), int(h)), runs=args.runs, bundle=args.bundle)
         print(json.dumps(res, indent=2))
         return 0
     path = args.db or Path(str(DEFAULT_DB).format(n=args.events))
@@ -551,12 +553,13 @@ def _bundle(n: int, seed: int = 42) -> Path:
     return path
 
 
-def measure_open_fresh(n: int, size=(120, 40), runs: int = 3) -> dict:
+def measure_open_fresh(n: int, size=(120, 40), runs: int = 3, bundle: Path | None = None) -> dict:
     """``logconsole open BUNDLE`` on a fresh (new, empty) index, as a person runs it in a terminal
     (tmux; a new process, imports included), until the first event row is painted (``capture-pane``
     every 10 ms); also when the status line first shows a rate.  Then ``q``: the background ingest
     is stopped, and the time from ``q`` until the process has ended (the ingest stopped cleanly) is
-    the stop time."""
+    the stop time.  Baseline of the same run: ``logconsole open --db`` of the index that run left (a
+    few thousand events), until its first row: the console's own start-up at the moment's load."""
     import re
     import shlex
     import shutil
@@ -565,11 +568,12 @@ def measure_open_fresh(n: int, size=(120, 40), runs: int = 3) -> dict:
 
     if shutil.which("tmux") is None:
         return {"open_fresh": "tmux not installed"}
-    src = _bundle(n)
+    src = bundle or _bundle(n)
     exe = Path(sys.executable).parent / "logconsole"
     base = [str(exe)] if exe.exists() else [sys.executable, "-m", "logconsole"]
     row = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\s+\S+\s+\S+")
-    first, status, stops, counts = [], [], [], []
+    first, status, stops, counts, baseline = [], [], [], [], []
+    load0 = os.getloadavg()
     for i in range(runs):
         work = Path(tempfile.mkdtemp(prefix="lc-open-", dir=str(DEFAULT_DB.parent)))
         db = work / "case.db"
@@ -605,17 +609,25 @@ def measure_open_fresh(n: int, size=(120, 40), runs: int = 3) -> dict:
                 time.sleep(0.02)
             if marker.exists():
                 stops.append(time.perf_counter() - tq)
+            subprocess.run(tmux + ["kill-server"], capture_output=True)
+            plain = measure_process_start(db, size=size, runs=1)
+            if "process_first_paint_ms" in plain:
+                baseline.append(plain["process_first_paint_ms"] / 1000)
         finally:
             subprocess.run(tmux + ["kill-server"], capture_output=True)
             shutil.rmtree(work, ignore_errors=True)
     out: dict = {"events": n, "bundle": str(src), "bundle_bytes": src.stat().st_size,
-                 "load_average_at_end": os.getloadavg()}
+                 "load_average_at_start": load0, "load_average_at_end": os.getloadavg()}
     if first:
         out["open_fresh_first_rows_ms"] = _ms(statistics.median(first))
         out["open_fresh_first_rows_runs_ms"] = [_ms(x) for x in first]
         out["events_indexed_at_first_paint"] = counts
     else:
         out["open_fresh_first_rows"] = "no rows within 60 s"
+    if baseline:
+        out["baseline_open_existing_index_first_rows_ms"] = _ms(statistics.median(baseline))
+        if first:
+            out["ratio_to_baseline"] = round(statistics.median(first) / statistics.median(baseline), 2)
     if status:
         out["open_fresh_status_rate_shown_ms"] = _ms(statistics.median(status))
     if stops:

@@ -21,17 +21,21 @@ from logconsole.store import rawcodec
 from logconsole.store.schema import QUARANTINE_RAW_CAP
 
 BATCH_SIZE = 5000
+#: the first batch of a file is at most this big: it is written sooner (a console opened on a
+#: fresh bundle shows its first rows while the rest loads), at the cost of one more transaction
+FIRST_BATCH = 1000
 
 #: one prepared batch (see :func:`prepare_batch`) and the input position after it
 PreparedBatch = tuple[list[tuple], int]
 
 
 def iter_batches(parser: Parser, inp: Input, batch_size: int = BATCH_SIZE) -> Iterator[PreparedBatch]:
-    """Parse *inp* and yield prepared batches of at most *batch_size* items, then a
-    last (possibly empty) one.  A cut compressed container ends the parse with a
+    """Parse *inp* and yield prepared batches of at most *batch_size* items (the first of at
+    most :data:`FIRST_BATCH`), then a last (possibly empty) one.  A cut compressed container ends the parse with a
     quarantined "truncated container" entry after the records read before the cut."""
     items = parser.parse(inp)
     batch: list[Event | Quarantined] = []
+    limit = min(batch_size, FIRST_BATCH)
     while True:
         try:
             item = next(items)
@@ -41,9 +45,10 @@ def iter_batches(parser: Parser, inp: Input, batch_size: int = BATCH_SIZE) -> It
             batch.append(Quarantined(f"truncated container: {exc}", None, line=None))
             break
         batch.append(item)
-        if len(batch) >= batch_size:
+        if len(batch) >= limit:
             yield prepare_batch(batch), inp.position()
             batch = []
+            limit = batch_size
     yield prepare_batch(batch), inp.position()
 
 

@@ -2,7 +2,8 @@
 
 Per source file:
 1. hash the file (read-only); a SHA-256 already ingested completely is skipped;
-   a source left ``partial`` by an interrupted ingest is removed and redone;
+   a source left ``partial`` by an interrupted ingest is removed and redone (a file
+   that no indexed source can be, none of its size, is hashed after its parse);
 2. detect (or take) the format; insert the ``sources`` row as ``partial``;
 3. stream parser items in batches of ``batch_size``; each batch is one
    transaction: events (with explicit ids), their FTS rows, quarantined
@@ -290,10 +291,19 @@ def _ingest_one(run: _Run, inp: Input, walked: bool) -> SourceResult:
     engine, result = run.engine, run.result
     path_text = inp.display if inp.path is None else str(Path(inp.display).resolve())
     priors = _continuable(engine, inp, path_text)
-    prefix_hashes = inp.prehash([p.end_offset for p in priors])
-    known = _known_source(engine, inp)
-    if known is not None:
-        return known
+    # the whole-file hash is the lookup key of a file already ingested; a file that no indexed source
+    # can be (none of its size, none it continues) is hashed after its parse instead, so its first
+    # batch is written at once (a fresh bundle shows rows in the console while it loads)
+    hash_after = not inp.sha256 and not priors and dialect.of(engine).single_writer \
+        and not _size_taken(engine, inp.size)
+    if hash_after:
+        prefix_hashes: dict[int, str] = {}
+        inp.sha256 = PENDING_PREFIX + os.urandom(16).hex()  # the source row's key until it is settled
+    else:
+        prefix_hashes = inp.prehash([p.end_offset for p in priors])
+        known = _known_source(engine, inp)
+        if known is not None:
+            return known
     base = next((p for p in priors if prefix_hashes.get(p.end_offset) == p.sha256), None)
     try:
         if base is not None:
@@ -325,6 +335,8 @@ def _ingest_one(run: _Run, inp: Input, walked: bool) -> SourceResult:
             msg = f"{inp.display}: {exc}"
             result.errors.append(msg)
             return SourceResult(inp.display, parser.name, inp.sha256, inp.size, status="error", message=msg)
+        if hash_after:  # the bytes now, against what the parse read: a file rewritten under it differs
+            inp.prehash()
         outcome = inp.finish(state)
         return _settle(run, inp, parser, sr, writer, opts, outcome, base)
 
@@ -407,6 +419,16 @@ def _continuable(engine: Engine, inp: Input, path_text: str) -> list[_Prior]:
             .order_by(r.c.end_offset.desc())
         ).all()
     return [_Prior(*row) for row in rows]
+
+
+#: the key of a ``partial`` source whose file is hashed after its parse (see ``_ingest_one``)
+PENDING_PREFIX = "pending-"
+
+
+def _size_taken(engine: Engine, size: int) -> bool:
+    """Some source of the index read exactly *size* bytes (the file may be one already ingested)."""
+    with engine.connect() as conn:
+        return conn.execute(select(sources.c.id).where(sources.c.bytes == size).limit(1)).first() is not None
 
 
 def _known_source(engine: Engine, inp: Input) -> SourceResult | None:
