@@ -13,6 +13,9 @@ from click.testing import CliRunner
 from logconsole.cli import main
 from tests.conftest import ENGINES, PG_SKIP, PG_URL, SAMPLE_DATA, drop_target, index_target
 
+# one worker runs the whole module (with -n): its commands read and write the module's shared cases
+pytestmark = pytest.mark.xdist_group("engines")
+
 GRANTS = [str(SAMPLE_DATA / "grants" / "authorization-details.json"), str(SAMPLE_DATA / "grants" / "rbac.yaml")]
 
 #: one query per operator of the filter language (docs/query.md), over the sample case

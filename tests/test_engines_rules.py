@@ -14,6 +14,9 @@ from click.testing import CliRunner
 from logconsole.cli import main
 from tests.conftest import ENGINES, SAMPLE_DATA, drop_target, index_target
 
+# one worker runs the whole module (with -n): its commands read and write the module's shared cases
+pytestmark = pytest.mark.xdist_group("engines-rules")
+
 DATA = Path(__file__).resolve().parent / "data"
 SIGMA_RULES = DATA / "sigma" / "rules"
 REGRESSION = DATA / "sigma_regression" / "cases"
