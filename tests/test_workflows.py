@@ -71,3 +71,31 @@ def test_ingest_layer_never_imports_analysis():
             "print(sorted(m for m in sys.modules if m.startswith('logconsole.analysis')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert json.loads(out.replace("'", '"')) == []
+
+
+def test_steps_stopped_after_the_rows_run_at_the_next_ingest(tmp_path):
+    """An ingest stopped after its rows (Ctrl-C, quitting the console that ingests, a kill) leaves its
+    steps pending in the index; the next ingest runs them, although every file is already indexed."""
+    import pytest
+
+    eng = open_db(str(tmp_path / "i.db"))
+    ran: list[str] = []
+
+    def step(name: str, stop: bool = False) -> Step:
+        def run(ctx: StepContext) -> None:
+            if stop:
+                raise KeyboardInterrupt
+            ran.append(name)
+        return Step(name, run, f"{name} missing", "run it by hand")
+
+    first = (step("a"), step("b", stop=True), step("c"))
+    with pytest.raises(KeyboardInterrupt):
+        run_ingest(eng, [str(K8S)], steps=first)
+    assert ran == ["a"]
+    assert wf.pending_steps(eng) == {"steps": ["b", "c"], "paths": [str(K8S)]}
+    res = run_ingest(eng, [str(K8S)], steps=(step("a"), step("b"), step("c")))
+    assert not res.added and ran == ["a", "b", "c"]
+    assert any("left undone: b, c" in n for n in res.notes)
+    assert wf.pending_steps(eng) == {}
+    run_ingest(eng, [str(K8S)], steps=(step("a"), step("b"), step("c")))
+    assert ran == ["a", "b", "c"]  # nothing pending, nothing new: nothing runs

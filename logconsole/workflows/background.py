@@ -293,8 +293,9 @@ def describe_exit(status: IngestStatus) -> str:
     if rc is None:
         return "ingest running"
     if status.stopped and res is None:
-        where = (f"during the step after the ingest '{status.step}'; the rows are all written. Not done: "
-                 + "; ".join(f"{s.missing} ({s.recovery})" for s in steps_from(status.step))
+        where = (f"during the step after the ingest '{status.step}'; the rows are all written. Not done yet: "
+                 + "; ".join(s.missing for s in steps_from(status.step))
+                 + " (the next `logconsole open PATH...` or `logconsole ingest PATH...` runs them)"
                  if status.step else
                  f"after {status.files_done:,} of {status.files_total:,} file(s); the files ingested so far are "
                  "kept, a partly ingested file is redone by the next `logconsole open PATH...` or "

@@ -29,12 +29,13 @@ a :class:`Step` to :data:`INGEST_STEPS` (``docs/architecture.md``).
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, delete
 
 from logconsole.analysis.chain.auto import VerifyOptions, case_file_options, summary, verify_ingested
 from logconsole.analysis.chain.custody import record_checkpoint
@@ -46,6 +47,8 @@ from logconsole.analysis.rules.engine import rerun_after_ingest
 from logconsole.ingest.batches import BATCH_SIZE
 from logconsole.ingest.pipeline import MAX_QUARANTINED, IngestResult, ProgressFn, SourceFn, ingest_files, writing
 from logconsole.store import fulltext_index
+from logconsole.store.db import meta_get, meta_set
+from logconsole.store.schema import meta
 
 #: the name of the step that fills the full-text index behind the ingest
 FULLTEXT_STEP = "fulltext"
@@ -162,10 +165,12 @@ def without(steps: Sequence[Step], *names: str) -> tuple[Step, ...]:
     return tuple(s for s in steps if s.name not in names)
 
 
-def run_steps(steps: Sequence[Step], ctx: StepContext) -> list[str]:
+def run_steps(steps: Sequence[Step], ctx: StepContext, done: Callable[[str], None] | None = None) -> list[str]:
     """Run *steps* in order; a failing step adds a warning to ``ctx.result`` and
     the rest still run.  Returns the names of the steps that failed.  The reason keeps
-    up to 400 characters: a message that starts with a long file name must keep its end."""
+    up to 400 characters: a message that starts with a long file name must keep its end.
+    *done* is told each step's name once it has run (or failed: its warning says how to
+    make up for it)."""
     failed: list[str] = []
     for step in steps:
         if ctx.progress is not None:
@@ -180,7 +185,33 @@ def run_steps(steps: Sequence[Step], ctx: StepContext) -> list[str]:
             ctx.result.warnings.append(f"{step.missing} ({reason}); {step.recovery}")
         finally:
             ctx.result.step_seconds[step.name] = time.perf_counter() - t0
+        if done is not None:
+            done(step.name)
     return failed
+
+
+#: meta key: the steps an ingest added events for but has not run yet (JSON: step names, paths)
+STEPS_PENDING_KEY = "ingest_steps_pending"
+
+
+def pending_steps(engine: Engine) -> dict[str, list[str]]:
+    """The steps left over by an ingest that was stopped after its rows (Ctrl-C, quitting the
+    console while it ingested, kill): ``{"steps": [...], "paths": [...]}``, empty if none."""
+    with engine.connect() as conn:
+        text = meta_get(conn, STEPS_PENDING_KEY)
+    try:
+        got = json.loads(text) if text else {}
+    except ValueError:
+        return {}
+    return got if isinstance(got, dict) and got.get("steps") else {}
+
+
+def _set_pending(engine: Engine, steps: list[str], paths: list[str]) -> None:
+    with engine.begin() as conn:
+        if steps:
+            meta_set(conn, STEPS_PENDING_KEY, json.dumps({"steps": steps, "paths": paths}))
+        else:
+            conn.execute(delete(meta).where(meta.c.key == STEPS_PENDING_KEY))
 
 
 def run_ingest(
@@ -205,7 +236,27 @@ def run_ingest(
     with writing(engine):
         result = ingest_files(engine, paths, fmt=fmt, options=options, progress=progress, batch_size=batch_size,
                               max_quarantined=max_quarantined, on_source=on_source)
-        if result.added:
-            run_steps(steps, StepContext(engine, result, dict(options or {}), step_progress, paths,
-                                         trust or TrustOptions()))
+        left = pending_steps(engine)
+        if result.added or left:
+            # the steps of an earlier ingest that was stopped before they ran are run now (also
+            # when every file is already indexed), with that ingest's paths beside these
+            todo = list(steps) if result.added else [s for s in steps if s.name in left["steps"]]
+            if left:
+                todo += [s for s in steps if s.name in left["steps"] and s not in todo]
+                todo.sort(key=list(steps).index)
+                paths_all = list(dict.fromkeys([*left.get("paths", []), *paths]))
+                result.notes.append("ran the steps an earlier ingest left undone: " + ", ".join(left["steps"]))
+            else:
+                paths_all = paths
+            remaining = [s.name for s in todo]
+            # pending steps this ingest does not run (--defer-fulltext ...) stay pending
+            keep = [n for n in left.get("steps", []) if n not in {s.name for s in steps}]
+            _set_pending(engine, remaining + keep, paths_all)
+
+            def done(name: str) -> None:
+                remaining.remove(name)
+                _set_pending(engine, remaining + keep, paths_all)
+
+            run_steps(todo, StepContext(engine, result, dict(options or {}), step_progress, paths_all,
+                                        trust or TrustOptions()), done)
     return result
