@@ -183,3 +183,41 @@ async def test_open_follow_shows_appended_events_and_the_indicator(tmp_path):
     finally:
         job.stop()
         engine.dispose()
+
+
+def test_the_forked_ingest_child_reports_like_a_new_process(tmp_path):
+    """`open PATH...` forks its ingest child (no interpreter start, nothing imported again) when
+    it has one thread; the child reports progress, result and exit status as a new process does,
+    and an error (an unknown format) comes back with its exit status 2."""
+    import subprocess
+    import sys
+
+    good = tmp_path / "ct.json"
+    good.write_text(json.dumps({"Records": standard_records(40)}), encoding="utf-8")
+    bad = tmp_path / "notes.txt"
+    bad.write_text("not a log\n" * 3, encoding="utf-8")
+    script = f"""
+import json, sys, threading
+from logconsole.commands.console import _ingest_here
+from logconsole.store.db import open_db
+from logconsole.workflows.background import BackgroundIngest, _Forked
+out = {{}}
+for name, paths in (("good", [{str(good)!r}]), ("bad", [{str(bad)!r}])):
+    db = {str(tmp_path)!r} + "/" + name + ".db"
+    open_db(db, create=True).dispose()
+    assert threading.active_count() == 1
+    job = BackgroundIngest(db, paths, runner=_ingest_here).start()
+    forked = isinstance(job.proc, _Forked)
+    s = job.wait(120)
+    out[name] = {{"forked": forked, "rc": s.returncode, "events": (s.result or {{}}).get("events"),
+                  "errors": s.errors}}
+print(json.dumps(out))
+"""
+    root = Path(__file__).resolve().parents[1]
+    p = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                       env={**os.environ, "PYTHONPATH": str(root)})
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout.strip().splitlines()[-1])
+    assert out["good"] == {"forked": True, "rc": 0, "events": 40, "errors": []}
+    assert out["bad"]["forked"] and out["bad"]["rc"] == 2
+    assert any("notes.txt" in e for e in out["bad"]["errors"])

@@ -97,7 +97,7 @@ def _run_with_ingest(engine, db: str, paths: tuple[str, ...], initial_filter: st
     and its exit status are printed after the console is gone."""
     from logconsole.workflows.background import BackgroundIngest, describe_exit
 
-    job = BackgroundIngest(db, paths, **ingest)
+    job = BackgroundIngest(db, paths, runner=_ingest_here, **ingest)
     try:
         job.start()
     except OSError as exc:
@@ -121,3 +121,14 @@ def _run_with_ingest(engine, db: str, paths: tuple[str, ...], initial_filter: st
     if status.stopped or status.returncode in (None, 0):
         return
     sys.exit(status.returncode if status.returncode and status.returncode > 0 else 2)
+
+
+def _ingest_here(args: list[str]) -> int:
+    """``logconsole ingest ARGS...`` in this process (the background ingest's forked child)."""
+    from logconsole.commands.core import ingest
+
+    try:
+        ingest.main(args, prog_name="logconsole ingest", standalone_mode=True)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    return 0

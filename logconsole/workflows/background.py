@@ -1,8 +1,10 @@
 """An ingest in a background process, for a console that opens at once.
 
 ``logconsole open PATH...`` starts the console straight away and the ingest in a
-second process (:class:`BackgroundIngest`): ``python -m logconsole ingest
---progress-json --db DB PATH...`` (with ``--follow`` for ``open --follow``).  The
+second process (:class:`BackgroundIngest`): ``logconsole ingest --progress-json --db
+DB PATH...`` (with ``--follow`` for ``open --follow``), in a ``fork()`` of the
+console's process before it starts Textual (nothing to start or import again), else
+a new ``python -m logconsole`` process.  The
 child commits its rows batch by batch, so the console shows them as they land; it
 reads the child's JSON lines (``docs/cli.md``, ``ingest --progress-json``) on a
 thread into an :class:`IngestStatus` that the console polls: files done and to do,
@@ -30,7 +32,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import IO, Any
 
@@ -93,12 +95,101 @@ class IngestStatus:
         return max(0.0, (self.bytes_total - self.bytes_done) / rate)
 
 
+#: runs ``logconsole ingest ARGS...`` in the calling process and returns its exit status
+IngestRunner = Callable[[list[str]], int]
+
+
+class _Forked:
+    """A child made by ``fork()`` that runs *runner*: no new interpreter to start and nothing to
+    import again (1-3 s of a 2-core machine's time before the first batch).  The subset of
+    :class:`subprocess.Popen` that :class:`BackgroundIngest` uses."""
+
+    def __init__(self, runner: IngestRunner, argv: list[str], env: dict[str, str]) -> None:
+        self.args = argv
+        self.returncode: int | None = None
+        for f in (sys.stdout, sys.stderr):
+            try:
+                f.flush()
+            except (OSError, ValueError):
+                pass
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: never returns
+            code = 1
+            try:
+                os.setsid()  # the terminal's signals are the console's; it stops the child itself
+                null = os.open(os.devnull, os.O_RDONLY)
+                os.dup2(null, 0)
+                os.dup2(out_w, 1)
+                os.dup2(err_w, 2)
+                for fd in (null, out_r, out_w, err_r, err_w):
+                    os.close(fd)
+                signal.signal(signal.SIGINT, signal.default_int_handler)
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                sys.stdin = open(0, encoding="utf-8", closefd=False)  # noqa: SIM115 (the process's own streams)
+                sys.stdout = open(1, "w", encoding="utf-8", errors="backslashreplace", buffering=1, closefd=False)  # noqa: SIM115
+                sys.stderr = open(2, "w", encoding="utf-8", errors="backslashreplace", buffering=1, closefd=False)  # noqa: SIM115
+                os.environ.clear()
+                os.environ.update(env)
+                code = runner(argv)
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+            except KeyboardInterrupt:
+                code = 130
+            except BaseException as exc:  # the parent reports the last line of stderr
+                try:
+                    sys.stderr.write(f"logconsole: error: {exc.__class__.__name__}: {exc}\n")
+                except BaseException:
+                    pass
+            finally:
+                try:
+                    sys.stdout.flush()
+                    sys.stderr.flush()
+                finally:
+                    os._exit(code)
+        self.pid = pid
+        os.close(out_w)
+        os.close(err_w)
+        self.stdout: IO[bytes] | None = os.fdopen(out_r, "rb")
+        self.stderr: IO[bytes] | None = os.fdopen(err_r, "rb")
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            try:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:
+                return self.returncode
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() >= deadline:
+                raise subprocess.TimeoutExpired(self.args, timeout or 0)
+            time.sleep(0.02)
+        assert self.returncode is not None
+        return self.returncode
+
+    def send_signal(self, sig: int) -> None:
+        if self.poll() is None:
+            os.kill(self.pid, sig)
+
+
 class BackgroundIngest:
-    """``logconsole ingest --progress-json`` in a child process, read on a thread."""
+    """``logconsole ingest --progress-json`` in a child process, read on a thread.
+
+    With *runner* (the caller's way to run the ``ingest`` command in-process) and while the calling
+    process has one thread, the child is a ``fork()`` of it that calls *runner*; otherwise a new
+    ``python -m logconsole`` process."""
 
     def __init__(self, db: str, paths: Sequence[str], *, fmt: str | None = None, follow: bool = False,
                  no_verify: bool = False, verify_opts: Sequence[str] = (), grants: bool = True,
-                 extra_args: Sequence[str] = (), env: dict[str, str] | None = None) -> None:
+                 extra_args: Sequence[str] = (), env: dict[str, str] | None = None,
+                 runner: IngestRunner | None = None) -> None:
+        self.runner = runner
         self.db = db
         self.paths = list(paths)
         self.follow = follow
@@ -117,7 +208,7 @@ class BackgroundIngest:
         args += ["--", *self.paths]
         self.argv = args
         self.env = env
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.proc: subprocess.Popen[bytes] | _Forked | None = None
         self._status = IngestStatus()
         self._lock = threading.Lock()
         self._done_in_file = 0  # bytes of the files settled
@@ -132,8 +223,11 @@ class BackgroundIngest:
         self._status = IngestStatus(started=time.monotonic())
         # a session of its own: the terminal's signals (Ctrl-C while the console starts, a hang-up)
         # are the console's to handle; it stops the child itself
-        self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, env=env, start_new_session=True)
+        if self.runner is not None and hasattr(os, "fork") and threading.active_count() == 1:
+            self.proc = _Forked(self.runner, self.argv[self.argv.index("ingest") + 1:], env)
+        else:
+            self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                         stderr=subprocess.PIPE, env=env, start_new_session=True)
         for target, stream in ((self._read_progress, self.proc.stdout), (self._read_stderr, self.proc.stderr)):
             t = threading.Thread(target=target, args=(stream,), daemon=True)
             t.start()
