@@ -68,6 +68,26 @@ def test_appends_and_a_partial_last_line(tmp_path):
     assert [r.events for r in reads] == [3, 2, 1]
 
 
+def test_an_empty_file_and_a_first_line_being_written_wait_without_error(tmp_path):
+    """A followed log just created (empty) or with only part of its first line is no error and no
+    format guess: it is read once it has a complete line."""
+    log = tmp_path / "new.jsonl"
+    log.write_bytes(b"")
+    first = _line(0)
+
+    def half():
+        log.write_bytes(first[:15])
+
+    def rest():
+        with open(log, "ab") as fh:
+            fh.write(first[15:] + _line(1))
+
+    eng, res, notes = _run(tmp_path / "f.db", [str(log)], [lambda: None, half, lambda: None, rest, lambda: None])
+    assert res.errors == [] and notes == [] and res.events == 2 and res.records == 2
+    with eng.connect() as conn:
+        assert conn.execute(select(sources.c.status, sources.c.events)).all() == [("complete", 2)]
+
+
 def test_rotation_by_rename_and_new_files_in_a_directory(tmp_path):
     d = tmp_path / "logs"
     d.mkdir()

@@ -96,6 +96,7 @@ def ingest(paths, fmt, mapping, year, tz, max_quarantined, defer_fulltext, follo
         result = run_ingest(engine, list(paths), fmt=fmt, options=options or None, progress=progress,
                             step_progress=progress.step if progress is not None else None,
                             max_quarantined=max_quarantined, trust=trust, batch_size=_batch(batch_size),
+                            complete_lines=follow_,  # followed files: a last line being written waits
                             steps=without(INGEST_STEPS, FULLTEXT_STEP) if defer_fulltext else INGEST_STEPS)
     except (RuntimeError, OSError, SQLAlchemyError) as exc:
         if progress is not None:
@@ -172,7 +173,7 @@ def _ingest_driven(engine, paths, fmt, options, max_quarantined, defer_fulltext,
             out.hold()
             result = run_ingest(engine, paths, fmt=fmt, options=options, progress=out, step_progress=out.step,
                                 max_quarantined=max_quarantined, trust=trust, on_source=out.source,
-                                batch_size=_batch(batch_size),
+                                batch_size=_batch(batch_size), complete_lines=follow_,
                                 steps=without(INGEST_STEPS, FULLTEXT_STEP) if defer_fulltext else INGEST_STEPS)
         except (RuntimeError, OSError, SQLAlchemyError) as exc:
             out.emit("error", message=write_error_text(exc, db_path), exit_status=2)

@@ -291,6 +291,10 @@ def _ingest_one(run: _Run, inp: Input, walked: bool) -> SourceResult:
     engine, result = run.engine, run.result
     path_text = inp.display if inp.path is None else str(Path(inp.display).resolve())
     priors = _continuable(engine, inp, path_text)
+    if run.complete_lines and inp.size == 0 and not priors:
+        # a followed file with no complete line yet (just created, or its first line being written):
+        # nothing to read, nothing to detect; the next look reads it
+        return SourceResult(inp.display, None, None, 0, status="skipped", message=f"{inp.display}: no complete line yet")
     # the whole-file hash is the lookup key of a file already ingested; a file that no indexed source
     # can be (none of its size, none it continues) is hashed after its parse instead, so its first
     # batch is written at once (a fresh bundle shows rows in the console while it loads)

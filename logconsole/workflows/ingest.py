@@ -227,15 +227,17 @@ def run_ingest(
     steps: Sequence[Step] = INGEST_STEPS,
     trust: TrustOptions | None = None,
     on_source: SourceFn | None = None,
+    complete_lines: bool = False,
 ) -> IngestResult:
     """Ingest *paths* (files, directories, ``-``) and run *steps* if anything was added
-    (*on_source* is told each source as it is settled).
+    (*on_source* is told each source as it is settled; *complete_lines*: files that are
+    still written, whose last line without its newline waits for it).
 
     Raises ``RuntimeError`` when another ingest holds the index."""
     paths = list(paths)
     with writing(engine):
         result = ingest_files(engine, paths, fmt=fmt, options=options, progress=progress, batch_size=batch_size,
-                              max_quarantined=max_quarantined, on_source=on_source)
+                              max_quarantined=max_quarantined, on_source=on_source, complete_lines=complete_lines)
         left = pending_steps(engine)
         if result.added or left:
             # the steps of an earlier ingest that was stopped before they ran are run now (also
