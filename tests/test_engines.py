@@ -237,3 +237,77 @@ def test_postgresql_tests_say_why_they_skip():
     if PG_URL:
         pytest.skip("a PostgreSQL server is configured")
     assert "LOGCONSOLE_TEST_PG" in PG_SKIP
+
+
+#: read-only SQL over the documented views (docs/query.md#sql), the same rows on every engine
+SQL_STATEMENTS = [
+    "SELECT id, time, ts_us, format, action, outcome, actor, src_ip, source_path, line, raw_sha256 "
+    "FROM events ORDER BY id LIMIT 50",
+    "SELECT actor, count(*) AS n, min(time) AS first, max(time) AS last FROM events "
+    "GROUP BY actor ORDER BY n DESC, actor",
+    "SELECT path, format, sha256, records, events, duplicates, quarantined, status FROM sources ORDER BY id",
+    "SELECT id, title, severity, query, attached_events FROM findings ORDER BY id",
+    "SELECT finding_id, event_id, raw_sha256 FROM finding_events ORDER BY finding_id, event_id",
+    "SELECT event_id, marked, note, tags FROM annotations ORDER BY event_id",
+    "WITH f AS (SELECT src_ip, count(*) AS n FROM events WHERE outcome = 'failure' GROUP BY src_ip) "
+    "SELECT src_ip, n FROM f WHERE src_ip IS NOT NULL ORDER BY n DESC, src_ip",
+    "SELECT e.action, s.format FROM events e JOIN sources s ON s.path = e.source_path "
+    "WHERE lower(e.action) LIKE 'delete%' ORDER BY e.id;",  # (LIKE: case-insensitive on SQLite only)
+]
+
+
+@pytest.mark.parametrize("statement", SQL_STATEMENTS)
+def test_read_only_sql_is_the_same_on_every_engine(case, sqlite_case, statement):
+    got = json.loads(cli("sql", "--db", case, "--json", statement))
+    want = json.loads(cli("sql", "--db", sqlite_case, "--json", statement))
+    assert got["rows"], statement
+    assert got == want
+
+
+def test_read_only_sql_limit_and_refusals_on_every_engine(case):
+    out = json.JSONDecoder().raw_decode(cli("sql", "--db", case, "--json", "-n", "5", "SELECT id FROM events ORDER BY id"))[0]
+    assert out["count"] == 5 and out["truncated"] is True
+    before = cli("sql", "--db", case, "--json", "SELECT count(*) AS n FROM events")
+    for statement in ("DELETE FROM events", "UPDATE events SET actor = 'x'", "DROP TABLE events",
+                      "SELECT 1; DELETE FROM events", "INSERT INTO annotations (event_id) VALUES (1)"):
+        r = CliRunner().invoke(main, ["sql", "--db", case, statement])
+        assert r.exit_code == 2, (statement, r.output)
+        assert "Traceback" not in r.output
+    r = CliRunner().invoke(main, ["sql", "--db", case, "DELETE FROM events"])
+    assert "not allowed" in r.output and "read-only" in r.output
+    assert cli("sql", "--db", case, "--json", "SELECT count(*) AS n FROM events") == before
+
+
+def test_read_only_sql_on_postgresql_stays_read_only(pg_url):
+    """What the server itself could do: write through a CTE, change the transaction, take
+    session locks, outlive the time limit; all refused, the index unchanged."""
+    from sqlalchemy import text
+
+    from logconsole.store.db import open_db
+    from logconsole.store.readonly_sql import SqlCancelled, SqlError, open_readonly
+
+    cli("ingest", "--db", pg_url, str(SAMPLE_DATA / "app"))
+    with open_readonly(pg_url, time_limit=0.5) as ro:
+        n = ro.run("SELECT count(*) AS n FROM events").rows[0][0]
+        assert n > 0
+        for statement in ("WITH d AS (DELETE FROM events RETURNING id) SELECT * FROM d",
+                          "SELECT set_config('transaction_read_only', 'off', false)",
+                          "SELECT pg_advisory_lock(7)", 'SELECT "pg_advisory_lock"(7)',
+                          "SELECT nextval('findings_id_seq')",
+                          "SET transaction_read_only = off", "COMMIT", "COPY events TO STDOUT"):
+            with pytest.raises(SqlError) as err:
+                ro.run(statement)
+            assert err.value.position is not None or "not allowed" in err.value.message, statement
+        with pytest.raises(SqlCancelled, match="time limit"):
+            ro.run("SELECT pg_sleep(5)")
+        timer = threading.Timer(0.2, ro.cancel)
+        ro.time_limit = None
+        timer.start()
+        with pytest.raises(SqlCancelled, match="cancelled"):
+            ro.run("SELECT pg_sleep(5)")
+        assert ro.run("SELECT count(*) AS n FROM events").rows[0][0] == n  # the session is still usable
+    eng = open_db(pg_url)
+    with eng.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM events")).scalar() == n
+        assert conn.execute(text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")).scalar() == 0
+    eng.dispose()

@@ -42,15 +42,17 @@ def sql_cmd(statement, output, limit, timeout, list_views, db_path, as_json):
     \b
     Views: events (every normalized column, time as ISO 8601 UTC, source_path),
     sources, findings, finding_events, annotations (see docs/query.md#sql).
-    Only reads are allowed: the index is opened read-only and an authorizer
-    refuses writes, ATTACH, PRAGMA changes and extension loading (exit 2).
+    Only reads are allowed (exit 2 otherwise): a SQLite index is opened
+    read-only and an authorizer refuses writes, ATTACH, PRAGMA changes and
+    extension loading; on PostgreSQL each statement is a cursor's query in a
+    READ ONLY transaction that is rolled back, with the same timeout and limit.
 
     \b
     Examples:
       logconsole sql "SELECT actor, count(*) n FROM events GROUP BY actor ORDER BY n DESC"
       logconsole sql "SELECT src_ip, min(time), max(time) FROM events WHERE outcome='failure' GROUP BY 1" --json
     """
-    from logconsole.store.readonly_sql import ReadOnlySql, SqlError, views_help
+    from logconsole.store.readonly_sql import SqlError, open_readonly, views_help
 
     if list_views:
         v = views_help()
@@ -62,14 +64,8 @@ def sql_cmd(statement, output, limit, timeout, list_views, db_path, as_json):
         return
     if not statement:
         fail("a statement is needed: logconsole sql \"SELECT ...\" (see --views)")
-    from logconsole.store.dialect import is_url, redact
-
-    if is_url(resolve_db(db_path)):
-        # on a server, read-only SQL is the server's business: a role with SELECT only (docs/shared-case.md)
-        fail(f"{redact(resolve_db(db_path))}: `logconsole sql` reads SQLite index files; on a database server "
-             "connect with psql as a read-only role (docs/shared-case.md)")
     try:
-        with ReadOnlySql(resolve_db(db_path), time_limit=timeout or None) as ro:
+        with open_readonly(resolve_db(db_path), time_limit=timeout or None) as ro:
             res = ro.run(statement, limit=limit or None)
     except SqlError as exc:
         fail(f"sql: {exc}")

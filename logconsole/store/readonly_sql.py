@@ -1,4 +1,5 @@
-"""Ad-hoc SQL over the index, read-only by construction.
+"""Ad-hoc SQL over the index, read-only by construction (SQLite here; PostgreSQL:
+:class:`PostgresReadOnlySql`, :func:`open_readonly` picks by the index location).
 
 ``logconsole sql "SELECT ..."`` and the console's ``:`` prompt run here.  The
 guarantees do not depend on parsing the statement:
@@ -263,3 +264,218 @@ def views_help() -> list[dict[str, Any]]:
         out.append({"view": name, "description": doc, "columns": names})
     conn.close()
     return out
+
+
+# ---------------------------------------------------------------- PostgreSQL
+
+_PG_TIME = ("to_char(timestamp '1970-01-01' + ({col} / 1000) * interval '1 millisecond', "
+            "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')")
+_SQLITE_TIME_RX = re.compile(r"strftime\('%Y-%m-%dT%H:%M:%fZ', ([\w.]+) / 1000000\.0, 'unixepoch'\)")
+#: statements that are no query, named when refused (the server refuses any non-query as a cursor's)
+_PG_NOT_QUERIES = {
+    "insert", "update", "delete", "merge", "create", "drop", "alter", "truncate", "copy", "grant", "revoke",
+    "begin", "start", "commit", "end", "rollback", "abort", "savepoint", "release", "prepare", "execute",
+    "deallocate", "set", "reset", "do", "call", "vacuum", "analyze", "analyse", "cluster", "reindex", "lock",
+    "listen", "notify", "unlisten", "discard", "load", "checkpoint", "comment", "security", "refresh",
+    "import", "declare", "fetch", "move", "close", "explain",
+}
+#: functions refused even inside a read-only transaction: they act outside it (session locks,
+#: other sessions, server files, configuration); the read-only transaction and the role stay the guarantee
+_PG_DENIED_FUNCTIONS = (
+    "pg_advisory_lock", "pg_advisory_lock_shared", "pg_try_advisory_lock", "pg_try_advisory_lock_shared",
+    "pg_advisory_xact_lock", "pg_advisory_xact_lock_shared", "pg_try_advisory_xact_lock",
+    "pg_try_advisory_xact_lock_shared", "pg_terminate_backend", "pg_cancel_backend", "pg_reload_conf",
+    "pg_rotate_logfile", "pg_read_file", "pg_read_binary_file", "pg_ls_dir", "pg_stat_file", "lo_import",
+    "lo_export", "set_config", "pg_notify", "dblink", "dblink_exec", "dblink_connect", "pg_logical_emit_message",
+)
+_PG_DENIED_RX = re.compile(r'(?<![\w$])"?(' + "|".join(_PG_DENIED_FUNCTIONS) + r')"?\s*\(', re.IGNORECASE)
+_PG_CURSOR = "DECLARE lc_sql NO SCROLL CURSOR FOR "
+
+
+def pg_views(schema: str) -> dict[str, str]:
+    """The documented views (:data:`VIEWS`) in PostgreSQL's SQL, over the tables of *schema*."""
+    qschema = '"' + schema.replace('"', '""') + '".'
+    out = {}
+    for name, (_doc, select) in VIEWS.items():
+        sql = _SQLITE_TIME_RX.sub(lambda m: _PG_TIME.format(col=m.group(1)), select)
+        sql = sql.replace("group_concat(t.tag, ',')", "string_agg(t.tag, ',')").replace("main.", qschema)
+        out[name] = sql
+    return out
+
+
+def _first_word(sql: str) -> tuple[str, int]:
+    """The statement's first keyword (after comments and opening parentheses) and its position."""
+    m = re.match(r"(?:\s+|--[^\n]*\n?|/\*.*?\*/|\()*([A-Za-z_]+)", sql, re.DOTALL)
+    return (m.group(1).lower(), m.start(1)) if m else ("", 0)
+
+
+def _pg_value(v: Any) -> Any:
+    """A server value as the SQLite side gives it: numbers, text, bytes."""
+    import datetime
+    import decimal
+
+    if isinstance(v, bool):
+        return int(v)
+    if isinstance(v, decimal.Decimal):
+        return int(v) if v == v.to_integral_value() else float(v)
+    if isinstance(v, memoryview):
+        return bytes(v)
+    if isinstance(v, (datetime.datetime, datetime.date, datetime.time)):
+        return v.isoformat()
+    if isinstance(v, datetime.timedelta):
+        return str(v)
+    if isinstance(v, (dict, list)):
+        import orjson
+
+        return orjson.dumps(v).decode()
+    return v
+
+
+class PostgresReadOnlySql:
+    """Read-only SQL on a PostgreSQL index; the same views, limits and errors as :class:`ReadOnlySql`.
+
+    1. every statement runs in its own ``READ ONLY`` transaction (REPEATABLE READ: one
+       snapshot), which is always rolled back: no statement can write, and a ``SET``
+       it makes does not outlive it;
+    2. the statement is the query of a cursor (``DECLARE ... CURSOR FOR``), which the
+       server accepts only for a query (SELECT, VALUES, TABLE, WITH without data-modifying
+       parts), sent as one prepared statement (a second statement is refused);
+    3. functions that act outside the transaction (advisory locks, other sessions, server
+       files, configuration) are refused, and session advisory locks are released after
+       every statement;
+    4. a statement timeout (``SET LOCAL statement_timeout``), cancellation from another
+       thread (:meth:`cancel`), and rows fetched from the cursor up to the limit only.
+
+    Connect as a role with SELECT only (docs/shared-case.md) for a guarantee the server keeps
+    whatever the client does.
+    """
+
+    def __init__(self, url: str, *, time_limit: float | None = None) -> None:
+        import psycopg
+
+        from logconsole.store import dialect
+
+        self._psycopg = psycopg
+        shown = dialect.redact(url)
+        self.engine = dialect.make_engine(url)
+        try:
+            raw = self.engine.raw_connection()
+        except Exception as exc:
+            self.engine.dispose()
+            raise SqlError(f"{shown}: cannot open index: {one_line_error(exc)}") from None
+        self._raw = raw
+        self.conn: Any = raw.driver_connection
+        try:
+            raw.rollback()
+            self.conn.autocommit = True
+            schema = self.conn.execute("SELECT current_schema()").fetchone()[0]
+            if self.conn.execute("SELECT to_regclass(%s)", (f'"{schema}".events',)).fetchone()[0] is None:
+                raise SqlError(f"{shown}: not a logconsole index (no events table)")
+            for name, select in pg_views(schema).items():
+                self.conn.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {select}")
+            self.conn.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+        except SqlError:
+            self.close()
+            raise
+        except psycopg.Error as exc:
+            self.close()
+            raise SqlError(f"{shown}: cannot open index: {one_line_error(exc)}") from None
+        self._cancel = threading.Event()
+        self.time_limit = time_limit
+
+    def cancel(self) -> None:
+        """Stop the running statement (from any thread)."""
+        self._cancel.set()
+        try:
+            cancel = getattr(self.conn, "cancel_safe", None) or self.conn.cancel
+            cancel()
+        except Exception:  # closed, or nothing running
+            pass
+
+    def run(self, sql: str, *, limit: int | None = DEFAULT_LIMIT) -> SqlResult:
+        """Run one read-only statement; at most *limit* rows (None: all)."""
+        psycopg = self._psycopg
+        self._cancel.clear()
+        t0 = time.perf_counter()
+        if not sql.strip():
+            raise SqlError("empty statement", 0)
+        statement = re.sub(r"[\s;]+$", "", sql)
+        word, pos = _first_word(statement)
+        if word in _PG_NOT_QUERIES:  # the server refuses them too (a cursor's query): a clearer message
+            raise SqlError(f"not allowed: {word.upper()} (logconsole sql is read-only: SELECT only)", pos)
+        m = _PG_DENIED_RX.search(statement)
+        if m:
+            raise SqlError(f"not allowed: FUNCTION {m.group(1)} (logconsole sql is read-only: SELECT only)", m.start(1))
+        conn = self.conn
+        try:
+            conn.execute("BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            if self.time_limit:
+                conn.execute(f"SET LOCAL statement_timeout = {max(1, int(self.time_limit * 1000))}")
+            cur = conn.cursor()
+            cur.execute(_PG_CURSOR + statement.replace("%", "%%"), (), prepare=True)
+            fetch = "FETCH ALL FROM lc_sql" if limit is None else f"FETCH FORWARD {int(limit) + 1} FROM lc_sql"
+            cur.execute(fetch)
+            columns = [d.name for d in cur.description or []]
+            rows = [tuple(_pg_value(v) for v in r) for r in cur.fetchall()]
+            cur.close()
+        except psycopg.Error as exc:
+            raise self._error(statement, exc) from None
+        finally:
+            self._end()
+        truncated = limit is not None and len(rows) > limit
+        if truncated:
+            rows = rows[:limit]
+        return SqlResult(columns, rows, truncated, time.perf_counter() - t0, limit)
+
+    def _end(self) -> None:
+        try:
+            self.conn.execute("ROLLBACK")
+            self.conn.execute("SELECT pg_advisory_unlock_all()")
+        except self._psycopg.Error:
+            pass
+
+    def _error(self, sql: str, exc: Any) -> SqlError:
+        errors = self._psycopg.errors
+        msg = one_line_error(exc)
+        p = getattr(exc.diag, "statement_position", None)
+        pos = max(0, min(len(sql), int(p) - 1 - len(_PG_CURSOR))) if p else None
+        if isinstance(exc, errors.QueryCanceled):
+            if self._cancel.is_set():
+                return SqlCancelled("cancelled")
+            return SqlCancelled(f"stopped after the time limit of {self.time_limit:g} s")
+        if "multiple commands" in msg:
+            return SqlError("one statement at a time (one statement per query)", _second_statement(sql))
+        if isinstance(exc, (errors.ReadOnlySqlTransaction, errors.InsufficientPrivilege)) or \
+                "data-modifying" in msg:
+            return SqlError(f"not allowed: {msg} (logconsole sql is read-only: SELECT only)", pos if pos is not None else 0)
+        return SqlError(msg, pos)
+
+    def close(self) -> None:
+        try:
+            self._raw.close()
+        except Exception:
+            pass
+        self.engine.dispose()
+
+    def __enter__(self) -> PostgresReadOnlySql:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def one_line_error(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else exc.__class__.__name__
+
+
+def open_readonly(target: str | Path, *, time_limit: float | None = None) -> ReadOnlySql | PostgresReadOnlySql:
+    """Read-only SQL over the index at *target*: a SQLite file, or a PostgreSQL URL."""
+    from logconsole.store.dialect import is_url, url_for
+
+    if is_url(str(target)):
+        url = url_for(target)
+        if url.get_backend_name() == "sqlite" and url.database:
+            return ReadOnlySql(url.database, time_limit=time_limit)
+        return PostgresReadOnlySql(str(target), time_limit=time_limit)
+    return ReadOnlySql(target, time_limit=time_limit)

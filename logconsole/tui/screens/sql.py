@@ -1,7 +1,7 @@
 """The `:` SQL prompt: read-only SQL over the documented views, results in a table.
 
-Statements run through :class:`logconsole.store.readonly_sql.ReadOnlySql` (a
-read-only connection whose authorizer allows reads only) in a thread worker,
+Statements run through :func:`logconsole.store.readonly_sql.open_readonly` (a
+read-only connection on SQLite, read-only transactions on PostgreSQL) in a thread worker,
 at most :data:`ROW_LIMIT` rows.  ``Esc`` cancels a running statement, and
 otherwise closes the prompt; an error shows its position and puts the cursor
 there.  ``Enter`` on a result row that has an event ``id`` (or ``event_id``)
@@ -19,7 +19,15 @@ from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
-from logconsole.store.readonly_sql import ReadOnlySql, SqlCancelled, SqlError, SqlResult, views_help
+from logconsole.store.readonly_sql import (
+    PostgresReadOnlySql,
+    ReadOnlySql,
+    SqlCancelled,
+    SqlError,
+    SqlResult,
+    open_readonly,
+    views_help,
+)
 from logconsole.store.sanitize import one_line
 from logconsole.tui.actions import bindings
 from logconsole.tui.cells import middle_cut
@@ -50,7 +58,7 @@ class SqlScreen(Screen[str | None]):
         super().__init__()
         self.db_path = db_path
         self.initial = initial
-        self.sql: ReadOnlySql | None = None
+        self.sql: ReadOnlySql | PostgresReadOnlySql | None = None
         self.running = False
         self.result: SqlResult | None = None
 
@@ -92,7 +100,7 @@ class SqlScreen(Screen[str | None]):
     def _run(self, statement: str) -> None:
         try:
             if self.sql is None:
-                self.sql = ReadOnlySql(self.db_path, time_limit=60)
+                self.sql = open_readonly(self.db_path, time_limit=60)
             res = self.sql.run(statement, limit=ROW_LIMIT)
         except SqlError as exc:
             self.app.call_from_thread(self._failed, exc)
