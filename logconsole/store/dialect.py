@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import (
-    URL, BigInteger, Boolean, Connection, Engine, Integer, Table, and_, cast, create_engine, event, func, literal,
+    URL, BigInteger, Boolean, Connection, Engine, Integer, LargeBinary, Table, and_, cast, create_engine, event, func, literal,
     select, text,
 )
 from sqlalchemy.ext.compiler import compiles
@@ -52,6 +52,40 @@ class glob_match(FunctionElement[bool]):
     type = Boolean()
     name = "glob_match"
     inherit_cache = True
+
+
+class ip_in_networks(FunctionElement[bool]):
+    """The source address is in a block.  Arguments: the 16-byte key column (``src_ip_key``),
+    the block's lowest and highest key, then the same block as ``inet`` values (one or two:
+    an IPv6 block that covers IPv4-mapped addresses also names the IPv4 block, as IPv4
+    addresses are stored as such).  SQLite compares keys; PostgreSQL asks the ``inet``
+    column ``src_ip_inet`` (GiST index) with ``<<=``."""
+
+    type = Boolean()
+    name = "ip_in_networks"
+    inherit_cache = True
+
+
+def ip_block(key_col: Any, lo: bytes, hi: bytes, networks: Sequence[str]) -> ColumnElement[bool]:
+    return ip_in_networks(key_col, literal(lo, LargeBinary()), literal(hi, LargeBinary()),
+                          *[literal(n) for n in networks])
+
+
+@compiles(ip_in_networks)  # also what str(expression) shows
+@compiles(ip_in_networks, "sqlite")
+def _ip_sqlite(element: ip_in_networks, compiler: Any, **kw: Any) -> str:
+    col, lo, hi, *_nets = list(element.clauses)
+    c = compiler.process(col, **kw)
+    return f"({c} >= {compiler.process(lo, **kw)} AND {c} <= {compiler.process(hi, **kw)})"
+
+
+@compiles(ip_in_networks, "postgresql")
+def _ip_pg(element: ip_in_networks, compiler: Any, **kw: Any) -> str:
+    col, _lo, _hi, *nets = list(element.clauses)
+    key = compiler.process(col, **kw)
+    inet = key[: -len("src_ip_key")] + "src_ip_inet" if key.endswith("src_ip_key") else "src_ip_inet"
+    parts = [f"{inet} <<= CAST({compiler.process(n, **kw)} AS INET)" for n in nets]
+    return "(" + " OR ".join(parts) + ")"
 
 
 class _JSONResult(TypeDecorator[Any]):

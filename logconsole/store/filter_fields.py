@@ -64,14 +64,32 @@ def _ip(v: Value, ctx: Context) -> ColumnElement[bool]:
         except ValueError:
             raise FilterError(f"bad CIDR block {s!r}", v.position) from None
         lo, hi = _ip_key(net.network_address), _ip_key(net.broadcast_address)
-        return and_(events.c.src_ip_key >= lo, events.c.src_ip_key <= hi)
+        return dialect.ip_block(events.c.src_ip_key, lo, hi, _inet_blocks(net))
     try:
         ip = ipaddress.ip_address(s)
     except ValueError:
         return events.c.src_ip == s  # a host name written where an address goes
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
-    return events.c.src_ip_key == _ip_key(ip)
+    key = _ip_key(ip)
+    return dialect.ip_block(events.c.src_ip_key, key, key, [str(ipaddress.ip_network(ip))])
+
+
+_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
+
+
+def _inet_blocks(net: ipaddress.IPv4Network | ipaddress.IPv6Network) -> list[str]:
+    """*net* as ``inet`` blocks matching what its key range matches: addresses are stored with
+    IPv4 (and IPv4-mapped IPv6) as IPv4, so an IPv6 block over the mapped range also names
+    the IPv4 block it covers."""
+    out = [str(net)]
+    if isinstance(net, ipaddress.IPv6Network) and net.overlaps(_MAPPED):
+        if net.prefixlen <= 96:
+            out.append("0.0.0.0/0")
+        else:
+            v4 = ipaddress.IPv4Address(int(net.network_address) & 0xFFFFFFFF)
+            out.append(str(ipaddress.IPv4Network((v4, net.prefixlen - 96))))
+    return out
 
 
 def _int_field(col: Any, what: str) -> Builder:
