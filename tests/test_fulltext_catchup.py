@@ -130,3 +130,35 @@ def test_tail_match_forms(text, toks, start, end, expected):
 
     raw = rawcodec.encode(text.encode())
     assert tail_match("msg", raw, tail_spec(toks, open_start=start, open_end=end)) is expected
+
+
+#: every form of free text (word, phrase, prefix, substring, with a field, negated)
+PG_QUERIES = ["denied", '"access denied"', "secret*", "ccessdenie", "portal-admin-token", "outcome:failure denied",
+              "-denied"]
+
+
+def test_deferred_index_on_postgresql_misses_nothing_before_the_catch_up(full, pg_url):
+    """On a server the tail is matched by the client (the raw records are compressed where the
+    server cannot read them): before, during and after the catch-up every search gives the
+    fully indexed SQLite answer."""
+    _ingest(pg_url, "--defer-fulltext")
+    r = CliRunner().invoke(main, ["fulltext", "--status", "--json", "--db", pg_url])
+    st = json.loads(r.output)
+    assert st["pending"] == st["max_event_id"] > 3000 and not st["complete"]
+    want = {q: _ids(full, q) for q in PG_QUERIES}
+    for q in PG_QUERIES:
+        assert _ids(pg_url, q) == want[q], q
+    eng = open_db(pg_url)
+    with eng.connect() as conn:
+        assert count(conn, compile_filter("denied").where) == len(want["denied"])
+    fulltext_index.catch_up(eng, batch=1000, deadline=0)  # one batch: half indexed, half tail
+    with eng.connect() as conn:
+        st2 = fulltext_index.state(conn)
+    assert 0 < st2.pending < st["pending"]
+    for q in PG_QUERIES:
+        assert _ids(pg_url, q) == want[q], q
+    eng.dispose()
+    r = CliRunner().invoke(main, ["fulltext", "--json", "--db", pg_url])
+    assert json.loads(r.output)["complete"] is True
+    for q in PG_QUERIES:
+        assert _ids(pg_url, q) == want[q], q

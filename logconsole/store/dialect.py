@@ -23,13 +23,14 @@ import json
 import os
 from abc import ABC, abstractmethod
 import re
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import (
-    URL, BigInteger, Boolean, Connection, Engine, Integer, LargeBinary, Table, and_, cast, create_engine, event, func, literal,
-    select, text,
+    URL, BigInteger, Boolean, Connection, Engine, Integer, LargeBinary, Table, and_, bindparam, cast, create_engine, event,
+    func, literal, select, text,
 )
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
@@ -140,7 +141,8 @@ class fts_events(FunctionElement[bool]):
 
 
 class fts_tail_match(FunctionElement[bool]):
-    """An event not yet in the full-text index matches a free-text clause (a scan)."""
+    """An event not yet in the full-text index matches a free-text clause (a scan).
+    Arguments: the event id, message and raw columns, the clause (:func:`fts_tail`)."""
 
     type = Boolean()
     name = "fts_tail_match"
@@ -156,7 +158,12 @@ def fts_tail(spec: str) -> ColumnElement[bool]:
 
     upto = select(cast(meta.c.value, BigInteger)).where(meta.c.key == FTS_UPTO_KEY).scalar_subquery()
     return and_(events.c.id > func.coalesce(upto, literal(2**63 - 1, BigInteger)),
-                fts_tail_match(events.c.message, events.c.raw, spec))
+                fts_tail_match(events.c.id, events.c.message, events.c.raw,
+                               bindparam(TAIL_SPEC_PARAM, spec, unique=True)))
+
+
+#: the name (a prefix, once made unique) of a tail clause's bound parameter
+TAIL_SPEC_PARAM = "lc_fts_tail_spec"
 def glob_regex(pattern: str) -> str:
     """The anchored regular expression (POSIX ARE, as PostgreSQL's ``~``) equal to a GLOB pattern."""
     out = ["^"]
@@ -324,14 +331,77 @@ def _json_sqlite(element: FunctionElement[Any], compiler: Any, **kw: Any) -> str
 @compiles(fts_tail_match)  # also what str(expression) shows
 @compiles(fts_tail_match, "sqlite")
 def _fts_tail_sqlite(element: fts_tail_match, compiler: Any, **kw: Any) -> str:
-    msg, raw, spec = list(element.clauses)
+    _eid, msg, raw, spec = list(element.clauses)
     return f"lc_fts_tail({compiler.process(msg, **kw)}, {compiler.process(raw, **kw)}, {compiler.process(spec, **kw)})"
 
 
 @compiles(fts_tail_match, "postgresql")
 def _fts_tail_pg(element: fts_tail_match, compiler: Any, **kw: Any) -> str:
-    # the server indexes full text as it loads (no deferred tail): nothing to scan
-    return "false"
+    # the raw records are compressed (rawcodec) where the server cannot read them: the
+    # tail is matched here, in the client, just before the statement runs, and the
+    # parameter that carried the clause carries the matching event ids (_pg_tail_ids)
+    eid, _msg, _raw, spec = list(element.clauses)
+    return f"({compiler.process(eid, **kw)} = ANY(CAST({compiler.process(spec, **kw)} AS BIGINT[])))"
+
+
+_TAIL_CACHE: dict[tuple[Any, ...], tuple[tuple[Any, ...], list[int]]] = {}
+_TAIL_LOCK = threading.Lock()
+_TAIL_BATCH = 5000
+
+
+def _pg_tail_params(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any,
+                    executemany: bool) -> tuple[str, Any]:
+    """Before a statement with free-text tail clauses runs on PostgreSQL: each clause's
+    parameter (its search, :func:`~logconsole.store.fulltext.tail_spec`) becomes the ids of the
+    events above the full-text watermark that match it (:func:`pg_tail_ids`)."""
+    if executemany or not isinstance(parameters, dict) or \
+            not any(k.startswith(TAIL_SPEC_PARAM) for k in parameters):
+        return statement, parameters
+    params = dict(parameters)
+    for k, v in parameters.items():
+        if k.startswith(TAIL_SPEC_PARAM) and isinstance(v, str):
+            params[k] = pg_tail_ids(cursor.connection, v)
+    return statement, params
+
+
+def pg_tail_ids(dbapi_conn: Any, spec: str) -> list[int]:
+    """The events above the full-text watermark whose text matches *spec*, matched here as
+    SQLite's ``lc_fts_tail`` matches them (:func:`~logconsole.store.fulltext.tail_match`).
+    Remembered per database and search until the tail changes (its watermark, count, largest
+    and summed ids: concurrent ingests commit ids out of order)."""
+    cur = dbapi_conn.cursor()
+    try:
+        cur.execute("SELECT value FROM meta WHERE key = %s", (FTS_UPTO_KEY,))
+        row = cur.fetchone()
+        if row is None:
+            return []
+        upto = int(row[0])
+        cur.execute("SELECT count(*), coalesce(max(id), 0), coalesce(sum(id), 0) FROM events WHERE id > %s", (upto,))
+        shape = (upto, *cur.fetchone())
+        if shape[1] == 0:
+            return []
+        info = dbapi_conn.info
+        key = (info.host, info.port, info.dbname, spec)
+        with _TAIL_LOCK:
+            hit = _TAIL_CACHE.get(key)
+        if hit is not None and hit[0] == shape:
+            return hit[1]
+        ids: list[int] = []
+        after = upto
+        while True:
+            cur.execute("SELECT id, message, raw FROM events WHERE id > %s ORDER BY id LIMIT %s", (after, _TAIL_BATCH))
+            rows = cur.fetchall()
+            if not rows:
+                break
+            ids.extend(eid for eid, msg, raw in rows if tail_match(msg, bytes(raw) if raw is not None else None, spec))
+            after = rows[-1][0]
+        with _TAIL_LOCK:
+            if len(_TAIL_CACHE) > 256:
+                _TAIL_CACHE.clear()
+            _TAIL_CACHE[key] = (shape, ids)
+        return ids
+    finally:
+        cur.close()
 
 
 @compiles(json_equals)
@@ -713,7 +783,9 @@ class PostgreSQLDialect(Dialect):
     single_writer = False
 
     def make_engine(self, url: str | URL) -> Engine:
-        return create_engine(url, pool_pre_ping=True)
+        eng = create_engine(url, pool_pre_ping=True)
+        event.listen(eng, "before_cursor_execute", _pg_tail_params, retval=True)
+        return eng
 
     def create_extra(self, conn: Connection) -> None:
         conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_trgm")
