@@ -13,6 +13,7 @@ from textual.widgets import DataTable
 from logconsole.analysis.privileges.grants import import_file
 from logconsole.store import annotations as ann
 from logconsole.store import findings as F
+from logconsole.store.dialect import AS_OPTION
 from logconsole.store.schema import sources
 from logconsole.tui.app import create_app
 from logconsole.tui.screens.actor_detail import ActorDetailScreen
@@ -260,7 +261,7 @@ def test_snapshot_severity_picker_80x24(case, snap_compare):
 def _annotate(eng):
     with eng.connect() as conn:
         ids = [r[0] for r in conn.exec_driver_sql("SELECT id FROM events ORDER BY id LIMIT 12")]
-    with eng.begin() as conn:
+    with eng.execution_options(**{AS_OPTION: "ana"}).begin() as conn:  # the same author on every machine
         for i in ids[:11]:
             ann.set_mark(conn, i, True)
         ann.set_note(conn, ids[11], "the one with a note")

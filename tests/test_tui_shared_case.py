@@ -69,3 +69,45 @@ async def test_two_consoles_annotate_and_add_findings_at_once(pg_url, tmp_path):
         assert {f["created_by"] for f in found} == {"ana", "ben"}
     for eng in engines.values():
         eng.dispose()
+
+
+@sync
+async def test_the_console_shows_who_made_each_annotation(pg_url, tmp_path):
+    """The marks view and the event detail name who annotated an event (``--as NAME`` or the
+    database role) and who last changed it."""
+    from logconsole.store.db import open_db
+    from logconsole.tui.screens.detail import EventDetailScreen
+    from logconsole.tui.screens.marks import MarksScreen
+
+    from tests.tui_support import screen_text
+
+    _index(pg_url, tmp_path)
+    ana = open_db(pg_url).execution_options(**{AS_OPTION: "ana"})
+    ben = open_db(pg_url).execution_options(**{AS_OPTION: "ben"})
+    with ana.connect() as conn:
+        first, second = [r[0] for r in conn.exec_driver_sql("SELECT id FROM events ORDER BY ts_us, id LIMIT 2")]
+    with ana.begin() as conn:
+        ann.set_mark(conn, first)
+        ann.set_note(conn, first, "ana's lead")
+    with ben.begin() as conn:
+        ann.set_note(conn, second, "ben's lead")
+    app = create_app(ben, cursor_blink=False, analytics=False)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(app, pilot)
+        await press(app, pilot, "M")
+        assert isinstance(app.screen, MarksScreen)
+        rows = [[str(c) for c in app.screen.query_one("DataTable").get_row_at(i)] for i in range(2)]
+        assert [r[5] for r in rows] == ["ana", "ben"]
+        assert "by: ana" in screen_text(app)
+        await press(app, pilot, "c")  # ben changes ana's note
+        app.screen.query_one("#prompt-input").value = ""
+        await type_text(app, pilot, "lead, checked")
+        await press(app, pilot, "enter")
+        assert isinstance(app.screen, MarksScreen)
+        assert "by: ana, last changed by ben" in screen_text(app)
+        await press(app, pilot, "enter")  # to the event on the timeline, then its detail
+        await press(app, pilot, "enter")
+        assert isinstance(app.screen, EventDetailScreen)
+        assert "by ana, last changed by ben" in screen_text(app)
+    ana.dispose()
+    ben.dispose()

@@ -185,7 +185,21 @@ def get_annotation(conn, event_id: int) -> dict[str, Any] | None:
         "id": r.id, "event_id": event_id, "marked": bool(r.marked), "note": r.note,
         "tags": _tags_of(conn, [r.id]).get(r.id, []), "record_ref": r.record_ref,
         "source_sha256": r.source_sha256, "raw_sha256": r.raw_sha256,
+        "created_by": r.created_by, "updated_by": r.updated_by,
     }
+
+
+def authors_text(a: dict[str, Any]) -> str:
+    """Who made an annotation (``--as NAME``, the database role, else the OS user) and who last
+    changed it, if someone else: ``ana``, ``ana, last changed by ben``; empty if not recorded."""
+    made, changed = a.get("created_by"), a.get("updated_by")
+    if not made and not changed:
+        return ""
+    if not made:
+        return f"last changed by {changed}"
+    if changed and changed != made:
+        return f"{made}, last changed by {changed}"
+    return str(made)
 
 
 def annotated_events(conn, *, marked_only: bool = False) -> list[dict[str, Any]]:
@@ -204,6 +218,7 @@ def annotated_events(conn, *, marked_only: bool = False) -> list[dict[str, Any]]
             "annotation_id": r.id, "event_id": r.cur_event_id, "ts_us": r.ts_us, "marked": bool(r.marked),
             "note": r.note, "tags": tags.get(r.id, []), "record_ref": r.record_ref,
             "source_sha256": r.source_sha256, "raw_sha256": r.raw_sha256,
+            "created_by": r.created_by, "updated_by": r.updated_by,
         }
         for r in rows
     ]

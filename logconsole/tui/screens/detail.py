@@ -174,6 +174,10 @@ def annotation_text(a: dict | None) -> Text:
     if a["tags"]:
         t.append("   tags: ")
         t.append(one_line(", ".join(a["tags"]), 500))
+    who = ann.authors_text(a)
+    if who:
+        t.append("   by ")
+        t.append(one_line(who, 200))
     if a["note"]:
         t.append("\nnote: ", style="bold")
         t.append(inert(a["note"], keep_newlines=True))

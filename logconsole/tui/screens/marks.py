@@ -16,6 +16,7 @@ from logconsole.store import annotations as ann
 from logconsole.store.schema import events
 from logconsole.tui.actions import bindings
 from logconsole.tui.cells import middle_cut
+from logconsole.store.sanitize import one_line
 from logconsole.tui.widgets.event_list import short_actor
 
 
@@ -37,12 +38,15 @@ class MarksScreen(Screen[int | None]):
         table = self.query_one(DataTable)
         # fixed widths, the note takes the rest: at 80 columns it is on screen, not past the edge
         width = max(80, self.app.size.width)
-        self._w = {"actor": 12, "action": 12, "tags": 8}
-        note_w = max(12, width - 2 - (1 + 20 + sum(self._w.values())) - 6 * 2)
+        # who annotated: a column from 100 columns on, else on the line under the table
+        self._w = {"actor": 12, "action": 12, "tags": 8, **({"by": 10} if width >= 100 else {})}
+        note_w = max(12, width - 2 - (1 + 20 + sum(self._w.values())) - (len(self._w) + 3) * 2)
         self._w["note"] = note_w
         table.add_column("", width=1)
         table.add_column("time (UTC)", width=20)
-        for name in ("actor", "action", "tags", "note"):
+        for name in ("actor", "action", "tags", "by", "note"):
+            if name not in self._w:
+                continue
             table.add_column(name, width=self._w[name])
         self.reload()
         table.focus()
@@ -61,14 +65,17 @@ class MarksScreen(Screen[int | None]):
             }
         for d in self.items:
             r = info.get(d["event_id"])
-            table.add_row(
+            cells = [
                 Text("*" if d["marked"] else "+"),
                 Text(format_us(d["ts_us"], precision="s") if d["ts_us"] is not None else "(not in index)"),
                 Text(middle_cut(short_actor(r.actor) if r else "-", self._w["actor"])),
                 Text(middle_cut((r.action if r else None) or "-", self._w["action"])),
                 Text(middle_cut(", ".join(d["tags"]), self._w["tags"])),
-                Text(middle_cut(d["note"] or "", self._w["note"])),
-            )
+            ]
+            if "by" in self._w:
+                cells.append(Text(middle_cut(one_line(d["updated_by"] or d["created_by"] or "-"), self._w["by"])))
+            cells.append(Text(middle_cut(one_line(d["note"] or ""), self._w["note"])))
+            table.add_row(*cells)
         n_marked = sum(1 for d in self.items if d["marked"])
         n_noted = sum(1 for d in self.items if (d["note"] or "").strip())
         n_tagged = sum(1 for d in self.items if d["tags"])
@@ -86,14 +93,18 @@ class MarksScreen(Screen[int | None]):
     def _show_note(self) -> None:
         d = self._current()
         t = Text(no_wrap=True, overflow="ellipsis")
-        if d is not None and (d["note"] or d["tags"]):
+        if d is not None:
             width = max(20, self.size.width - 2)
             if d["tags"]:
                 t.append("tags: ", style="bold")
                 t.append(middle_cut(", ".join(d["tags"]), width // 3) + "  ")
+            who = ann.authors_text(d)
+            if who:
+                t.append("by: ", style="bold")
+                t.append(middle_cut(one_line(who), width // 3) + "  ")
             if d["note"]:
                 t.append("note: ", style="bold")
-                t.append(middle_cut(d["note"], max(10, width - t.cell_len - 6)))
+                t.append(middle_cut(one_line(d["note"]), max(10, width - t.cell_len - 6)))
         self.query_one("#marks-note", Static).update(t)
 
     def _current(self) -> dict | None:
