@@ -28,6 +28,14 @@ CloudTrail-like JSONL file and the same events as a ``{"Records":[...]}``
   export (``logconsole export``).  A benchmark whose code does
   not exist yet is shown as "n/a (not built yet)".
 
+With a PostgreSQL server (``--pg URL`` or ``$LOGCONSOLE_BENCH_PG``: an admin URL such as
+``postgresql+psycopg://postgres@127.0.0.1:PORT/postgres``) the table gets a PostgreSQL column:
+every JSONL ingest is repeated into a fresh database (``benchmarks/bench_pg.py``'s helpers),
+with its ratio to the SQLite ingest of the same file in the same run; the file's two halves are
+ingested one after the other and at once; and on the largest size the query figures
+(``bench_query.py``) and ``logconsole actors --json`` (whole command, both engines) are measured
+on the PostgreSQL index too.  The databases are dropped at the end.
+
 Other engineers' benchmark scripts are called with their own options:
 ``bench_console.py --db INDEX --events N --only console --json`` (JSON),
 ``bench_verify.py --records N --index-events 0`` and
@@ -299,6 +307,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-queries", action="store_true", help="skip the post-ingest benchmarks")
     ap.add_argument("--keep", action="store_true", help="keep the indexes (default: keep only the largest JSONL one)")
     ap.add_argument("--json-out", help="also write all figures as JSON to this file")
+    ap.add_argument("--pg", default=os.environ.get("LOGCONSOLE_BENCH_PG"),
+                    help="admin URL of a PostgreSQL server: adds the PostgreSQL column (default $LOGCONSOLE_BENCH_PG)")
     a = ap.parse_args(argv)
     sizes = [20000] if a.quick else [int(s) for s in a.sizes.split(",") if s.strip()]
     kinds = [k.strip() for k in a.formats.split(",") if k.strip()]
@@ -313,7 +323,96 @@ def main(argv: list[str] | None = None) -> int:
     home = None if a.no_lnav else lnav_home(workdir)
     lnav_v = lnav_version() if home else None
     rows: list[tuple[str, str, str, str, str, str]] = []  # measure, input, logconsole, lnav, ratio, target
+    pg_cells: dict[int, tuple[str, str]] = {}  # row index -> (PostgreSQL value, PostgreSQL/SQLite ratio)
     figures: dict = {"machine": mach, "date": started.isoformat(timespec="seconds"), "sizes": {}}
+    query_db: tuple[int, Path] | None = None
+    pg = PgColumn(a.pg, workdir, log) if a.pg else None
+    pg_query: str | None = None
+    try:
+        _sizes(a, sizes, kinds, workdir, home, rows, pg_cells, figures, log, pg)
+        query_db = figures.pop("_query_db", None)
+        pg_query = figures.pop("_pg_query_db", None)
+        if query_db and not a.no_queries:
+            _queries(a, query_db, rows, pg_cells, figures, log, pg, pg_query)
+    finally:
+        if pg is not None:
+            pg.drop_all()
+    _table(a, started, mach, lnav_v, rows, pg_cells if pg else None, figures)
+    return 0
+
+
+class PgColumn:
+    """The PostgreSQL column: fresh databases on the server at *admin* (dropped at the end)."""
+
+    def __init__(self, admin: str, workdir: Path, log) -> None:
+        sys.path.insert(0, str(HERE))
+        import bench_pg
+
+        self.bench_pg = bench_pg
+        self.admin = admin
+        self.workdir = workdir
+        self.log = log
+        self.made: list[str] = []
+
+    def new(self) -> str:
+        url = self.bench_pg.new_database(self.admin)
+        self.made.append(url)
+        return url
+
+    def drop(self, url: str) -> None:
+        self.bench_pg.drop_database(self.admin, url)
+        if url in self.made:
+            self.made.remove(url)
+
+    def drop_all(self) -> None:
+        for url in list(self.made):
+            self.drop(url)
+
+    def ingest(self, src: Path) -> dict:
+        url = self.new()
+        self.log(f"ingest {src.name} into PostgreSQL ...")
+        wall, rss, out, err, rc = run_measured(self.bench_pg.ingest_cmd(url, src), cwd=str(ROOT), env=self.bench_pg.env())
+        if rc != 0:
+            raise SystemExit(f"PostgreSQL ingest of {src} failed (exit {rc}): {err.strip()[-2000:]}")
+        res = parse_json_output(out) or {}
+        return {"db": url, "wall": wall, "rss": rss, "events": res.get("events"), "quarantined": res.get("quarantined"),
+                "db_bytes": self.size(url)}
+
+    def size(self, url: str) -> int:
+        from sqlalchemy import create_engine
+
+        eng = create_engine(url)
+        try:
+            with eng.connect() as conn:
+                return int(conn.exec_driver_sql("SELECT pg_database_size(current_database())").scalar() or 0)
+        finally:
+            eng.dispose()
+
+    def two_ingests(self, src: Path) -> tuple[float, float, bool]:
+        """(one after the other, at once, both succeeded) for the two halves of *src*."""
+        bp = self.bench_pg
+        part_a, part_b = bp.halves(src)
+        seq = self.new()
+        self.log("two halves one after the other into PostgreSQL ...")
+        one_by_one = bp.timed(bp.ingest_cmd(seq, part_a)) + bp.timed(bp.ingest_cmd(seq, part_b))
+        self.drop(seq)
+        par = self.new()
+        subprocess.run([PY, "-m", "logconsole.cli", "db", "init", par], check=True, env=bp.env(), stdout=subprocess.DEVNULL)
+        self.log("two halves at once into PostgreSQL ...")
+        t0 = time.perf_counter()
+        procs = [subprocess.Popen(bp.ingest_cmd(par, p), env=bp.env(), stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL) for p in (part_a, part_b)]
+        codes = [p.wait() for p in procs]
+        at_once = time.perf_counter() - t0
+        self.drop(par)
+        return one_by_one, at_once, codes == [0, 0]
+
+
+def _ratio(pg_value: float | None, sqlite_value: float | None) -> str:
+    return f"{pg_value / sqlite_value:.2f}x" if pg_value and sqlite_value else ""
+
+
+def _sizes(a, sizes, kinds, workdir, home, rows, pg_cells, figures, log, pg) -> None:
     query_db: tuple[int, Path] | None = None
 
     for n in sizes:
@@ -346,6 +445,32 @@ def main(argv: list[str] | None = None) -> int:
                          human_bytes(lr["rss"]) if lr else "n/a", f"{r['rss'] / lr['rss']:.2f}x" if lr else "", "<= 500 MB, flat"))
             rows.append(("index size on disk", desc, f"{human_bytes(r['db_bytes'])} = {r['db_bytes'] / raw_jsonl:.2f}x raw JSONL",
                          "(no index)", "", "<= 1.5x raw JSONL"))
+            if pg is not None and kind == "jsonl":
+                p = pg.ingest(src)
+                pg_ok = p["events"] == n and not p["quarantined"]
+                pev = (p["events"] or 0) / p["wall"] if p["wall"] else 0
+                pg_cells[len(rows) - 3] = (f"{fmt_s(p['wall'])} ({pev:,.0f} ev/s)"
+                                           + ("" if pg_ok else f" [events {p['events']}, quarantined {p['quarantined']}!]"),
+                                           _ratio(p["wall"], r["wall"]) + (" (target <= 1.5x)" if n == 200000 else ""))
+                pg_cells[len(rows) - 2] = (human_bytes(p["rss"]) + " (client)", _ratio(p["rss"], r["rss"]))
+                pg_cells[len(rows) - 1] = (f"{human_bytes(p['db_bytes'])} = {p['db_bytes'] / raw_jsonl:.2f}x raw JSONL "
+                                           "(database size)", _ratio(p["db_bytes"], r["db_bytes"]))
+                one_by_one, at_once, both_ok = pg.two_ingests(src)
+                rows.append(("two ingests of the two halves: one after the other / at once", desc, "(one writer)", "",
+                             "", "at once < one after the other"))
+                pg_cells[len(rows) - 1] = (f"{fmt_s(one_by_one)} / {fmt_s(at_once)}" + ("" if both_ok else " (FAILED)"),
+                                           f"{at_once / one_by_one:.2f}x")
+                figures.setdefault("postgresql", {})[str(n)] = {
+                    "ingest_s": round(p["wall"], 3), "events_per_s": round(pev), "client_peak_rss_bytes": p["rss"],
+                    "database_bytes": p["db_bytes"], "events": p["events"], "quarantined": p["quarantined"],
+                    "ratio_to_sqlite": round(p["wall"] / r["wall"], 3), "two_halves_sequential_s": round(one_by_one, 3),
+                    "two_halves_concurrent_s": round(at_once, 3), "two_halves_ok": both_ok}
+                if figures.get("_pg_query_n", 0) <= n:
+                    if figures.get("_pg_query_db"):
+                        pg.drop(figures["_pg_query_db"])
+                    figures["_pg_query_db"], figures["_pg_query_n"] = p["db"], n
+                else:
+                    pg.drop(p["db"])
             figures["sizes"].setdefault(str(n), {})[kind] = {
                 "ingest_s": round(r["wall"], 3), "events_per_s": round(evs), "peak_rss_bytes": r["rss"],
                 "index_bytes": r["db_bytes"], "raw_jsonl_bytes": raw_jsonl, "events": r["events"],
@@ -359,14 +484,25 @@ def main(argv: list[str] | None = None) -> int:
                 query_db = (n, r["db"])
             elif not a.keep:
                 remove_db(r["db"])
+    figures.pop("_pg_query_n", None)
+    figures["_query_db"] = query_db
 
-    if query_db and not a.no_queries:
+
+def _queries(a, query_db, rows, pg_cells, figures, log, pg, pg_query) -> None:
+    if True:
         n, db = query_db
         at = f"{fmt_n(n)} events"
         q, qerr, _ = run_script("bench_query.py", ["--db", str(db), "--json", "--repeat", "1"], log)
         figures["queries"] = q or qerr
+        pq, pqerr = None, None
+        if pg_query:
+            pq, pqerr, _ = run_script("bench_query.py", ["--db", pg_query, "--json", "--repeat", "1"], log)
+            figures.setdefault("postgresql", {})["queries"] = pq or pqerr
         if q:
             rows.append(("re-open + first page", at, fmt_s(q.get("reopen_first_page_s")), "", "", "<= 0.3 s"))
+            if pg_query:
+                pv = (pq or {}).get("reopen_first_page_s")
+                pg_cells[len(rows) - 1] = (fmt_s(pv) if pq else (pqerr or "n/a"), _ratio(pv, q.get("reopen_first_page_s")))
             for key, label, target in (("indexed", "filter, indexed field (20)", "p95 <= 150 ms"),
                                        ("free_text", "free-text search (20)", "p95 <= 300 ms"),
                                        ("substring", "free-text substring (20)", "p95 <= 300 ms"),
@@ -377,7 +513,18 @@ def main(argv: list[str] | None = None) -> int:
                     rows.append((label, at, f"median {fmt_s(g['median_s'])}, p95 {fmt_s(g['p95_s'])}", "", "", target))
                 else:
                     rows.append((label, at, str(g) if g else "n/a (not built yet)", "", "", target))
+                if pg_query:
+                    pgg = (pq or {}).get(key)
+                    if isinstance(pgg, dict) and pgg.get("median_s") is not None:
+                        pg_cells[len(rows) - 1] = (f"median {fmt_s(pgg['median_s'])}, p95 {fmt_s(pgg['p95_s'])}",
+                                                   _ratio(pgg["p95_s"], g.get("p95_s") if isinstance(g, dict) else None)
+                                                   + " (p95)")
+                    else:
+                        pg_cells[len(rows) - 1] = (str(pgg) if pgg else (pqerr or "n/a"), "")
             rows.append(("jump to end", at, fmt_s(q.get("jump_to_end_s")), "", "", ""))
+            if pg_query:
+                pv = (pq or {}).get("jump_to_end_s")
+                pg_cells[len(rows) - 1] = (fmt_s(pv) if pq else (pqerr or "n/a"), _ratio(pv, q.get("jump_to_end_s")))
         else:
             rows.append(("re-open + first page / filters / end", at, qerr or "n/a", "", "", ""))
 
@@ -409,9 +556,19 @@ def main(argv: list[str] | None = None) -> int:
         else:
             aval = aerr or "n/a"
         rows.append(("actors computation", at, aval, "", "", "<= 3 s"))
+        if pg_query:
+            exe = [PY, "-m", "logconsole.cli", "actors", "--json", "--db"]
+            log("logconsole actors --json on both engines ...")
+            s_wall, _r, _o, _e, s_rc = run_measured(exe + [str(db)], cwd=str(ROOT))
+            p_wall, _r, _o, p_err, p_rc = run_measured(exe + [pg_query], cwd=str(ROOT))
+            figures.setdefault("postgresql", {})["actors_command_s"] = {"sqlite": round(s_wall, 3), "postgresql": round(p_wall, 3)}
+            rows.append(("actors (logconsole actors --json, whole command)", at,
+                         fmt_s(s_wall) if s_rc == 0 else f"failed (exit {s_rc})", "", "", "<= 3 s"))
+            pg_cells[len(rows) - 1] = (fmt_s(p_wall) if p_rc == 0 else f"failed (exit {p_rc}): {p_err.strip()[-120:]}",
+                                       _ratio(p_wall, s_wall))
 
         if cli_has("export"):
-            out_md = workdir / "bench-report.md"
+            out_md = Path(a.workdir) / "bench-report.md"
             exe = str(Path(PY).parent / "logconsole")
             log("logconsole export (Markdown report) ...")
             wall, _rss, _o, err, rc = run_measured(
@@ -422,6 +579,9 @@ def main(argv: list[str] | None = None) -> int:
         else:
             rows.append(("Markdown export", at, "n/a (not built yet)", "", "", ""))
 
+
+
+def _table(a, started, mach, lnav_v, rows, pg_cells, figures) -> None:
     # ------------------------------------------------------------- the table
     sqlite_v = sqlite3.sqlite_version
     print(f"logconsole benchmark, {started.strftime('%Y-%m-%d %H:%M UTC')}")
@@ -433,8 +593,12 @@ def main(argv: list[str] | None = None) -> int:
     except OSError:
         pass
     print()
-    head = ("Measure", "Input", "logconsole", lnav_v.split()[0] + " " + lnav_v.split()[-1] if lnav_v else "lnav", "ratio", "Target")
-    table = [head] + rows
+    head: tuple[str, ...] = ("Measure", "Input", "logconsole", lnav_v.split()[0] + " " + lnav_v.split()[-1] if lnav_v else "lnav",
+                             "ratio", "Target")
+    table: list[tuple[str, ...]] = [head, *rows]
+    if pg_cells is not None:  # the PostgreSQL column and its ratio to SQLite, before the target
+        head = (*head[:5], "PostgreSQL", "PostgreSQL/SQLite", head[5])
+        table = [head] + [(*r[:5], *pg_cells.get(i, ("", "")), r[5]) for i, r in enumerate(rows)]
     widths = [max(len(r[i]) for r in table) for i in range(len(head))]
     for j, r in enumerate(table):
         print("| " + " | ".join(c.ljust(widths[i]) for i, c in enumerate(r)) + " |")
@@ -442,7 +606,6 @@ def main(argv: list[str] | None = None) -> int:
             print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     if a.json_out:
         Path(a.json_out).write_text(json.dumps(figures, indent=2, default=str) + "\n")
-    return 0
 
 
 if __name__ == "__main__":
