@@ -111,3 +111,37 @@ async def test_the_console_shows_who_made_each_annotation(pg_url, tmp_path):
         assert "by ana, last changed by ben" in screen_text(app)
     ana.dispose()
     ben.dispose()
+
+
+@sync
+async def test_sql_prompt_on_postgresql(pg_url, tmp_path):
+    """The console's `:` prompt on a server index: rows from the documented views, writes refused."""
+    from logconsole.store.db import open_db
+    from logconsole.tui.screens.sql import SqlScreen
+
+    from tests.tui_support import screen_text
+
+    _index(pg_url, tmp_path)
+    eng = open_db(pg_url)
+    with eng.connect() as conn:
+        n = conn.exec_driver_sql("SELECT count(*) FROM events").scalar()
+    app = create_app(eng, cursor_blink=False, analytics=False)
+    async with app.run_test(size=(100, 24)) as pilot:
+        await settle(app, pilot)
+        await press(app, pilot, "colon")
+        scr = app.screen
+        assert isinstance(scr, SqlScreen)
+        for stmt, want in (("SELECT count(*) AS n FROM events", f"{n}"), ("DELETE FROM events", "not allowed")):
+            if scr.result is not None:
+                await press(app, pilot, "colon")  # back to the statement from the results
+            scr.query_one("Input").value = ""
+            await type_text(app, pilot, stmt)
+            await press(app, pilot, "enter")
+            for _ in range(200):
+                if not scr.running:
+                    break
+                await pilot.pause(0.05)
+            assert want in screen_text(app), stmt
+    with eng.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM events").scalar() == n
+    eng.dispose()

@@ -44,7 +44,9 @@ class LogConsoleApp(App[None]):
             ansi_color = os.environ.get("LOGCONSOLE_ANSI", "") not in ("", "0")
         super().__init__(ansi_color=ansi_color)
         self.engine = engine
-        self.db_path = db_path or (engine.url.database or "")
+        # the index's location: a SQLite file's path, or a server's URL (for the SQL prompt's own connection)
+        self.db_path = db_path or ((engine.url.database or "") if engine.url.get_backend_name() == "sqlite"
+                                   else engine.url.render_as_string(hide_password=False))
         self.initial_filter = initial_filter
         self.cursor_blink = cursor_blink
         self._filters.append(InertFilter())  # no control character reaches the terminal, whoever drew it
