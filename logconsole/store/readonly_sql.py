@@ -31,7 +31,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 
 _TIME = "strftime('%Y-%m-%dT%H:%M:%fZ', {col} / 1000000.0, 'unixepoch')"
@@ -364,7 +364,7 @@ class PostgresReadOnlySql:
             self.engine.dispose()
             raise SqlError(f"{shown}: cannot open index: {one_line_error(exc)}") from None
         self._raw = raw
-        self.conn: Any = raw.driver_connection
+        self.conn: Any = cast(Any, raw.driver_connection)
         try:
             raw.rollback()
             self.conn.autocommit = True
