@@ -345,3 +345,18 @@ def test_cidr_filter_uses_the_inet_index_on_postgresql():
 
     sql = str(compile_filter("ip:10.0.0.0/8").where.compile(dialect=postgresql.dialect()))
     assert "src_ip_inet <<= CAST(" in sql and "src_ip_key" not in sql
+
+
+def test_null_safe_join_is_hashable_on_postgresql():
+    """The identity graph joins events to their combinations on six NULL-able columns: on
+    PostgreSQL as equalities it can hash (IS NOT DISTINCT FROM made a nested loop: > 17 min at
+    200,000 events, 6 s now), exact for NULLs as SQLite's IS."""
+    from sqlalchemy import column
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    from logconsole.store.dialect import same_value
+
+    expr = same_value(column("a"), column("b"))
+    assert str(expr.compile(dialect=sqlite.dialect())) == "(a IS b)"
+    pg = str(expr.compile(dialect=postgresql.dialect()))
+    assert "DISTINCT" not in pg and "coalesce(a, '') = coalesce(b, '')" in pg and "(a IS NULL) = (b IS NULL)" in pg

@@ -89,6 +89,30 @@ def _ip_pg(element: ip_in_networks, compiler: Any, **kw: Any) -> str:
     return "(" + " OR ".join(parts) + ")"
 
 
+class same_value(FunctionElement[bool]):
+    """``a IS NOT DISTINCT FROM b`` (equal, or both NULL) in a form each engine can join on:
+    SQLite's ``a IS b`` uses an index; PostgreSQL cannot hash or merge ``IS NOT DISTINCT FROM``
+    (a join on it is a nested loop), so it gets two equalities it can hash, exact together:
+    ``coalesce(a, '') = coalesce(b, '') AND (a IS NULL) = (b IS NULL)``.  Text arguments."""
+
+    type = Boolean()
+    name = "same_value"
+    inherit_cache = True
+
+
+@compiles(same_value)  # also what str(expression) shows
+@compiles(same_value, "sqlite")
+def _same_value_sqlite(element: same_value, compiler: Any, **kw: Any) -> str:
+    a, b = (compiler.process(x, **kw) for x in element.clauses)
+    return f"({a} IS {b})"
+
+
+@compiles(same_value, "postgresql")
+def _same_value_pg(element: same_value, compiler: Any, **kw: Any) -> str:
+    a, b = (compiler.process(x, **kw) for x in element.clauses)
+    return f"(coalesce({a}, '') = coalesce({b}, '') AND ({a} IS NULL) = ({b} IS NULL))"
+
+
 class _JSONResult(TypeDecorator[Any]):
     """A JSON value as SQLite's ``json_extract`` returns it, whatever the engine:
     numbers and strings as such, true/false as 1/0, arrays and objects as compact JSON text."""
@@ -498,6 +522,10 @@ class Dialect(ABC):
 
     def lock_for_append(self, conn: Connection, table: Table) -> None:
         """Until the transaction ends, no other writer adds to or reorders *table* (readers go on)."""
+
+    def analyze(self, conn: Connection, table: Table) -> None:
+        """Give the planner a freshly filled table's statistics (a server does not gather them
+        for temporary tables by itself)."""
 
     def reset_sequences(self, conn: Connection, tables: Sequence[Table]) -> None:
         """After rows were copied in with their ids: the next generated id follows them."""
@@ -951,6 +979,9 @@ class PostgreSQLDialect(Dialect):
 
     def location(self, engine: Engine) -> str:
         return engine.url.render_as_string(hide_password=True)
+
+    def analyze(self, conn: Connection, table: Table) -> None:
+        conn.exec_driver_sql(f'ANALYZE "{table.name}"')
 
     def reset_sequences(self, conn: Connection, tables: Sequence[Table]) -> None:
         for t in tables:

@@ -436,9 +436,10 @@ def _map_events(conn: Connection, last: int, top: int, combo_map: dict[tuple, in
         conn.execute(delete(_combo_table))
         dialect.of(conn).insert_rows(conn, _combo_table, (*_COMBO_COLS, "alias_id"),
                                      [(*k, v) for k, v in combo_map.items()])
-        join = (c.source_id == e.source_id) & c.format.is_not_distinct_from(e.format)
+        dialect.of(conn).analyze(conn, _combo_table)
+        join = (c.source_id == e.source_id) & dialect.same_value(c.format, e.format)
         for col in ("actor", "session", "actor_uid", "actor_type", "host"):
-            join &= c[col].is_not_distinct_from(e[col])
+            join &= dialect.same_value(c[col], e[col])
         conn.execute(insert(identity_events).from_select(
             ["alias_id", "ts_us", "event_id"],
             select(c.alias_id, e.ts_us, e.id).select_from(events.join(_combo_table, join))
