@@ -362,3 +362,6 @@ def test_null_safe_join_is_hashable_on_postgresql():
     assert str(expr.compile(dialect=sqlite.dialect())) == "(a IS b)"
     pg = str(expr.compile(dialect=postgresql.dialect()))
     assert "DISTINCT" not in pg and "coalesce(a, '') = coalesce(b, '')" in pg and "(a IS NULL) = (b IS NULL)" in pg
+    # in a join, the condition as it is: "(a IS b) = 1" would keep SQLite from its index
+    both = (column("k") == column("j")) & same_value(column("a"), column("b"))
+    assert str(both.compile(dialect=sqlite.dialect())) == "k = j AND (a IS b)"

@@ -65,6 +65,7 @@ class ip_in_networks(FunctionElement[bool]):
     type = Boolean()
     name = "ip_in_networks"
     inherit_cache = True
+    _is_implicitly_boolean = True  # a condition as it is: no "= 1" on SQLite, which would hide the index
 
 
 def ip_block(key_col: Any, lo: bytes, hi: bytes, networks: Sequence[str]) -> ColumnElement[bool]:
@@ -98,6 +99,7 @@ class same_value(FunctionElement[bool]):
     type = Boolean()
     name = "same_value"
     inherit_cache = True
+    _is_implicitly_boolean = True  # a condition as it is: no "= 1" on SQLite, which would hide the index
 
 
 @compiles(same_value)  # also what str(expression) shows
