@@ -451,11 +451,12 @@ def _sizes(a, sizes, kinds, workdir, home, rows, pg_cells, figures, log, pg) -> 
                 p = pg.ingest(src)
                 pg_ok = p["events"] == n and not p["quarantined"]
                 pev = (p["events"] or 0) / p["wall"] if p["wall"] else 0
-                pg_cells[len(rows) - 3] = (f"{fmt_s(p['wall'])} ({pev:,.0f} ev/s)"
+                at_row = {m: i for i, (m, d, *_rest) in enumerate(rows) if d == desc}  # this input's rows
+                pg_cells[at_row["ingest wall time"]] = (f"{fmt_s(p['wall'])} ({pev:,.0f} ev/s)"
                                            + ("" if pg_ok else f" [events {p['events']}, quarantined {p['quarantined']}!]"),
                                            _ratio(p["wall"], r["wall"]) + (" (target <= 1.5x)" if n == 200000 else ""))
-                pg_cells[len(rows) - 2] = (human_bytes(p["rss"]) + " (client)", _ratio(p["rss"], r["rss"]))
-                pg_cells[len(rows) - 1] = (f"{human_bytes(p['db_bytes'])} = {p['db_bytes'] / raw_jsonl:.2f}x raw JSONL "
+                pg_cells[at_row["ingest peak RSS"]] = (human_bytes(p["rss"]) + " (client)", _ratio(p["rss"], r["rss"]))
+                pg_cells[at_row["index size on disk"]] = (f"{human_bytes(p['db_bytes'])} = {p['db_bytes'] / raw_jsonl:.2f}x raw JSONL "
                                            "(database size)", _ratio(p["db_bytes"], r["db_bytes"]))
                 one_by_one = at_once = float("nan")
                 both_ok = False
