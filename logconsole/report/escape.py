@@ -100,7 +100,9 @@ def _cell_guard(cell: str) -> str:
     return re.sub(r"(?<!\\)((?:\\\\)*)\|", r"\1\\|", s)
 
 
-_CODE_SPAN = re.compile(r"(?<!`)(`+)(.+?)(?<!`)\1(?!`)")
+# a code span opens with a whole backtick run and closes with a run of the same length (CommonMark
+# 6.1): "``<a>`" is no code span, its "<" must be escaped
+_CODE_SPAN = re.compile(r"(?<!`)(`+)(?!`)(.+?)(?<!`)\1(?!`)")
 
 
 def _escape_lt_outside_code(line: str) -> str:
