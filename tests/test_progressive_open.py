@@ -78,7 +78,9 @@ async def test_rows_before_the_ingest_ends_then_its_result_and_errors(tmp_path):
             assert job.status().running and job.status().result is None
             text = screen_text(app)
             assert "2020-09-14T01:00:00" in text  # the first event, with its zone
-            assert "ingesting 0/2 files" in _status(app) and f"{BATCH} events" in _status(app)
+            # the status line is refreshed on its own timer: wait for it to catch up with the list
+            await _until(app, pilot, lambda: f"{BATCH} events" in _status(app), "the status line's count")
+            assert "ingesting 0/2 files" in _status(app)
             assert "ev/s" in _status(app)
             # the cursor stays on the event the investigator chose while batches land
             await pilot.press("down", "down")
@@ -88,7 +90,7 @@ async def test_rows_before_the_ingest_ends_then_its_result_and_errors(tmp_path):
             await _until(app, pilot, lambda: not job.status().running and "ingest done" in _status(app),
                          "the end of the ingest")
             total = 3 * BATCH
-            assert f"{total} of {total} events" in screen_text(app)
+            await _until(app, pilot, lambda: f"{total} of {total} events" in screen_text(app), "all rows")
             assert app.screen.events.current_row.id == chosen
             # the unreadable file is one error line naming it, in the console; the exit status too
             st = job.status()
@@ -112,12 +114,14 @@ async def test_an_empty_index_while_ingesting_says_so(tmp_path):
         async with app.run_test(size=(120, 30)) as pilot:
             # held at its start: nothing written yet is a state, not an error
             await _until(app, pilot, lambda: "ingesting 0/1 files" in _status(app), "the start")
+            await _until(app, pilot, lambda: "ingesting… the first events appear here" in screen_text(app),
+                         "the empty timeline's message")
             text = screen_text(app)
-            assert "ingesting… the first events appear here" in text and "0 events" in _status(app)
+            assert "0 events" in _status(app)
             assert "error" not in text.lower()
             await _release(gate, "go")
             await _until(app, pilot, lambda: "ingest done" in _status(app), "the end")
-            assert f"{2 * BATCH} of {2 * BATCH} events" in screen_text(app)
+            await _until(app, pilot, lambda: f"{2 * BATCH} of {2 * BATCH} events" in screen_text(app), "all rows")
             assert "(exit status 0)" in _status(app)
     finally:
         job.stop()
@@ -174,7 +178,8 @@ async def test_open_follow_shows_appended_events_and_the_indicator(tmp_path):
             await _until(app, pilot, lambda: "40 of 40 events" in screen_text(app), "the appended events")
             await _until(app, pilot, lambda: "+10 new events" in _status(app), "the indicator's count")
             ev = app.screen.events
-            assert ev.cursor == ev.row_count - 1  # still on the last row: it followed the end
+            # still on the last row: it followed the end
+            await _until(app, pilot, lambda: ev.cursor == ev.row_count - 1, "the cursor on the last row")
             assert "2020-09-14T01:19:30" in screen_text(app)  # the last appended event is on screen
             await pilot.press("q")
         st = job.stop()
