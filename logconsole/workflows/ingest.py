@@ -46,9 +46,9 @@ from logconsole.analysis.privileges.usage import precompute
 from logconsole.analysis.rules.engine import rerun_after_ingest
 from logconsole.ingest.batches import BATCH_SIZE
 from logconsole.ingest.pipeline import MAX_QUARANTINED, IngestResult, ProgressFn, SourceFn, ingest_files, writing
-from logconsole.store import fulltext_index
+from logconsole.store import dialect, fulltext_index
 from logconsole.store.db import meta_get, meta_set
-from logconsole.store.schema import meta
+from logconsole.store.schema import events, meta
 
 #: the name of the step that fills the full-text index behind the ingest
 FULLTEXT_STEP = "fulltext"
@@ -238,6 +238,11 @@ def run_ingest(
     with writing(engine):
         result = ingest_files(engine, paths, fmt=fmt, options=options, progress=progress, batch_size=batch_size,
                               max_quarantined=max_quarantined, on_source=on_source, complete_lines=complete_lines)
+        if result.added:
+            # a server plans the console's first queries from statistics it has not gathered yet for
+            # rows that were just copied in (its autovacuum comes a minute later); SQLite: nothing
+            with engine.begin() as conn:
+                dialect.of(conn).analyze(conn, events)
         left = pending_steps(engine)
         if result.added or left:
             # the steps of an earlier ingest that was stopped before they ran are run now (also
