@@ -98,6 +98,19 @@ def test_offsets_of_time_event_and_neighbours(big):
     assert lo == ts[exp[0]] and hi == ts[exp[-1]]
 
 
+def test_offsets_of_many_keys_in_one_pass_equal_one_by_one(big):
+    """The timeline's marker rows are placed with offsets_of_keys (one count per interval, not one
+    per marker): the same offsets as offset_of_key, with repeated keys and under a filter."""
+    with big.connect() as conn:
+        keys = sorted(conn.execute(select(events.c.ts_us, events.c.id)).all())
+    rng = random.Random(3)
+    probe = sorted([(k[0], k[1]) for k in rng.sample(keys, 40)] + [(keys[5][0], -(2**62))] * 2
+                   + [(T0 - 10**9, 0), (T0 + 10**15, 0)])
+    for where in (true(), compile_filter("actor:u1").where):
+        q = TimelineQuery(big, where)
+        assert q.offsets_of_keys(probe) == [q.offset_of_key(k) for k in probe]
+
+
 def test_invalidate_picks_up_new_rows(big):
     q = TimelineQuery(big)
     assert q.count() == 3000

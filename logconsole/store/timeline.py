@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -237,6 +238,26 @@ class TimelineQuery:
                     select(func.count()).select_from(events).where(and_(self.where, _key_col() < tuple(key)))
                 ).scalar_one()
             )
+
+    def offsets_of_keys(self, keys: Sequence[tuple[int, int]]) -> list[int]:
+        """:meth:`offset_of_key` of each of *keys* (in ascending order): one count per interval
+        between two keys, so the events are counted once in all instead of once per key."""
+        out: list[int] = []
+        total = 0
+        prev: tuple[int, int] | None = None
+        with self.engine.connect() as conn:
+            for key in keys:
+                cond = _key_col() < tuple(key)
+                if prev is not None:
+                    if tuple(key) <= prev:  # the same key again (or out of order): no events between
+                        out.append(total)
+                        continue
+                    cond = and_(cond, _key_col() >= prev)
+                total += int(conn.execute(
+                    select(func.count()).select_from(events).where(and_(self.where, cond))).scalar_one())
+                out.append(total)
+                prev = (key[0], key[1])
+        return out
 
     def offset_of_time(self, ts_us: int) -> int:
         """Offset of the first row at or after *ts_us* (== count() when none)."""

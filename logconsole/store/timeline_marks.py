@@ -108,8 +108,9 @@ class MarkedTimelineQuery(TimelineQuery):
                                           text, g.kind, g.detail, g.event_id))
             rows.sort(key=lambda r: r.key)
             out = []
+            offsets = super().offsets_of_keys([m.key for m in rows])  # one pass, not a count per marker
             for i, m in enumerate(rows):
-                out.append((super().offset_of_key(m.key) + i, m))
+                out.append((offsets[i] + i, m))
             self._marks = out
             return out
 
