@@ -56,6 +56,17 @@ async def _until(app, pilot, cond, what: str, timeout: float = 60.0) -> None:
     await settle(app, pilot)
 
 
+def _held_console(tmp_path: Path, records: list[dict]):
+    """A console over a fresh index whose background ingest of *records* is held at its start."""
+    src = _jsonl(tmp_path / "ct.jsonl", records)
+    gate, env = _gated(tmp_path)
+    db = str(tmp_path / "case.db")
+    engine = open_db(db)
+    job = BackgroundIngest(db, [str(src)], extra_args=["--batch-size", str(BATCH)], env=env).start()
+    app = create_app(engine, db_path=db, ingest_job=job, cursor_blink=False, analytics=False)
+    return src, gate, db, engine, job, app
+
+
 def _status(app) -> str:
     return app.screen.query_one("#ingest-status").text
 
@@ -104,12 +115,7 @@ async def test_rows_before_the_ingest_ends_then_its_result_and_errors(tmp_path):
 
 @sync
 async def test_an_empty_index_while_ingesting_says_so(tmp_path):
-    src = _jsonl(tmp_path / "ct.jsonl", standard_records(2 * BATCH))
-    gate, env = _gated(tmp_path)
-    db = str(tmp_path / "case.db")
-    engine = open_db(db)
-    job = BackgroundIngest(db, [str(src)], extra_args=["--batch-size", str(BATCH)], env=env).start()
-    app = create_app(engine, db_path=db, ingest_job=job, cursor_blink=False, analytics=False)
+    src, gate, db, engine, job, app = _held_console(tmp_path, standard_records(2 * BATCH))
     try:
         async with app.run_test(size=(120, 30)) as pilot:
             # held at its start: nothing written yet is a state, not an error
@@ -131,12 +137,7 @@ async def test_an_empty_index_while_ingesting_says_so(tmp_path):
 @sync
 async def test_quitting_early_leaves_a_consistent_resumable_index(tmp_path):
     recs = standard_records(3 * BATCH)
-    src = _jsonl(tmp_path / "ct.jsonl", recs)
-    gate, env = _gated(tmp_path)
-    db = str(tmp_path / "case.db")
-    engine = open_db(db)
-    job = BackgroundIngest(db, [str(src)], extra_args=["--batch-size", str(BATCH)], env=env).start()
-    app = create_app(engine, db_path=db, ingest_job=job, cursor_blink=False, analytics=False)
+    src, gate, db, engine, job, app = _held_console(tmp_path, recs)
     try:
         async with app.run_test(size=(120, 30)) as pilot:
             await _release(gate, "next")
