@@ -365,3 +365,21 @@ def test_null_safe_join_is_hashable_on_postgresql():
     # in a join, the condition as it is: "(a IS b) = 1" would keep SQLite from its index
     both = (column("k") == column("j")) & same_value(column("a"), column("b"))
     assert str(both.compile(dialect=sqlite.dialect())) == "k = j AND (a IS b)"
+
+
+def test_identity_graph_is_the_same_on_every_engine(case, sqlite_case):
+    """Built after the ingest, and again a few events at a time (the windowed build, its temporary
+    tables and the identities computed in SQL): the same graph on every engine."""
+    from logconsole.analysis.identity.build import build
+    from logconsole.store.db import open_db
+    from tests.identity_canon import graph
+
+    want = graph(sqlite_case)
+    assert want["links"] and len(want["identities"]) > 1
+    assert graph(case) == want
+    eng = open_db(case)
+    try:
+        build(eng, rebuild=True, window=50)
+    finally:
+        eng.dispose()
+    assert graph(case) == want

@@ -374,3 +374,25 @@ def test_timeline_pages_merge_aliases_in_time_order(sample_db):
         back = query.timeline_page(conn, ids, before=seen[100][:2], limit=10)
         assert back == seen[90:100]
     eng.dispose()
+
+
+def test_windowed_build_equals_a_build_in_one_window(sample_db, real_db, tmp_path):
+    """The build reads the new events a window of ids at a time (its memory is bounded by the
+    window): aliases, links with their evidence, identities and each event's primary alias are
+    the same with windows of a few events as in one window."""
+    from logconsole.analysis.identity.build import build
+    from logconsole.store.db import open_db
+    from tests.identity_canon import graph
+
+    for src in (sample_db, real_db):
+        db = str(tmp_path / Path(src).name)
+        shutil.copy(src, db)
+        eng = open_db(db)
+        try:
+            build(eng, rebuild=True, window=10**9)
+            whole = graph(db)
+            stats = build(eng, rebuild=True, window=7)
+        finally:
+            eng.dispose()
+        assert stats.events > 7 * 50 and whole["links"] and whole["events"]
+        assert graph(db) == whole
