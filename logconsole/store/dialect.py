@@ -570,21 +570,27 @@ class Dialect(ABC):
         ...
 
     @abstractmethod
-    def insert_ignore(self, conn: Connection, table: Table, values: dict[str, Any]) -> int:
-        """Insert unless a unique key already holds the row; returns the number of rows inserted."""
+    def insert_on_conflict(self, table: Table) -> Any:
+        """The engine's INSERT construct with ``ON CONFLICT`` (``on_conflict_do_nothing``,
+        ``on_conflict_do_update``, ``excluded``) for *table*."""
         ...
 
-    @abstractmethod
+    def insert_ignore(self, conn: Connection, table: Table, values: dict[str, Any]) -> int:
+        """Insert unless a unique key already holds the row; returns the number of rows inserted."""
+        return conn.execute(self.insert_on_conflict(table).values(**values).on_conflict_do_nothing()).rowcount or 0
+
     def upsert(self, conn: Connection, table: Table, values: dict[str, Any], keys: Sequence[str],
                update: dict[str, Any]) -> None:
         """Insert, or when the unique *keys* exist already, update those rows with *update*."""
-        ...
+        conn.execute(self.insert_on_conflict(table).values(**values)
+                     .on_conflict_do_update(index_elements=list(keys), set_=update))
 
-    @abstractmethod
     def upsert_rows(self, conn: Connection, table: Table, rows: list[dict[str, Any]], keys: Sequence[str],
                     columns: Sequence[str]) -> None:
         """Many rows at once: insert each, or when its unique *keys* exist, set *columns* from it."""
-        ...
+        stmt = self.insert_on_conflict(table)
+        conn.execute(stmt.on_conflict_do_update(index_elements=list(keys),
+                                                set_={c: stmt.excluded[c] for c in columns}), rows)
 
     @contextmanager
     def short_lock_wait(self, conn: Connection) -> Iterator[None]:
@@ -730,24 +736,10 @@ class SQLiteDialect(Dialect):
         # contentless FTS5: a delete repeats the indexed values
         conn.exec_driver_sql("INSERT INTO events_fts(events_fts, rowid, message, raw) VALUES ('delete', ?, ?, ?)", rows)
 
-    def insert_ignore(self, conn: Connection, table: Table, values: dict[str, Any]) -> int:
+    def insert_on_conflict(self, table: Table) -> Any:
         from sqlalchemy.dialects.sqlite import insert
 
-        return conn.execute(insert(table).values(**values).on_conflict_do_nothing()).rowcount or 0
-
-    def upsert(self, conn: Connection, table: Table, values: dict[str, Any], keys: Sequence[str],
-               update: dict[str, Any]) -> None:
-        from sqlalchemy.dialects.sqlite import insert
-
-        conn.execute(insert(table).values(**values).on_conflict_do_update(index_elements=list(keys), set_=update))
-
-    def upsert_rows(self, conn: Connection, table: Table, rows: list[dict[str, Any]], keys: Sequence[str],
-                    columns: Sequence[str]) -> None:
-        from sqlalchemy.dialects.sqlite import insert
-
-        stmt = insert(table)
-        conn.execute(stmt.on_conflict_do_update(index_elements=list(keys),
-                                                set_={c: stmt.excluded[c] for c in columns}), rows)
+        return insert(table)
 
     @contextmanager
     def short_lock_wait(self, conn: Connection) -> Iterator[None]:
@@ -865,24 +857,10 @@ class PostgreSQLDialect(Dialect):
     def fts_delete(self, conn: Connection, rows: list[tuple[int, str, str]]) -> None:
         conn.execute(text("DELETE FROM events_fts WHERE id = ANY(:ids)"), {"ids": [r[0] for r in rows]})
 
-    def insert_ignore(self, conn: Connection, table: Table, values: dict[str, Any]) -> int:
+    def insert_on_conflict(self, table: Table) -> Any:
         from sqlalchemy.dialects.postgresql import insert
 
-        return conn.execute(insert(table).values(**values).on_conflict_do_nothing()).rowcount or 0
-
-    def upsert(self, conn: Connection, table: Table, values: dict[str, Any], keys: Sequence[str],
-               update: dict[str, Any]) -> None:
-        from sqlalchemy.dialects.postgresql import insert
-
-        conn.execute(insert(table).values(**values).on_conflict_do_update(index_elements=list(keys), set_=update))
-
-    def upsert_rows(self, conn: Connection, table: Table, rows: list[dict[str, Any]], keys: Sequence[str],
-                    columns: Sequence[str]) -> None:
-        from sqlalchemy.dialects.postgresql import insert
-
-        stmt = insert(table)
-        conn.execute(stmt.on_conflict_do_update(index_elements=list(keys),
-                                                set_={c: stmt.excluded[c] for c in columns}), rows)
+        return insert(table)
 
     @contextmanager
     def short_lock_wait(self, conn: Connection) -> Iterator[None]:
