@@ -20,10 +20,9 @@ from logconsole.tui.screens.actor_detail import ActorDetailScreen
 from logconsole.tui.screens.actors import ActorsScreen
 from logconsole.tui.screens.choice import ChoiceScreen
 from logconsole.tui.screens.marks import MarksScreen
-from logconsole.tui.screens.timeline import TimelineScreen
 from logconsole.tui.widgets.event_list import EventList
 
-from tests.tui_support import build_index, press, screen_text, settle, standard_records, sync, type_text
+from tests.tui_support import build_index, press, screen_text, settle, standard_records, sync, tl, type_text, wait_for
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -48,19 +47,6 @@ def demo(engine):
 
 def make_app(eng, **kw):
     return create_app(eng, cursor_blink=False, analytics=kw.pop("analytics", False), **kw)
-
-
-def tl(app) -> TimelineScreen:
-    assert isinstance(app.screen, TimelineScreen), app.screen
-    return app.screen
-
-
-async def wait_for(pilot, cond, tries: int = 300) -> None:
-    for _ in range(tries):
-        await pilot.pause(0.02)
-        if cond():
-            return
-    raise AssertionError("condition never held")
 
 
 def runner(*keys: str):

@@ -16,7 +16,7 @@ from logconsole.tui.screens.sql import SqlScreen
 from logconsole.tui.screens.timeline import TimelineScreen
 
 from tests.tui_support import (build_index, hostile_records, press, screen_segments, screen_text, settle,
-                               standard_records, sync, type_text)
+                               standard_records, sync, tl, type_text, wait_for)
 
 
 @pytest.fixture
@@ -31,19 +31,6 @@ def case(tmp_path):
 def make_app(case):
     eng, path = case
     return create_app(eng, db_path=str(path), cursor_blink=False, analytics=False)
-
-
-def tl(app) -> TimelineScreen:
-    assert isinstance(app.screen, TimelineScreen), app.screen
-    return app.screen
-
-
-async def wait_for(pilot, cond, tries: int = 300) -> None:
-    for _ in range(tries):
-        await pilot.pause(0.02)
-        if cond():
-            return
-    raise AssertionError("condition never held")
 
 
 def _inert(app):

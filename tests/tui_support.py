@@ -140,3 +140,20 @@ def sync(fn):
 
     wrapper.__signature__ = inspect.signature(fn)
     return wrapper
+
+
+def tl(app):
+    """The timeline screen (asserting it is the one shown)."""
+    from logconsole.tui.screens.timeline import TimelineScreen
+
+    assert isinstance(app.screen, TimelineScreen), app.screen
+    return app.screen
+
+
+async def wait_for(pilot, cond, tries: int = 300) -> None:
+    """Let the console run until *cond()* holds (at most *tries* x 20 ms)."""
+    for _ in range(tries):
+        await pilot.pause(0.02)
+        if cond():
+            return
+    raise AssertionError("condition never held")
