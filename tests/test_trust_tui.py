@@ -86,7 +86,7 @@ async def test_actors_screen_has_the_bundle_grants(engine):
         await settle(app, pilot)
         await pilot.press("A")
         await settle(app, pilot)
-        for _ in range(300):  # the actors table is computed in a worker: wait for its rows, not a fixed time
+        for _ in range(1500):  # the actors table is computed in a worker: wait for its rows, not a fixed time
             text = screen_text(app)
             if "ci-deploy" in text and "BreakGlassAdmin" in text:
                 break
